@@ -1,0 +1,166 @@
+"""Alerts: rendering an `AlertMessage` for each kind of channel and handing it to apprise.
+The only module that imports apprise.
+
+Each channel is one `apprise.Apprise` object. Its URLs are grouped by the body format their
+service prefers (plain text, Markdown, HTML); each group gets a body rendered for it, with
+third-party text (titles, snippets, outlet names) escaped for that format. A delivery counts
+only when apprise reports success (`bool(result)`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import re
+import sys
+from collections.abc import Iterable
+from datetime import datetime
+
+import apprise
+from apprise import NotifyFormat
+from apprise.decorators import notify as apprise_plugin
+
+from monitor.model import AlertMessage, ChannelSpec
+
+log = logging.getLogger(__name__)
+FORMATS = ("text", "markdown", "html")
+# apprise logs whole URLs (tokens included) at DEBUG: never let that through.
+logging.getLogger("apprise").setLevel(logging.WARNING)
+
+
+@apprise_plugin(on="console", name="newsmon console (standard output)", body_format=NotifyFormat.TEXT)
+def _console(body: str, title: str, notify_type: str, *args: object, **kwargs: object) -> bool:
+    """`console://`: print alerts to standard output, for trying newsmon without any account."""
+    out = sys.stdout
+    out.write(f"{title}\n{body}\n\n")
+    out.flush()
+    return True
+
+
+def _format_of(server: object) -> str:
+    preferred = getattr(server, "notify_format", NotifyFormat.TEXT)
+    if isinstance(preferred, (tuple, list)):
+        preferred = preferred[0] if preferred else NotifyFormat.TEXT
+    value = getattr(preferred, "value", str(preferred))
+    return value if value in FORMATS else "text"
+
+
+def check_url(url: str) -> str | None:
+    """Why apprise refuses `url`, or None when it accepts it."""
+    probe = apprise.Apprise()
+    if not probe.add(url):
+        scheme = url.split("://", 1)[0] if "://" in url else url
+        if "://" not in url:
+            return f"not an apprise URL (expected SCHEME://...): {_redact(url)!r}"
+        return f"apprise cannot use this URL (unknown service {scheme!r} or missing parts): {_redact(url)!r}"
+    return None
+
+
+def _redact(url: str) -> str:
+    """A URL with credentials and path tokens hidden, for messages."""
+    if "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://{rest[:3]}…" if len(rest) > 3 else f"{scheme}://{rest}"
+
+
+class Channel:
+    """A named destination: one apprise object and its URLs grouped by body format."""
+
+    def __init__(self, spec: ChannelSpec):
+        self.name = spec.name
+        self.apprise = apprise.Apprise()
+        self.formats: set[str] = set()
+        for url in spec.urls:
+            probe = apprise.Apprise()
+            if not probe.add(url):
+                continue  # refused URLs are reported by check_url at config load
+            kind = _format_of(next(iter(probe)))
+            self.apprise.add(url, tag=f"newsmon-{kind}")
+            self.formats.add(kind)
+
+    def describe(self) -> str:
+        """The channel's URLs with secrets hidden, for logs."""
+        return ", ".join(server.url(privacy=True) for server in self.apprise)
+
+    def send(self, message: AlertMessage) -> bool:
+        """Deliver one alert (blocking). True only when every URL of the channel accepted it."""
+        ok = True
+        for kind in sorted(self.formats):
+            title, body = render(message, kind)
+            result = self.apprise.notify(body=body, title=title, body_format=kind, tag=f"newsmon-{kind}")
+            ok = bool(result) and ok
+        return ok
+
+    async def deliver(self, message: AlertMessage) -> bool:
+        """`send` without blocking the event loop."""
+        return await asyncio.to_thread(self.send, message)
+
+
+def build_channels(specs: Iterable[ChannelSpec]) -> dict[str, Channel]:
+    return {spec.name: Channel(spec) for spec in specs}
+
+
+# ---------------------------------------------------------------- rendering
+
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+|~!])")
+MENTIONS = re.compile(r"(?i)(@)(channel|here|everyone|all)\b|<!(channel|here|everyone)>")
+
+
+def _neutralise_mentions(text: str) -> str:
+    return MENTIONS.sub(lambda m: (m.group(1) or "") + "\u200b" + (m.group(2) or m.group(3) or ""), text)
+
+
+def escape(text: str, kind: str) -> str:
+    """Third-party text made inert for a body format."""
+    text = _neutralise_mentions(text)
+    if kind == "html":
+        return html.escape(text, quote=True)
+    if kind == "markdown":
+        return MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    return text
+
+
+def _highlighted(message: AlertMessage, kind: str) -> str:
+    marks = {"html": ("<b>", "</b>"), "markdown": ("**", "**"), "text": ("«", "»")}[kind]
+    out = []
+    position = 0
+    for start, end in sorted(message.highlights):
+        if start < position:
+            continue
+        out.append(escape(message.snippet[position:start], kind))
+        out.append(marks[0] + escape(message.snippet[start:end], kind) + marks[1])
+        position = end
+    out.append(escape(message.snippet[position:], kind))
+    return "".join(out)
+
+
+def _when(published: str | None) -> str:
+    if not published:
+        return "time unknown"
+    try:
+        return datetime.fromisoformat(published).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return published
+
+
+def render(message: AlertMessage, kind: str) -> tuple[str, str]:
+    """Title and body of an alert for a body format ("text", "markdown" or "html")."""
+    title = f"[{message.rule}] {_neutralise_mentions(message.title)}"
+    matched = ", ".join(dict.fromkeys(message.matched))
+    snippet = _highlighted(message, kind)
+    outlet = escape(message.outlet, kind)
+    when = _when(message.published)
+    url = message.url or ""
+    if kind == "html":
+        link = f'<a href="{html.escape(url, quote=True)}">{html.escape(url)}</a>' if url else "(no link)"
+        body = (f"<p><b>{outlet}</b> · {html.escape(when)}<br/>{link}</p>"
+                f"<blockquote>{snippet}</blockquote>"
+                f"<p>Matched: {escape(matched, kind)} · rule {escape(message.rule, kind)}</p>")
+    elif kind == "markdown":
+        link = f"<{url}>" if url else "(no link)"
+        body = f"**{outlet}** · {when}\n{link}\n\n> {snippet}\n\nMatched: {escape(matched, kind)}"
+    else:
+        body = f"{outlet} · {when}\n{url or '(no link)'}\n\n  {snippet}\n\nMatched: {matched}"
+    return title, body

@@ -1,0 +1,66 @@
+"""Assembling a running configuration: the checked config, compiled rules, channels, the
+store, the fetcher and the sandbox. Every semantic problem is collected into one ConfigError
+together with the config module's own."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from monitor import alert, config, fetch, match, sandbox, store
+from monitor.errors import ConfigError, Problem
+
+FEED_MAX_BYTES = 10 * 1024 * 1024
+PAGE_MAX_BYTES = 5 * 1024 * 1024
+PARSE_TIMEOUT = 20.0
+REQUEST_TIMEOUT = 30.0
+
+
+def check(path: Path | str, environ: Mapping[str, str] | None = None) -> config.Config:
+    """Load and fully check a configuration, apprise URLs included. Raises ConfigError."""
+    loaded, problems = config.read(path, environ)
+    for channel in loaded.channels:
+        for index, url in enumerate(channel.urls):
+            if not url:
+                continue
+            message = alert.check_url(url)
+            if message:
+                problems.append(Problem(str(loaded.path), f"channels.{channel.name}.urls[{index}]", message))
+    if problems:
+        raise ConfigError(problems)
+    return loaded
+
+
+@dataclass
+class App:
+    """Everything one running newsmon needs; `close()` releases it."""
+
+    config: config.Config
+    matcher: match.Matcher
+    channels: dict[str, alert.Channel]
+    store: store.Store
+    fetcher: fetch.Fetcher
+    sandbox: sandbox.Sandbox
+
+    async def close(self) -> None:
+        await self.fetcher.close()
+        self.sandbox.close()
+        self.store.close()
+
+
+def open_app(loaded: config.Config, *, workers: int | None = None) -> App:
+    """Open the store and start the stages for a checked configuration. Raises StoreError."""
+    settings = loaded.settings
+    opened = store.open_store(settings.state_dir)
+    return App(
+        config=loaded,
+        matcher=match.Matcher(loaded.entities, loaded.rules),
+        channels=alert.build_channels(loaded.channels),
+        store=opened,
+        fetcher=fetch.Fetcher(user_agent=settings.user_agent, allowed_networks=settings.allow_private_networks,
+                              timeout=REQUEST_TIMEOUT),
+        sandbox=sandbox.Sandbox(workers or os.cpu_count(), timeout=PARSE_TIMEOUT,
+                                preload=("monitor.feeds", "monitor.extract")),
+    )

@@ -1,0 +1,207 @@
+"""The `newsmon` command. The only module that writes messages for a person.
+
+Exit codes: 0 done; 1 could not do it (e.g. the store cannot be opened); 2 bad usage or an
+invalid configuration. Logs go to stderr, command output to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+from monitor import __version__, app, config, daemon, demo, pipeline, store
+from monitor.errors import ConfigError, NewsmonError
+
+log = logging.getLogger("newsmon")
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # exit 2 with usage, as argparse does, but our words
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"newsmon: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="newsmon",
+        description="Self-hosted news monitoring: polls your outlets' feeds, reads the articles, "
+                    "matches your watch rules and sends one alert per story.",
+        epilog="Configuration: --config PATH, else $NEWSMON_CONFIG, else ~/.config/newsmon/config.toml, "
+               "else /etc/newsmon/config.toml. Try 'newsmon demo' first.",
+    )
+    parser.add_argument("--version", action="version", version=f"newsmon {__version__}")
+    parser.add_argument("--config", metavar="PATH", help="configuration file (TOML)")
+    parser.add_argument("--log-level", default=None, type=str.lower, choices=["debug", "info", "warning", "error"],
+                        help="log detail on stderr (default: info; warning for 'demo')")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    run = commands.add_parser("run", help="run the monitor (a daemon, or one cycle with --once)",
+                              description="Poll every feed on its schedule and send alerts, until SIGTERM or "
+                                          "Ctrl-C. With --once: poll every feed once, try every pending alert "
+                                          "once, and exit 0 even if some feeds or channels failed (for cron).")
+    run.add_argument("--once", action="store_true", help="one cycle, then exit")
+    run.set_defaults(handler=cmd_run)
+
+    check = commands.add_parser("check", help="check the configuration and report every problem",
+                                description="Read the configuration and its includes, check every key, "
+                                            "reference and apprise URL, and print one line per problem "
+                                            "(exit 2), or a one-line summary (exit 0). Touches no state.")
+    check.set_defaults(handler=cmd_check)
+
+    demo_ = commands.add_parser("demo", help="a self-contained demonstration (no internet, no accounts)",
+                                description="Serve bundled sample feeds and article pages from a loopback web "
+                                            "server, run one cycle with a bundled watchlist in a temporary state "
+                                            "directory, and print the alerts to standard output.")
+    demo_.add_argument("--keep", metavar="DIR", help="keep the demo's state and config in DIR instead of a temporary directory")
+    demo_.set_defaults(handler=cmd_demo)
+
+    status = commands.add_parser("status", help="show each feed's health and the outbox",
+                                 description="Read the state database (never creates one) and show every "
+                                             "feed's last success, errors and entries, and alert counts.")
+    status.set_defaults(handler=cmd_status)
+
+    alerts = commands.add_parser("alerts", help="list recent alerts and their delivery status",
+                                 description="List the most recent alerts in the outbox, newest first.")
+    alerts.add_argument("--limit", type=int, default=20, help="how many (default 20)")
+    alerts.add_argument("--pending", action="store_true", help="only alerts not yet delivered")
+    alerts.set_defaults(handler=cmd_alerts)
+    return parser
+
+
+def setup_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("apprise", "trafilatura", "htmldate", "apscheduler", "asyncio"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.log_level or ("warning" if args.command == "demo" else "info"))
+    try:
+        return args.handler(args)
+    except ConfigError as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        print(f"newsmon: the configuration has {len(error.problems)} problem(s); nothing was done", file=sys.stderr)
+        return EXIT_USAGE
+    except NewsmonError as error:
+        print(f"newsmon: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+
+
+def _config_path(args: argparse.Namespace) -> Path:
+    return config.find_config(args.config, os.environ)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    try:
+        loaded = app.check(_config_path(args))
+    except ConfigError as error:
+        for problem in error.problems:
+            print(problem)
+        return EXIT_USAGE
+    extra = f" (+{len(loaded.files) - 1} included file(s))" if len(loaded.files) > 1 else ""
+    print(f"{loaded.path}{extra}: OK: {len(loaded.feeds)} feeds, {len(loaded.entities)} entities, "
+          f"{len(loaded.rules)} rules, {len(loaded.channels)} channels; state in {loaded.settings.state_dir}")
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    loaded = app.check(_config_path(args))
+    if args.once:
+        return asyncio.run(_once(loaded))
+    running = app.open_app(loaded)
+    asyncio.run(daemon.Daemon(running).run())
+    return EXIT_OK
+
+
+async def _once(loaded: config.Config) -> int:
+    running = app.open_app(loaded)
+    try:
+        running.store.recover()
+        started = time.monotonic()
+        results = await pipeline.cycle(running)
+        counts = running.store.alert_counts()
+    finally:
+        await running.close()
+    failed = [r for r in results if r.status == "failed"]
+    new = sum(r.new for r in results)
+    log.info("cycle done feeds=%d failed=%d new_entries=%d alerts_sent=%d alerts_pending=%d seconds=%.1f",
+             len(results), len(failed), new, counts.get("sent", 0), counts.get("pending", 0),
+             time.monotonic() - started)
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    if args.keep:
+        return _demo(Path(args.keep))
+    with tempfile.TemporaryDirectory(prefix="newsmon-demo-") as directory:
+        return _demo(Path(directory))
+
+
+def _demo(directory: Path) -> int:
+    directory.mkdir(parents=True, exist_ok=True)
+    with demo.serve() as base:
+        path = demo.write_config(directory, base)
+        print(f"newsmon demo: sample feeds served at {base}; config and state in {directory}\n", flush=True)
+        loaded = app.check(path)
+        asyncio.run(_once(loaded))
+        with store.open_existing(loaded.settings.state_dir) as opened:
+            counts = opened.alert_counts()
+            entries = opened.counts()["entries"]
+    print(f"newsmon demo: {entries} articles read, {counts.get('sent', 0)} alerts printed above. "
+          f"Next: copy config.example.toml, add your feeds and watchlist, run 'newsmon check'.")
+    return EXIT_OK
+
+
+def _open_existing(args: argparse.Namespace) -> store.Store:
+    loaded, _problems = config.read(_config_path(args))  # reading state needs only state_dir
+    return store.open_existing(loaded.settings.state_dir)
+
+
+def _ago(timestamp: float | None) -> str:
+    if not timestamp:
+        return "never"
+    return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    with _open_existing(args) as opened:
+        rows = opened.feeds()
+        counts = opened.alert_counts()
+        print(f"state: {opened.path}")
+        for row in rows:
+            health = "ok" if not row.last_error else f"failing x{row.error_count}: {row.last_error}"
+            print(f"{row.url}\n  {row.title or '(no title yet)'} · {row.entries} entries · last success {_ago(row.last_success)} · {health}")
+        print("alerts: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"))
+    return EXIT_OK
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    with _open_existing(args) as opened:
+        rows = opened.alerts(limit=args.limit, status="pending" if args.pending else None)
+        if not rows:
+            print(f"no alerts (state: {opened.path})")
+        for row in rows:
+            when = _ago(row.sent or row.created)
+            error = f" · last error: {row.last_error}" if row.last_error and row.status != "sent" else ""
+            print(f"#{row.id} {row.status:<8} {when} [{row.rule}] → {row.channel} · {row.title}"
+                  f"{' · ' + row.url if row.url else ''} · attempts {row.attempts}{error}")
+    return EXIT_OK

@@ -1,0 +1,485 @@
+"""Reading and checking the configuration: TOML files in, a `Config` out, or a `ConfigError`
+listing every problem found (never just the first).
+
+The schema is data (`NEWSMON_KEYS`, `FEED_KEYS`, ...): each key maps to a converter that takes
+the raw TOML value and returns the checked value or raises `Invalid` with a message.
+"""
+
+from __future__ import annotations
+
+import difflib
+import glob
+import ipaddress
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from monitor import __version__
+from monitor.errors import ConfigError, Problem
+from monitor.model import ChannelSpec, Entity, FeedSpec, Rule
+
+DEFAULT_USER_AGENT = f"newsmon/{__version__} (+https://github.com/newsmon/newsmon)"
+ENTITY_KINDS = ("actor", "region", "topic")
+
+
+class Invalid(Exception):
+    """A value does not fit its key; the message says why."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The `[newsmon]` table, checked and with defaults filled in."""
+
+    state_dir: Path
+    poll_interval: float = 900.0
+    user_agent: str = DEFAULT_USER_AGENT
+    default_channels: tuple[str, ...] | None = None  # None: every channel
+    include: tuple[str, ...] = ("watchlist.d/*.toml",)
+    allow_private_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+
+    @property
+    def database(self) -> Path:
+        return self.state_dir / "newsmon.db"
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole configuration: the main file and its includes."""
+
+    path: Path
+    settings: Settings
+    feeds: tuple[FeedSpec, ...]
+    channels: tuple[ChannelSpec, ...]
+    entities: tuple[Entity, ...]
+    rules: tuple[Rule, ...]
+    files: tuple[Path, ...]  # every file read, the main one first
+
+    def rule_channels(self, rule: Rule) -> tuple[str, ...]:
+        """The channels a rule's alerts go to."""
+        if rule.channels:
+            return rule.channels
+        if self.settings.default_channels is not None:
+            return self.settings.default_channels
+        return tuple(channel.name for channel in self.channels)
+
+
+# ---------------------------------------------------------------- converters
+
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a duration such as "90s", "15m", "1h30m" or "7d"; raises `Invalid`."""
+    if not isinstance(text, str):
+        raise Invalid(f"expected a duration such as \"15m\", got {_describe(text)}")
+    compact = text.strip().lower().replace(" ", "")
+    parts = DURATION_PART.findall(compact)
+    if not compact or "".join(n + u for n, u in parts) != compact:
+        raise Invalid(f"bad duration {text!r}: use a number and a unit s, m, h, d or w, e.g. \"90s\", \"15m\", \"1h\", \"7d\"")
+    seconds = sum(float(number) * DURATION_UNITS[unit] for number, unit in parts)
+    if seconds <= 0:
+        raise Invalid(f"bad duration {text!r}: must be longer than zero")
+    return seconds
+
+
+def _describe(value: Any) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+             list: "an array", dict: "a table"}
+    return f"{names.get(type(value), type(value).__name__)} ({value!r})" if not isinstance(value, (list, dict)) else names[type(value)]
+
+
+def string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise Invalid(f"expected a string, got {_describe(value)}")
+    return value
+
+
+def nonempty_string(value: Any) -> str:
+    if not string(value).strip():
+        raise Invalid("must not be empty")
+    return value
+
+
+def boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise Invalid(f"expected true or false, got {_describe(value)}")
+    return value
+
+
+def string_list(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise Invalid(f"expected an array of strings, got {_describe(value)}")
+    return tuple(value)  # items are checked one by one by the caller, for exact key paths
+
+
+def http_url(value: Any) -> str:
+    text = nonempty_string(value).strip()
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise Invalid(f"{text!r} is not an http:// or https:// URL")
+    return text
+
+
+def network(value: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    try:
+        return ipaddress.ip_network(string(value), strict=False)
+    except ValueError:
+        raise Invalid(f"{value!r} is not an address range in CIDR form, e.g. \"10.0.0.0/8\" or \"::1/128\"") from None
+
+
+def choice(*options: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if string(value) not in options:
+            raise Invalid(f"must be one of {', '.join(repr(o) for o in options)}, got {value!r}{_suggest(value, options)}")
+        return value
+    return check
+
+
+def _suggest(word: Any, known: Any) -> str:
+    if not isinstance(word, str):
+        return ""
+    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# Each table: key -> converter. List items are converted by ITEMS[key] when present.
+NEWSMON_KEYS: dict[str, Callable[[Any], Any]] = {
+    "state_dir": nonempty_string,
+    "poll_interval": parse_duration,
+    "user_agent": nonempty_string,
+    "default_channels": string_list,
+    "include": string_list,
+    "allow_private_networks": string_list,
+}
+FEED_KEYS: dict[str, Callable[[Any], Any]] = {
+    "url": http_url,
+    "name": nonempty_string,
+    "outlet": nonempty_string,
+    "interval": parse_duration,
+    "full_text": boolean,
+    "tags": string_list,
+    "alert_on_first_poll": boolean,
+}
+CHANNEL_KEYS: dict[str, Callable[[Any], Any]] = {"urls": string_list}
+ENTITY_KEYS: dict[str, Callable[[Any], Any]] = {"names": string_list, "kind": choice(*ENTITY_KINDS)}
+RULE_KEYS: dict[str, Callable[[Any], Any]] = {
+    "name": nonempty_string,
+    "all": string_list,
+    "any": string_list,
+    "none": string_list,
+    "channels": string_list,
+}
+ITEMS: dict[str, Callable[[Any], Any]] = {
+    "default_channels": nonempty_string,
+    "include": nonempty_string,
+    "allow_private_networks": network,
+    "tags": nonempty_string,
+    "urls": nonempty_string,
+    "names": nonempty_string,
+    "all": nonempty_string,
+    "any": nonempty_string,
+    "none": nonempty_string,
+    "channels": nonempty_string,
+}
+REQUIRED = {"feeds": ("url",), "channels": ("urls",), "entities": ("names",), "rules": ("name",)}
+TOP_KEYS = ("newsmon", "feeds", "channels", "entities", "rules")
+INCLUDE_KEYS = ("feeds", "entities", "rules")
+ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+TERM_PREFIX = re.compile(r"^(.*?)\*$")
+
+
+# ---------------------------------------------------------------- reading
+
+
+class _Reader:
+    """Collects problems while reading one configuration."""
+
+    def __init__(self, environ: Mapping[str, str]):
+        self.environ = environ
+        self.problems: list[Problem] = []
+        self.file = ""
+
+    def problem(self, path: str, message: str) -> None:
+        self.problems.append(Problem(self.file, path, message))
+
+    def load_toml(self, path: Path) -> dict | None:
+        self.file = str(path)
+        try:
+            with open(path, "rb") as handle:
+                return tomllib.load(handle)
+        except FileNotFoundError:
+            self.problem("", "file not found")
+        except IsADirectoryError:
+            self.problem("", "is a directory, not a TOML file")
+        except PermissionError:
+            self.problem("", "permission denied")
+        except UnicodeDecodeError as error:
+            self.problem("", f"not UTF-8 text ({error.reason})")
+        except tomllib.TOMLDecodeError as error:
+            message = str(error)
+            place = re.search(r"\(at line (\d+), column (\d+)\)", message)
+            text = re.sub(r"\s*\(at line \d+, column \d+\)", "", message)
+            if place:
+                self.problems.append(Problem(self.file, "", f"invalid TOML: {text}",
+                                             int(place.group(1)), int(place.group(2))))
+            else:
+                self.problem("", f"invalid TOML: {text}")
+        return None
+
+    def table(self, raw: Any, path: str, schema: dict[str, Callable[[Any], Any]], required: tuple[str, ...] = ()) -> dict[str, Any]:
+        """Check a table against its schema; returns the keys that passed, converted."""
+        if not isinstance(raw, dict):
+            self.problem(path, f"expected a table, got {_describe(raw)}")
+            return {}
+        out: dict[str, Any] = {}
+        for key, value in raw.items():
+            where = f"{path}.{key}" if path else key
+            convert = schema.get(key)
+            if convert is None:
+                self.problem(where, f"unknown key {key!r}{_suggest(key, schema)}")
+                continue
+            try:
+                converted = convert(value)
+            except Invalid as error:
+                self.problem(where, str(error))
+                continue
+            if isinstance(converted, tuple) and key in ITEMS:
+                converted = self.items(converted, where, ITEMS[key])
+            out[key] = converted
+        for key in required:
+            if key not in raw:
+                self.problem(path, f"missing required key {key!r}")
+        return out
+
+    def items(self, values: tuple, path: str, convert: Callable[[Any], Any]) -> tuple:
+        out = []
+        for index, value in enumerate(values):
+            try:
+                out.append(convert(value))
+            except Invalid as error:
+                self.problem(f"{path}[{index}]", str(error))
+        return tuple(out)
+
+    def expand(self, text: str, path: str) -> str:
+        def replace(found: re.Match) -> str:
+            name = found.group(1)
+            if name not in self.environ:
+                self.problem(path, f"environment variable {name!r} is not set")
+                return ""
+            return self.environ[name]
+        return ENV_REFERENCE.sub(replace, text)
+
+
+def find_config(explicit: str | None, environ: Mapping[str, str]) -> Path:
+    """Which configuration file to read: --config, $NEWSMON_CONFIG, the user's, the system's."""
+    if explicit:
+        return Path(explicit)
+    if environ.get("NEWSMON_CONFIG"):
+        return Path(environ["NEWSMON_CONFIG"])
+    home = Path(environ.get("HOME", str(Path.home())))
+    candidates = [
+        Path(environ.get("XDG_CONFIG_HOME") or home / ".config") / "newsmon" / "config.toml",
+        Path("/etc/newsmon/config.toml"),
+    ]
+    for candidate in candidates:
+        if candidate.exists():
+            return candidate
+    looked = ", ".join(str(c) for c in candidates)
+    raise ConfigError([Problem("newsmon", "", f"no configuration file found (looked for {looked}); "
+                                              "pass --config PATH or set NEWSMON_CONFIG; "
+                                              "config.example.toml is a start")])
+
+
+def default_state_dir(environ: Mapping[str, str]) -> Path:
+    """$STATE_DIRECTORY (systemd), else $XDG_STATE_HOME/newsmon, else ~/.local/state/newsmon."""
+    if environ.get("STATE_DIRECTORY"):
+        return Path(environ["STATE_DIRECTORY"].split(":")[0])
+    if environ.get("XDG_STATE_HOME"):
+        return Path(environ["XDG_STATE_HOME"]) / "newsmon"
+    home = Path(environ.get("HOME", str(Path.home())))
+    return home / ".local" / "state" / "newsmon"
+
+
+def load(path: Path | str, environ: Mapping[str, str] | None = None) -> Config:
+    """Read and check the configuration at `path` and its includes.
+
+    Raises `ConfigError` listing every problem found."""
+    config, problems = read(path, environ)
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def read(path: Path | str, environ: Mapping[str, str] | None = None) -> tuple[Config, list[Problem]]:
+    """Like `load`, but returns the best-effort `Config` together with the problems, so that
+    later checks (channel URLs, rule compilation) can add theirs to the same report."""
+    environ = os.environ if environ is None else environ
+    path = Path(path)
+    reader = _Reader(environ)
+    raw = reader.load_toml(path)
+    base = path.resolve().parent
+    files = [path]
+    feeds_raw: list[tuple[str, int, Any]] = []
+    entities_raw: list[tuple[str, str, Any]] = []
+    rules_raw: list[tuple[str, int, Any]] = []
+    settings_raw: dict[str, Any] = {}
+    channels: list[ChannelSpec] = []
+    if raw is not None:
+        for key in raw:
+            if key not in TOP_KEYS:
+                reader.problem(key, f"unknown key {key!r}{_suggest(key, TOP_KEYS)}")
+        settings_raw = reader.table(raw.get("newsmon", {}), "newsmon", NEWSMON_KEYS)
+        _collect(reader, raw, str(path), feeds_raw, entities_raw, rules_raw)
+        channels = _channels(reader, raw.get("channels", {}))
+    for pattern in settings_raw.get("include", ("watchlist.d/*.toml",)):
+        full = str(base / os.path.expanduser(pattern)) if not os.path.isabs(os.path.expanduser(pattern)) else os.path.expanduser(pattern)
+        matches = sorted(glob.glob(full))
+        if not matches and not glob.has_magic(pattern):
+            reader.file = str(path)
+            reader.problem("newsmon.include", f"included file {pattern!r} not found (looked for {full})")
+        for match in matches:
+            included = reader.load_toml(Path(match))
+            files.append(Path(match))
+            if included is None:
+                continue
+            for key in included:
+                if key not in INCLUDE_KEYS:
+                    reader.problem(key, f"an included file may hold only [[feeds]], [entities.NAME] and [[rules]], not {key!r}")
+            _collect(reader, included, match, feeds_raw, entities_raw, rules_raw)
+    reader.file = str(path)
+    settings = _settings(reader, settings_raw, base, environ)
+    entities = _entities(reader, entities_raw)
+    channel_names = [c.name for c in channels]
+    entity_names = {e.name for e in entities}
+    if settings.default_channels is not None:
+        for index, name in enumerate(settings.default_channels):
+            if name not in channel_names:
+                reader.problem(f"newsmon.default_channels[{index}]", f"unknown channel {name!r}{_suggest(name, channel_names)}")
+    config = Config(
+        path=path,
+        settings=settings,
+        feeds=_feeds(reader, feeds_raw),
+        channels=tuple(channels),
+        entities=tuple(entities),
+        rules=_rules(reader, rules_raw, channel_names, entity_names),
+        files=tuple(files),
+    )
+    return config, reader.problems
+
+
+def _collect(reader: _Reader, raw: dict, file: str, feeds: list, entities: list, rules: list) -> None:
+    reader.file = file
+    for key, sink in (("feeds", feeds), ("rules", rules)):
+        value = raw.get(key, [])
+        if not isinstance(value, list):
+            reader.problem(key, f"expected an array of tables ([[{key}]]), got {_describe(value)}")
+            continue
+        sink.extend((file, index, item) for index, item in enumerate(value))
+    value = raw.get("entities", {})
+    if not isinstance(value, dict):
+        reader.problem("entities", f"expected tables [entities.NAME], got {_describe(value)}")
+        return
+    entities.extend((file, name, item) for name, item in value.items())
+
+
+def _settings(reader: _Reader, raw: dict, base: Path, environ: Mapping[str, str]) -> Settings:
+    state_dir = default_state_dir(environ)
+    if "state_dir" in raw:
+        state_dir = base / os.path.expanduser(raw["state_dir"])
+    values = {key: raw[key] for key in ("poll_interval", "user_agent", "include", "allow_private_networks") if key in raw}
+    if "default_channels" in raw:
+        values["default_channels"] = raw["default_channels"]
+    return Settings(state_dir=state_dir, **values)
+
+
+def _channels(reader: _Reader, raw: Any) -> list[ChannelSpec]:
+    if not isinstance(raw, dict):
+        reader.problem("channels", f"expected tables [channels.NAME], got {_describe(raw)}")
+        return []
+    channels = []
+    for name, table in raw.items():
+        checked = reader.table(table, f"channels.{name}", CHANNEL_KEYS, REQUIRED["channels"])
+        urls = tuple(reader.expand(url, f"channels.{name}.urls[{index}]") for index, url in enumerate(checked.get("urls", ())))
+        if "urls" in checked and not urls:
+            reader.problem(f"channels.{name}.urls", "a channel needs at least one apprise URL")
+        channels.append(ChannelSpec(name=name, urls=urls))
+    return channels
+
+
+def _entities(reader: _Reader, raw: list) -> list[Entity]:
+    entities: dict[str, Entity] = {}
+    for file, name, table in raw:
+        reader.file = file
+        path = f"entities.{name}"
+        checked = reader.table(table, path, ENTITY_KEYS, REQUIRED["entities"])
+        if name in entities:
+            reader.problem(path, f"entity {name!r} is defined twice")
+            continue
+        if "names" in checked and not checked["names"]:
+            reader.problem(f"{path}.names", "an entity needs at least one name")
+        entities[name] = Entity(name=name, names=checked.get("names", ()), kind=checked.get("kind", "actor"))
+    return list(entities.values())
+
+
+def _feeds(reader: _Reader, raw: list) -> tuple[FeedSpec, ...]:
+    feeds: list[FeedSpec] = []
+    seen: dict[str, str] = {}
+    for file, index, table in raw:
+        reader.file = file
+        path = f"feeds[{index}]"
+        checked = reader.table(table, path, FEED_KEYS, REQUIRED["feeds"])
+        if "url" not in checked:
+            continue
+        if checked["url"] in seen:
+            reader.problem(f"{path}.url", f"feed {checked['url']!r} is listed twice (also in {seen[checked['url']]})")
+            continue
+        seen[checked["url"]] = f"{file} {path}"
+        feeds.append(FeedSpec(**checked))
+    return tuple(feeds)
+
+
+def _rules(reader: _Reader, raw: list, channel_names: list[str], entity_names: set[str]) -> tuple[Rule, ...]:
+    rules: list[Rule] = []
+    seen: set[str] = set()
+    for file, index, table in raw:
+        reader.file = file
+        path = f"rules[{index}]"
+        checked = reader.table(table, path, RULE_KEYS, REQUIRED["rules"])
+        name = checked.get("name")
+        if name in seen:
+            reader.problem(f"{path}.name", f"duplicate rule name {name!r}")
+        seen.add(name)
+        for key in ("all", "any", "none"):
+            for position, term in enumerate(checked.get(key, ())):
+                message = term_problem(term, entity_names)
+                if message:
+                    reader.problem(f"{path}.{key}[{position}]", message)
+        for position, channel in enumerate(checked.get("channels", ())):
+            if channel not in channel_names:
+                reader.problem(f"{path}.channels[{position}]", f"unknown channel {channel!r}{_suggest(channel, channel_names)}")
+        if isinstance(table, dict) and not checked.get("all") and not checked.get("any"):
+            reader.problem(path, "a rule needs at least one positive term in 'all' or 'any'")
+        if name:
+            rules.append(Rule(name=name, **{k: checked[k] for k in ("all", "any", "none", "channels") if k in checked}))
+    return tuple(rules)
+
+
+def term_problem(term: str, entity_names: set[str]) -> str | None:
+    """Why a rule term is unusable, or None."""
+    if term.startswith("@"):
+        name = term[1:]
+        if name not in entity_names:
+            return f"unknown entity {name!r}{_suggest(name, entity_names)}"
+        return None
+    prefix = TERM_PREFIX.match(term.strip())
+    if prefix and sum(ch.isalpha() for ch in prefix.group(1)) < 3:
+        return f"a prefix term needs at least 3 letters before '*': {term!r}"
+    if "*" in term.strip()[:-1]:
+        return f"'*' may only end a term: {term!r}"
+    return None

@@ -1,0 +1,142 @@
+"""Feed bytes in, `FeedDocument` out. feedparser's dictionaries stop here.
+
+Runs inside a sandbox worker: feedparser is given bytes, never a path or URL (it would read
+local files), and its results are turned into frozen dataclasses before they leave.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import json
+from datetime import datetime, timezone
+from html.parser import HTMLParser
+
+import feedparser
+import feedparser.datetimes
+
+from monitor.errors import ParseError
+from monitor.model import Entry, FeedDocument
+
+BLOCK_TAGS = frozenset("p div br li ul ol h1 h2 h3 h4 h5 h6 blockquote tr table section article pre".split())
+
+
+class _TextCollector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag in ("script", "style"):
+            self.skip += 1
+        elif tag in BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style") and self.skip:
+            self.skip -= 1
+        elif tag in BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skip:
+            self.parts.append(data)
+
+
+def html_to_text(markup: str) -> str:
+    """Plain text of an HTML fragment, paragraphs on their own lines."""
+    if "<" not in markup and "&" not in markup:
+        return markup.strip()
+    collector = _TextCollector()
+    collector.feed(markup)
+    collector.close()
+    lines = (" ".join(line.split()) for line in "".join(collector.parts).splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+def _when(entry: dict) -> datetime | None:
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        value = entry.get(key)
+        if value:
+            try:
+                return datetime.fromtimestamp(calendar.timegm(value), tz=timezone.utc)
+            except (OverflowError, ValueError, TypeError):
+                continue
+    return None
+
+
+def _entry(raw: dict) -> Entry:
+    title = html_to_text(raw.get("title", "") or "")
+    link = (raw.get("link") or "").strip() or None
+    summary = html_to_text(raw.get("summary", "") or "")
+    contents = raw.get("content") or []
+    content = "\n".join(html_to_text(part.get("value", "") or "") for part in contents if isinstance(part, dict))
+    if content and content == summary:
+        content = ""
+    digest = hashlib.sha256("\x00".join((title, link or "", summary, content)).encode()).hexdigest()[:32]
+    guid = (raw.get("id") or "").strip()
+    if guid:
+        key = f"guid:{guid}"
+    elif link:
+        key = f"link:{link}"
+    else:
+        key = "hash:" + hashlib.sha256(f"{title}\x00{summary}".encode()).hexdigest()[:32]
+    return Entry(key=key, title=title, link=link, summary=summary, content=content,
+                 published=_when(raw), content_hash=digest)
+
+
+def _json_feed(body: bytes) -> FeedDocument:
+    """A JSON Feed (jsonfeed.org 1.0 / 1.1), which feedparser does not read."""
+    try:
+        data = json.loads(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise ParseError(f"not a feed: invalid JSON ({error})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+        raise ParseError("not a feed: JSON without an 'items' list (not a JSON Feed)")
+    entries = []
+    seen = set()
+    for item in data["items"]:
+        if not isinstance(item, dict):
+            continue
+        raw = {
+            "id": str(item.get("id") or ""),
+            "title": str(item.get("title") or ""),
+            "link": str(item.get("url") or item.get("external_url") or ""),
+            "summary": str(item.get("summary") or ""),
+            "content": [{"value": str(item.get("content_html") or item.get("content_text") or "")}],
+        }
+        for key, source in (("published_parsed", "date_published"), ("updated_parsed", "date_modified")):
+            if item.get(source):
+                raw[key] = feedparser.datetimes._parse_date(str(item[source]))
+        entry = _entry(raw)
+        if entry.key not in seen:
+            seen.add(entry.key)
+            entries.append(entry)
+    title = str(data.get("title") or "") or None
+    return FeedDocument(title=title, site_url=str(data.get("home_page_url") or "") or None, entries=tuple(entries))
+
+
+def parse(body: bytes, url: str, content_type: str | None = None) -> FeedDocument:
+    """Parse a feed response body (RSS, Atom, RDF or JSON Feed). Raises ParseError when it
+    holds no feed at all."""
+    if body.lstrip()[:1] == b"{" or body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{":
+        return _json_feed(body)
+    headers = {"content-location": url}
+    if content_type:
+        headers["content-type"] = content_type
+    result = feedparser.parse(body, response_headers=headers, sanitize_html=True, resolve_relative_uris=True)
+    bozo = str(result.get("bozo_exception") or "") or None
+    feed = result.get("feed") or {}
+    if not result.get("entries") and not feed.get("title") and not result.get("version"):
+        raise ParseError(f"not a feed: {bozo or 'no RSS, Atom or JSON feed found'}")
+    entries = []
+    seen = set()
+    for raw in result.get("entries", []):
+        entry = _entry(raw)
+        if entry.key in seen:
+            continue
+        seen.add(entry.key)
+        entries.append(entry)
+    title = html_to_text(feed.get("title", "") or "") or None
+    return FeedDocument(title=title, site_url=(feed.get("link") or None), entries=tuple(entries), bozo=bozo)

@@ -1,0 +1,194 @@
+"""HTTP: conditional GET with pooled connections, a total deadline, a cap on decoded bytes,
+manual redirects, failure classification, and the address guard for untrusted URLs.
+
+Feed URLs come from the user's configuration; article links come from third parties, so those
+requests go through the guard: a host that resolves to a loopback, private, link-local,
+shared (CGNAT) or otherwise non-public address is refused before any connection is made,
+unless it lies in `allow_private_networks`. The guard checks the addresses the connection will
+actually use (it is the session's resolver), and IP-literal hosts and every redirect hop too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
+
+from monitor.errors import FetchError
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+REDIRECTS = {301, 302, 303, 307, 308}
+PERMANENT = {301, 308}
+FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+
+
+@dataclass(frozen=True)
+class Response:
+    """A completed download: 200 with a body, or 304 with none."""
+
+    status: int
+    url: str  # after redirects
+    body: bytes
+    etag: str | None
+    last_modified: str | None
+    content_type: str | None
+    moved_to: str | None = None  # set when every redirect on the way was permanent
+
+
+class AddressRefused(OSError):
+    """Raised inside the resolver: the host's address is not public and not allowed."""
+
+
+def address_allowed(address: str, allowed: Sequence[Network]) -> bool:
+    """Whether connecting to `address` is allowed for an untrusted URL."""
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    if any(ip in network for network in allowed):
+        return True
+    return ip.is_global and not ip.is_multicast
+
+
+class GuardedResolver(AbstractResolver):
+    """Resolves like aiohttp's default resolver, then refuses non-public addresses."""
+
+    def __init__(self, allowed: Sequence[Network]):
+        self.inner = DefaultResolver()
+        self.allowed = tuple(allowed)
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        results = await self.inner.resolve(host, port, family)
+        for result in results:
+            if not address_allowed(result["host"], self.allowed):
+                raise AddressRefused(f"{host} resolves to {result['host']}, a non-public address "
+                                     "(allow it with [newsmon] allow_private_networks)")
+        return results
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
+        return False
+
+
+class Fetcher:
+    """Two pooled sessions: one for the user's feeds, one guarded for third-party links."""
+
+    def __init__(self, *, user_agent: str, allowed_networks: Sequence[Network] = (), timeout: float = 30.0,
+                 max_connections: int = 8, max_per_host: int = 2, max_redirects: int = 5):
+        self.user_agent = user_agent
+        self.allowed = tuple(allowed_networks)
+        self.timeout = timeout
+        self.max_redirects = max_redirects
+        self.max_connections = max_connections
+        self.max_per_host = max_per_host
+        self.trusted: aiohttp.ClientSession | None = None
+        self.guarded: aiohttp.ClientSession | None = None
+
+    def _session(self, resolver: AbstractResolver | None) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=self.max_per_host,
+                                         resolver=resolver, ttl_dns_cache=300)
+        return aiohttp.ClientSession(connector=connector, trust_env=True, headers={"User-Agent": self.user_agent},
+                                     timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.timeout))
+
+    async def close(self) -> None:
+        for session in (self.trusted, self.guarded):
+            if session is not None:
+                await session.close()
+        self.trusted = self.guarded = None
+
+    async def get(self, url: str, *, max_bytes: int, etag: str | None = None, last_modified: str | None = None,
+                  untrusted: bool = False, accept: str = FEED_ACCEPT) -> Response:
+        """Download `url`. Raises FetchError, classified by `kind`."""
+        if untrusted:
+            if self.guarded is None:
+                self.guarded = self._session(GuardedResolver(self.allowed))
+            session = self.guarded
+        else:
+            if self.trusted is None:
+                self.trusted = self._session(None)
+            session = self.trusted
+        headers = {"Accept": accept}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await self._follow(session, url, headers, max_bytes, untrusted)
+        except TimeoutError:
+            raise FetchError("timeout", f"no complete response within {self.timeout:g}s") from None
+        except AddressRefused as error:
+            raise FetchError("refused", str(error), transient=False) from None
+        except aiohttp.ClientConnectorCertificateError as error:
+            raise FetchError("tls", f"TLS certificate problem: {error.certificate_error}") from None
+        except aiohttp.ClientSSLError as error:
+            raise FetchError("tls", f"TLS error: {error}") from None
+        except aiohttp.ClientConnectorDNSError as error:
+            raise FetchError("dns", f"cannot resolve host: {error.os_error.strerror or error}") from None
+        except aiohttp.ClientConnectorError as error:
+            if isinstance(error.os_error, AddressRefused):
+                raise FetchError("refused", str(error.os_error), transient=False) from None
+            raise FetchError("connect", f"cannot connect to {error.host}:{error.port}: {error.os_error.strerror or error.os_error}") from None
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, aiohttp.ClientResponseError) as error:
+            raise FetchError("protocol", f"broken response: {error}") from None
+        except aiohttp.InvalidURL as error:
+            raise FetchError("url", f"invalid URL: {error}", transient=False) from None
+        except aiohttp.ClientError as error:
+            raise FetchError("connect", f"{type(error).__name__}: {error}") from None
+
+    async def _follow(self, session: aiohttp.ClientSession, url: str, headers: dict, max_bytes: int,
+                      untrusted: bool) -> Response:
+        permanent = True
+        current = url
+        for _hop in range(self.max_redirects + 1):
+            parts = urlsplit(current)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise FetchError("url", f"not an http(s) URL: {current!r}", transient=False)
+            if untrusted and _is_ip(parts.hostname) and not address_allowed(parts.hostname.strip("[]"), self.allowed):
+                raise AddressRefused(f"{parts.hostname} is a non-public address (allow it with [newsmon] allow_private_networks)")
+            async with session.get(current, headers=headers, allow_redirects=False) as response:
+                if response.status in REDIRECTS and "Location" in response.headers:
+                    permanent = permanent and response.status in PERMANENT
+                    current = urljoin(current, response.headers["Location"])
+                    continue
+                if response.status == 304:
+                    return Response(304, current, b"", response.headers.get("ETag"),
+                                    response.headers.get("Last-Modified"), None,
+                                    current if permanent and current != url else None)
+                if response.status >= 400:
+                    transient = response.status in (408, 425, 429) or response.status >= 500
+                    raise FetchError("http", f"HTTP {response.status} {response.reason or ''}".strip(),
+                                     transient=transient, status=response.status)
+                body = await _read_capped(response, max_bytes)
+                return Response(response.status, current, body, response.headers.get("ETag"),
+                                response.headers.get("Last-Modified"), response.headers.get("Content-Type"),
+                                current if permanent and current != url else None)
+        raise FetchError("redirects", f"more than {self.max_redirects} redirects", transient=False)
+
+
+async def _read_capped(response: aiohttp.ClientResponse, max_bytes: int) -> bytes:
+    declared = response.content_length
+    if declared is not None and declared > max_bytes and not response.headers.get("Content-Encoding"):
+        raise FetchError("too-large", f"response is {declared} bytes, over the {max_bytes} byte limit", transient=False)
+    chunks = []
+    total = 0
+    async for chunk in response.content.iter_chunked(65536):
+        total += len(chunk)
+        if total > max_bytes:
+            raise FetchError("too-large", f"response is over the {max_bytes} byte limit (decoded)", transient=False)
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,144 @@
+"""Frozen dataclasses that travel between stages. Library objects stop at the stage boundary;
+only these go further."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """One `[[feeds]]` entry of the configuration."""
+
+    url: str
+    name: str | None = None
+    outlet: str | None = None
+    interval: float | None = None  # seconds; None: the global poll_interval
+    full_text: bool = True
+    tags: tuple[str, ...] = ()
+    alert_on_first_poll: bool = False
+
+
+@dataclass(frozen=True)
+class ChannelSpec:
+    """One `[channels.NAME]` table: a name and its apprise URLs (environment already expanded)."""
+
+    name: str
+    urls: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A watched actor, region or topic and the names it goes by."""
+
+    name: str
+    names: tuple[str, ...]
+    kind: str = "actor"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A watch rule. Terms are phrases or `@entity` references."""
+
+    name: str
+    all: tuple[str, ...] = ()
+    any: tuple[str, ...] = ()
+    none: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One item of a feed, as the feed describes it."""
+
+    key: str  # identity within its feed: guid, else link, else a hash of title + summary
+    title: str
+    link: str | None
+    summary: str  # plain text
+    content: str  # plain text of the feed's own full content, if any
+    published: datetime | None
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class FeedDocument:
+    """A parsed feed: its own metadata and entries, newest first as served."""
+
+    title: str | None
+    site_url: str | None
+    entries: tuple[Entry, ...]
+    bozo: str | None = None  # feedparser's complaint about malformed XML, if any
+
+
+@dataclass(frozen=True)
+class Page:
+    """Text extracted from an article page."""
+
+    text: str
+    title: str | None = None
+    canonical_url: str | None = None
+    language: str | None = None
+    published: str | None = None
+
+
+@dataclass(frozen=True)
+class Article:
+    """What the matcher reads: the entry joined with its page's text (or the feed's text)."""
+
+    url: str | None
+    title: str
+    text: str
+    source: str  # "page" when extracted from the article page, else "feed"
+    outlet: str
+    published: datetime | None = None
+    canonical_url: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One occurrence of a term in an article field; offsets index the original field text."""
+
+    term: str  # as written in the rule: a phrase or "@entity"
+    entity: str | None
+    alias: str
+    field: str  # "title" or "text"
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Match:
+    """A rule that matched an article, with the hits of its positive terms."""
+
+    rule: str
+    hits: tuple[Hit, ...]
+
+
+@dataclass(frozen=True)
+class AlertMessage:
+    """Everything an alert shows, independent of the channel that renders it."""
+
+    rule: str
+    title: str
+    url: str | None
+    outlet: str
+    published: str | None  # ISO 8601, UTC
+    snippet: str
+    highlights: tuple[tuple[int, int], ...]  # spans of matched words within snippet
+    matched: tuple[str, ...]  # the matched words as they appear in the article
+    feed: str = ""
+    extra: dict = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class PendingAlert:
+    """An outbox row waiting for delivery."""
+
+    id: int
+    rule: str
+    story_id: int
+    channel: str
+    attempts: int
+    message: AlertMessage

@@ -1,0 +1,235 @@
+"""One poll of one feed, start to finish, and one drain of the outbox.
+
+poll: fetch the feed (conditional GET) -> parse in the sandbox -> for each entry not seen
+before: fetch the article page and extract its text (or fall back to the feed's own text) ->
+match -> record entry, article, hits and outbox rows in one transaction. The feed's HTTP
+validators are stored only after every entry of the response is recorded.
+
+drain: deliver pending alerts per channel, oldest first; a channel that fails keeps its
+alerts (in order) for the next attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from monitor import extract, feeds, fetch, text, urls
+from monitor.app import FEED_MAX_BYTES, PAGE_MAX_BYTES, App
+from monitor.errors import ExtractError, FetchError, NewsmonError, ParseError
+from monitor.model import AlertMessage, Article, Entry, FeedDocument, FeedSpec, Hit, Match, Page
+
+log = logging.getLogger("newsmon.pipeline")
+RETRY_BASE = 30.0
+RETRY_CAP = 3600.0
+
+
+@dataclass(frozen=True)
+class PollResult:
+    """What one poll did, for logs, status lines and tests."""
+
+    feed: str
+    status: str  # "new", "unchanged", "failed"
+    entries: int = 0
+    new: int = 0
+    alerts: int = 0
+    error: str | None = None
+
+
+async def poll(app: App, feed: FeedSpec) -> PollResult:
+    """Poll one feed once. Never raises for a feed's own failures: they are logged and stored."""
+    state = app.store.feed(feed.url)
+    try:
+        response = await app.fetcher.get(state.fetch_url, max_bytes=FEED_MAX_BYTES,
+                                         etag=state.etag, last_modified=state.last_modified)
+    except FetchError as error:
+        return _failed(app, feed, state.id, state.last_error, error.kind, str(error))
+    if response.moved_to:
+        log.info("feed moved feed=%s to=%s (permanent redirect; update the config when convenient)", feed.url, response.moved_to)
+    if response.status == 304:
+        app.store.feed_succeeded(state.id, etag=response.etag or state.etag,
+                                 last_modified=response.last_modified or state.last_modified, body_hash=None)
+        _recovered(feed, state.last_error)
+        return PollResult(feed.url, "unchanged")
+    body_hash = hashlib.sha256(response.body).hexdigest()
+    if body_hash == state.body_hash:
+        app.store.feed_succeeded(state.id, etag=response.etag, last_modified=response.last_modified, body_hash=body_hash)
+        _recovered(feed, state.last_error)
+        return PollResult(feed.url, "unchanged")
+    try:
+        document: FeedDocument = await app.sandbox.run(feeds.parse, response.body, response.url, response.content_type)
+    except (ParseError, NewsmonError) as error:
+        return _failed(app, feed, state.id, state.last_error, "parse", str(error))
+    known = app.store.known_entries(state.id)
+    first_poll = state.last_success is None and not known
+    silent = first_poll and not feed.alert_on_first_poll
+    outlet = feed.outlet or urls.outlet_of(document.site_url) or urls.outlet_of(feed.url) or feed.url
+    name = feed.name or document.title or feed.url
+    fresh = [entry for entry in document.entries if entry.key not in known]
+    outcomes = await asyncio.gather(*(_process(app, feed, name, outlet, state.id, entry, silent) for entry in fresh),
+                                    return_exceptions=True)
+    queued = 0
+    for entry, outcome in zip(fresh, outcomes):
+        if isinstance(outcome, BaseException):
+            if isinstance(outcome, asyncio.CancelledError):
+                raise outcome
+            log.error("entry not recorded feed=%s entry=%s error=%r (will retry next poll)", feed.url, entry.key, outcome)
+        else:
+            queued += outcome
+    if any(isinstance(outcome, BaseException) for outcome in outcomes):
+        return PollResult(feed.url, "failed", len(document.entries), len(fresh), queued, "some entries not recorded")
+    app.store.feed_succeeded(state.id, etag=response.etag, last_modified=response.last_modified, body_hash=body_hash,
+                             title=document.title, site_url=document.site_url)
+    _recovered(feed, state.last_error)
+    if first_poll:
+        log.info("feed added feed=%s entries=%d alerts=%d%s", feed.url, len(fresh), queued,
+                 "" if feed.alert_on_first_poll else " (first poll records without alerting)")
+    elif fresh:
+        log.info("feed polled feed=%s new=%d alerts=%d", feed.url, len(fresh), queued)
+    return PollResult(feed.url, "new", len(document.entries), len(fresh), queued)
+
+
+def _failed(app: App, feed: FeedSpec, feed_id: int, previous: str | None, kind: str, message: str) -> PollResult:
+    app.store.feed_failed(feed_id, kind, message)
+    text_ = f"{kind}: {message}"
+    if previous != message:
+        log.warning("feed failed feed=%s kind=%s error=%s (will retry)", feed.url, kind, message)
+    else:
+        log.debug("feed still failing feed=%s kind=%s error=%s", feed.url, kind, message)
+    return PollResult(feed.url, "failed", error=text_)
+
+
+def _recovered(feed: FeedSpec, previous: str | None) -> None:
+    if previous:
+        log.info("feed recovered feed=%s after=%r", feed.url, previous)
+
+
+async def _article(app: App, feed: FeedSpec, outlet: str, entry: Entry) -> Article:
+    """The entry's article: the page's extracted text when possible, else the feed's text."""
+    page: Page | None = None
+    if feed.full_text and entry.link:
+        try:
+            response = await app.fetcher.get(entry.link, max_bytes=PAGE_MAX_BYTES, untrusted=True, accept=fetch.PAGE_ACCEPT)
+            page = await app.sandbox.run(extract.extract, response.body, response.url)
+        except (FetchError, ExtractError, NewsmonError) as error:
+            log.info("article text unavailable feed=%s url=%s error=%s (using the feed's text)", feed.url, entry.link, error)
+    feed_text = entry.content or entry.summary
+    published = entry.published
+    if published is None and page and page.published:
+        try:
+            published = datetime.fromisoformat(page.published).replace(tzinfo=timezone.utc)
+        except ValueError:
+            published = None
+    return Article(
+        url=entry.link,
+        title=entry.title or (page.title if page else "") or "(untitled)",
+        text=page.text if page else feed_text,
+        source="page" if page else "feed",
+        outlet=outlet,
+        published=published,
+        canonical_url=page.canonical_url if page else None,
+        language=page.language if page else None,
+    )
+
+
+async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: int, entry: Entry, silent: bool) -> int:
+    """Extract, match and record one new entry; returns how many alerts it queued."""
+    article = await _article(app, feed, outlet, entry)
+    matches = app.matcher.match(article.title, article.text)
+    alerts = []
+    if not silent:
+        rules = {rule.name: rule for rule in app.config.rules}
+        for found in matches:
+            message = message_for(found, article, name)
+            for channel in app.config.rule_channels(rules[found.rule]):
+                alerts.append((found.rule, channel, message))
+    app.store.record_entry(feed_id, entry, article, matches, alerts)
+    for found in matches:
+        log.info("match rule=%s feed=%s title=%r%s", found.rule, feed.url, article.title, " (silent: first poll)" if silent else "")
+    return len(alerts)
+
+
+def message_for(found: Match, article: Article, feed_name: str) -> AlertMessage:
+    """What an alert for this match shows: the sentence around the first hit, hits marked."""
+    text_hits = [hit for hit in found.hits if hit.field == "text"]
+    title_hits = [hit for hit in found.hits if hit.field == "title"]
+    if text_hits:
+        first = text_hits[0]
+        snippet, offset = text.sentence_around(article.text, first.start, first.end)
+        highlights = _spans(text_hits, offset, len(snippet))
+    else:
+        snippet = article.title
+        highlights = _spans(title_hits, 0, len(snippet))
+    matched = tuple(dict.fromkeys(
+        (article.text if hit.field == "text" else article.title)[hit.start:hit.end] for hit in found.hits))
+    return AlertMessage(
+        rule=found.rule,
+        title=article.title,
+        url=article.url,
+        outlet=article.outlet,
+        published=article.published.isoformat() if article.published else None,
+        snippet=snippet,
+        highlights=highlights,
+        matched=matched,
+        feed=feed_name,
+    )
+
+
+def _spans(hits: list[Hit], offset: int, length: int) -> tuple[tuple[int, int], ...]:
+    spans = []
+    for hit in hits:
+        start, end = hit.start - offset, hit.end - offset
+        if 0 <= start and end <= length:
+            spans.append((start, end))
+    return tuple(sorted(set(spans)))
+
+
+# ---------------------------------------------------------------- outbox
+
+
+def retry_delay(attempts: int) -> float:
+    """Seconds before retrying a channel after `attempts` failed tries: 30 s doubling to 1 h, with jitter."""
+    delay = min(RETRY_CAP, RETRY_BASE * 2 ** max(0, attempts - 1))
+    return delay * random.uniform(0.8, 1.2)
+
+
+async def drain(app: App, *, ignore_backoff: bool = False) -> tuple[int, int]:
+    """Deliver due alerts, per channel, oldest first. Returns (sent, failed)."""
+    sent = failed = 0
+    for channel_name in app.store.pending_channels():
+        channel = app.channels.get(channel_name)
+        if channel is None:
+            log.warning("alerts waiting for a channel that is not configured channel=%s (kept)", channel_name)
+            continue
+        now = None if ignore_backoff else time.time()
+        for pending in app.store.pending(channel_name, now):
+            app.store.mark_sending(pending.id)
+            try:
+                ok = await channel.deliver(pending.message)
+                problem = "the channel did not accept the alert"
+            except Exception as error:  # a plugin bug must not lose the alert
+                ok, problem = False, f"{type(error).__name__}: {error}"
+            if ok:
+                app.store.mark_sent(pending.id)
+                sent += 1
+                log.info("alert sent channel=%s rule=%s story=%d", channel_name, pending.rule, pending.story_id)
+                continue
+            delay = retry_delay(pending.attempts + 1)
+            app.store.mark_failed(pending.id, problem, time.time() + delay)
+            failed += 1
+            log.warning("alert not delivered channel=%s rule=%s story=%d attempt=%d error=%s (retry in %.0fs)",
+                        channel_name, pending.rule, pending.story_id, pending.attempts + 1, problem, delay)
+            break  # keep this channel's order: later alerts wait behind the failed one
+    return sent, failed
+
+
+async def cycle(app: App) -> list[PollResult]:
+    """Poll every feed once, then try every pending alert once (backoff ignored)."""
+    results = await asyncio.gather(*(poll(app, feed) for feed in app.config.feeds))
+    await drain(app, ignore_backoff=True)
+    return list(results)

@@ -1,0 +1,403 @@
+"""The state database: one SQLite file, the only module that speaks SQL.
+
+Schema changes are migrations keyed by `PRAGMA user_version`; `MIGRATIONS[n]` takes a database
+at version n to n + 1. Every write is a short explicit transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from monitor.errors import StoreError
+from monitor.model import AlertMessage, Article, Entry, Match, PendingAlert
+
+MIGRATIONS: list[str] = [
+    # 0 -> 1: the first schema.
+    """
+    CREATE TABLE feeds (
+        id INTEGER PRIMARY KEY,
+        url TEXT NOT NULL UNIQUE,          -- as configured; the feed's identity
+        fetch_url TEXT,                    -- where we fetch it now (after permanent redirects)
+        title TEXT,
+        site_url TEXT,
+        etag TEXT,
+        last_modified TEXT,
+        body_hash TEXT,
+        last_attempt REAL,
+        last_success REAL,
+        last_error TEXT,
+        error_kind TEXT,
+        error_count INTEGER NOT NULL DEFAULT 0,
+        next_poll REAL,
+        status TEXT NOT NULL DEFAULT 'active',
+        created REAL NOT NULL
+    );
+    CREATE TABLE stories (
+        id INTEGER PRIMARY KEY,
+        first_seen REAL NOT NULL,
+        representative_article INTEGER,
+        title TEXT,
+        outlets TEXT NOT NULL DEFAULT '[]'
+    );
+    CREATE TABLE articles (
+        id INTEGER PRIMARY KEY,
+        url TEXT,
+        canonical_url TEXT,
+        title TEXT NOT NULL,
+        text TEXT NOT NULL,
+        source TEXT NOT NULL,
+        outlet TEXT NOT NULL,
+        language TEXT,
+        published REAL,
+        fetched REAL NOT NULL,
+        story_id INTEGER REFERENCES stories(id)
+    );
+    CREATE INDEX articles_canonical ON articles(canonical_url);
+    CREATE TABLE entries (
+        id INTEGER PRIMARY KEY,
+        feed_id INTEGER NOT NULL REFERENCES feeds(id),
+        entry_key TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        title TEXT,
+        link TEXT,
+        first_seen REAL NOT NULL,
+        last_seen REAL NOT NULL,
+        article_id INTEGER REFERENCES articles(id),
+        UNIQUE (feed_id, entry_key)
+    );
+    CREATE TABLE hits (
+        id INTEGER PRIMARY KEY,
+        article_id INTEGER NOT NULL REFERENCES articles(id),
+        rule TEXT NOT NULL,
+        term TEXT NOT NULL,
+        entity TEXT,
+        alias TEXT NOT NULL,
+        field TEXT NOT NULL,
+        start INTEGER NOT NULL,
+        "end" INTEGER NOT NULL
+    );
+    CREATE INDEX hits_article ON hits(article_id);
+    CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        rule TEXT NOT NULL,
+        story_id INTEGER NOT NULL REFERENCES stories(id),
+        channel TEXT NOT NULL,
+        article_id INTEGER REFERENCES articles(id),
+        status TEXT NOT NULL DEFAULT 'pending',   -- pending | sending | sent | dead
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt REAL NOT NULL,
+        last_error TEXT,
+        created REAL NOT NULL,
+        sent REAL,
+        message TEXT NOT NULL,                    -- JSON of AlertMessage
+        UNIQUE (rule, story_id, channel)
+    );
+    CREATE INDEX alerts_due ON alerts(channel, status, id);
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What the store remembers about one feed."""
+
+    id: int
+    url: str
+    fetch_url: str
+    title: str | None
+    site_url: str | None
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    last_success: float | None
+    last_error: str | None
+    error_count: int
+    status: str
+
+
+@dataclass(frozen=True)
+class FeedRow:
+    """One feed as `newsmon status` shows it."""
+
+    url: str
+    title: str | None
+    last_success: float | None
+    last_error: str | None
+    error_count: int
+    entries: int
+    status: str
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    """One outbox row as `newsmon alerts` shows it."""
+
+    id: int
+    rule: str
+    channel: str
+    status: str
+    attempts: int
+    created: float
+    sent: float | None
+    last_error: str | None
+    title: str
+    url: str | None
+
+
+class Store:
+    """An open state database. Use as a context manager, or call `close()`."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path):
+        self.db = connection
+        self.path = path
+
+    # ------------------------------------------------------------ lifecycle
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: everything inside commits together or not at all."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # ------------------------------------------------------------ feeds
+
+    def feed(self, url: str) -> FeedState:
+        """The stored state of a configured feed, creating its row on first sight."""
+        row = self.db.execute("SELECT * FROM feeds WHERE url = ?", (url,)).fetchone()
+        if row is None:
+            with self.transaction() as db:
+                db.execute("INSERT INTO feeds (url, fetch_url, created) VALUES (?, ?, ?)", (url, url, time.time()))
+            row = self.db.execute("SELECT * FROM feeds WHERE url = ?", (url,)).fetchone()
+        return FeedState(
+            id=row["id"], url=row["url"], fetch_url=row["fetch_url"] or row["url"], title=row["title"],
+            site_url=row["site_url"], etag=row["etag"], last_modified=row["last_modified"],
+            body_hash=row["body_hash"], last_success=row["last_success"], last_error=row["last_error"],
+            error_count=row["error_count"], status=row["status"],
+        )
+
+    def feed_failed(self, feed_id: int, kind: str, message: str) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE feeds SET last_attempt = ?, last_error = ?, error_kind = ?, error_count = error_count + 1 WHERE id = ?",
+                (time.time(), message, kind, feed_id),
+            )
+
+    def feed_succeeded(self, feed_id: int, *, etag: str | None, last_modified: str | None,
+                       body_hash: str | None, title: str | None = None, site_url: str | None = None) -> None:
+        """Record a successful poll. Call only after every entry of the response is recorded:
+        the validators stored here make the next poll skip this response."""
+        now = time.time()
+        with self.transaction() as db:
+            db.execute(
+                """UPDATE feeds SET etag = ?, last_modified = ?, body_hash = COALESCE(?, body_hash),
+                   title = COALESCE(?, title), site_url = COALESCE(?, site_url), last_attempt = ?,
+                   last_success = ?, last_error = NULL, error_kind = NULL, error_count = 0 WHERE id = ?""",
+                (etag, last_modified, body_hash, title, site_url, now, now, feed_id),
+            )
+
+    def feeds(self) -> list[FeedRow]:
+        rows = self.db.execute(
+            """SELECT f.*, (SELECT COUNT(*) FROM entries e WHERE e.feed_id = f.id) AS entries
+               FROM feeds f ORDER BY f.id"""
+        ).fetchall()
+        return [FeedRow(r["url"], r["title"], r["last_success"], r["last_error"], r["error_count"], r["entries"], r["status"]) for r in rows]
+
+    # ------------------------------------------------------------ entries
+
+    def known_entries(self, feed_id: int) -> dict[str, str]:
+        """Entry key -> content hash of every entry recorded for a feed."""
+        rows = self.db.execute("SELECT entry_key, content_hash FROM entries WHERE feed_id = ?", (feed_id,))
+        return {row[0]: row[1] for row in rows}
+
+    def record_entry(self, feed_id: int, entry: Entry, article: Article, matches: list[Match],
+                     alerts: list[tuple[str, str, AlertMessage]]) -> int:
+        """Record a new entry with its article, story, hits and outbox rows, in one transaction.
+
+        `alerts` holds (rule, channel, message) triples to queue. Returns the story id."""
+        now = time.time()
+        published = article.published.timestamp() if article.published else None
+        with self.transaction() as db:
+            story = db.execute(
+                "INSERT INTO stories (first_seen, title, outlets) VALUES (?, ?, ?)",
+                (now, article.title, json.dumps([article.outlet])),
+            ).lastrowid
+            article_id = db.execute(
+                """INSERT INTO articles (url, canonical_url, title, text, source, outlet, language,
+                   published, fetched, story_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (article.url, article.canonical_url, article.title, article.text, article.source,
+                 article.outlet, article.language, published, now, story),
+            ).lastrowid
+            db.execute("UPDATE stories SET representative_article = ? WHERE id = ?", (article_id, story))
+            db.execute(
+                """INSERT INTO entries (feed_id, entry_key, content_hash, title, link, first_seen, last_seen, article_id)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (feed_id, entry_key) DO UPDATE SET content_hash = excluded.content_hash,
+                   last_seen = excluded.last_seen, article_id = excluded.article_id""",
+                (feed_id, entry.key, entry.content_hash, entry.title, entry.link, now, now, article_id),
+            )
+            db.executemany(
+                'INSERT INTO hits (article_id, rule, term, entity, alias, field, start, "end") VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+                [(article_id, m.rule, h.term, h.entity, h.alias, h.field, h.start, h.end) for m in matches for h in m.hits],
+            )
+            db.executemany(
+                """INSERT OR IGNORE INTO alerts (rule, story_id, channel, article_id, next_attempt, created, message)
+                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                [(rule, story, channel, article_id, now, now, _dump(message)) for rule, channel, message in alerts],
+            )
+        return story
+
+    def touch_entry(self, feed_id: int, key: str) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE entries SET last_seen = ? WHERE feed_id = ? AND entry_key = ?", (time.time(), feed_id, key))
+
+    # ------------------------------------------------------------ outbox
+
+    def recover(self) -> int:
+        """Return alerts left 'sending' by a crash to 'pending'; returns how many."""
+        with self.transaction() as db:
+            return db.execute("UPDATE alerts SET status = 'pending' WHERE status = 'sending'").rowcount
+
+    def pending_channels(self) -> list[str]:
+        rows = self.db.execute("SELECT DISTINCT channel FROM alerts WHERE status = 'pending' ORDER BY channel")
+        return [row[0] for row in rows]
+
+    def pending(self, channel: str, now: float | None = None, limit: int = 100) -> list[PendingAlert]:
+        """Pending alerts of a channel, oldest first; with `now`, only those due by then."""
+        query = "SELECT * FROM alerts WHERE channel = ? AND status = 'pending'"
+        params: list = [channel]
+        if now is not None:
+            query += " AND next_attempt <= ?"
+            params.append(now)
+        rows = self.db.execute(query + " ORDER BY id LIMIT ?", (*params, limit)).fetchall()
+        return [PendingAlert(r["id"], r["rule"], r["story_id"], r["channel"], r["attempts"], _load(r["message"])) for r in rows]
+
+    def mark_sending(self, alert_id: int) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE alerts SET status = 'sending', attempts = attempts + 1 WHERE id = ?", (alert_id,))
+
+    def mark_sent(self, alert_id: int) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE alerts SET status = 'sent', sent = ?, last_error = NULL WHERE id = ?", (time.time(), alert_id))
+
+    def mark_failed(self, alert_id: int, error: str, next_attempt: float) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE alerts SET status = 'pending', last_error = ?, next_attempt = ? WHERE id = ?",
+                       (error, next_attempt, alert_id))
+
+    def alerts(self, limit: int = 50, status: str | None = None) -> list[AlertRow]:
+        query = "SELECT * FROM alerts"
+        params: tuple = ()
+        if status:
+            query += " WHERE status = ?"
+            params = (status,)
+        rows = self.db.execute(query + " ORDER BY id DESC LIMIT ?", (*params, limit)).fetchall()
+        out = []
+        for r in rows:
+            message = _load(r["message"])
+            out.append(AlertRow(r["id"], r["rule"], r["channel"], r["status"], r["attempts"], r["created"],
+                                r["sent"], r["last_error"], message.title, message.url))
+        return out
+
+    def alert_counts(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT status, COUNT(*) FROM alerts GROUP BY status").fetchall())
+
+    def counts(self) -> dict[str, int]:
+        return {table: self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+                for table in ("feeds", "entries", "articles", "stories")}
+
+
+def _dump(message: AlertMessage) -> str:
+    return json.dumps(dataclasses.asdict(message), ensure_ascii=False)
+
+
+def _load(text: str) -> AlertMessage:
+    data = json.loads(text)
+    data["highlights"] = tuple(tuple(span) for span in data.get("highlights", ()))
+    data["matched"] = tuple(data.get("matched", ()))
+    return AlertMessage(**data)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    try:
+        connection = sqlite3.connect(path, isolation_level=None, timeout=30)
+        connection.row_factory = sqlite3.Row
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("PRAGMA synchronous = FULL")
+        connection.execute("PRAGMA foreign_keys = ON")
+        return connection
+    except sqlite3.Error as error:
+        raise StoreError(f"cannot open the state database {path}: {error}") from error
+
+
+def migrate(connection: sqlite3.Connection, path: Path) -> None:
+    """Bring the schema up to `SCHEMA_VERSION`, one migration per transaction."""
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise StoreError(f"{path} was written by a newer newsmon (schema {version}, this one knows {SCHEMA_VERSION})")
+    for number in range(version, SCHEMA_VERSION):
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(MIGRATIONS[number]):
+                connection.execute(statement)
+            connection.execute(f"PRAGMA user_version = {number + 1}")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+
+
+def _statements(script: str) -> list[str]:
+    lines = [line.split("--")[0] for line in script.splitlines()]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def open_store(state_dir: Path) -> Store:
+    """Open (creating if needed) the database in `state_dir`, migrated to the current schema."""
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise StoreError(f"cannot create the state directory {state_dir}: {error.strerror}") from error
+    path = state_dir / "newsmon.db"
+    connection = _connect(path)
+    try:
+        migrate(connection, path)
+    except sqlite3.Error as error:
+        connection.close()
+        raise StoreError(f"cannot use the state database {path}: {error}") from error
+    return Store(connection, path)
+
+
+def open_existing(state_dir: Path) -> Store:
+    """Open the database for reading commands; never creates one. Raises StoreError if absent."""
+    path = state_dir / "newsmon.db"
+    if not path.exists():
+        raise StoreError(f"no newsmon state in {state_dir} (no newsmon.db there yet: run 'newsmon run' first)")
+    connection = _connect(path)
+    try:
+        migrate(connection, path)
+    except sqlite3.Error as error:
+        connection.close()
+        raise StoreError(f"cannot use the state database {path}: {error}") from error
+    return Store(connection, path)
