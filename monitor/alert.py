@@ -10,6 +10,7 @@ only when apprise reports success (`bool(result)`).
 from __future__ import annotations
 
 import asyncio
+import difflib
 import html
 import logging
 import re
@@ -25,7 +26,32 @@ from monitor.model import AlertMessage, ChannelSpec
 
 log = logging.getLogger(__name__)
 FORMATS = ("text", "markdown", "html")
-# apprise logs whole URLs (tokens included) at DEBUG: never let that through.
+SECRET_PART = re.compile(r"[^/:@?&=#%+,;]{6,}")
+
+
+class _Redact(logging.Filter):
+    """Hides the secret parts of channel URLs (tokens, passwords, keys) in apprise's log lines:
+    apprise names a bad token in full in its warnings, and logs whole URLs at DEBUG."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def add(self, url: str) -> None:
+        rest = url.split("://", 1)[-1]
+        self.secrets.update(part for part in SECRET_PART.findall(rest) if not part.isalpha() or len(part) >= 20)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            message = record.getMessage()
+            for secret in sorted(self.secrets, key=len, reverse=True):
+                message = message.replace(secret, secret[:2] + "…")
+            record.msg, record.args = message, ()
+        return True
+
+
+REDACT = _Redact()
+logging.getLogger("apprise").addFilter(REDACT)
 logging.getLogger("apprise").setLevel(logging.WARNING)
 
 
@@ -46,15 +72,29 @@ def _format_of(server: object) -> str:
     return value if value in FORMATS else "text"
 
 
+def _known_schemas() -> set[str]:
+    try:
+        from apprise.manager_plugins import NotificationManager
+
+        return set(NotificationManager().schemas())
+    except (ImportError, AttributeError):  # an apprise without the plugin manager API
+        return set()
+
+
 def check_url(url: str) -> str | None:
     """Why apprise refuses `url`, or None when it accepts it."""
-    probe = apprise.Apprise()
-    if not probe.add(url):
-        scheme = url.split("://", 1)[0] if "://" in url else url
-        if "://" not in url:
-            return f"not an apprise URL (expected SCHEME://...): {_redact(url)!r}"
-        return f"apprise cannot use this URL (unknown service {scheme!r} or missing parts): {_redact(url)!r}"
-    return None
+    REDACT.add(url)
+    if "://" not in url:
+        return f"not an apprise URL (expected SCHEME://...): {_redact(url)!r}"
+    if apprise.Apprise().add(url):
+        return None
+    scheme = url.split("://", 1)[0].lower()
+    known = _known_schemas()
+    if known and scheme not in known:
+        close = difflib.get_close_matches(scheme, sorted(known), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"unknown notification service {scheme!r}{hint}; see https://github.com/caronc/apprise/wiki"
+    return f"apprise cannot use this {scheme}:// URL: a part is missing or malformed ({_redact(url)!r})"
 
 
 def _redact(url: str) -> str:
@@ -73,6 +113,7 @@ class Channel:
         self.apprise = apprise.Apprise()
         self.formats: set[str] = set()
         for url in spec.urls:
+            REDACT.add(url)
             probe = apprise.Apprise()
             if not probe.add(url):
                 continue  # refused URLs are reported by check_url at config load

@@ -118,9 +118,16 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(problem)
         return EXIT_USAGE
     extra = f" (+{len(loaded.files) - 1} included file(s))" if len(loaded.files) > 1 else ""
-    print(f"{loaded.path}{extra}: OK: {len(loaded.feeds)} feeds, {len(loaded.entities)} entities, "
-          f"{len(loaded.rules)} rules, {len(loaded.channels)} channels; state in {loaded.settings.state_dir}")
+    counts = ", ".join(_plural(len(items), noun) for items, noun in (
+        (loaded.feeds, "feed"), (loaded.entities, "entity"), (loaded.rules, "rule"), (loaded.channels, "channel")))
+    print(f"{loaded.path}{extra}: OK: {counts}; state in {loaded.settings.state_dir}")
     return EXIT_OK
+
+
+def _plural(count: int, noun: str) -> str:
+    if count == 1:
+        return f"1 {noun}"
+    return f"{count} {noun[:-1] + 'ies' if noun.endswith('y') else noun + 's'}"
 
 
 def cmd_run(args: argparse.Namespace) -> int:

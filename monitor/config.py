@@ -267,13 +267,13 @@ class _Reader:
         return tuple(out)
 
     def expand(self, text: str, path: str) -> str:
-        def replace(found: re.Match) -> str:
-            name = found.group(1)
-            if name not in self.environ:
-                self.problem(path, f"environment variable {name!r} is not set")
-                return ""
-            return self.environ[name]
-        return ENV_REFERENCE.sub(replace, text)
+        """`${VAR}` replaced from the environment; "" (and a problem) if a variable is unset."""
+        missing = [name for name in ENV_REFERENCE.findall(text) if name not in self.environ]
+        for name in dict.fromkeys(missing):
+            self.problem(path, f"environment variable {name!r} is not set")
+        if missing:
+            return ""
+        return ENV_REFERENCE.sub(lambda found: self.environ[found.group(1)], text)
 
 
 def find_config(explicit: str | None, environ: Mapping[str, str]) -> Path:
@@ -338,7 +338,8 @@ def read(path: Path | str, environ: Mapping[str, str] | None = None) -> tuple[Co
         _collect(reader, raw, str(path), feeds_raw, entities_raw, rules_raw)
         channels = _channels(reader, raw.get("channels", {}))
     for pattern in settings_raw.get("include", ("watchlist.d/*.toml",)):
-        full = str(base / os.path.expanduser(pattern)) if not os.path.isabs(os.path.expanduser(pattern)) else os.path.expanduser(pattern)
+        expanded = _expand_user(pattern, environ)
+        full = expanded if os.path.isabs(expanded) else os.path.join(glob.escape(str(base)), expanded)
         matches = sorted(glob.glob(full))
         if not matches and not glob.has_magic(pattern):
             reader.file = str(path)
@@ -373,6 +374,13 @@ def read(path: Path | str, environ: Mapping[str, str] | None = None) -> tuple[Co
     return config, reader.problems
 
 
+def _expand_user(path: str, environ: Mapping[str, str]) -> str:
+    """`~` at the start of a path is the HOME of the given environment."""
+    if path == "~" or path.startswith("~/"):
+        return environ.get("HOME", str(Path.home())) + path[1:]
+    return path
+
+
 def _collect(reader: _Reader, raw: dict, file: str, feeds: list, entities: list, rules: list) -> None:
     reader.file = file
     for key, sink in (("feeds", feeds), ("rules", rules)):
@@ -391,7 +399,7 @@ def _collect(reader: _Reader, raw: dict, file: str, feeds: list, entities: list,
 def _settings(reader: _Reader, raw: dict, base: Path, environ: Mapping[str, str]) -> Settings:
     state_dir = default_state_dir(environ)
     if "state_dir" in raw:
-        state_dir = base / os.path.expanduser(raw["state_dir"])
+        state_dir = base / _expand_user(raw["state_dir"], environ)
     values = {key: raw[key] for key in ("poll_interval", "user_agent", "include", "allow_private_networks") if key in raw}
     if "default_channels" in raw:
         values["default_channels"] = raw["default_channels"]
@@ -452,9 +460,10 @@ def _rules(reader: _Reader, raw: list, channel_names: list[str], entity_names: s
         path = f"rules[{index}]"
         checked = reader.table(table, path, RULE_KEYS, REQUIRED["rules"])
         name = checked.get("name")
-        if name in seen:
-            reader.problem(f"{path}.name", f"duplicate rule name {name!r}")
-        seen.add(name)
+        if name is not None:
+            if name in seen:
+                reader.problem(f"{path}.name", f"duplicate rule name {name!r}")
+            seen.add(name)
         for key in ("all", "any", "none"):
             for position, term in enumerate(checked.get(key, ())):
                 message = term_problem(term, entity_names)
@@ -477,6 +486,8 @@ def term_problem(term: str, entity_names: set[str]) -> str | None:
         if name not in entity_names:
             return f"unknown entity {name!r}{_suggest(name, entity_names)}"
         return None
+    if not any(ch.isalnum() for ch in term):
+        return f"a term needs at least one letter or digit: {term!r}"
     prefix = TERM_PREFIX.match(term.strip())
     if prefix and sum(ch.isalpha() for ch in prefix.group(1)) < 3:
         return f"a prefix term needs at least 3 letters before '*': {term!r}"

@@ -20,7 +20,8 @@ OPTIONS = {
     "with_metadata": True,
     "deduplicate": False,
 }
-MIN_TEXT = 40  # characters; less than this is a cookie wall or an empty shell, not an article
+MIN_TEXT = 100  # characters; less is a cookie wall or an empty shell, not an article
+MIN_SENTENCE_WORDS = 6  # and at least one line must read like a sentence, not a menu
 
 # trafilatura logs every page it finds too short at WARNING; we say it once, our way.
 logging.getLogger("trafilatura").setLevel(logging.ERROR)
@@ -34,7 +35,7 @@ def extract(html: bytes, url: str | None) -> Page:
     except (ValueError, TypeError, AttributeError) as error:  # malformed markup deep in lxml
         raise ExtractError(f"extraction failed: {error}") from None
     text = (getattr(document, "text", None) or "").strip() if document is not None else ""
-    if len(text) < MIN_TEXT:
+    if len(text) < MIN_TEXT or not any(len(line.split()) >= MIN_SENTENCE_WORDS for line in text.splitlines()):
         raise ExtractError("no article text found on the page")
     return Page(
         text=text,

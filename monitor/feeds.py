@@ -11,6 +11,7 @@ import hashlib
 import json
 from datetime import datetime, timezone
 from html.parser import HTMLParser
+from urllib.parse import urljoin
 
 import feedparser
 import feedparser.datetimes
@@ -57,7 +58,7 @@ def html_to_text(markup: str) -> str:
 
 def _when(entry: dict) -> datetime | None:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        value = entry.get(key)
+        value = dict.get(entry, key)  # plain dict lookup: no feedparser key aliasing or warnings
         if value:
             try:
                 return datetime.fromtimestamp(calendar.timegm(value), tz=timezone.utc)
@@ -86,7 +87,11 @@ def _entry(raw: dict) -> Entry:
                  published=_when(raw), content_hash=digest)
 
 
-def _json_feed(body: bytes) -> FeedDocument:
+def _absolute(base: str, link: str) -> str:
+    return urljoin(base, link.strip()) if link.strip() else ""
+
+
+def _json_feed(body: bytes, url: str) -> FeedDocument:
     """A JSON Feed (jsonfeed.org 1.0 / 1.1), which feedparser does not read."""
     try:
         data = json.loads(body.decode("utf-8-sig"))
@@ -102,7 +107,7 @@ def _json_feed(body: bytes) -> FeedDocument:
         raw = {
             "id": str(item.get("id") or ""),
             "title": str(item.get("title") or ""),
-            "link": str(item.get("url") or item.get("external_url") or ""),
+            "link": _absolute(url, str(item.get("url") or item.get("external_url") or "")),
             "summary": str(item.get("summary") or ""),
             "content": [{"value": str(item.get("content_html") or item.get("content_text") or "")}],
         }
@@ -121,7 +126,7 @@ def parse(body: bytes, url: str, content_type: str | None = None) -> FeedDocumen
     """Parse a feed response body (RSS, Atom, RDF or JSON Feed). Raises ParseError when it
     holds no feed at all."""
     if body.lstrip()[:1] == b"{" or body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{":
-        return _json_feed(body)
+        return _json_feed(body, url)
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type

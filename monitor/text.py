@@ -30,10 +30,19 @@ class Normalized:
     cased: str
     folded: str
     offsets: tuple[int, ...]
+    original: str = ""
 
     def span(self, start: int, end: int) -> tuple[int, int]:
-        """Map a [start, end) span of the normalised text back to the original text."""
-        return self.offsets[start], self.offsets[end - 1] + 1
+        """Map a [start, end) span of the normalised text back to the original text; marks
+        that normalisation dropped after the last character (accents, harakat) stay in."""
+        stop = self.offsets[end - 1] + 1
+        while stop < len(self.original) and _is_dropped_mark(self.original[stop]):
+            stop += 1
+        return self.offsets[start], stop
+
+
+def _is_dropped_mark(char: str) -> bool:
+    return char in ARABIC_DROP or (unicodedata.combining(char) > 0 and char not in "\u200c\u200d")
 
 
 def _is_latin(char: str) -> bool:
@@ -66,6 +75,8 @@ def normalize(text: str) -> Normalized:
     for index, char in enumerate(text):
         if ord(char) < 128 and char not in "'`-" and not char.isspace():
             piece = char  # fast path for ASCII
+        elif unicodedata.combining(char) and cased and _is_latin(cased[-1]):
+            continue  # a separate accent on a Latin letter (decomposed text): dropped
         else:
             piece = _fold_char(char)
         for out in piece:
@@ -83,7 +94,7 @@ def normalize(text: str) -> Normalized:
         cased.pop()
         offsets.pop()
     folded = [c.lower() if len(c.lower()) == 1 else c for c in cased]
-    return Normalized("".join(cased), "".join(folded), tuple(offsets))
+    return Normalized("".join(cased), "".join(folded), tuple(offsets), text)
 
 
 def fold(text: str) -> str:

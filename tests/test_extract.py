@@ -1,0 +1,167 @@
+"""monitor.extract.extract: (a) a small article page written for these tests; (b) word-overlap
+F1 against the AEB ground truth of the shared corpus when NEWSMON_CORPUS points at it."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import statistics
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from monitor.errors import ExtractError
+from monitor.extract import extract
+from monitor.model import Page
+
+
+def corpus_dir() -> Path | None:
+    """The shared test corpus named by NEWSMON_CORPUS, or None when unset or missing."""
+    value = os.environ.get("NEWSMON_CORPUS")
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    return path if path.is_dir() else None
+
+
+# --- an article page written for these tests ----------------------------------------------------
+
+CANONICAL = "https://valley-courier.example.com/news/2026/03/bridge-repairs"
+PARAGRAPHS = [
+    "The provincial government said on Tuesday that repairs to the damaged bridge over the river "
+    "would begin next month, once engineers finish surveying its foundations.",
+    "Traders in the old market, which depends on the bridge for deliveries of fruit and vegetables, "
+    "said they had lost nearly half of their business since the flood in late August.",
+    "A spokesman for the works department said the new span would be wider, would carry a footpath "
+    "on both sides, and that the budget had already been approved by the cabinet.",
+]
+NAV = ["Home", "Politics", "Sport", "Weather", "Contact us"]
+FOOTER = "Copyright 2026 Valley Courier Media Group. All rights reserved. Subscribe to our newsletter."
+ASIDE = "Cricket final postponed after heavy rain"
+
+
+def page_html(body: str, canonical: str | None = CANONICAL) -> bytes:
+    link = f'<link rel="canonical" href="{canonical}">' if canonical else ""
+    nav = "".join(f'<li><a href="/{name.lower()}">{name}</a></li>' for name in NAV)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Bridge repairs to start next month | Valley Courier</title>
+{link}
+<meta property="og:title" content="Bridge repairs to start next month">
+<meta property="article:published_time" content="2026-03-10T08:00:00Z">
+</head><body>
+<header><a class="logo" href="/">Valley Courier</a><nav><ul>{nav}</ul></nav></header>
+<main>{body}</main>
+<aside><h3>Most read</h3><ul><li><a href="/a">{ASIDE}</a></li><li><a href="/b">Fuel prices rise</a></li></ul></aside>
+<footer><p>{FOOTER}</p><p><a href="/privacy">Privacy policy</a> | <a href="/terms">Terms of use</a></p></footer>
+</body></html>""".encode()
+
+
+ARTICLE = page_html(
+    "<article><h1>Bridge repairs to start next month</h1><p class=\"byline\">By a staff reporter</p>"
+    + "".join(f"<p>{paragraph}</p>" for paragraph in PARAGRAPHS)
+    + "</article>"
+)
+
+
+def test_article_text_has_body_without_boilerplate():
+    page = extract(ARTICLE, CANONICAL + "?utm_source=feed")
+    assert isinstance(page, Page)
+    for paragraph in PARAGRAPHS:
+        assert paragraph in page.text
+    assert "Copyright 2026" not in page.text
+    assert "All rights reserved" not in page.text
+    assert "Privacy policy" not in page.text
+    assert ASIDE not in page.text
+    assert "Contact us" not in page.text
+
+
+def test_article_paragraph_order_kept():
+    text = extract(ARTICLE, CANONICAL).text
+    positions = [text.index(paragraph) for paragraph in PARAGRAPHS]
+    assert positions == sorted(positions)
+
+
+def test_canonical_link_read():
+    page = extract(ARTICLE, "https://valley-courier.example.com/amp/12345?utm_source=feed")
+    assert page.canonical_url == CANONICAL
+
+
+def test_canonical_link_read_without_url():
+    assert extract(ARTICLE, None).canonical_url == CANONICAL
+
+
+def test_metadata():
+    page = extract(ARTICLE, CANONICAL)
+    assert page.title == "Bridge repairs to start next month"
+    assert page.published == "2026-03-10"
+
+
+def test_non_utf8_page_declared_in_meta():
+    body = "<article><h1>Ponte</h1>" + "".join(
+        f"<p>{p} São Tomé e Príncipe.</p>" for p in PARAGRAPHS) + "</article>"
+    html = page_html(body).replace(b'charset="utf-8"', b'charset="iso-8859-1"')
+    html = html.decode("utf-8").encode("iso-8859-1")
+    assert "São Tomé e Príncipe." in extract(html, CANONICAL).text
+
+
+@pytest.mark.parametrize("html", [
+    b"",
+    b"   \n",
+    b"<html><body></body></html>",
+    page_html(""),  # header, nav, aside and footer only
+    page_html("<article><p>Too short.</p></article>"),
+    b"\x00\x01\x02 not html at all \xff\xfe",
+], ids=["empty", "whitespace", "empty-body", "boilerplate-only", "too-short", "binary"])
+def test_no_article_raises_extract_error(html):
+    with pytest.raises(ExtractError):
+        extract(html, "https://valley-courier.example.com/empty")
+
+
+# --- the shared corpus: AEB ground truth -------------------------------------------------------
+
+def word_f1(extracted: str, truth: str) -> float:
+    """Bag-of-words F1 (tokens = whitespace split, counted with multiplicity)."""
+    got, want = Counter(extracted.split()), Counter(truth.split())
+    common = sum((got & want).values())
+    if not common:
+        return 0.0
+    precision = common / sum(got.values())
+    recall = common / sum(want.values())
+    return 2 * precision * recall / (precision + recall)
+
+
+def test_word_f1():
+    assert word_f1("a b c", "a b c") == 1.0
+    assert word_f1("", "a b") == 0.0
+    assert word_f1("a a b", "a b") == pytest.approx(0.8)
+
+
+def aeb_rows(root: Path) -> list[dict]:
+    manifest = root / "articles" / "manifest.jsonl"
+    rows = [json.loads(line) for line in manifest.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [row for row in rows if row.get("collection") == "aeb"]
+
+
+def test_corpus_aeb_median_f1():
+    root = corpus_dir()
+    if root is None or not (root / "articles" / "manifest.jsonl").is_file():
+        pytest.skip("NEWSMON_CORPUS is unset or has no articles/manifest.jsonl")
+    rows = aeb_rows(root)
+    assert rows, "no aeb pages in the manifest"
+    scores, failed = [], []
+    for row in rows:
+        html = gzip.decompress((root / "articles" / row["html"]).read_bytes())
+        truth = json.loads((root / "articles" / row["truth"][0]).read_text(encoding="utf-8"))["articleBody"]
+        try:
+            text = extract(html, row.get("url")).text
+        except ExtractError:
+            text = ""
+            failed.append(row["id"])
+        scores.append(word_f1(text, truth))
+    median = statistics.median(scores)
+    print(f"\naeb: {len(scores)} pages, median word F1 {median:.4f}, mean {statistics.fmean(scores):.4f}, "
+          f"ExtractError on {len(failed)}")
+    assert median >= 0.80, f"median word F1 {median:.3f} over {len(scores)} aeb pages (ExtractError: {failed})"

@@ -1,0 +1,266 @@
+"""monitor.text: normalize() with its offsets, span(), fold() and sentence_around()."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.text import Normalized, fold, normalize, sentence_around
+
+SAMPLES = [
+    "",
+    "   ",
+    "plain ascii text",
+    "  Tehrīk \u2013 i\n\n Taliban\u2019s  ",
+    "\u0301leading combining mark",
+    "\ufb01ghters in \uff30\uff45\uff53\uff48\uff41\uff57\uff41\uff52",
+    "مُحَمَّد نے کہا: طالبــان\u200cها",
+    "cafe\u0301 cr\u00e8me \u00bd",
+    "line one\r\nline two\tthree\u00a0four\u2003five",
+    "Khyber\u2011Pakhtunkhwa \u2014 ISIS\u2010K",
+    "\u064a\u0643\u0629\u0623 ok",
+]
+
+
+# --- offsets --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", SAMPLES)
+def test_lengths_agree(text):
+    normal = normalize(text)
+    assert isinstance(normal, Normalized)
+    assert len(normal.cased) == len(normal.folded) == len(normal.offsets)
+
+
+@pytest.mark.parametrize("text", SAMPLES)
+def test_offsets_index_the_original(text):
+    normal = normalize(text)
+    assert all(0 <= offset < len(text) for offset in normal.offsets)
+    assert list(normal.offsets) == sorted(normal.offsets)
+    for char, offset in zip(normal.cased, normal.offsets):
+        # a space comes from whitespace, anything else from a character that is not whitespace
+        assert (char == " ") == text[offset].isspace(), (char, offset, text[offset])
+
+
+@pytest.mark.parametrize("text", SAMPLES)
+def test_no_leading_trailing_or_double_spaces(text):
+    cased = normalize(text).cased
+    assert cased == cased.strip(" ")
+    assert "  " not in cased
+
+
+def test_offsets_exact():
+    text = "  Tehrīk \u2013 i\n\n Taliban\u2019s  "
+    normal = normalize(text)
+    assert normal.cased == "Tehrik - i Taliban's"
+    assert normal.folded == "tehrik - i taliban's"
+    assert normal.offsets == (2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15, 16, 17, 18, 19, 20, 21, 22, 23)
+
+
+def test_ascii_is_unchanged_with_identity_offsets():
+    text = "The TTP said: 'no' - twice."
+    normal = normalize(text)
+    assert normal.cased == text
+    assert normal.offsets == tuple(range(len(text)))
+
+
+def test_expanding_character_maps_every_piece_to_its_source():
+    normal = normalize("\ufb01ne")  # the "fi" ligature
+    assert normal.cased == "fine"
+    assert normal.offsets == (0, 0, 1, 2)
+
+
+def test_dropped_characters_leave_no_offsets():
+    text = "طالبــان"  # two tatweels (U+0640) inside
+    normal = normalize(text)
+    assert normal.cased == "طالبان"
+    assert normal.offsets == (0, 1, 2, 3, 6, 7)
+
+
+# --- span -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "needle", "original"), [
+    ("The  Tehrīk\u2011i-Taliban said", "tehrik-i-taliban", "Tehrīk\u2011i-Taliban"),
+    ("a \ufb01ghters b", "fighters", "\ufb01ghters"),
+    ("Khyber\n\n   Pakhtunkhwa!", "khyber pakhtunkhwa", "Khyber\n\n   Pakhtunkhwa"),
+    ("قالت طالبــان إن", "طالبان", "طالبــان"),
+    ("ترجمان تحریک\u200c طالبان", "تحریک طالبان", "تحریک\u200c طالبان"),
+    ("\uff34\uff34\uff30 said", "ttp", "\uff34\uff34\uff30"),
+])
+def test_span_maps_back_to_original(text, needle, original):
+    normal = normalize(text)
+    start = normal.folded.index(needle)
+    begin, end = normal.span(start, start + len(needle))
+    assert text[begin:end] == original
+
+
+def test_span_of_whole_text():
+    text = "  Peshāwar\u2014Kabul  "
+    normal = normalize(text)
+    begin, end = normal.span(0, len(normal.cased))
+    assert text[begin:end] == "Peshāwar\u2014Kabul"
+
+
+# --- diacritics -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Pākistān", "Pakistan"),
+    ("Tehrīk-i-Tālibān", "Tehrik-i-Taliban"),
+    ("Ḥaqqānī", "Haqqani"),
+    ("Peshāwar", "Peshawar"),
+    ("São Tomé", "Sao Tome"),
+    ("Ürümqi", "Urumqi"),
+    ("Łódź", "Łodz"),  # Ł has no decomposition: kept, only the real diacritics go
+    ("ÅNGSTRÖM", "ANGSTROM"),
+])
+def test_latin_diacritics_removed(text, expected):
+    assert normalize(text).cased == expected
+    assert len(normalize(text).offsets) == len(text)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Pa\u0304kista\u0304n", "Pakistan"),
+    ("cafe\u0301", "cafe"),
+    ("Tehri\u0304k-i-Taliban", "Tehrik-i-Taliban"),
+], ids=["pakistan-macrons", "cafe-acute", "tehrik-macron"])
+def test_decomposed_latin_diacritics_removed(text, expected):
+    """Text in NFD (base letter + combining mark) must end up like its NFC form."""
+    assert normalize(text).cased == expected
+
+
+@pytest.mark.parametrize("text", ["Йемен", "Ελλάδα", "Йод"])
+def test_non_latin_letters_keep_their_marks(text):
+    # only Latin diacritics are removed: Cyrillic short i and Greek tonos stay
+    assert normalize(text).cased == text
+
+
+def test_nfkc_compatibility_forms():
+    assert normalize("\uff34\uff34\uff30").cased == "TTP"  # fullwidth
+    assert normalize("\ufb01").cased == "fi"
+    assert normalize("\u2460").cased == "1"  # circled digit one
+
+
+# --- dashes, apostrophes, whitespace --------------------------------------------------------
+
+@pytest.mark.parametrize("dash", [
+    "-", "\u2010", "\u2011", "\u2012", "\u2013", "\u2014", "\u2015", "\u2212", "\ufe58", "\ufe63", "\uff0d",
+])
+def test_every_dash_becomes_hyphen_minus(dash):
+    normal = normalize(f"Khyber{dash}Pakhtunkhwa")
+    assert normal.cased == "Khyber-Pakhtunkhwa"
+    assert normal.offsets == tuple(range(18))
+
+
+@pytest.mark.parametrize("apostrophe", ["'", "\u2018", "\u2019", "\u02bc", "\u02bb", "`", "\u00b4", "\u2032"])
+def test_every_apostrophe_becomes_ascii(apostrophe):
+    assert normalize(f"TTP{apostrophe}s").cased == "TTP's"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("a  b", "a b"),
+    ("a\tb", "a b"),
+    ("a\n\n\nb", "a b"),
+    ("a\r\nb", "a b"),
+    ("a\u00a0b", "a b"),
+    ("a\u2003\u2009b", "a b"),
+    ("a \u3000 b", "a b"),
+    ("\n\t a b \n", "a b"),
+    (" \u00a0\n", ""),
+])
+def test_whitespace_collapsed(text, expected):
+    assert normalize(text).cased == expected
+
+
+# --- Arabic script --------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("مُحَمَّد", "محمد"),  # damma, fatha, shadda, fatha
+    ("كِتَابٌ", "کتاب"),  # kasra, fatha, dammatan; Arabic kaf folds to keheh
+    ("تحریکِ", "تحریک"),  # Urdu izafat zer
+    ("طالبــان", "طالبان"),  # tatweel
+    ("می\u200cخواهم", "میخواهم"),  # ZWNJ
+    ("لا\u200dلا", "لالا"),  # ZWJ
+    ("\u200fپاکستان\u200e", "پاکستان"),  # RLM, LRM
+    ("رحمٰن", "رحمن"),  # superscript alef
+])
+def test_arabic_marks_removed(text, expected):
+    assert normalize(text).cased == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("\u064a", "\u06cc"),  # Arabic yeh -> Farsi yeh
+    ("\u0649", "\u06cc"),  # alef maksura -> Farsi yeh
+    ("\u0643", "\u06a9"),  # Arabic kaf -> keheh
+    ("\u0629", "\u0647"),  # teh marbuta -> heh
+    ("\u06c1", "\u0647"),  # heh goal -> heh
+    ("\u0623\u0625\u0622", "\u0627\u0627\u0627"),  # alef with hamza/madda -> alef
+    ("تحريك طالبان پاكستان", "تحریک طالبان پاکستان"),
+])
+def test_arabic_letter_variants_folded(text, expected):
+    assert normalize(text).cased == expected
+
+
+# --- case -----------------------------------------------------------------------------------
+
+def test_folded_is_lower_cased_and_cased_keeps_case():
+    normal = normalize("ISIS-K and Tehreek")
+    assert normal.cased == "ISIS-K and Tehreek"
+    assert normal.folded == "isis-k and tehreek"
+
+
+def test_fold_helper():
+    assert fold("  Tehrīk\u2011E  TALIBAN\u2019s ") == "tehrik-e taliban's"
+    assert fold("Tehrīk\u2011E") == normalize("Tehrīk\u2011E").folded
+
+
+# --- sentence_around ------------------------------------------------------------------------
+
+def around(text: str, needle: str, **kwargs) -> tuple[str, int]:
+    start = text.index(needle)
+    sentence, offset = sentence_around(text, start, start + len(needle), **kwargs)
+    assert text[offset:offset + len(sentence)] == sentence  # the offset locates it in the text
+    return sentence, offset
+
+
+def test_sentence_in_the_middle():
+    text = "First one. The TTP attacked a post! Was anyone hurt? Nobody knows."
+    assert around(text, "TTP") == ("The TTP attacked a post!", 11)
+    assert around(text, "hurt")[0] == "Was anyone hurt?"
+
+
+def test_first_and_last_sentence():
+    text = "The TTP struck. Police responded."
+    assert around(text, "TTP") == ("The TTP struck.", 0)
+    assert around(text, "Police") == ("Police responded.", 16)
+
+
+def test_single_sentence_and_surrounding_space():
+    assert sentence_around("TTP", 0, 3) == ("TTP", 0)
+    text = "  Lead.   TTP struck.  "
+    assert around(text, "TTP") == ("TTP struck.", 10)
+
+
+def test_newline_ends_a_sentence():
+    text = "Headline without a stop\nThe body mentions KP here\n\nFooter line"
+    assert around(text, "KP") == ("The body mentions KP here", 24)
+
+
+def test_urdu_full_stop_and_question_mark():
+    text = "پہلا جملہ۔ دوسرا جملہ تحریک کے بارے میں ہے۔ کیا یہ سچ ہے؟ آخری"
+    assert around(text, "تحریک")[0] == "دوسرا جملہ تحریک کے بارے میں ہے۔"
+    assert around(text, "سچ")[0] == "کیا یہ سچ ہے؟"
+
+
+def test_span_across_sentences_keeps_both():
+    text = "One. Two TTP. Three KP here. Four."
+    start, end = text.index("TTP"), text.index("KP") + 2
+    sentence, offset = sentence_around(text, start, end)
+    assert sentence == "Two TTP. Three KP here."
+    assert offset == 5
+
+
+def test_long_sentence_is_cut_around_the_span():
+    text = "word " * 200 + "TTP" + " word" * 200 + "."
+    sentence, offset = around(text, "TTP", limit=100)
+    assert "TTP" in sentence
+    assert len(sentence) <= 110
+    assert sentence.startswith("word") and sentence.endswith("word")  # cut at word boundaries
+    assert text.index("TTP") - offset < 60  # roughly centred on the span
