@@ -17,8 +17,11 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
-from monitor import __version__, app, config, daemon, demo, pipeline, store
+from monitor import __version__, config
 from monitor.errors import ConfigError, NewsmonError
+
+# The stages (apprise, aiohttp, feedparser, trafilatura) are imported inside the commands that
+# need them: `newsmon --help` should not pay half a second to import the whole stack.
 
 log = logging.getLogger("newsmon")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -111,6 +114,8 @@ def _config_path(args: argparse.Namespace) -> Path:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from monitor import app
+
     try:
         loaded = app.check(_config_path(args))
     except ConfigError as error:
@@ -131,6 +136,8 @@ def _plural(count: int, noun: str) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from monitor import app, daemon
+
     loaded = app.check(_config_path(args))
     if args.once:
         return asyncio.run(_once(loaded))
@@ -140,6 +147,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 async def _once(loaded: config.Config) -> int:
+    from monitor import app, pipeline
+
     running = app.open_app(loaded)
     try:
         running.store.recover()
@@ -164,6 +173,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _demo(directory: Path) -> int:
+    from monitor import app, demo, store
+
     directory.mkdir(parents=True, exist_ok=True)
     with demo.serve() as base:
         path = demo.write_config(directory, base)
@@ -178,7 +189,9 @@ def _demo(directory: Path) -> int:
     return EXIT_OK
 
 
-def _open_existing(args: argparse.Namespace) -> store.Store:
+def _open_existing(args: argparse.Namespace):
+    from monitor import store
+
     loaded, _problems = config.read(_config_path(args))  # reading state needs only state_dir
     return store.open_existing(loaded.settings.state_dir)
 

@@ -111,11 +111,12 @@ class Matcher:
 
 
 def _dedupe(hits: tuple[Hit, ...]) -> tuple[Hit, ...]:
-    seen = set()
-    out = []
-    for hit in hits:
-        place = (hit.field, hit.start, hit.end)
-        if place not in seen:
-            seen.add(place)
-            out.append(hit)
+    """Hits without repeats and without hits inside a longer one ("Islamic State Khorasan"
+    inside "Islamic State Khorasan Province"), in field and text order."""
+    ordered = sorted(hits, key=lambda hit: (FIELDS.index(hit.field) if hit.field in FIELDS else 9, hit.start, -hit.end))
+    out: list[Hit] = []
+    for hit in ordered:
+        if out and out[-1].field == hit.field and out[-1].start <= hit.start and hit.end <= out[-1].end:
+            continue
+        out.append(hit)
     return tuple(out)
