@@ -10,11 +10,13 @@ only when apprise reports success (`bool(result)`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import difflib
 import html
 import logging
 import re
 import sys
+import threading
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -135,8 +137,31 @@ class Channel:
         return ok
 
     async def deliver(self, message: AlertMessage) -> bool:
-        """`send` without blocking the event loop."""
-        return await asyncio.to_thread(self.send, message)
+        """`send` in a daemon thread, without blocking the event loop. A daemon thread, because
+        apprise may block for a long time (SMTP timeouts, its own throttling) and stopping
+        newsmon must not wait for it: an alert abandoned that way is still marked 'sending' and
+        returns to the outbox at the next start."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool] = loop.create_future()
+
+        def settle(result: bool | None, error: BaseException | None) -> None:
+            if future.done():
+                return
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(bool(result))
+
+        def work() -> None:
+            try:
+                result, error = self.send(message), None
+            except Exception as caught:  # a plugin bug is a failed delivery, not a crash
+                result, error = None, caught
+            with contextlib.suppress(RuntimeError):  # the loop may be gone after a stop
+                loop.call_soon_threadsafe(settle, result, error)
+
+        threading.Thread(target=work, name=f"newsmon-send-{self.name}", daemon=True).start()
+        return await future
 
 
 def build_channels(specs: Iterable[ChannelSpec]) -> dict[str, Channel]:

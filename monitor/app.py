@@ -4,9 +4,10 @@ together with the config module's own."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from monitor import alert, config, fetch, match, sandbox, store
@@ -43,6 +44,7 @@ class App:
     store: store.Store
     fetcher: fetch.Fetcher
     sandbox: sandbox.Sandbox
+    outbox_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def close(self) -> None:
         await self.fetcher.close()

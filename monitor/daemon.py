@@ -11,8 +11,8 @@ so a cancelled poll leaves nothing half-written and is simply repeated next time
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import random
 import signal
 from datetime import datetime, timedelta, timezone
 
@@ -35,6 +35,7 @@ class Daemon:
         self.grace = grace
         self.stopping = asyncio.Event()
         self.running: set[asyncio.Task] = set()
+        self.kick = asyncio.Event()
         self.scheduler: AsyncIOScheduler | None = None
 
     def interval(self, feed: FeedSpec) -> float:
@@ -47,7 +48,9 @@ class Daemon:
         try:
             await coroutine_function(*args)
         except asyncio.CancelledError:
-            raise
+            if not self.stopping.is_set():
+                raise
+            # abandoned at stop: nothing half-recorded (each entry is its own transaction)
         except Exception:  # a bug in one poll must not stop the daemon
             log.exception("job failed job=%s", getattr(coroutine_function, "__name__", coroutine_function))
         finally:
@@ -55,14 +58,26 @@ class Daemon:
                 self.running.discard(task)
 
     async def _poll(self, feed: FeedSpec) -> None:
-        await self._tracked(self._poll_and_drain, feed)
+        await self._tracked(self._poll_and_kick, feed)
 
-    async def _poll_and_drain(self, feed: FeedSpec) -> None:
-        await pipeline.poll(self.app, feed)
-        await pipeline.drain(self.app)
+    async def _poll_and_kick(self, feed: FeedSpec) -> None:
+        result = await pipeline.poll(self.app, feed)
+        if result.alerts:
+            self.kick.set()  # deliver now, not at the next outbox round
 
-    async def _drain(self) -> None:
-        await self._tracked(pipeline.drain, self.app)
+    async def _outbox(self) -> None:
+        """The one task that delivers alerts: when a poll queued some, and every DRAIN_EVERY
+        seconds for retries. Polls never wait for deliveries."""
+        while not self.stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.kick.wait(), DRAIN_EVERY)
+            self.kick.clear()
+            if self.stopping.is_set():
+                break
+            try:
+                await pipeline.drain(self.app, stop=self.stopping)
+            except Exception:  # a bug in one round must not stop deliveries for good
+                log.exception("outbox round failed")
 
     def schedule(self) -> AsyncIOScheduler:
         scheduler = AsyncIOScheduler(timezone=timezone.utc)
@@ -75,8 +90,6 @@ class Daemon:
             scheduler.add_job(self._poll, "interval", args=(feed,), id=f"feed:{feed.url}", name=feed.url,
                               seconds=every, jitter=min(every * 0.1, 300), next_run_time=first,
                               max_instances=1, coalesce=True, misfire_grace_time=int(max(60, every / 2)))
-        scheduler.add_job(self._drain, "interval", id="outbox", seconds=DRAIN_EVERY, max_instances=1, coalesce=True,
-                          next_run_time=now + timedelta(seconds=random.uniform(1, 3)))
         return scheduler
 
     async def run(self) -> None:
@@ -89,6 +102,9 @@ class Daemon:
             log.info("alerts in flight at the last stop returned to the outbox count=%d", recovered)
         self.scheduler = self.schedule()
         self.scheduler.start()
+        outbox = asyncio.create_task(self._outbox(), name="newsmon-outbox")
+        self.running.add(outbox)
+        self.kick.set()  # alerts left from the last run go out first
         log.info("newsmon running feeds=%d rules=%d channels=%d state=%s", len(self.app.config.feeds),
                  len(self.app.config.rules), len(self.app.channels), self.app.store.path)
         await self.stopping.wait()
@@ -100,6 +116,7 @@ class Daemon:
         if not self.stopping.is_set():
             log.info("stopping signal=%s", signal.Signals(signum).name if signum else "request")
         self.stopping.set()
+        self.kick.set()
 
     async def shutdown(self) -> None:
         if self.scheduler is not None:

@@ -198,8 +198,15 @@ def retry_delay(attempts: int) -> float:
     return delay * random.uniform(0.8, 1.2)
 
 
-async def drain(app: App, *, ignore_backoff: bool = False) -> tuple[int, int]:
-    """Deliver due alerts, per channel, oldest first. Returns (sent, failed)."""
+async def drain(app: App, *, ignore_backoff: bool = False, stop: asyncio.Event | None = None) -> tuple[int, int]:
+    """Deliver due alerts, per channel, oldest first; returns (sent, failed). Drains never run
+    at the same time (they take `app.outbox_lock`). With `stop`, no new delivery starts once it
+    is set."""
+    async with app.outbox_lock:
+        return await _drain(app, ignore_backoff, stop)
+
+
+async def _drain(app: App, ignore_backoff: bool, stop: asyncio.Event | None) -> tuple[int, int]:
     sent = failed = 0
     for channel_name in app.store.pending_channels():
         channel = app.channels.get(channel_name)
@@ -208,7 +215,10 @@ async def drain(app: App, *, ignore_backoff: bool = False) -> tuple[int, int]:
             continue
         now = None if ignore_backoff else time.time()
         for pending in app.store.pending(channel_name, now):
-            app.store.mark_sending(pending.id)
+            if stop is not None and stop.is_set():
+                return sent, failed
+            if not app.store.claim(pending.id):
+                continue
             try:
                 ok = await channel.deliver(pending.message)
                 problem = "the channel did not accept the alert"

@@ -293,9 +293,13 @@ class Store:
         rows = self.db.execute(query + " ORDER BY id LIMIT ?", (*params, limit)).fetchall()
         return [PendingAlert(r["id"], r["rule"], r["story_id"], r["channel"], r["attempts"], _load(r["message"])) for r in rows]
 
-    def mark_sending(self, alert_id: int) -> None:
+    def claim(self, alert_id: int) -> bool:
+        """Mark a pending alert as being sent; False if it is no longer pending (someone else
+        took it, or it was sent meanwhile)."""
         with self.transaction() as db:
-            db.execute("UPDATE alerts SET status = 'sending', attempts = attempts + 1 WHERE id = ?", (alert_id,))
+            changed = db.execute("UPDATE alerts SET status = 'sending', attempts = attempts + 1 "
+                                 "WHERE id = ? AND status = 'pending'", (alert_id,)).rowcount
+        return changed == 1
 
     def mark_sent(self, alert_id: int) -> None:
         with self.transaction() as db:

@@ -36,6 +36,7 @@ class Route:
     status: int = 200
     etag: bool = True
     headers: dict = field(default_factory=dict)
+    delay: float = 0.0  # seconds to wait before answering (a slow server)
 
 
 class WebServer:
@@ -58,6 +59,8 @@ class WebServer:
                 if route is None:
                     self._send(404, b"not found", "text/plain")
                     return
+                if route.delay:
+                    time.sleep(route.delay)
                 tag = '"' + hashlib.sha256(route.body).hexdigest()[:16] + '"'
                 if route.etag and self.headers.get("If-None-Match") == tag:
                     self.send_response(304)

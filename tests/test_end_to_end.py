@@ -188,7 +188,43 @@ def test_daemon_polls_then_stops_cleanly_on_sigterm(tmp_path, web):
         assert code == 0
         stderr = process.stderr.read()
         assert "stopped" in stderr and "Traceback" not in stderr
+        assert len(web.json_posts("/hook")) == 3  # no alert sent twice by overlapping deliveries
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_daemon_stops_within_10_seconds_even_mid_poll(tmp_path, web):
+    courier, _dispatch = publish(web)
+    for item in COURIER_ITEMS:  # every article page hangs for a minute
+        web.routes[item["path"]].delay = 60
+    path = write_config(tmp_path, [{"url": courier, "alert_on_first_poll": True}], {"hook": [hook_url(web)]})
+    process = subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(path), "run"],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        if not wait_for(lambda: web.gets(COURIER_ITEMS[0]["path"]) >= 1, timeout=60):  # stuck in the poll
+            process.kill()
+            raise AssertionError(f"the daemon never fetched the page: {web.requests}\n{process.communicate()}")
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+        assert time.monotonic() - started < 10
+        assert "Traceback" not in process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    # Nothing half-recorded: the interrupted poll stored no validators and no entries.
+    with sqlite3.connect(tmp_path / "state" / "newsmon.db") as db:
+        assert db.execute("SELECT COUNT(*) FROM entries").fetchone()[0] == 0
+        assert db.execute("SELECT etag FROM feeds").fetchone()[0] is None
+
+
+def test_a_state_directory_that_cannot_be_used_exits_1(tmp_path, web):
+    path = setup(tmp_path, web)
+    (tmp_path / "state").write_text("not a directory")
+    result = run_newsmon("--config", str(path), "run", "--once")
+    assert result.returncode == 1
+    assert "cannot create the state directory" in result.stderr and str(tmp_path / "state") in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,22 @@
+"""newsmon's benchmark harness: what newsmon costs, measured against its libraries' own floor.
+
+Run from the repository root with the project's virtualenv:
+
+    python -m bench --quick     # about 2 minutes, results in bench/results/quick.json
+    python -m bench             # the full run; rewrites docs/benchmarks.md
+
+Modules, one job each:
+
+- `corpus`   reads the shared corpus (never copied into the repo) and builds the feed farm's
+             content: real feeds, capped, every URL in them rewritten to a loopback page
+- `farm`     the loopback web server (its own process): feeds with ETag/304, article pages from
+             the real HTML, new entries published at a controlled rate, a webhook receiver
+- `procs`    running newsmon as a subprocess and measuring it: CPU of the whole process tree,
+             wall time, resident memory of the tree
+- `floor`    the libraries alone: feedparser + trafilatura + the matcher in a 2-process pool
+- `quality`  extraction quality on the article-extraction-benchmark pages
+- `scenarios` the measures (a)-(f), each a function returning plain numbers
+- `report`   the results table and docs/benchmarks.md
+
+Benchmarks send traffic to loopback addresses (127.0.0.0/8) only.
+"""
