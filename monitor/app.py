@@ -6,18 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from monitor import alert, config, fetch, match, sandbox, store
 from monitor.errors import ConfigError, Problem
-
-FEED_MAX_BYTES = 10 * 1024 * 1024
-PAGE_MAX_BYTES = 5 * 1024 * 1024
-PARSE_TIMEOUT = 20.0
-REQUEST_TIMEOUT = 30.0
-
 
 def check(path: Path | str, environ: Mapping[str, str] | None = None) -> config.Config:
     """Load and fully check a configuration, apprise URLs included. Raises ConfigError."""
@@ -45,6 +40,8 @@ class App:
     fetcher: fetch.Fetcher
     sandbox: sandbox.Sandbox
     outbox_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    clock: Callable[[], float] = time.time  # tests pass a controllable clock
+    warned: set[tuple[str, str]] = field(default_factory=set)  # (feed, kind) said once already
 
     async def close(self) -> None:
         await self.fetcher.close()
@@ -62,7 +59,8 @@ def open_app(loaded: config.Config, *, workers: int | None = None) -> App:
         channels=alert.build_channels(loaded.channels),
         store=opened,
         fetcher=fetch.Fetcher(user_agent=settings.user_agent, allowed_networks=settings.allow_private_networks,
-                              timeout=REQUEST_TIMEOUT),
-        sandbox=sandbox.Sandbox(workers or os.cpu_count(), timeout=PARSE_TIMEOUT,
-                                preload=("monitor.feeds", "monitor.extract")),
+                              timeout=settings.request_timeout, max_connections=settings.max_connections,
+                              max_per_host=settings.max_connections_per_host),
+        sandbox=sandbox.Sandbox(workers or os.cpu_count(), timeout=settings.parse_timeout,
+                                memory_limit=settings.worker_memory, preload=("monitor.feeds", "monitor.extract")),
     )

@@ -41,6 +41,14 @@ class Settings:
     default_channels: tuple[str, ...] | None = None  # None: every channel
     include: tuple[str, ...] = ("watchlist.d/*.toml",)
     allow_private_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    max_connections: int = 8
+    max_connections_per_host: int = 2
+    request_timeout: float = 30.0
+    max_feed_size: int = 10 * 1000 * 1000
+    max_page_size: int = 5 * 1000 * 1000
+    max_backoff: float = 6 * 3600.0
+    parse_timeout: float = 20.0
+    worker_memory: int = 1000 * 1000 * 1000
 
     @property
     def database(self) -> Path:
@@ -86,6 +94,39 @@ def parse_duration(text: str) -> float:
     if seconds <= 0:
         raise Invalid(f"bad duration {text!r}: must be longer than zero")
     return seconds
+
+
+SIZE_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "kib": 1024, "mib": 1024**2, "gib": 1024**3}
+SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([a-z]*)$")
+
+
+def parse_size(text: Any) -> int:
+    """Bytes in a size such as "10MB", "512KB" or "1GB" (KiB/MiB/GiB also accepted)."""
+    if not isinstance(text, str):
+        raise Invalid(f"expected a size such as \"10MB\", got {_describe(text)}")
+    found = SIZE.match(text.strip().lower())
+    if not found or found.group(2) not in SIZE_UNITS:
+        raise Invalid(f"bad size {text!r}: use a number and a unit KB, MB or GB, e.g. \"10MB\"")
+    size = int(float(found.group(1)) * SIZE_UNITS[found.group(2)])
+    if size <= 0:
+        raise Invalid(f"bad size {text!r}: must be more than zero")
+    return size
+
+
+def positive_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Invalid(f"expected a whole number, got {_describe(value)}")
+    if value < 1:
+        raise Invalid(f"must be at least 1, got {value}")
+    return value
+
+
+def proxy_url(value: Any) -> str:
+    text = nonempty_string(value).strip()
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise Invalid(f"{text!r} is not a proxy URL such as \"http://proxy.example:3128\"")
+    return text
 
 
 def _describe(value: Any) -> str:
@@ -156,6 +197,14 @@ NEWSMON_KEYS: dict[str, Callable[[Any], Any]] = {
     "default_channels": string_list,
     "include": string_list,
     "allow_private_networks": string_list,
+    "max_connections": positive_int,
+    "max_connections_per_host": positive_int,
+    "request_timeout": parse_duration,
+    "max_feed_size": parse_size,
+    "max_page_size": parse_size,
+    "max_backoff": parse_duration,
+    "parse_timeout": parse_duration,
+    "worker_memory": parse_size,
 }
 FEED_KEYS: dict[str, Callable[[Any], Any]] = {
     "url": http_url,
@@ -165,6 +214,7 @@ FEED_KEYS: dict[str, Callable[[Any], Any]] = {
     "full_text": boolean,
     "tags": string_list,
     "alert_on_first_poll": boolean,
+    "proxy": proxy_url,
 }
 CHANNEL_KEYS: dict[str, Callable[[Any], Any]] = {"urls": string_list}
 ENTITY_KEYS: dict[str, Callable[[Any], Any]] = {"names": string_list, "kind": choice(*ENTITY_KINDS)}
@@ -400,7 +450,7 @@ def _settings(reader: _Reader, raw: dict, base: Path, environ: Mapping[str, str]
     state_dir = default_state_dir(environ)
     if "state_dir" in raw:
         state_dir = base / _expand_user(raw["state_dir"], environ)
-    values = {key: raw[key] for key in ("poll_interval", "user_agent", "include", "allow_private_networks") if key in raw}
+    values = {key: value for key, value in raw.items() if key not in ("state_dir", "default_channels")}
     if "default_channels" in raw:
         values["default_channels"] = raw["default_channels"]
     return Settings(state_dir=state_dir, **values)

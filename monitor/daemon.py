@@ -64,6 +64,11 @@ class Daemon:
         result = await pipeline.poll(self.app, feed)
         if result.alerts:
             self.kick.set()  # deliver now, not at the next outbox round
+        if result.next_poll and self.scheduler is not None:
+            # backoff, Retry-After or TTL: the next run waits at least until then
+            job = self.scheduler.get_job(f"feed:{feed.url}")
+            if job is not None and job.next_run_time and job.next_run_time.timestamp() < result.next_poll:
+                job.modify(next_run_time=datetime.fromtimestamp(result.next_poll, timezone.utc))
 
     async def _outbox(self) -> None:
         """The one task that delivers alerts: when a poll queued some, and every DRAIN_EVERY

@@ -42,6 +42,7 @@ class FetchError(NewsmonError):
         self.kind = kind
         self.transient = transient
         self.status = status
+        self.retry_after: str | None = None  # the Retry-After header of a 429 or 503
         super().__init__(message)
 
 

@@ -144,4 +144,14 @@ def parse(body: bytes, url: str, content_type: str | None = None) -> FeedDocumen
         seen.add(entry.key)
         entries.append(entry)
     title = html_to_text(feed.get("title", "") or "") or None
-    return FeedDocument(title=title, site_url=(feed.get("link") or None), entries=tuple(entries), bozo=bozo)
+    return FeedDocument(title=title, site_url=(feed.get("link") or None), entries=tuple(entries), bozo=bozo,
+                        ttl=_ttl(feed.get("ttl")))
+
+
+def _ttl(value: object) -> float | None:
+    """RSS <ttl> (minutes) in seconds; absurd values ignored."""
+    try:
+        minutes = float(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return minutes * 60 if 0 < minutes <= 7 * 24 * 60 else None

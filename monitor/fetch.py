@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
@@ -41,20 +42,45 @@ class Response:
     last_modified: str | None
     content_type: str | None
     moved_to: str | None = None  # set when every redirect on the way was permanent
+    cache_control: str | None = None
 
 
 class AddressRefused(OSError):
     """Raised inside the resolver: the host's address is not public and not allowed."""
 
 
+NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """IPv4 addresses an IPv6 address carries: mapped (::ffff:), 6to4 (2002::/16), Teredo,
+    NAT64 (64:ff9b::/96) and the deprecated IPv4-compatible form (::a.b.c.d)."""
+    found = []
+    if ip.ipv4_mapped:
+        found.append(ip.ipv4_mapped)
+    if ip.sixtofour:
+        found.append(ip.sixtofour)
+    if ip.teredo:
+        found.extend(ip.teredo)
+    if any(ip in network for network in NAT64) or (int(ip) >> 32 == 0 and int(ip) > 1):
+        found.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return found
+
+
 def address_allowed(address: str, allowed: Sequence[Network]) -> bool:
-    """Whether connecting to `address` is allowed for an untrusted URL."""
-    ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    """Whether connecting to `address` is allowed for an untrusted URL: public unicast only,
+    unless the address is in one of the `allowed` ranges."""
+    try:
+        ip = ipaddress.ip_address(address.split("%")[0].strip("[]"))
+    except ValueError:
+        return False
     if any(ip in network for network in allowed):
         return True
-    return ip.is_global and not ip.is_multicast
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(ip)
+        if embedded:
+            return all(address_allowed(str(inner), allowed) for inner in embedded)
+    return ip.is_global and not ip.is_multicast and not ip.is_reserved
 
 
 class GuardedResolver(AbstractResolver):
@@ -98,10 +124,10 @@ class Fetcher:
         self.trusted: aiohttp.ClientSession | None = None
         self.guarded: aiohttp.ClientSession | None = None
 
-    def _session(self, resolver: AbstractResolver | None) -> aiohttp.ClientSession:
+    def _session(self, resolver: AbstractResolver | None, *, trust_env: bool) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=self.max_per_host,
                                          resolver=resolver, ttl_dns_cache=300)
-        return aiohttp.ClientSession(connector=connector, trust_env=True, headers={"User-Agent": self.user_agent},
+        return aiohttp.ClientSession(connector=connector, trust_env=trust_env, headers={"User-Agent": self.user_agent},
                                      timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.timeout))
 
     async def close(self) -> None:
@@ -111,16 +137,13 @@ class Fetcher:
         self.trusted = self.guarded = None
 
     async def get(self, url: str, *, max_bytes: int, etag: str | None = None, last_modified: str | None = None,
-                  untrusted: bool = False, accept: str = FEED_ACCEPT) -> Response:
-        """Download `url`. Raises FetchError, classified by `kind`."""
-        if untrusted:
-            if self.guarded is None:
-                self.guarded = self._session(GuardedResolver(self.allowed))
-            session = self.guarded
-        else:
-            if self.trusted is None:
-                self.trusted = self._session(None)
-            session = self.trusted
+                  untrusted: bool = False, accept: str = FEED_ACCEPT, proxy: str | None = None) -> Response:
+        """Download `url`. Raises FetchError, classified by `kind`.
+
+        `untrusted` URLs (article links) go through the address guard; redirects of every URL
+        do. `proxy` (else the standard environment variables) sends the request through a
+        proxy; then the proxy resolves names, so the guard resolves and checks the target
+        itself first (a name that resolves differently for the proxy is beyond its reach)."""
         headers = {"Accept": accept}
         if etag:
             headers["If-None-Match"] = etag
@@ -128,11 +151,13 @@ class Fetcher:
             headers["If-Modified-Since"] = last_modified
         try:
             async with asyncio.timeout(self.timeout):
-                return await self._follow(session, url, headers, max_bytes, untrusted)
+                return await self._follow(url, headers, max_bytes, untrusted, proxy)
         except TimeoutError:
             raise FetchError("timeout", f"no complete response within {self.timeout:g}s") from None
         except AddressRefused as error:
             raise FetchError("refused", str(error), transient=False) from None
+        except aiohttp.ClientProxyConnectionError as error:
+            raise FetchError("proxy", f"cannot connect to the proxy: {error}") from None
         except aiohttp.ClientConnectorCertificateError as error:
             raise FetchError("tls", f"TLS certificate problem: {error.certificate_error}") from None
         except aiohttp.ClientSSLError as error:
@@ -150,34 +175,82 @@ class Fetcher:
         except aiohttp.ClientError as error:
             raise FetchError("connect", f"{type(error).__name__}: {error}") from None
 
-    async def _follow(self, session: aiohttp.ClientSession, url: str, headers: dict, max_bytes: int,
-                      untrusted: bool) -> Response:
+    def _trusted(self) -> aiohttp.ClientSession:
+        if self.trusted is None:
+            self.trusted = self._session(None, trust_env=True)
+        return self.trusted
+
+    def _guarded(self) -> aiohttp.ClientSession:
+        if self.guarded is None:
+            self.guarded = self._session(GuardedResolver(self.allowed), trust_env=False)
+        return self.guarded
+
+    async def _check_target(self, host: str, port: int) -> None:
+        """Resolve `host` here and refuse it if any address is not allowed (for proxied requests)."""
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except socket.gaierror as error:
+            raise FetchError("dns", f"cannot resolve host {host}: {error.strerror}") from None
+        for info in infos:
+            if not address_allowed(info[4][0], self.allowed):
+                raise AddressRefused(f"{host} resolves to {info[4][0]}, a non-public address "
+                                     "(allow it with [newsmon] allow_private_networks)")
+
+    async def _follow(self, url: str, headers: dict, max_bytes: int, untrusted: bool, proxy: str | None) -> Response:
         permanent = True
         current = url
+        guard = untrusted
         for _hop in range(self.max_redirects + 1):
+            if "\\" in current:
+                raise FetchError("url", f"refusing a URL with a backslash: {current!r}", transient=False)
             parts = urlsplit(current)
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise FetchError("url", f"not an http(s) URL: {current!r}", transient=False)
-            if untrusted and _is_ip(parts.hostname) and not address_allowed(parts.hostname.strip("[]"), self.allowed):
+            hop_proxy = proxy or _env_proxy(current)
+            if guard and _is_ip(parts.hostname) and not address_allowed(parts.hostname, self.allowed):
                 raise AddressRefused(f"{parts.hostname} is a non-public address (allow it with [newsmon] allow_private_networks)")
-            async with session.get(current, headers=headers, allow_redirects=False) as response:
+            if guard and hop_proxy:
+                await self._check_target(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+            session = self._guarded() if guard and not hop_proxy else self._trusted()
+            async with session.get(current, headers=headers, allow_redirects=False, proxy=hop_proxy) as response:
                 if response.status in REDIRECTS and "Location" in response.headers:
                     permanent = permanent and response.status in PERMANENT
                     current = urljoin(current, response.headers["Location"])
+                    guard = True  # where a redirect leads is a third party's choice
                     continue
+                moved = current if permanent and current != url else None
                 if response.status == 304:
                     return Response(304, current, b"", response.headers.get("ETag"),
-                                    response.headers.get("Last-Modified"), None,
-                                    current if permanent and current != url else None)
+                                    response.headers.get("Last-Modified"), None, moved,
+                                    response.headers.get("Cache-Control"))
                 if response.status >= 400:
-                    transient = response.status in (408, 425, 429) or response.status >= 500
-                    raise FetchError("http", f"HTTP {response.status} {response.reason or ''}".strip(),
-                                     transient=transient, status=response.status)
+                    raise _http_error(response)
                 body = await _read_capped(response, max_bytes)
                 return Response(response.status, current, body, response.headers.get("ETag"),
                                 response.headers.get("Last-Modified"), response.headers.get("Content-Type"),
-                                current if permanent and current != url else None)
+                                moved, response.headers.get("Cache-Control"))
         raise FetchError("redirects", f"more than {self.max_redirects} redirects", transient=False)
+
+
+def _env_proxy(url: str) -> str | None:
+    """The proxy the standard environment variables (http_proxy, https_proxy, no_proxy) give."""
+    scheme = urlsplit(url).scheme
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get(scheme)
+    if proxy and urllib.request.proxy_bypass(urlsplit(url).hostname or ""):
+        return None
+    return proxy
+
+
+def _http_error(response: aiohttp.ClientResponse) -> FetchError:
+    status = response.status
+    if status == 410:
+        return FetchError("gone", "HTTP 410 Gone: the publisher removed this feed", transient=False, status=status)
+    transient = status in (408, 425, 429) or status >= 500
+    error = FetchError("http", f"HTTP {status} {response.reason or ''}".strip(), transient=transient, status=status)
+    error.retry_after = response.headers.get("Retry-After") if status in (429, 503) else None
+    return error
 
 
 async def _read_capped(response: aiohttp.ClientResponse, max_bytes: int) -> bytes:

@@ -18,6 +18,7 @@ class FeedSpec:
     full_text: bool = True
     tags: tuple[str, ...] = ()
     alert_on_first_poll: bool = False
+    proxy: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class FeedDocument:
     site_url: str | None
     entries: tuple[Entry, ...]
     bozo: str | None = None  # feedparser's complaint about malformed XML, if any
+    ttl: float | None = None  # seconds: RSS <ttl>, the publisher's minimum time between polls
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from monitor import extract, feeds, fetch, text, urls
-from monitor.app import FEED_MAX_BYTES, PAGE_MAX_BYTES, App
+from monitor import extract, feeds, fetch, sandbox, text, timing, urls
+from monitor.app import App
 from monitor.errors import ExtractError, FetchError, NewsmonError, ParseError
 from monitor.model import AlertMessage, Article, Entry, FeedDocument, FeedSpec, Hit, Match, Page
 
@@ -34,37 +34,67 @@ class PollResult:
     """What one poll did, for logs, status lines and tests."""
 
     feed: str
-    status: str  # "new", "unchanged", "failed"
+    status: str  # "new", "unchanged", "failed", "not-due", "disabled"
     entries: int = 0
     new: int = 0
     alerts: int = 0
     error: str | None = None
+    next_poll: float | None = None  # not before this time (backoff, Retry-After, TTL); None: on schedule
 
 
-async def poll(app: App, feed: FeedSpec) -> PollResult:
-    """Poll one feed once. Never raises for a feed's own failures: they are logged and stored."""
+async def poll(app: App, feed: FeedSpec, *, force: bool = False) -> PollResult:
+    """Poll one feed once. Never raises for a feed's own failures: they are classified, logged
+    (once per change) and stored, and the feed backs off. A feed held back by a backoff,
+    a Retry-After or its TTL is skipped until then unless `force`."""
     state = app.store.feed(feed.url)
+    now = app.clock()
+    if state.status == "disabled":
+        return PollResult(feed.url, "disabled")
+    if not force and state.next_poll and now < state.next_poll:
+        return PollResult(feed.url, "not-due", next_poll=state.next_poll)
+    settings = app.config.settings
+    interval = feed.interval or settings.poll_interval
     try:
-        response = await app.fetcher.get(state.fetch_url, max_bytes=FEED_MAX_BYTES,
-                                         etag=state.etag, last_modified=state.last_modified)
+        response = await app.fetcher.get(state.fetch_url, max_bytes=settings.max_feed_size, etag=state.etag,
+                                         last_modified=state.last_modified, proxy=feed.proxy)
     except FetchError as error:
-        return _failed(app, feed, state.id, state.last_error, error.kind, str(error))
+        if error.kind == "gone":
+            app.store.set_feed_status(feed.url, "disabled", str(error))
+            log.error("feed disabled feed=%s error=%s (re-enable with 'newsmon enable %s')", feed.url, error, feed.url)
+            return PollResult(feed.url, "disabled", error=str(error))
+        retry_after = timing.parse_retry_after(error.retry_after, now)
+        return _failed(app, feed, state, error.kind, str(error), interval, retry_after)
     if response.moved_to:
-        log.info("feed moved feed=%s to=%s (permanent redirect; update the config when convenient)", feed.url, response.moved_to)
+        app.store.feed_moved(state.id, response.moved_to)
+        log.warning("feed moved feed=%s to=%s (permanent redirect: polling the new address; "
+                    "update the config when convenient)", feed.url, response.moved_to)
+    hold = timing.success_hold(interval, feed.interval is not None, settings.max_backoff,
+                               max_age=timing.parse_max_age(response.cache_control))
     if response.status == 304:
-        app.store.feed_succeeded(state.id, etag=response.etag or state.etag,
+        next_poll = now + hold if hold else None
+        app.store.feed_succeeded(state.id, etag=response.etag or state.etag, now=now, next_poll=next_poll,
                                  last_modified=response.last_modified or state.last_modified, body_hash=None)
         _recovered(feed, state.last_error)
-        return PollResult(feed.url, "unchanged")
+        return PollResult(feed.url, "unchanged", next_poll=next_poll)
     body_hash = hashlib.sha256(response.body).hexdigest()
-    if body_hash == state.body_hash:
-        app.store.feed_succeeded(state.id, etag=response.etag, last_modified=response.last_modified, body_hash=body_hash)
+    if body_hash == state.body_hash:  # the server ignores conditional GET; the bytes tell us
+        next_poll = now + hold if hold else None
+        app.store.feed_succeeded(state.id, etag=response.etag, last_modified=response.last_modified,
+                                 body_hash=body_hash, now=now, next_poll=next_poll)
         _recovered(feed, state.last_error)
-        return PollResult(feed.url, "unchanged")
+        return PollResult(feed.url, "unchanged", next_poll=next_poll)
     try:
         document: FeedDocument = await app.sandbox.run(feeds.parse, response.body, response.url, response.content_type)
-    except (ParseError, NewsmonError) as error:
-        return _failed(app, feed, state.id, state.last_error, "parse", str(error))
+    except sandbox.WorkerTimeout as error:
+        return _failed(app, feed, state, "parse-timeout", str(error), interval, None)
+    except sandbox.WorkerCrashed as error:
+        return _failed(app, feed, state, "parse-crashed", str(error), interval, None)
+    except ParseError as error:
+        return _failed(app, feed, state, "not-a-feed", str(error), interval, None)
+    except Exception as error:  # feedparser has more failure modes than it documents
+        return _failed(app, feed, state, "parse-error", f"{type(error).__name__}: {error}", interval, None)
+    hold = max(hold, timing.success_hold(interval, feed.interval is not None, settings.max_backoff,
+                                         ttl=document.ttl))
     known = app.store.known_entries(state.id)
     first_poll = state.last_success is None and not known
     silent = first_poll and not feed.alert_on_first_poll
@@ -83,25 +113,31 @@ async def poll(app: App, feed: FeedSpec) -> PollResult:
             queued += outcome
     if any(isinstance(outcome, BaseException) for outcome in outcomes):
         return PollResult(feed.url, "failed", len(document.entries), len(fresh), queued, "some entries not recorded")
+    next_poll = now + hold if hold else None
     app.store.feed_succeeded(state.id, etag=response.etag, last_modified=response.last_modified, body_hash=body_hash,
-                             title=document.title, site_url=document.site_url)
+                             now=now, next_poll=next_poll, title=document.title, site_url=document.site_url)
     _recovered(feed, state.last_error)
     if first_poll:
         log.info("feed added feed=%s entries=%d alerts=%d%s", feed.url, len(fresh), queued,
                  "" if feed.alert_on_first_poll else " (first poll records without alerting)")
     elif fresh:
         log.info("feed polled feed=%s new=%d alerts=%d", feed.url, len(fresh), queued)
-    return PollResult(feed.url, "new", len(document.entries), len(fresh), queued)
+    return PollResult(feed.url, "new", len(document.entries), len(fresh), queued, next_poll=next_poll)
 
 
-def _failed(app: App, feed: FeedSpec, feed_id: int, previous: str | None, kind: str, message: str) -> PollResult:
-    app.store.feed_failed(feed_id, kind, message)
-    text_ = f"{kind}: {message}"
-    if previous != message:
-        log.warning("feed failed feed=%s kind=%s error=%s (will retry)", feed.url, kind, message)
+def _failed(app: App, feed: FeedSpec, state, kind: str, message: str, interval: float,
+            retry_after: float | None) -> PollResult:
+    now = app.clock()
+    failures = state.error_count + 1
+    hold = timing.failure_hold(interval, failures, app.config.settings.max_backoff, retry_after)
+    next_poll = now + hold if hold else None
+    app.store.feed_failed(state.id, kind, message, now=now, next_poll=next_poll)
+    wait = f"next try in {hold:.0f}s" if hold else "next try at the next poll"
+    if state.last_error != message:
+        log.warning("feed failed feed=%s kind=%s error=%s failures=%d (%s)", feed.url, kind, message, failures, wait)
     else:
-        log.debug("feed still failing feed=%s kind=%s error=%s", feed.url, kind, message)
-    return PollResult(feed.url, "failed", error=text_)
+        log.debug("feed still failing feed=%s kind=%s failures=%d (%s)", feed.url, kind, failures, wait)
+    return PollResult(feed.url, "failed", error=f"{kind}: {message}", next_poll=next_poll)
 
 
 def _recovered(feed: FeedSpec, previous: str | None) -> None:
@@ -114,10 +150,15 @@ async def _article(app: App, feed: FeedSpec, outlet: str, entry: Entry) -> Artic
     page: Page | None = None
     if feed.full_text and entry.link:
         try:
-            response = await app.fetcher.get(entry.link, max_bytes=PAGE_MAX_BYTES, untrusted=True, accept=fetch.PAGE_ACCEPT)
+            response = await app.fetcher.get(entry.link, max_bytes=app.config.settings.max_page_size, untrusted=True,
+                                             accept=fetch.PAGE_ACCEPT, proxy=feed.proxy)
             page = await app.sandbox.run(extract.extract, response.body, response.url)
-        except (FetchError, ExtractError, NewsmonError) as error:
-            log.info("article text unavailable feed=%s url=%s error=%s (using the feed's text)", feed.url, entry.link, error)
+        except FetchError as error:
+            _page_problem(app, feed, entry, error.kind, str(error))
+        except (ExtractError, NewsmonError) as error:
+            _page_problem(app, feed, entry, "extract", str(error))
+        except Exception as error:  # an extractor bug on one page must not lose the entry
+            _page_problem(app, feed, entry, "extract", f"{type(error).__name__}: {error}")
     feed_text = entry.content or entry.summary
     published = entry.published
     if published is None and page and page.published:
@@ -135,6 +176,19 @@ async def _article(app: App, feed: FeedSpec, outlet: str, entry: Entry) -> Artic
         canonical_url=page.canonical_url if page else None,
         language=page.language if page else None,
     )
+
+
+def _page_problem(app: App, feed: FeedSpec, entry: Entry, kind: str, message: str) -> None:
+    """An article page that could not be read: the feed's own text is used. Refused addresses
+    are said once per feed (at WARNING); everything else at INFO."""
+    if kind == "refused":
+        if (feed.url, kind) not in app.warned:
+            app.warned.add((feed.url, kind))
+            log.warning("article link refused feed=%s url=%s error=%s (using the feed's text; said once per feed)",
+                        feed.url, entry.link, message)
+        return
+    log.info("article text unavailable feed=%s url=%s kind=%s error=%s (using the feed's text)",
+             feed.url, entry.link, kind, message)
 
 
 async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: int, entry: Entry, silent: bool) -> int:
@@ -239,7 +293,16 @@ async def _drain(app: App, ignore_backoff: bool, stop: asyncio.Event | None) -> 
 
 
 async def cycle(app: App) -> list[PollResult]:
-    """Poll every feed once, then try every pending alert once (backoff ignored)."""
-    results = await asyncio.gather(*(poll(app, feed) for feed in app.config.feeds))
+    """Poll every feed once (those not held back), then try every pending alert once
+    (backoff ignored)."""
+    outcomes = await asyncio.gather(*(poll(app, feed) for feed in app.config.feeds), return_exceptions=True)
+    results = []
+    for feed, outcome in zip(app.config.feeds, outcomes):
+        if isinstance(outcome, BaseException):
+            if isinstance(outcome, (KeyboardInterrupt, asyncio.CancelledError)):
+                raise outcome
+            log.error("poll failed unexpectedly feed=%s error=%r", feed.url, outcome, exc_info=outcome)
+            outcome = PollResult(feed.url, "failed", error=repr(outcome))
+        results.append(outcome)
     await drain(app, ignore_backoff=True)
-    return list(results)
+    return results

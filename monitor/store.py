@@ -101,6 +101,11 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX alerts_due ON alerts(channel, status, id);
     """,
+    # 1 -> 2: feed health for backoff and status: why a feed is disabled, when it last changed.
+    """
+    ALTER TABLE feeds ADD COLUMN status_reason TEXT;
+    ALTER TABLE feeds ADD COLUMN moved_to TEXT;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -121,6 +126,8 @@ class FeedState:
     last_error: str | None
     error_count: int
     status: str
+    next_poll: float | None = None
+    last_attempt: float | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +141,11 @@ class FeedRow:
     error_count: int
     entries: int
     status: str
+    error_kind: str | None = None
+    next_poll: float | None = None
+    last_attempt: float | None = None
+    status_reason: str | None = None
+    fetch_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -194,35 +206,54 @@ class Store:
             id=row["id"], url=row["url"], fetch_url=row["fetch_url"] or row["url"], title=row["title"],
             site_url=row["site_url"], etag=row["etag"], last_modified=row["last_modified"],
             body_hash=row["body_hash"], last_success=row["last_success"], last_error=row["last_error"],
-            error_count=row["error_count"], status=row["status"],
+            error_count=row["error_count"], status=row["status"], next_poll=row["next_poll"],
+            last_attempt=row["last_attempt"],
         )
 
-    def feed_failed(self, feed_id: int, kind: str, message: str) -> None:
+    def feed_failed(self, feed_id: int, kind: str, message: str, *, now: float, next_poll: float | None) -> int:
+        """Record a failed poll; returns the number of consecutive failures."""
         with self.transaction() as db:
             db.execute(
-                "UPDATE feeds SET last_attempt = ?, last_error = ?, error_kind = ?, error_count = error_count + 1 WHERE id = ?",
-                (time.time(), message, kind, feed_id),
+                """UPDATE feeds SET last_attempt = ?, last_error = ?, error_kind = ?, error_count = error_count + 1,
+                   next_poll = ? WHERE id = ?""",
+                (now, message, kind, next_poll, feed_id),
             )
+            return db.execute("SELECT error_count FROM feeds WHERE id = ?", (feed_id,)).fetchone()[0]
 
-    def feed_succeeded(self, feed_id: int, *, etag: str | None, last_modified: str | None,
-                       body_hash: str | None, title: str | None = None, site_url: str | None = None) -> None:
+    def feed_succeeded(self, feed_id: int, *, etag: str | None, last_modified: str | None, body_hash: str | None,
+                       now: float, next_poll: float | None = None, title: str | None = None,
+                       site_url: str | None = None) -> None:
         """Record a successful poll. Call only after every entry of the response is recorded:
         the validators stored here make the next poll skip this response."""
-        now = time.time()
         with self.transaction() as db:
             db.execute(
                 """UPDATE feeds SET etag = ?, last_modified = ?, body_hash = COALESCE(?, body_hash),
                    title = COALESCE(?, title), site_url = COALESCE(?, site_url), last_attempt = ?,
-                   last_success = ?, last_error = NULL, error_kind = NULL, error_count = 0 WHERE id = ?""",
-                (etag, last_modified, body_hash, title, site_url, now, now, feed_id),
+                   last_success = ?, last_error = NULL, error_kind = NULL, error_count = 0, next_poll = ?
+                   WHERE id = ?""",
+                (etag, last_modified, body_hash, title, site_url, now, now, next_poll, feed_id),
             )
+
+    def feed_moved(self, feed_id: int, new_url: str) -> None:
+        """A permanent redirect: fetch from `new_url` from now on (the feed keeps its id)."""
+        with self.transaction() as db:
+            db.execute("UPDATE feeds SET fetch_url = ?, moved_to = ? WHERE id = ?", (new_url, new_url, feed_id))
+
+    def set_feed_status(self, url: str, status: str, reason: str | None) -> bool:
+        """Set a feed 'active' or 'disabled' (with the reason); False if no such feed is stored."""
+        with self.transaction() as db:
+            changed = db.execute("UPDATE feeds SET status = ?, status_reason = ?, next_poll = NULL WHERE url = ?",
+                                 (status, reason, url)).rowcount
+        return changed == 1
 
     def feeds(self) -> list[FeedRow]:
         rows = self.db.execute(
             """SELECT f.*, (SELECT COUNT(*) FROM entries e WHERE e.feed_id = f.id) AS entries
                FROM feeds f ORDER BY f.id"""
         ).fetchall()
-        return [FeedRow(r["url"], r["title"], r["last_success"], r["last_error"], r["error_count"], r["entries"], r["status"]) for r in rows]
+        return [FeedRow(r["url"], r["title"], r["last_success"], r["last_error"], r["error_count"], r["entries"],
+                        r["status"], r["error_kind"], r["next_poll"], r["last_attempt"], r["status_reason"],
+                        r["fetch_url"]) for r in rows]
 
     # ------------------------------------------------------------ entries
 

@@ -137,7 +137,7 @@ def test_a_broken_feed_is_logged_and_the_others_still_alert(tmp_path, web):
     assert result.returncode == 0, result.stderr
     assert titles(web) == ["[iskp-activity] Blast near Kabul ministry, several hurt"]
     assert result.stderr.count("/missing.xml") == 1 and "HTTP 404" in result.stderr
-    assert result.stderr.count("/broken.xml kind=parse") == 1
+    assert result.stderr.count("/broken.xml kind=not-a-feed") == 1
     assert "Traceback" not in result.stderr
 
 

@@ -1,0 +1,76 @@
+"""When a feed may be polled next: backoff after failures, the server's Retry-After, and its
+own TTL / Cache-Control as a floor. Pure functions of their inputs (the caller passes the
+random jitter source), so the policy is tested without clocks or sleeps."""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import re
+from datetime import datetime, timezone
+
+JITTER = 0.1  # +-10 %: feeds on one host never fire in lockstep
+
+
+def jittered(seconds: float, rng: random.Random | None = None) -> float:
+    return seconds * (rng or random).uniform(1 - JITTER, 1 + JITTER)
+
+
+def failure_hold(interval: float, failures: int, cap: float, retry_after: float | None = None,
+                 rng: random.Random | None = None) -> float:
+    """Seconds to wait before polling again after `failures` consecutive failures (>= 1).
+
+    The first failure waits for the next regular poll (no hold); then the wait doubles from
+    twice the interval, capped at `cap`: polling slows down but never stops. A server's
+    Retry-After is honoured up to the cap."""
+    hold = 0.0
+    if failures >= 2:
+        hold = jittered(min(cap, interval * 2 ** (failures - 1)), rng)
+    if retry_after is not None:
+        hold = max(hold, min(cap, retry_after))
+    return min(hold, cap * (1 + JITTER))
+
+
+def success_hold(interval: float, explicit_interval: bool, cap: float, ttl: float | None = None,
+                 max_age: float | None = None) -> float:
+    """Seconds to wait after a successful poll: the feed's TTL or Cache-Control max-age when it
+    is longer than the interval (a floor the publisher asked for), unless the user set the
+    feed's interval explicitly; 0 means the regular schedule decides."""
+    if explicit_interval:
+        return 0.0
+    floor = max(ttl or 0.0, max_age or 0.0)
+    return min(floor, cap) if floor > interval else 0.0
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, when.timestamp() - now)
+
+
+MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-maxage|max-age)\s*=\s*\"?(\d+)", re.IGNORECASE)
+
+
+def parse_max_age(cache_control: str | None) -> float | None:
+    """max-age (or s-maxage) seconds from a Cache-Control header, or None; `no-cache` and
+    `no-store` give None."""
+    if not cache_control or re.search(r"no-(?:cache|store)", cache_control, re.IGNORECASE):
+        return None
+    found = MAX_AGE.search(cache_control)
+    return float(found.group(1)) if found else None
+
+
+def iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
