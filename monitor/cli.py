@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import sys
@@ -70,8 +71,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = commands.add_parser("status", help="show each feed's health and the outbox",
                                  description="Read the state database (never creates one) and show every "
-                                             "feed's last success, errors and entries, and alert counts.")
+                                             "feed: health, last success, last error, next poll, entries "
+                                             "seen; and the outbox's alert counts.")
+    status.add_argument("--json", action="store_true", help="one JSON document, for scripts")
     status.set_defaults(handler=cmd_status)
+
+    for verb, text in (("enable", "poll a disabled feed again (e.g. after '410 Gone')"),
+                       ("disable", "stop polling a feed, keeping its history")):
+        toggle = commands.add_parser(verb, help=text, description=text[0].upper() + text[1:] + ".")
+        toggle.add_argument("url", help="the feed's url, as in the configuration")
+        toggle.add_argument("--reason", default=None, help="a note shown by 'newsmon status'")
+        toggle.set_defaults(handler=cmd_toggle, verb=verb)
 
     alerts = commands.add_parser("alerts", help="list recent alerts and their delivery status",
                                  description="List the most recent alerts in the outbox, newest first.")
@@ -202,15 +212,71 @@ def _ago(timestamp: float | None) -> str:
     return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _health(row) -> str:
+    if row.status == "disabled":
+        return f"disabled: {row.status_reason or 'by the user'}"
+    if row.last_error:
+        return f"failing ({row.error_kind}, {row.error_count} in a row): {row.last_error}"
+    if row.last_success is None:
+        return "not polled yet"
+    return "ok"
+
+
 def cmd_status(args: argparse.Namespace) -> int:
+    loaded, _problems = config.read(_config_path(args))
+    names = {feed.url: feed.name for feed in loaded.feeds}
+    intervals = {feed.url: feed.interval or loaded.settings.poll_interval for feed in loaded.feeds}
     with _open_existing(args) as opened:
         rows = opened.feeds()
         counts = opened.alert_counts()
-        print(f"state: {opened.path}")
-        for row in rows:
-            health = "ok" if not row.last_error else f"failing x{row.error_count}: {row.last_error}"
-            print(f"{row.url}\n  {row.title or '(no title yet)'} · {row.entries} entries · last success {_ago(row.last_success)} · {health}")
-        print("alerts: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"))
+        state = str(opened.path)
+    feeds = []
+    for row in rows:
+        regular = row.last_attempt + intervals[row.url] if row.last_attempt and row.url in intervals else None
+        next_poll = max(filter(None, (row.next_poll, regular)), default=None)
+        feeds.append({
+            "url": row.url, "name": names.get(row.url) or row.title, "configured": row.url in names,
+            "status": row.status, "health": _health(row), "last_success": _iso(row.last_success),
+            "last_attempt": _iso(row.last_attempt), "error_kind": row.error_kind, "last_error": row.last_error,
+            "consecutive_failures": row.error_count, "next_poll": _iso(next_poll) if row.status != "disabled" else None,
+            "entries": row.entries, "fetch_url": row.fetch_url if row.fetch_url != row.url else None,
+        })
+    if args.json:
+        print(json.dumps({"state": state, "feeds": feeds, "alerts": counts}, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    print(f"state: {state}")
+    for feed in feeds:
+        moved = f"\n  moved to {feed['fetch_url']}" if feed["fetch_url"] else ""
+        gone = "" if feed["configured"] else " (no longer in the configuration)"
+        print(f"{feed['name'] or feed['url']}{gone}\n  {feed['url']}{moved}\n"
+              f"  {feed['health']} · {feed['entries']} entries · last success {_ago_iso(feed['last_success'])}"
+              f" · next poll {_ago_iso(feed['next_poll']) if feed['next_poll'] else ('-' if feed['status'] == 'disabled' else 'on schedule')}")
+    print("alerts: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"))
+    return EXIT_OK
+
+
+def _iso(timestamp: float | None) -> str | None:
+    if not timestamp:
+        return None
+    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
+
+
+def _ago_iso(text: str | None) -> str:
+    if not text:
+        return "never"
+    return datetime.fromisoformat(text).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def cmd_toggle(args: argparse.Namespace) -> int:
+    with _open_existing(args) as opened:
+        status = "active" if args.verb == "enable" else "disabled"
+        reason = None if args.verb == "enable" else (args.reason or "disabled by the user")
+        if not opened.set_feed_status(args.url, status, reason):
+            known = [row.url for row in opened.feeds()]
+            print(f"newsmon: no feed {args.url!r} in {opened.path}" +
+                  (f"; known feeds: {', '.join(known)}" if known else ""), file=sys.stderr)
+            return EXIT_FAILED
+    print(f"{args.url}: {'enabled' if args.verb == 'enable' else 'disabled'}")
     return EXIT_OK
 
 
