@@ -213,20 +213,28 @@ def _when(published: str | None) -> str:
 
 def render(message: AlertMessage, kind: str) -> tuple[str, str]:
     """Title and body of an alert for a body format ("text", "markdown" or "html")."""
-    title = f"[{message.rule}] {_neutralise_mentions(message.title)}"
+    prefix = "Update: " if message.update else ""
+    title = f"[{message.rule}] {prefix}{_neutralise_mentions(message.title)}"
     matched = ", ".join(dict.fromkeys(message.matched))
     snippet = _highlighted(message, kind)
     outlet = escape(message.outlet, kind)
     when = _when(message.published)
     url = message.url or ""
+    also = ", ".join(f"{name} ({_when(at)})" for name, at in message.also_reported_by)
     if kind == "html":
         link = f'<a href="{html.escape(url, quote=True)}">{html.escape(url)}</a>' if url else "(no link)"
         body = (f"<p><b>{outlet}</b> · {html.escape(when)}<br/>{link}</p>"
                 f"<blockquote>{snippet}</blockquote>"
                 f"<p>Matched: {escape(matched, kind)} · rule {escape(message.rule, kind)}</p>")
+        if also:
+            body += f"<p>Also reported by: {escape(also, kind)}</p>"
     elif kind == "markdown":
         link = f"<{url}>" if url else "(no link)"
         body = f"**{outlet}** · {when}\n{link}\n\n> {snippet}\n\nMatched: {escape(matched, kind)}"
+        if also:
+            body += f"\nAlso reported by: {escape(also, kind)}"
     else:
         body = f"{outlet} · {when}\n{url or '(no link)'}\n\n  {snippet}\n\nMatched: {matched}"
+        if also:
+            body += f"\nAlso reported by: {also}"
     return title, body

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from monitor import alert, config, fetch, match, sandbox, store
+from monitor import alert, config, fetch, match, sandbox, store, stories
 from monitor.errors import ConfigError, Problem
 
 def check(path: Path | str, environ: Mapping[str, str] | None = None) -> config.Config:
@@ -40,6 +40,7 @@ class App:
     fetcher: fetch.Fetcher
     sandbox: sandbox.Sandbox
     outbox_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    stories: stories.StoryIndex | None = None
     clock: Callable[[], float] = time.time  # tests pass a controllable clock
     warned: set[tuple[str, str]] = field(default_factory=set)  # (feed, kind) said once already
 
@@ -53,6 +54,9 @@ def open_app(loaded: config.Config, *, workers: int | None = None) -> App:
     """Open the store and start the stages for a checked configuration. Raises StoreError."""
     settings = loaded.settings
     opened = store.open_store(settings.state_dir)
+    index = stories.StoryIndex(settings.story_window)
+    for story, blob, title, seen in opened.recent_signatures(time.time() - settings.story_window):
+        index.add(story, stories.unpack(blob, title), seen)
     return App(
         config=loaded,
         matcher=match.Matcher(loaded.entities, loaded.rules),
@@ -63,4 +67,5 @@ def open_app(loaded: config.Config, *, workers: int | None = None) -> App:
                               max_per_host=settings.max_connections_per_host),
         sandbox=sandbox.Sandbox(workers or os.cpu_count(), timeout=settings.parse_timeout,
                                 memory_limit=settings.worker_memory, preload=("monitor.feeds", "monitor.extract")),
+        stories=index,
     )

@@ -76,6 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="one JSON document, for scripts")
     status.set_defaults(handler=cmd_status)
 
+    stories_ = commands.add_parser("stories", help="recent stories: their articles, outlets and rules",
+                                   description="List stories first seen within --since, newest first: every "
+                                               "outlet that reported each one, when, and the rules it matched.")
+    stories_.add_argument("--since", default="24h", type=_duration, help="how far back (default 24h)")
+    stories_.add_argument("--json", action="store_true", help="one JSON document, for scripts")
+    stories_.set_defaults(handler=cmd_stories)
+
     for verb, text in (("enable", "poll a disabled feed again (e.g. after '410 Gone')"),
                        ("disable", "stop polling a feed, keeping its history")):
         toggle = commands.add_parser(verb, help=text, description=text[0].upper() + text[1:] + ".")
@@ -265,6 +272,38 @@ def _ago_iso(text: str | None) -> str:
     if not text:
         return "never"
     return datetime.fromisoformat(text).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _duration(text: str) -> float:
+    try:
+        return config.parse_duration(text)
+    except config.Invalid as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def cmd_stories(args: argparse.Namespace) -> int:
+    import time as clock
+
+    with _open_existing(args) as opened:
+        rows = opened.stories(clock.time() - args.since)
+        state = str(opened.path)
+    stories = [{
+        "id": row.id, "first_seen": _iso(row.first_seen), "title": row.title, "rules": list(row.rules),
+        "articles": [{"outlet": outlet, "title": title, "url": url, "seen": _iso(seen)}
+                     for outlet, title, url, seen in row.articles],
+    } for row in rows]
+    if args.json:
+        print(json.dumps({"state": state, "stories": stories}, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    if not stories:
+        print(f"no stories in the last {args.since / 3600:g} h (state: {state})")
+    for story in stories:
+        outlets = sorted({article["outlet"] for article in story["articles"]})
+        rules = f" · rules: {', '.join(story['rules'])}" if story["rules"] else ""
+        print(f"#{story['id']} {_ago_iso(story['first_seen'])} · {len(outlets)} outlet(s){rules}\n  {story['title']}")
+        for article in story["articles"]:
+            print(f"    {_ago_iso(article['seen'])}  {article['outlet']}: {article['title']}  {article['url'] or ''}")
+    return EXIT_OK
 
 
 def cmd_toggle(args: argparse.Namespace) -> int:

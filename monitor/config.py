@@ -49,6 +49,9 @@ class Settings:
     max_backoff: float = 6 * 3600.0
     parse_timeout: float = 20.0
     worker_memory: int = 1000 * 1000 * 1000
+    story_window: float = 72 * 3600.0
+    retention: float = 90 * 86400.0
+    alert_max_age: float = 7 * 86400.0
 
     @property
     def database(self) -> Path:
@@ -205,6 +208,9 @@ NEWSMON_KEYS: dict[str, Callable[[Any], Any]] = {
     "max_backoff": parse_duration,
     "parse_timeout": parse_duration,
     "worker_memory": parse_size,
+    "story_window": parse_duration,
+    "retention": parse_duration,
+    "alert_max_age": parse_duration,
 }
 FEED_KEYS: dict[str, Callable[[Any], Any]] = {
     "url": http_url,
@@ -217,13 +223,26 @@ FEED_KEYS: dict[str, Callable[[Any], Any]] = {
     "proxy": proxy_url,
 }
 CHANNEL_KEYS: dict[str, Callable[[Any], Any]] = {"urls": string_list}
-ENTITY_KEYS: dict[str, Callable[[Any], Any]] = {"names": string_list, "kind": choice(*ENTITY_KINDS)}
+ENTITY_KEYS: dict[str, Callable[[Any], Any]] = {
+    "names": string_list,
+    "kind": choice(*ENTITY_KINDS),
+    "case": choice("auto", "sensitive", "insensitive"),
+    "context": string_list,
+    "context_window": positive_int,
+    "ambiguous": string_list,
+    "exclude": string_list,
+    "extends": nonempty_string,
+}
 RULE_KEYS: dict[str, Callable[[Any], Any]] = {
     "name": nonempty_string,
     "all": string_list,
     "any": string_list,
     "none": string_list,
+    "query": nonempty_string,
+    "feed_tags": string_list,
     "channels": string_list,
+    "on_update": choice("ignore", "new_hits"),
+    "group_wait": lambda value: 0.0 if value in ("0", "0s") else parse_duration(value),
 }
 ITEMS: dict[str, Callable[[Any], Any]] = {
     "default_channels": nonempty_string,
@@ -236,6 +255,10 @@ ITEMS: dict[str, Callable[[Any], Any]] = {
     "any": nonempty_string,
     "none": nonempty_string,
     "channels": nonempty_string,
+    "context": nonempty_string,
+    "ambiguous": nonempty_string,
+    "exclude": nonempty_string,
+    "feed_tags": nonempty_string,
 }
 REQUIRED = {"feeds": ("url",), "channels": ("urls",), "entities": ("names",), "rules": ("name",)}
 TOP_KEYS = ("newsmon", "feeds", "channels", "entities", "rules")
@@ -475,13 +498,16 @@ def _entities(reader: _Reader, raw: list) -> list[Entity]:
     for file, name, table in raw:
         reader.file = file
         path = f"entities.{name}"
-        checked = reader.table(table, path, ENTITY_KEYS, REQUIRED["entities"])
+        extends = isinstance(table, dict) and "extends" in table
+        checked = reader.table(table, path, ENTITY_KEYS, () if extends else REQUIRED["entities"])
         if name in entities:
             reader.problem(path, f"entity {name!r} is defined twice")
             continue
-        if "names" in checked and not checked["names"]:
+        if name.startswith("pack."):
+            reader.problem(path, f"entity names starting with 'pack.' belong to the bundled pack: {name!r}")
+        if "names" in checked and not checked["names"] and not extends:
             reader.problem(f"{path}.names", "an entity needs at least one name")
-        entities[name] = Entity(name=name, names=checked.get("names", ()), kind=checked.get("kind", "actor"))
+        entities[name] = _entity(reader, path, name, checked)
     return list(entities.values())
 
 
@@ -519,13 +545,16 @@ def _rules(reader: _Reader, raw: list, channel_names: list[str], entity_names: s
                 message = term_problem(term, entity_names)
                 if message:
                     reader.problem(f"{path}.{key}[{position}]", message)
+        if "query" in checked:
+            _query_problems(reader, path, checked["query"], entity_names)
         for position, channel in enumerate(checked.get("channels", ())):
             if channel not in channel_names:
                 reader.problem(f"{path}.channels[{position}]", f"unknown channel {channel!r}{_suggest(channel, channel_names)}")
-        if isinstance(table, dict) and not checked.get("all") and not checked.get("any"):
-            reader.problem(path, "a rule needs at least one positive term in 'all' or 'any'")
+        if isinstance(table, dict) and not checked.get("all") and not checked.get("any") and "query" not in table:
+            reader.problem(path, "a rule needs at least one positive term in 'all' or 'any' (or a 'query')")
         if name:
-            rules.append(Rule(name=name, **{k: checked[k] for k in ("all", "any", "none", "channels") if k in checked}))
+            rules.append(Rule(name=name, **{k: checked[k] for k in ("all", "any", "none", "query", "feed_tags", "channels", "on_update",
+                                                                    "group_wait") if k in checked}))
     return tuple(rules)
 
 
@@ -534,6 +563,9 @@ def term_problem(term: str, entity_names: set[str]) -> str | None:
     if term.startswith("@"):
         name = term[1:]
         if name not in entity_names:
+            if name.startswith("pack."):
+                pack = _pack_entities()
+                return None if name in pack else f"unknown pack entity {name!r}{_suggest(name, pack)}"
             return f"unknown entity {name!r}{_suggest(name, entity_names)}"
         return None
     if not any(ch.isalnum() for ch in term):
@@ -544,3 +576,108 @@ def term_problem(term: str, entity_names: set[str]) -> str | None:
     if "*" in term.strip()[:-1]:
         return f"'*' may only end a term: {term!r}"
     return None
+
+
+# ---------------------------------------------------------------- entities, queries, packs
+
+
+def _pack_entities() -> dict[str, Entity]:
+    from monitor import packs  # the bundled pack is read on first use only
+
+    return packs.entities()
+
+
+def _name_problem(alias: str) -> str | None:
+    """Why an entity name cannot match, or None."""
+    if alias.strip().startswith("@"):
+        return f"a name cannot start with '@': {alias!r}"
+    return term_problem(alias, set())
+
+
+def _entity(reader: _Reader, path: str, name: str, checked: dict[str, Any]) -> Entity:
+    """The entity of a checked [entities.NAME] table, with the pack entity it `extends` merged
+    in (its names and list settings first, then this table's); problems go to `reader`."""
+    base: Entity | None = None
+    extends = checked.get("extends")
+    if extends is not None:
+        pack = _pack_entities()
+        base = pack.get(extends)
+        if base is None:
+            reader.problem(f"{path}.extends", f"unknown pack entity {extends!r}{_suggest(extends, pack)}")
+    for index, alias in enumerate(checked.get("names", ())):
+        message = _name_problem(alias)
+        if message:
+            reader.problem(f"{path}.names[{index}]", message)
+    for key in ("context", "exclude"):
+        for index, term in enumerate(checked.get(key, ())):
+            message = (f"{key} terms are phrases, not entities: {term!r}" if term.strip().startswith("@")
+                       else term_problem(term, set()))
+            if message:
+                reader.problem(f"{path}.{key}[{index}]", message)
+
+    def merged(key: str) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((*(getattr(base, key) or () if base else ()), *checked.get(key, ()))))
+
+    names, context, exclude = merged("names"), merged("context"), merged("exclude")
+    ambiguous = merged("ambiguous") if "ambiguous" in checked or (base and base.ambiguous is not None) else None
+    for index, alias in enumerate(checked.get("ambiguous", ())):
+        if alias not in names:
+            reader.problem(f"{path}.ambiguous[{index}]", f"{alias!r} is not one of the entity's names{_suggest(alias, names)}")
+    if checked.get("ambiguous") and not context and not exclude:
+        reader.problem(f"{path}.ambiguous", "ambiguous names need 'context' terms (or 'exclude' phrases) to be judged by")
+    return Entity(name=name, names=names, kind=checked.get("kind", base.kind if base else "actor"),
+                  case=checked.get("case", base.case if base else "auto"), context=context,
+                  context_window=checked.get("context_window", base.context_window if base else 20),
+                  ambiguous=ambiguous, exclude=exclude, extends=extends)
+
+
+def _query_problems(reader: _Reader, path: str, query: str, entity_names: set[str]) -> None:
+    """Report a rule query that does not parse, names an unknown entity or a bad term, or holds
+    without any of its terms; each problem shows the query with a caret under the place."""
+    from monitor import text
+
+    try:
+        tree = text.parse_query(query)
+    except text.QuerySyntaxError as error:
+        reader.problem(f"{path}.query", text.show_position(query, error.position, f"bad query: {error.message}"))
+        return
+    for term in text.query_terms(tree):
+        message = term_problem(term.text, entity_names)
+        if message:
+            reader.problem(f"{path}.query", text.show_position(query, term.position, f"bad query: {message}"))
+    if text.query_holds_without_terms(tree):
+        reader.problem(f"{path}.query", text.show_position(
+            query, 0, "bad query: it holds for an article that has none of its terms; add a term that must appear"))
+
+
+def _is_latin_name(alias: str) -> bool:
+    return all(ord(ch) < 0x0250 or 0x1E00 <= ord(ch) <= 0x1EFF for ch in alias if ch.isalpha())
+
+
+def pack_problems() -> list[Problem]:
+    """Every problem in the bundled pack files, checked like a user's entities (`note` allowed,
+    `extends` not), plus any name not in the Latin script without a note in [sources]."""
+    from monitor import packs
+
+    reader = _Reader({})
+    schema = {**{key: value for key, value in ENTITY_KEYS.items() if key != "extends"}, "note": nonempty_string}
+    for file in packs.FILES:
+        reader.file = f"monitor/packs/{file}"
+        data = packs.raw(file)
+        for key in data:
+            if key not in ("entities", "sources"):
+                reader.problem(key, f"unknown key {key!r}: a pack holds [entities.NAME] tables and [sources]")
+        sources = data.get("sources", {})
+        every_name: set[str] = set()
+        for name, table in data.get("entities", {}).items():
+            path = f"entities.{name}"
+            checked = reader.table(table, path, schema, REQUIRED["entities"])
+            _entity(reader, path, packs.PREFIX + name, checked)
+            for index, alias in enumerate(checked.get("names", ())):
+                every_name.add(alias)
+                if not _is_latin_name(alias) and not str(sources.get(alias, "")).strip():
+                    reader.problem(f"{path}.names[{index}]", f"{alias!r} needs a note of where it comes from in [sources]")
+        for alias in sources:
+            if alias not in every_name:
+                reader.problem(f"sources.{alias}", "no entity has this name")
+    return reader.problems

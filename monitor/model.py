@@ -36,6 +36,12 @@ class Entity:
     name: str
     names: tuple[str, ...]
     kind: str = "actor"
+    case: str = "auto"  # "auto": acronym-like names match in their own case only; or "sensitive" / "insensitive"
+    context: tuple[str, ...] = ()  # terms one of which must be near an ambiguous name for it to count
+    context_window: int = 20  # words either side, same field
+    ambiguous: tuple[str, ...] | None = None  # names that need context; None: the acronym-like ones
+    exclude: tuple[str, ...] = ()  # phrases that cancel an ambiguous name's hit within the window
+    extends: str | None = None  # "pack.NAME" this entity adds to (already merged by config)
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,10 @@ class Rule:
     any: tuple[str, ...] = ()
     none: tuple[str, ...] = ()
     channels: tuple[str, ...] = ()
+    query: str = ""  # AND / OR / NOT / NEAR/n / title: query; with lists, both must hold
+    feed_tags: tuple[str, ...] = ()  # only articles from feeds with one of these tags
+    on_update: str = "ignore"  # "new_hits": a follow-up when a story newly names an entity
+    group_wait: float = 0.0  # seconds a new story's alert waits to gather outlets
 
 
 @dataclass(frozen=True)
@@ -131,6 +141,8 @@ class AlertMessage:
     highlights: tuple[tuple[int, int], ...]  # spans of matched words within snippet
     matched: tuple[str, ...]  # the matched words as they appear in the article
     feed: str = ""
+    update: bool = False  # a follow-up: the story newly names an entity
+    also_reported_by: tuple[tuple[str, str], ...] = ()  # (outlet, ISO time), filled at delivery
     extra: dict = field(default_factory=dict, compare=False)
 
 

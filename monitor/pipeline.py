@@ -12,17 +12,18 @@ alerts (in order) for the next attempt.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import random
-import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from monitor import extract, feeds, fetch, sandbox, text, timing, urls
+from monitor import extract, feeds, fetch, sandbox, stories, text, timing, urls
 from monitor.app import App
 from monitor.errors import ExtractError, FetchError, NewsmonError, ParseError
 from monitor.model import AlertMessage, Article, Entry, FeedDocument, FeedSpec, Hit, Match, Page
+from monitor.store import KnownEntry, QueuedAlert
 
 log = logging.getLogger("newsmon.pipeline")
 RETRY_BASE = 30.0
@@ -100,9 +101,23 @@ async def poll(app: App, feed: FeedSpec, *, force: bool = False) -> PollResult:
     silent = first_poll and not feed.alert_on_first_poll
     outlet = feed.outlet or urls.outlet_of(document.site_url) or urls.outlet_of(feed.url) or feed.url
     name = feed.name or document.title or feed.url
-    fresh = [entry for entry in document.entries if entry.key not in known]
-    outcomes = await asyncio.gather(*(_process(app, feed, name, outlet, state.id, entry, silent) for entry in fresh),
-                                    return_exceptions=True)
+    fresh = [entry for entry in document.entries
+             if entry.key not in known or known[entry.key].content_hash != entry.content_hash]
+    # Entries that share a link are one article: the first is processed with the others' company,
+    # the rest after it, so that they find it recorded.
+    first, later, links = [], [], set()
+    for entry in fresh:
+        key = urls.canonical(entry.link) if entry.link else None
+        (later if key and key in links else first).append(entry)
+        links.add(key)
+    outcomes = await asyncio.gather(*(_process(app, feed, name, outlet, state.id, entry, known.get(entry.key), silent)
+                                      for entry in first), return_exceptions=True)
+    for entry in later:
+        try:
+            outcomes.append(await _process(app, feed, name, outlet, state.id, entry, known.get(entry.key), silent))
+        except Exception as error:  # recorded below like the others' failures
+            outcomes.append(error)
+    fresh = first + later
     queued = 0
     for entry, outcome in zip(fresh, outcomes):
         if isinstance(outcome, BaseException):
@@ -145,12 +160,13 @@ def _recovered(feed: FeedSpec, previous: str | None) -> None:
         log.info("feed recovered feed=%s after=%r", feed.url, previous)
 
 
-async def _article(app: App, feed: FeedSpec, outlet: str, entry: Entry) -> Article:
-    """The entry's article: the page's extracted text when possible, else the feed's text."""
+async def _article(app: App, feed: FeedSpec, outlet: str, entry: Entry, link: str | None) -> Article:
+    """The entry's article: the page's extracted text when possible, else the feed's text.
+    `link` is the entry's link with redirectors (Google Alerts, News) unwrapped."""
     page: Page | None = None
-    if feed.full_text and entry.link:
+    if feed.full_text and link:
         try:
-            response = await app.fetcher.get(entry.link, max_bytes=app.config.settings.max_page_size, untrusted=True,
+            response = await app.fetcher.get(link, max_bytes=app.config.settings.max_page_size, untrusted=True,
                                              accept=fetch.PAGE_ACCEPT, proxy=feed.proxy)
             page = await app.sandbox.run(extract.extract, response.body, response.url)
         except FetchError as error:
@@ -191,24 +207,80 @@ def _page_problem(app: App, feed: FeedSpec, entry: Entry, kind: str, message: st
              feed.url, entry.link, kind, message)
 
 
-async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: int, entry: Entry, silent: bool) -> int:
-    """Extract, match and record one new entry; returns how many alerts it queued."""
-    article = await _article(app, feed, outlet, entry)
+async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: int, entry: Entry,
+                   known: KnownEntry | None, silent: bool) -> int:
+    """Extract, match and record one new or changed entry; returns how many alerts it queued.
+
+    A new entry whose canonical link (or page's canonical URL) we already have is the same
+    article (a guid flip, a URL variant, syndication in another feed of the outlet): linked,
+    not alerted again. A new article joins the story of a near-duplicate seen within the story
+    window, and alerts only for rules that have not alerted on that story yet."""
+    link = getattr(urls, "unwrap", str)(entry.link) if entry.link else None  # TEMP until urls.unwrap lands
+    canonical_link = urls.canonical(link) if link else None
+    if known is None and canonical_link:
+        existing = app.store.article_by_link(canonical_link)
+        if existing is not None and existing.article_id is not None:
+            app.store.link_entry(feed_id, entry, canonical_link, existing.article_id, now=app.clock())
+            return 0
+    article = await _article(app, feed, outlet, entry, link)
+    if known is None:  # meanwhile another entry (of this poll or another feed) may have brought it
+        for key in dict.fromkeys(filter(None, (canonical_link, article.canonical_url and urls.canonical(article.canonical_url)))):
+            existing = app.store.article_by_link(key)
+            if existing is not None and existing.article_id is not None:
+                app.store.link_entry(feed_id, entry, canonical_link, existing.article_id, now=app.clock())
+                return 0
     matches = app.matcher.match(article.title, article.text)
-    alerts = []
-    if not silent:
-        rules = {rule.name: rule for rule in app.config.rules}
-        for found in matches:
-            message = message_for(found, article, name)
-            for channel in app.config.rule_channels(rules[found.rule]):
-                alerts.append((found.rule, channel, message))
-    app.store.record_entry(feed_id, entry, article, matches, alerts)
+    now = app.clock()
+    too_old = article.published is not None and article.published.timestamp() < now - app.config.settings.alert_max_age
+    quiet = silent or too_old
+    # From here to the store's commit there is no await: finding the story and joining it are
+    # one step, so two outlets' copies arriving together cannot both start a story.
+    if known is not None and known.article_id is not None:
+        story = known.story_id
+        alerts = [] if quiet else _alerts_for(app, matches, article, name, story)
+        app.store.update_entry(feed_id, entry, known.article_id, article, matches, alerts,
+                               canonical_link=canonical_link, now=now)
+        kind = "updated"
+    else:
+        signature = stories.signature(article.title, article.text)
+        story = app.stories.find(signature, now)
+        alerts = [] if quiet else _alerts_for(app, matches, article, name, story)
+        _article_id, story_id = app.store.record_entry(feed_id, entry, article, matches, alerts, story_id=story,
+                                                       canonical_link=canonical_link, signature=signature.pack(),
+                                                       now=now)
+        app.stories.add(story_id, signature, now)
+        kind = "joined story" if story is not None else "new story"
+        story = story_id
     for found in matches:
-        log.info("match rule=%s feed=%s title=%r%s", found.rule, feed.url, article.title, " (silent: first poll)" if silent else "")
+        why = " (silent: first poll)" if silent else " (silent: published too long ago)" if too_old else ""
+        log.info("match rule=%s story=%s feed=%s title=%r %s%s", found.rule, story, feed.url, article.title, kind, why)
     return len(alerts)
 
 
-def message_for(found: Match, article: Article, feed_name: str) -> AlertMessage:
+def _alerts_for(app: App, matches: list[Match], article: Article, feed_name: str, story: int | None) -> list[QueuedAlert]:
+    """Outbox rows for an article's matches: a rule alerts once per story; with on_update =
+    "new_hits" it sends a follow-up when the story gains an entity it had not named."""
+    rules = {rule.name: rule for rule in app.config.rules}
+    alerted = app.store.alerted(story) if story is not None else {}
+    queued = []
+    for found in matches:
+        rule = rules[found.rule]
+        if found.rule not in alerted:
+            seq, update, delay = 0, False, rule.group_wait
+        elif rule.on_update == "new_hits":
+            named = {hit.entity or hit.term for hit in found.hits}
+            if not named - app.store.story_entities(story, found.rule):
+                continue
+            seq, update, delay = alerted[found.rule] + 1, True, 0.0
+        else:
+            continue
+        message = message_for(found, article, feed_name, update=update)
+        for channel in app.config.rule_channels(rule):
+            queued.append(QueuedAlert(found.rule, channel, message, seq=seq, delay=delay))
+    return queued
+
+
+def message_for(found: Match, article: Article, feed_name: str, *, update: bool = False) -> AlertMessage:
     """What an alert for this match shows: the sentence around the first hit, hits marked."""
     text_hits = [hit for hit in found.hits if hit.field == "text"]
     title_hits = [hit for hit in found.hits if hit.field == "title"]
@@ -231,6 +303,7 @@ def message_for(found: Match, article: Article, feed_name: str) -> AlertMessage:
         highlights=highlights,
         matched=matched,
         feed=feed_name,
+        update=update,
     )
 
 
@@ -267,14 +340,14 @@ async def _drain(app: App, ignore_backoff: bool, stop: asyncio.Event | None) -> 
         if channel is None:
             log.warning("alerts waiting for a channel that is not configured channel=%s (kept)", channel_name)
             continue
-        now = None if ignore_backoff else time.time()
-        for pending in app.store.pending(channel_name, now):
+        for pending in app.store.pending(channel_name, app.clock(), retry_now=ignore_backoff):
             if stop is not None and stop.is_set():
                 return sent, failed
             if not app.store.claim(pending.id):
                 continue
+            message = _with_outlets(app, pending.story_id, pending.message)
             try:
-                ok = await channel.deliver(pending.message)
+                ok = await channel.deliver(message)
                 problem = "the channel did not accept the alert"
             except Exception as error:  # a plugin bug must not lose the alert
                 ok, problem = False, f"{type(error).__name__}: {error}"
@@ -284,12 +357,19 @@ async def _drain(app: App, ignore_backoff: bool, stop: asyncio.Event | None) -> 
                 log.info("alert sent channel=%s rule=%s story=%d", channel_name, pending.rule, pending.story_id)
                 continue
             delay = retry_delay(pending.attempts + 1)
-            app.store.mark_failed(pending.id, problem, time.time() + delay)
+            app.store.mark_failed(pending.id, problem, app.clock() + delay)
             failed += 1
             log.warning("alert not delivered channel=%s rule=%s story=%d attempt=%d error=%s (retry in %.0fs)",
                         channel_name, pending.rule, pending.story_id, pending.attempts + 1, problem, delay)
             break  # keep this channel's order: later alerts wait behind the failed one
     return sent, failed
+
+
+def _with_outlets(app: App, story: int, message: AlertMessage) -> AlertMessage:
+    """The alert with the other outlets that have reported its story by now."""
+    others = tuple((outlet, timing.iso(first) or "") for outlet, first, _url in app.store.story_outlets(story)
+                   if outlet != message.outlet)
+    return dataclasses.replace(message, also_reported_by=others) if others else message
 
 
 async def cycle(app: App) -> list[PollResult]:

@@ -106,6 +106,40 @@ MIGRATIONS: list[str] = [
     ALTER TABLE feeds ADD COLUMN status_reason TEXT;
     ALTER TABLE feeds ADD COLUMN moved_to TEXT;
     """,
+    # 2 -> 3: stories across outlets. Entries know their canonical link; articles keep their
+    # near-duplicate signature; an alert may have follow-ups (seq > 0) for the same story.
+    """
+    ALTER TABLE entries ADD COLUMN canonical_link TEXT;
+    CREATE INDEX entries_canonical ON entries(canonical_link);
+    CREATE INDEX entries_first_seen ON entries(first_seen);
+    ALTER TABLE articles ADD COLUMN signature BLOB;
+    CREATE INDEX articles_fetched ON articles(fetched);
+    CREATE INDEX articles_story ON articles(story_id);
+    CREATE TABLE alerts_v3 (
+        id INTEGER PRIMARY KEY,
+        rule TEXT NOT NULL,
+        story_id INTEGER NOT NULL REFERENCES stories(id),
+        channel TEXT NOT NULL,
+        seq INTEGER NOT NULL DEFAULT 0,           -- 0: the story's alert; 1, 2...: follow-ups
+        article_id INTEGER REFERENCES articles(id),
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt REAL NOT NULL,
+        last_error TEXT,
+        created REAL NOT NULL,
+        sent REAL,
+        message TEXT NOT NULL,
+        UNIQUE (rule, story_id, channel, seq)
+    );
+    INSERT INTO alerts_v3 (id, rule, story_id, channel, seq, article_id, status, attempts, next_attempt,
+                           last_error, created, sent, message)
+        SELECT id, rule, story_id, channel, 0, article_id, status, attempts, next_attempt, last_error,
+               created, sent, message FROM alerts;
+    DROP TABLE alerts;
+    ALTER TABLE alerts_v3 RENAME TO alerts;
+    CREATE INDEX alerts_due ON alerts(channel, status, id);
+    CREATE INDEX alerts_story ON alerts(story_id);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -128,6 +162,37 @@ class FeedState:
     status: str
     next_poll: float | None = None
     last_attempt: float | None = None
+
+
+@dataclass(frozen=True)
+class KnownEntry:
+    """An entry already recorded: its content hash and where it went."""
+
+    content_hash: str
+    article_id: int | None
+    story_id: int | None
+
+
+@dataclass(frozen=True)
+class QueuedAlert:
+    """An outbox row to create: `delay` seconds before its first attempt (a rule's group_wait)."""
+
+    rule: str
+    channel: str
+    message: AlertMessage
+    seq: int = 0
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class StoryRow:
+    """One story as `newsmon stories` shows it."""
+
+    id: int
+    first_seen: float
+    title: str | None
+    articles: tuple[tuple[str, str, str | None, float], ...]  # (outlet, title, url, fetched)
+    rules: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -255,53 +320,147 @@ class Store:
                         r["status"], r["error_kind"], r["next_poll"], r["last_attempt"], r["status_reason"],
                         r["fetch_url"]) for r in rows]
 
-    # ------------------------------------------------------------ entries
+    # ------------------------------------------------------------ entries and stories
 
-    def known_entries(self, feed_id: int) -> dict[str, str]:
-        """Entry key -> content hash of every entry recorded for a feed."""
-        rows = self.db.execute("SELECT entry_key, content_hash FROM entries WHERE feed_id = ?", (feed_id,))
-        return {row[0]: row[1] for row in rows}
+    def known_entries(self, feed_id: int) -> dict[str, KnownEntry]:
+        """Every entry recorded for a feed, by entry key."""
+        rows = self.db.execute(
+            """SELECT e.entry_key, e.content_hash, e.article_id, a.story_id FROM entries e
+               LEFT JOIN articles a ON a.id = e.article_id WHERE e.feed_id = ?""", (feed_id,))
+        return {row[0]: KnownEntry(row[1], row[2], row[3]) for row in rows}
+
+    def article_by_link(self, canonical_link: str) -> KnownEntry | None:
+        """An article already recorded under this canonical link (from any feed), or None."""
+        row = self.db.execute(
+            """SELECT e.content_hash, e.article_id, a.story_id FROM entries e JOIN articles a ON a.id = e.article_id
+               WHERE e.canonical_link = ? ORDER BY e.id LIMIT 1""", (canonical_link,)).fetchone()
+        if row is None:
+            row = self.db.execute("SELECT '', id, story_id FROM articles WHERE canonical_url = ? LIMIT 1",
+                                  (canonical_link,)).fetchone()
+        return KnownEntry(row[0], row[1], row[2]) if row else None
 
     def record_entry(self, feed_id: int, entry: Entry, article: Article, matches: list[Match],
-                     alerts: list[tuple[str, str, AlertMessage]]) -> int:
-        """Record a new entry with its article, story, hits and outbox rows, in one transaction.
-
-        `alerts` holds (rule, channel, message) triples to queue. Returns the story id."""
-        now = time.time()
+                     alerts: list[QueuedAlert], *, story_id: int | None = None, canonical_link: str | None = None,
+                     signature: bytes | None = None, now: float | None = None) -> tuple[int, int]:
+        """Record a new entry with its article, hits and outbox rows, in one transaction. The
+        article joins `story_id`, or starts a new story. Returns (article id, story id)."""
+        now = time.time() if now is None else now
         published = article.published.timestamp() if article.published else None
         with self.transaction() as db:
-            story = db.execute(
-                "INSERT INTO stories (first_seen, title, outlets) VALUES (?, ?, ?)",
-                (now, article.title, json.dumps([article.outlet])),
-            ).lastrowid
+            story = story_id
+            if story is None:
+                story = db.execute("INSERT INTO stories (first_seen, title, outlets) VALUES (?, ?, '[]')",
+                                   (now, article.title)).lastrowid
             article_id = db.execute(
                 """INSERT INTO articles (url, canonical_url, title, text, source, outlet, language,
-                   published, fetched, story_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   published, fetched, story_id, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (article.url, article.canonical_url, article.title, article.text, article.source,
-                 article.outlet, article.language, published, now, story),
+                 article.outlet, article.language, published, now, story, signature),
             ).lastrowid
-            db.execute("UPDATE stories SET representative_article = ? WHERE id = ?", (article_id, story))
-            db.execute(
-                """INSERT INTO entries (feed_id, entry_key, content_hash, title, link, first_seen, last_seen, article_id)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                   ON CONFLICT (feed_id, entry_key) DO UPDATE SET content_hash = excluded.content_hash,
-                   last_seen = excluded.last_seen, article_id = excluded.article_id""",
-                (feed_id, entry.key, entry.content_hash, entry.title, entry.link, now, now, article_id),
-            )
-            db.executemany(
-                'INSERT INTO hits (article_id, rule, term, entity, alias, field, start, "end") VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-                [(article_id, m.rule, h.term, h.entity, h.alias, h.field, h.start, h.end) for m in matches for h in m.hits],
-            )
-            db.executemany(
-                """INSERT OR IGNORE INTO alerts (rule, story_id, channel, article_id, next_attempt, created, message)
-                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
-                [(rule, story, channel, article_id, now, now, _dump(message)) for rule, channel, message in alerts],
-            )
-        return story
+            if story_id is None:
+                db.execute("UPDATE stories SET representative_article = ? WHERE id = ?", (article_id, story))
+            self._upsert_entry(db, feed_id, entry, canonical_link, article_id, now)
+            self._hits_and_alerts(db, article_id, story, matches, alerts, now)
+        return article_id, story
 
-    def touch_entry(self, feed_id: int, key: str) -> None:
+    def link_entry(self, feed_id: int, entry: Entry, canonical_link: str | None, article_id: int,
+                   now: float | None = None) -> None:
+        """Record an entry that is an article we already have (a guid flip, a URL variant, the
+        same page in another feed): no new article, no alert."""
         with self.transaction() as db:
-            db.execute("UPDATE entries SET last_seen = ? WHERE feed_id = ? AND entry_key = ?", (time.time(), feed_id, key))
+            self._upsert_entry(db, feed_id, entry, canonical_link, article_id, time.time() if now is None else now)
+
+    def update_entry(self, feed_id: int, entry: Entry, article_id: int, article: Article, matches: list[Match],
+                     alerts: list[QueuedAlert], *, canonical_link: str | None = None, now: float | None = None) -> None:
+        """A known entry whose content changed: new text, the article's hits replaced, new outbox
+        rows (rows already queued for the same rule, story, channel and seq are kept as they are)."""
+        now = time.time() if now is None else now
+        with self.transaction() as db:
+            story = db.execute("SELECT story_id FROM articles WHERE id = ?", (article_id,)).fetchone()[0]
+            db.execute("UPDATE articles SET title = ?, text = ?, source = ? WHERE id = ?",
+                       (article.title, article.text, article.source, article_id))
+            db.execute("DELETE FROM hits WHERE article_id = ?", (article_id,))
+            self._upsert_entry(db, feed_id, entry, canonical_link, article_id, now)
+            self._hits_and_alerts(db, article_id, story, matches, alerts, now)
+
+    @staticmethod
+    def _upsert_entry(db: sqlite3.Connection, feed_id: int, entry: Entry, canonical_link: str | None,
+                      article_id: int, now: float) -> None:
+        db.execute(
+            """INSERT INTO entries (feed_id, entry_key, content_hash, title, link, first_seen, last_seen,
+               article_id, canonical_link) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (feed_id, entry_key) DO UPDATE SET content_hash = excluded.content_hash,
+               title = excluded.title, link = excluded.link, last_seen = excluded.last_seen,
+               article_id = excluded.article_id, canonical_link = excluded.canonical_link""",
+            (feed_id, entry.key, entry.content_hash, entry.title, entry.link, now, now, article_id, canonical_link),
+        )
+
+    @staticmethod
+    def _hits_and_alerts(db: sqlite3.Connection, article_id: int, story: int, matches: list[Match],
+                         alerts: list[QueuedAlert], now: float) -> None:
+        db.executemany(
+            'INSERT INTO hits (article_id, rule, term, entity, alias, field, start, "end") VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+            [(article_id, m.rule, h.term, h.entity, h.alias, h.field, h.start, h.end) for m in matches for h in m.hits],
+        )
+        db.executemany(
+            """INSERT OR IGNORE INTO alerts (rule, story_id, channel, seq, article_id, next_attempt, created, message)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            [(a.rule, story, a.channel, a.seq, article_id, now + a.delay, now, _dump(a.message)) for a in alerts],
+        )
+
+    def alerted(self, story_id: int) -> dict[str, int]:
+        """Rule -> highest alert seq already queued for a story (any channel)."""
+        rows = self.db.execute("SELECT rule, MAX(seq) FROM alerts WHERE story_id = ? GROUP BY rule", (story_id,))
+        return {row[0]: row[1] for row in rows}
+
+    def story_entities(self, story_id: int, rule: str) -> set[str]:
+        """The entities (or bare terms) a rule has hit in any article of a story."""
+        rows = self.db.execute(
+            """SELECT DISTINCT COALESCE(h.entity, h.term) FROM hits h JOIN articles a ON a.id = h.article_id
+               WHERE a.story_id = ? AND h.rule = ?""", (story_id, rule))
+        return {row[0] for row in rows}
+
+    def story_outlets(self, story_id: int) -> list[tuple[str, float, str | None]]:
+        """(outlet, first seen, url) of each outlet that reported a story, earliest first."""
+        rows = self.db.execute(
+            """SELECT outlet, MIN(fetched), url FROM articles WHERE story_id = ? GROUP BY outlet ORDER BY MIN(fetched)""",
+            (story_id,))
+        return [(row[0], row[1], row[2]) for row in rows]
+
+    def recent_signatures(self, since: float) -> list[tuple[int, bytes, str, float]]:
+        """(story, signature, title, fetched) of articles fetched since `since`, oldest first."""
+        rows = self.db.execute(
+            """SELECT story_id, signature, title, fetched FROM articles
+               WHERE fetched >= ? AND signature IS NOT NULL ORDER BY fetched""", (since,))
+        return [(row[0], row[1], row[2], row[3]) for row in rows]
+
+    def stories(self, since: float, limit: int = 200) -> list[StoryRow]:
+        """Stories first seen since `since`, newest first, with their articles and rules."""
+        out = []
+        for story in self.db.execute("SELECT id, first_seen, title FROM stories WHERE first_seen >= ? "
+                                     "ORDER BY first_seen DESC LIMIT ?", (since, limit)).fetchall():
+            articles = self.db.execute("SELECT outlet, title, url, fetched FROM articles WHERE story_id = ? "
+                                       "ORDER BY fetched", (story[0],)).fetchall()
+            rules = [row[0] for row in self.db.execute(
+                "SELECT DISTINCT h.rule FROM hits h JOIN articles a ON a.id = h.article_id WHERE a.story_id = ? "
+                "ORDER BY h.rule", (story[0],))]
+            out.append(StoryRow(story[0], story[1], story[2], tuple((a[0], a[1], a[2], a[3]) for a in articles),
+                                tuple(rules)))
+        return out
+
+    def prune(self, before: float) -> int:
+        """Forget entries first seen before `before` and what only they referred to (articles,
+        hits, stories without pending alerts, delivered alerts). Returns entries removed."""
+        with self.transaction() as db:
+            removed = db.execute("DELETE FROM entries WHERE first_seen < ?", (before,)).rowcount
+            old = "SELECT id FROM articles WHERE fetched < ? AND id NOT IN (SELECT article_id FROM entries WHERE article_id IS NOT NULL)"
+            db.execute(f"DELETE FROM hits WHERE article_id IN ({old})", (before,))
+            db.execute("DELETE FROM alerts WHERE created < ? AND status IN ('sent', 'dead')", (before,))
+            db.execute(f"UPDATE alerts SET article_id = NULL WHERE article_id IN ({old})", (before,))
+            db.execute(f"DELETE FROM articles WHERE id IN ({old})", (before,))
+            db.execute("""DELETE FROM stories WHERE first_seen < ? AND id NOT IN (SELECT story_id FROM articles
+                          WHERE story_id IS NOT NULL) AND id NOT IN (SELECT story_id FROM alerts)""", (before,))
+        return removed
 
     # ------------------------------------------------------------ outbox
 
@@ -314,13 +473,12 @@ class Store:
         rows = self.db.execute("SELECT DISTINCT channel FROM alerts WHERE status = 'pending' ORDER BY channel")
         return [row[0] for row in rows]
 
-    def pending(self, channel: str, now: float | None = None, limit: int = 100) -> list[PendingAlert]:
-        """Pending alerts of a channel, oldest first; with `now`, only those due by then."""
-        query = "SELECT * FROM alerts WHERE channel = ? AND status = 'pending'"
-        params: list = [channel]
-        if now is not None:
-            query += " AND next_attempt <= ?"
-            params.append(now)
+    def pending(self, channel: str, now: float, *, retry_now: bool = False, limit: int = 100) -> list[PendingAlert]:
+        """Pending alerts of a channel due by `now`, oldest first. `retry_now` also takes failed
+        ones still in their retry backoff (not those waiting for their first attempt)."""
+        query = "SELECT * FROM alerts WHERE channel = ? AND status = 'pending' AND (next_attempt <= ?"
+        query += " OR attempts > 0)" if retry_now else ")"
+        params: list = [channel, now]
         rows = self.db.execute(query + " ORDER BY id LIMIT ?", (*params, limit)).fetchall()
         return [PendingAlert(r["id"], r["rule"], r["story_id"], r["channel"], r["attempts"], _load(r["message"])) for r in rows]
 
@@ -371,6 +529,7 @@ def _load(text: str) -> AlertMessage:
     data = json.loads(text)
     data["highlights"] = tuple(tuple(span) for span in data.get("highlights", ()))
     data["matched"] = tuple(data.get("matched", ()))
+    data["also_reported_by"] = tuple(tuple(item) for item in data.get("also_reported_by", ()))
     return AlertMessage(**data)
 
 

@@ -29,8 +29,11 @@ FILLER = (
 )
 
 
-def page(path: str, title: str, outlet: str, *paragraphs: str) -> str:
-    body = "\n".join(f"<p>{text}</p>" for text in (*paragraphs, FILLER, FILLER.replace("evening", "night")))
+def page(path: str, title: str, outlet: str, *paragraphs: str, filler: bool = False) -> str:
+    """An article page with site furniture around `paragraphs` (and, with `filler`, two stock
+    paragraphs shared by every page that asks for them, as some outlets append)."""
+    extra = (FILLER, FILLER.replace("evening", "night")) if filler else ()
+    body = "\n".join(f"<p>{text}</p>" for text in (*paragraphs, *extra))
     return PAGE.format(title=title, outlet=outlet, path=path, paragraphs=body)
 
 

@@ -170,8 +170,8 @@ def test_status_shows_each_feed(tmp_path, web):
     assert cli.main(["--config", str(path), "run", "--once"]) == 0
     result = run_newsmon("--config", str(path), "status")
     assert result.returncode == 0
-    assert "Indus Courier · 3 entries" in result.stdout
-    assert "Hindukush Dispatch · 2 entries" in result.stdout
+    assert "Indus Courier\n" in result.stdout and "ok · 3 entries" in result.stdout
+    assert "Hindukush Dispatch\n" in result.stdout and "ok · 2 entries" in result.stdout
     assert "alerts: 3 pending" in result.stdout
 
 

@@ -1,0 +1,150 @@
+"""Which story an article belongs to: near-duplicate signatures and a window of recent ones.
+
+A signature is a bottom-k MinHash sketch (the k smallest 64-bit hashes of the article's word
+3-shingles, title included) plus the title's words. Two articles are the same story when the
+estimated Jaccard similarity of their shingles is high, or moderately high with similar titles
+(outlets retitle wire copy and wrap it in their own boilerplate). Only a window of recent
+signatures (default 72 h) is searched; it is rebuilt from the store at start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import re
+import struct
+import unicodedata
+from collections import Counter, deque
+from dataclasses import dataclass
+
+K = 64  # sketch size: Jaccard estimates within about +-0.06
+SHINGLE = 3
+TEXT_JOIN = 0.5  # estimated Jaccard of shingles at or above which two articles are one story
+TEXT_WITH_TITLE = 0.2  # ...or this much text overlap together with...
+TITLE_JOIN = 0.4  # ...this much title overlap
+SHORT = 40  # shingles: below this an article is only a feed summary, and titles carry more weight
+MIN_SHARED = 2  # sketch values a candidate must share before it is compared at all
+WORD = re.compile(r"\w+")
+STOPWORDS = frozenset(
+    "a an the of in on at to for and or but by with from as is are was were be been has have had "
+    "it its this that these those after before over into says said say new news".split()
+)
+
+
+@dataclass(frozen=True)
+class Signature:
+    """What stories compares: a sketch of the text's shingles and the title's content words."""
+
+    sketch: tuple[int, ...]  # sorted ascending
+    title_words: frozenset[str]
+    shingles: int  # how many distinct shingles the sketch was drawn from
+
+    def pack(self) -> bytes:
+        """Bytes for the store: the sketch as unsigned 64-bit integers, then the shingle count."""
+        return struct.pack(f"<{len(self.sketch)}QI", *self.sketch, self.shingles)
+
+
+def _words(text: str) -> list[str]:
+    return WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+
+
+def _hash(shingle: str) -> int:
+    return int.from_bytes(hashlib.blake2b(shingle.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
+
+
+def signature(title: str, text: str) -> Signature:
+    """The signature of an article's title and text."""
+    words = _words(title) + _words(text)
+    if len(words) < SHINGLE:
+        shingles = {" ".join(words)} if words else set()
+    else:
+        shingles = {" ".join(words[i:i + SHINGLE]) for i in range(len(words) - SHINGLE + 1)}
+    sketch = tuple(sorted(heapq.nsmallest(K, {_hash(s) for s in shingles})))
+    title_words = frozenset(word for word in _words(title) if word not in STOPWORDS and len(word) > 1)
+    return Signature(sketch, title_words, len(shingles))
+
+
+def unpack(blob: bytes, title: str) -> Signature:
+    count = (len(blob) - 4) // 8
+    values = struct.unpack(f"<{count}QI", blob)
+    title_words = frozenset(word for word in _words(title) if word not in STOPWORDS and len(word) > 1)
+    return Signature(tuple(values[:count]), title_words, values[count])
+
+
+def text_similarity(a: Signature, b: Signature) -> float:
+    """Estimated Jaccard similarity of two articles' shingle sets."""
+    if not a.sketch or not b.sketch:
+        return 0.0
+    union = heapq.nsmallest(K, set(a.sketch) | set(b.sketch))
+    both = set(a.sketch) & set(b.sketch)
+    return sum(1 for value in union if value in both) / len(union)
+
+
+def title_similarity(a: Signature, b: Signature) -> float:
+    if not a.title_words or not b.title_words:
+        return 0.0
+    return len(a.title_words & b.title_words) / len(a.title_words | b.title_words)
+
+
+def same_story(a: Signature, b: Signature) -> tuple[bool, float]:
+    """Whether two articles report the same story, and a score for ranking candidates."""
+    text = text_similarity(a, b)
+    title = title_similarity(a, b)
+    short = min(a.shingles, b.shingles) < SHORT
+    joined = text >= TEXT_JOIN or (text >= TEXT_WITH_TITLE and title >= TITLE_JOIN) or (short and title >= 0.7)
+    return joined, max(text, title if short else text)
+
+
+class StoryIndex:
+    """Signatures seen within `window` seconds, searchable by sketch value."""
+
+    def __init__(self, window: float):
+        self.window = window
+        self.by_value: dict[int, set[int]] = {}  # sketch value -> entry numbers
+        self.entries: dict[int, tuple[int, Signature, float]] = {}  # number -> (story, signature, seen)
+        self.order: deque[int] = deque()
+        self.counter = 0
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def add(self, story: int, sig: Signature, seen: float) -> None:
+        self.counter += 1
+        number = self.counter
+        self.entries[number] = (story, sig, seen)
+        self.order.append(number)
+        for value in sig.sketch:
+            self.by_value.setdefault(value, set()).add(number)
+
+    def prune(self, now: float) -> None:
+        """Forget signatures older than the window (they stay in the store)."""
+        while self.order:
+            number = self.order[0]
+            _story, sig, seen = self.entries[number]
+            if seen >= now - self.window:
+                break
+            self.order.popleft()
+            del self.entries[number]
+            for value in sig.sketch:
+                holders = self.by_value.get(value)
+                if holders is not None:
+                    holders.discard(number)
+                    if not holders:
+                        del self.by_value[value]
+
+    def find(self, sig: Signature, now: float) -> int | None:
+        """The story `sig` belongs to, if one within the window matches; else None."""
+        self.prune(now)
+        shared: Counter[int] = Counter()
+        for value in sig.sketch:
+            for number in self.by_value.get(value, ()):
+                shared[number] += 1
+        best: tuple[float, int] | None = None
+        for number, count in shared.most_common(50):
+            if count < MIN_SHARED and len(sig.sketch) >= MIN_SHARED:
+                break
+            story, other, _seen = self.entries[number]
+            joined, score = same_story(sig, other)
+            if joined and (best is None or score > best[0]):
+                best = (score, story)
+        return best[1] if best else None

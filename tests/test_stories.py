@@ -1,0 +1,195 @@
+"""One alert per story: the same wire story from several outlets, URL variants, retitles, guid
+flips, follow-ups, restarts. Loopback feeds and pages written for the tests."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from conftest import run_newsmon
+from fixtures import page, write_config
+
+from monitor import cli
+
+WIRE = [
+    "Militants stormed a police station in the Bannu district of Khyber Pakhtunkhwa before dawn on "
+    "Tuesday, killing four officers and wounding six others in a gun and grenade attack that lasted "
+    "nearly three hours, police officials said.",
+    "The attackers cut the power to the compound at about 3 a.m. and opened fire from two directions "
+    "before forcing their way through the main gate, according to a senior officer who asked not to be "
+    "named because he was not authorised to speak to the media.",
+    "Reinforcements from the Frontier Constabulary reached the station after an hour and the fighting "
+    "continued until sunrise, when two of the attackers were killed and the others escaped towards the "
+    "hills along the district boundary, the officer said.",
+    "Hospital staff in Bannu said the wounded included a civilian cook who worked at the station and "
+    "that two of the injured officers were in a critical condition after being hit by shrapnel.",
+    "Attacks on police posts in the province's southern districts have risen sharply over the past year, "
+    "with officers complaining of old weapons, thin night patrols and a shortage of armoured vehicles.",
+]
+CLAIM = ("The Tehreek-e-Taliban Pakistan (TTP) said in a statement to reporters that its fighters had "
+         "carried out the raid in revenge for recent security operations.")
+OTHER_ATTACK = [
+    "Gunmen on motorcycles ambushed a polio vaccination team in Lakki Marwat on Tuesday afternoon, "
+    "killing the policeman escorting the health workers, district officials said.",
+    "The vaccinators, two women from a nearby village, escaped unhurt and were taken to a rural health "
+    "centre, where the campaign was suspended for the rest of the week.",
+    "The TTP denied any part in the ambush, while a local elder blamed a criminal gang that has clashed "
+    "with the vaccination teams before over access to the villages.",
+]
+
+
+def item(guid, path, title, summary="A report from the frontier."):
+    return {"guid": guid, "path": path, "title": title, "summary": summary}
+
+
+def rss(title, site, items):
+    entries = "\n".join(
+        f"""<item><title>{i['title']}</title><link>{{BASE}}{i.get('link', i['path'])}</link>
+<guid isPermaLink="false">{i['guid']}</guid><pubDate>Tue, 24 Nov 2026 06:00:00 +0000</pubDate>
+<description>{i['summary']}</description></item>""" for i in items)
+    return f"""<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{title}</title>
+<link>https://{site}/</link><description>t</description>{entries}</channel></rss>"""
+
+
+def serve(web, feed_path, title, site, items):
+    web.add(feed_path, rss(title, site, items), "application/rss+xml")
+
+
+RULES = {
+    "entities": {
+        "ttp": {"names": ["TTP", "Tehreek-e-Taliban Pakistan"]},
+        "kp": {"kind": "region", "names": ["Khyber Pakhtunkhwa", "Bannu", "Lakki Marwat"]},
+    },
+    "rules": [{"name": "kp-attacks", "all": ["@kp"], "any": ["attack*", "ambush*", "storm*"]}],
+}
+
+
+def hook(web):
+    return web.base.replace("http://", "json://") + "/hook"
+
+
+def titles(web):
+    return [post["title"] for post in web.json_posts("/hook")]
+
+
+def three_outlets(web):
+    """The same wire story at three outlets, each with its own title, URL and trimmings."""
+    web.add("/a/bannu.html", page("/a/bannu.html", "Four police killed in Bannu station attack", "Frontier Post", *WIRE))
+    web.add("/b/2026/11/24/bannu-raid.html", page("/b/2026/11/24/bannu-raid.html", "Militants storm Bannu police station",
+                                                  "Daily Indus", "BANNU: " + WIRE[0], *WIRE[1:4]))
+    web.add("/c/news/991.html", page("/c/news/991.html", "Bannu: four officers die as station is raided", "Kohat Times",
+                                     *WIRE, "Our correspondent in Bannu contributed to this report."))
+    serve(web, "/a/rss.xml", "Frontier Post", "frontierpost.example", [item("a-1", "/a/bannu.html", "Four police killed in Bannu station attack")])
+    serve(web, "/b/rss.xml", "Daily Indus", "dailyindus.example", [item("b-1", "/b/2026/11/24/bannu-raid.html", "Militants storm Bannu police station")])
+    serve(web, "/c/rss.xml", "Kohat Times", "kohattimes.example", [item("c-1", "/c/news/991.html", "Bannu: four officers die as station is raided")])
+
+
+def config(tmp_path, web, feeds, rules=RULES, **settings):
+    return write_config(tmp_path, [{"url": web.base + f, "alert_on_first_poll": True} for f in feeds],
+                        {"hook": [hook(web)]}, watchlist=rules, **settings)
+
+
+def test_the_same_wire_story_from_three_outlets_alerts_once_and_lists_the_others(tmp_path, web):
+    three_outlets(web)
+    path = config(tmp_path, web, ["/a/rss.xml"])
+    assert cli.main(["--config", str(path), "run", "--once"]) == 0
+    assert titles(web) == ["[kp-attacks] Four police killed in Bannu station attack"]
+
+    path = config(tmp_path, web, ["/a/rss.xml", "/b/rss.xml", "/c/rss.xml"])
+    assert cli.main(["--config", str(path), "run", "--once"]) == 0
+    assert len(titles(web)) == 1  # the other outlets joined the story: no second alert
+
+    result = run_newsmon("--config", str(path), "stories", "--json")
+    assert result.returncode == 0, result.stderr
+    (story,) = json.loads(result.stdout)["stories"]
+    assert sorted(a["outlet"] for a in story["articles"]) == ["dailyindus.example", "frontierpost.example",
+                                                               "kohattimes.example"]
+    assert story["rules"] == ["kp-attacks"]
+
+
+def test_group_wait_holds_the_alert_to_list_every_outlet(tmp_path, web):
+    three_outlets(web)
+    rules = {**RULES, "rules": [{**RULES["rules"][0], "group_wait": "10m"}]}
+    path = config(tmp_path, web, ["/a/rss.xml", "/b/rss.xml", "/c/rss.xml"], rules=rules)
+    assert cli.main(["--config", str(path), "run", "--once"]) == 0
+    assert titles(web) == []  # waiting for outlets
+    with sqlite3.connect(tmp_path / "state" / "newsmon.db") as db:  # ...ten minutes pass
+        db.execute("UPDATE alerts SET next_attempt = next_attempt - 601")
+    assert cli.main(["--config", str(path), "run", "--once"]) == 0
+    (post,) = web.json_posts("/hook")
+    assert "Also reported by:" in post["message"]
+    assert sum(name in post["message"] for name in ("dailyindus.example", "frontierpost.example", "kohattimes.example")) == 3
+
+
+def test_a_different_attack_the_same_day_is_its_own_story(tmp_path, web):
+    three_outlets(web)
+    web.add("/a/lakki.html", page("/a/lakki.html", "Polio team ambushed in Lakki Marwat", "Frontier Post", *OTHER_ATTACK))
+    serve(web, "/a/rss.xml", "Frontier Post", "frontierpost.example",
+          [item("a-2", "/a/lakki.html", "Polio team ambushed in Lakki Marwat"),
+           item("a-1", "/a/bannu.html", "Four police killed in Bannu station attack")])
+    path = config(tmp_path, web, ["/a/rss.xml", "/b/rss.xml"])
+    assert cli.main(["--config", str(path), "run", "--once"]) == 0
+    bannu, lakki = sorted(titles(web), key=lambda title: "Lakki" in title)
+    assert "Bannu" in bannu and lakki == "[kp-attacks] Polio team ambushed in Lakki Marwat"
+
+
+def test_one_article_under_six_url_variants_is_one_entry(tmp_path, web):
+    web.add("/news/1234/bannu-attack", page("/news/1234/bannu-attack", "Four police killed in Bannu station attack", "Dawn", *WIRE))
+    variants = ["/news/1234/bannu-attack", "/news/1234/bannu-attack?utm_source=twitter&utm_medium=social",
+                "/news/1234/bannu-attack/", "/news/1234/bannu-attack#comments", "/news/1234/bannu-attack/amp",
+                "/news/1234/bannu-attack?fbclid=IwAR0abc"]
+    for variant in variants:  # the site answers every variant with the page (fragments never reach it)
+        web.routes[variant.split("#")[0]] = web.routes["/news/1234/bannu-attack"]
+    items = [{**item(f"v-{n}", variant, f"Bannu attack (copy {n})"), "link": variant} for n, variant in enumerate(variants)]
+    serve(web, "/v/rss.xml", "Variants", "dawn.example", items)
+    path = config(tmp_path, web, ["/v/rss.xml"])
+    assert cli.main(["--config", str(path), "run", "--once"]) == 0
+    assert len(titles(web)) == 1
+    with sqlite3.connect(tmp_path / "state" / "newsmon.db") as db:
+        assert db.execute("SELECT COUNT(*) FROM articles").fetchone()[0] == 1
+        assert db.execute("SELECT COUNT(DISTINCT article_id) FROM entries").fetchone()[0] == 1
+
+
+def test_a_retitled_entry_and_a_guid_flip_send_no_second_alert(tmp_path, web):
+    three_outlets(web)
+    path = config(tmp_path, web, ["/a/rss.xml"])
+    assert cli.main(["--config", str(path), "run", "--once"]) == 0
+    serve(web, "/a/rss.xml", "Frontier Post", "frontierpost.example",
+          [item("a-1", "/a/bannu.html", "Five police killed in Bannu station attack (updated)")])
+    assert cli.main(["--config", str(path), "run", "--once"]) == 0
+    serve(web, "/a/rss.xml", "Frontier Post", "frontierpost.example",
+          [item("a-1-flipped", "/a/bannu.html", "Five police killed in Bannu station attack (updated)")])
+    assert cli.main(["--config", str(path), "run", "--once"]) == 0
+    assert len(titles(web)) == 1
+
+
+def test_on_update_new_hits_sends_exactly_one_follow_up_when_the_story_names_the_ttp(tmp_path, web):
+    rules = {**RULES, "rules": [{"name": "kp-attacks", "all": ["@kp"], "any": ["attack*", "storm*", "@ttp"],
+                                 "on_update": "new_hits"}]}
+    three_outlets(web)
+    path = config(tmp_path, web, ["/a/rss.xml"], rules=rules)
+    assert cli.main(["--config", str(path), "run", "--once"]) == 0
+    web.add("/a/bannu.html", page("/a/bannu.html", "TTP claims responsibility for Bannu station attack", "Frontier Post",
+                                  *WIRE, CLAIM))
+    serve(web, "/a/rss.xml", "Frontier Post", "frontierpost.example",
+          [item("a-1", "/a/bannu.html", "TTP claims responsibility for Bannu station attack")])
+    assert cli.main(["--config", str(path), "run", "--once"]) == 0
+    assert cli.main(["--config", str(path), "run", "--once"]) == 0  # nothing new: nothing more
+    assert titles(web) == ["[kp-attacks] Four police killed in Bannu station attack",
+                           "[kp-attacks] Update: TTP claims responsibility for Bannu station attack"]
+
+
+def test_a_restart_between_polls_keeps_one_alert_per_story(tmp_path, web):
+    three_outlets(web)
+    path = config(tmp_path, web, ["/a/rss.xml"])
+    assert run_newsmon("--config", str(path), "run", "--once").returncode == 0  # one process...
+    path = config(tmp_path, web, ["/a/rss.xml", "/b/rss.xml", "/c/rss.xml"])
+    assert run_newsmon("--config", str(path), "run", "--once").returncode == 0  # ...and another
+    assert len(titles(web)) == 1
+
+
+def test_stories_command_reads_without_creating_state(tmp_path, web):
+    path = config(tmp_path, web, ["/a/rss.xml"])
+    result = run_newsmon("--config", str(path), "stories")
+    assert result.returncode == 1 and "no newsmon state" in result.stderr
+    assert not (tmp_path / "state" / "newsmon.db").exists()
