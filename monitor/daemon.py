@@ -95,6 +95,8 @@ class Daemon:
             scheduler.add_job(self._poll, "interval", args=(feed,), id=f"feed:{feed.url}", name=feed.url,
                               seconds=every, jitter=min(every * 0.1, 300), next_run_time=first,
                               max_instances=1, coalesce=True, misfire_grace_time=int(max(60, every / 2)))
+        scheduler.add_job(pipeline.prune, "interval", args=(self.app,), id="prune", hours=24, jitter=600,
+                          coalesce=True, max_instances=1)
         return scheduler
 
     async def run(self) -> None:
@@ -102,6 +104,7 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.stop, signum)
+        pipeline.prune(self.app)
         recovered = self.app.store.recover()
         if recovered:
             log.info("alerts in flight at the last stop returned to the outbox count=%d", recovered)

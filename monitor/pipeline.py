@@ -372,6 +372,13 @@ def _with_outlets(app: App, story: int, message: AlertMessage) -> AlertMessage:
     return dataclasses.replace(message, also_reported_by=others) if others else message
 
 
+def prune(app: App) -> None:
+    """Forget what is older than `retention` (counted from when we first saw it)."""
+    removed = app.store.prune(app.clock() - app.config.settings.retention)
+    if removed:
+        log.info("pruned entries=%d older_than_days=%.0f", removed, app.config.settings.retention / 86400)
+
+
 async def cycle(app: App) -> list[PollResult]:
     """Poll every feed once (those not held back), then try every pending alert once
     (backoff ignored)."""
@@ -385,4 +392,5 @@ async def cycle(app: App) -> list[PollResult]:
             outcome = PollResult(feed.url, "failed", error=repr(outcome))
         results.append(outcome)
     await drain(app, ignore_backoff=True)
+    prune(app)
     return results

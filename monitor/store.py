@@ -574,12 +574,18 @@ def open_store(state_dir: Path) -> Store:
     except OSError as error:
         raise StoreError(f"cannot create the state directory {state_dir}: {error.strerror}") from error
     path = state_dir / "newsmon.db"
-    connection = _connect(path)
+    return _migrated(_connect(path), path)
+
+
+def _migrated(connection: sqlite3.Connection, path: Path) -> Store:
     try:
         migrate(connection, path)
     except sqlite3.Error as error:
         connection.close()
         raise StoreError(f"cannot use the state database {path}: {error}") from error
+    except StoreError:
+        connection.close()
+        raise
     return Store(connection, path)
 
 
@@ -588,10 +594,4 @@ def open_existing(state_dir: Path) -> Store:
     path = state_dir / "newsmon.db"
     if not path.exists():
         raise StoreError(f"no newsmon state in {state_dir} (no newsmon.db there yet: run 'newsmon run' first)")
-    connection = _connect(path)
-    try:
-        migrate(connection, path)
-    except sqlite3.Error as error:
-        connection.close()
-        raise StoreError(f"cannot use the state database {path}: {error}") from error
-    return Store(connection, path)
+    return _migrated(_connect(path), path)

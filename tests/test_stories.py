@@ -193,3 +193,64 @@ def test_stories_command_reads_without_creating_state(tmp_path, web):
     result = run_newsmon("--config", str(path), "stories")
     assert result.returncode == 1 and "no newsmon state" in result.stderr
     assert not (tmp_path / "state" / "newsmon.db").exists()
+
+
+def test_the_daemon_keeps_one_alert_per_story_across_cycles(tmp_path, web):
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import ROOT, wait_for
+
+    three_outlets(web)
+    serve(web, "/b/rss.xml", "Daily Indus", "dailyindus.example", [])  # B has not published yet
+    feeds = [{"url": web.base + "/a/rss.xml", "alert_on_first_poll": True},
+             {"url": web.base + "/b/rss.xml", "interval": "2s"}]
+    path = write_config(tmp_path, feeds, {"hook": [hook(web)]}, watchlist=RULES)
+    process = subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(path), "run"], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(lambda: len(titles(web)) == 1, timeout=60)
+        polls = web.gets("/b/rss.xml")
+        serve(web, "/b/rss.xml", "Daily Indus", "dailyindus.example",
+              [item("b-1", "/b/2026/11/24/bannu-raid.html", "Militants storm Bannu police station")])
+        assert wait_for(lambda: web.gets("/b/2026/11/24/bannu-raid.html") >= 1 and web.gets("/b/rss.xml") > polls + 1,
+                        timeout=30)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert len(titles(web)) == 1
+    (story,) = json.loads(run_newsmon("--config", str(path), "stories", "--json").stdout)["stories"]
+    assert {a["outlet"] for a in story["articles"]} == {"frontierpost.example", "dailyindus.example"}
+
+
+def test_entries_published_long_ago_are_recorded_without_alerting(tmp_path, web):
+    three_outlets(web)
+    old = rss("Frontier Post", "frontierpost.example",
+              [item("a-1", "/a/bannu.html", "Four police killed in Bannu station attack")])
+    web.add("/a/rss.xml", old.replace("Tue, 24 Nov 2026 06:00:00 +0000", "Mon, 02 Nov 2026 06:00:00 +0000"),
+            "application/rss+xml")
+    path = config(tmp_path, web, ["/a/rss.xml"], alert_max_age="7d")
+    assert cli.main(["--config", str(path), "run", "--once"]) == 0
+    assert titles(web) == []
+    with sqlite3.connect(tmp_path / "state" / "newsmon.db") as db:
+        assert db.execute("SELECT COUNT(*) FROM entries").fetchone()[0] == 1
+
+
+def test_retention_forgets_old_entries_and_never_inside_it(tmp_path, web):
+    three_outlets(web)
+    path = config(tmp_path, web, ["/a/rss.xml", "/b/rss.xml"], retention="30d")
+    assert cli.main(["--config", str(path), "run", "--once"]) == 0
+    database = tmp_path / "state" / "newsmon.db"
+    with sqlite3.connect(database) as db:  # one entry was first seen 31 days ago, the other 29
+        db.execute("UPDATE entries SET first_seen = first_seen - 31 * 86400 WHERE entry_key = 'guid:a-1'")
+        db.execute("UPDATE articles SET fetched = fetched - 31 * 86400 WHERE outlet = 'frontierpost.example'")
+        db.execute("UPDATE entries SET first_seen = first_seen - 29 * 86400 WHERE entry_key = 'guid:b-1'")
+    assert cli.main(["--config", str(path), "run", "--once"]) == 0
+    with sqlite3.connect(database) as db:
+        keys = [row[0] for row in db.execute("SELECT entry_key FROM entries")]
+        assert keys == ["guid:b-1"]
+        assert db.execute("SELECT COUNT(*) FROM articles").fetchone()[0] == 1
