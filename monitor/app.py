@@ -14,6 +14,10 @@ from pathlib import Path
 from monitor import alert, config, fetch, match, sandbox, store, stories
 from monitor.errors import ConfigError, Problem
 
+RESTART_SETTINGS = ("state_dir", "user_agent", "allow_private_networks", "max_connections", "max_connections_per_host",
+                    "request_timeout", "parse_timeout", "worker_memory", "story_window")
+
+
 def check(path: Path | str, environ: Mapping[str, str] | None = None) -> config.Config:
     """Load and fully check a configuration, apprise URLs included. Raises ConfigError."""
     loaded, problems = config.read(path, environ)
@@ -43,6 +47,16 @@ class App:
     stories: stories.StoryIndex | None = None
     clock: Callable[[], float] = time.time  # tests pass a controllable clock
     warned: set[tuple[str, str]] = field(default_factory=set)  # (feed, kind) said once already
+
+    def reconfigure(self, fresh: config.Config) -> list[str]:
+        """Switch to a new, checked configuration: feeds, rules, entities and channels apply at
+        once. Returns the settings that changed but apply only after a restart."""
+        old = self.config.settings
+        needs_restart = [name for name in RESTART_SETTINGS if getattr(old, name) != getattr(fresh.settings, name)]
+        self.matcher = match.Matcher(fresh.entities, fresh.rules)
+        self.channels = alert.build_channels(fresh.channels)
+        self.config = fresh
+        return needs_restart
 
     async def close(self) -> None:
         await self.fetcher.close()

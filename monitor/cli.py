@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import logging
 import os
 import sys
@@ -46,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="PATH", help="configuration file (TOML)")
     parser.add_argument("--log-level", default=None, type=str.lower, choices=["debug", "info", "warning", "error"],
                         help="log detail on stderr (default: info; warning for 'demo')")
+    parser.add_argument("--log-format", default="text", choices=["text", "json"],
+                        help="text: one line per event with key=value fields (default); json: one JSON object per line")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 
@@ -76,6 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="one JSON document, for scripts")
     status.set_defaults(handler=cmd_status)
 
+    reload = commands.add_parser("reload", help="make the running daemon re-read its configuration",
+                                 description="Send SIGHUP to the newsmon running on this configuration's state "
+                                             "directory. An invalid configuration is refused (the daemon logs "
+                                             "every problem and keeps the old one); run 'newsmon check' first.")
+    reload.set_defaults(handler=cmd_reload)
+
     stories_ = commands.add_parser("stories", help="recent stories: their articles, outlets and rules",
                                    description="List stories first seen within --since, newest first: every "
                                                "outlet that reported each one, when, and the rules it matched.")
@@ -95,12 +104,52 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.add_argument("--limit", type=int, default=20, help="how many (default 20)")
     alerts.add_argument("--pending", action="store_true", help="only alerts not yet delivered")
     alerts.set_defaults(handler=cmd_alerts)
+
+    match_ = commands.add_parser("match", help="show which rules match an article, and why the others do not",
+                                 description="Match one article against the configured rules: print the rules "
+                                             "that match with the hits that made them match, and why each other "
+                                             "rule did not (including hits that did not count, e.g. an ambiguous "
+                                             "name with no context nearby). SOURCE is a file (HTML is extracted, "
+                                             "other text is taken as is), an http(s) URL (fetched and extracted "
+                                             "like an article page) or - for standard input. Exit 0 whether or not "
+                                             "anything matched.")
+    match_.add_argument("source", metavar="SOURCE", help="a file, an http:// or https:// URL, or - for standard input")
+    match_.add_argument("--json", action="store_true",
+                        help="print JSON: title, text, matches (rule, hits with field and code-point offsets) and "
+                             "non_matches (rule, reason)")
+    match_.add_argument("--rule", metavar="NAME", action="append", help="only this rule (may be repeated)")
+    match_.add_argument("--feed-tag", metavar="TAG", action="append",
+                        help="judge rules' feed_tags as if the article came from a feed with this tag (may be "
+                             "repeated); without it, feed_tags are not checked")
+    match_.add_argument("--title", help="the article's title (default: the page's title; none for plain text)")
+    match_.set_defaults(handler=cmd_match)
     return parser
 
 
-def setup_logging(level: str) -> None:
+FIELD = re.compile(r"(\w+)=('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|\S+)")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, and the message's key=value fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        data = {"time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+                "level": record.levelname.lower(), "logger": record.name, "message": message}
+        for key, value in FIELD.findall(message):
+            if key not in data:
+                data[key] = value[1:-1] if value[:1] in "'\"" else value
+        if record.exc_info:
+            data["exception"] = self.formatException(record.exc_info)
+        return json.dumps(data, ensure_ascii=False)
+
+
+def setup_logging(level: str, style: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S"))
+    if style == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -111,7 +160,7 @@ def setup_logging(level: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    setup_logging(args.log_level or ("warning" if args.command == "demo" else "info"))
+    setup_logging(args.log_level or ("warning" if args.command == "demo" else "info"), args.log_format)
     try:
         return args.handler(args)
     except ConfigError as error:
@@ -155,11 +204,28 @@ def _plural(count: int, noun: str) -> str:
 def cmd_run(args: argparse.Namespace) -> int:
     from monitor import app, daemon
 
-    loaded = app.check(_config_path(args))
-    if args.once:
-        return asyncio.run(_once(loaded))
-    running = app.open_app(loaded)
-    asyncio.run(daemon.Daemon(running).run())
+    path = _config_path(args)
+    loaded = app.check(path)
+    with daemon.StateLock(loaded.settings.state_dir):  # one newsmon per state directory
+        if args.once:
+            return asyncio.run(_once(loaded))
+        running = app.open_app(loaded)
+        asyncio.run(daemon.Daemon(running, loader=lambda: app.check(path)).run())
+    return EXIT_OK
+
+
+def cmd_reload(args: argparse.Namespace) -> int:
+    import signal
+
+    from monitor import daemon
+
+    loaded, _problems = config.read(_config_path(args))
+    pid = daemon.running_pid(loaded.settings.state_dir)
+    if pid is None:
+        print(f"newsmon: no running newsmon on {loaded.settings.state_dir} (no lock held on newsmon.pid)", file=sys.stderr)
+        return EXIT_FAILED
+    os.kill(pid, signal.SIGHUP)
+    print(f"asked newsmon (pid {pid}) to reload; it logs what changed, or every problem and keeps the old configuration")
     return EXIT_OK
 
 
@@ -330,3 +396,140 @@ def cmd_alerts(args: argparse.Namespace) -> int:
             print(f"#{row.id} {row.status:<8} {when} [{row.rule}] → {row.channel} · {row.title}"
                   f"{' · ' + row.url if row.url else ''} · attempts {row.attempts}{error}")
     return EXIT_OK
+
+
+def cmd_match(args: argparse.Namespace) -> int:
+    import difflib
+
+    from monitor import match
+
+    loaded = config.load(_config_path(args))
+    rules = loaded.rules
+    if args.rule:
+        known = [rule.name for rule in rules]
+        for name in args.rule:
+            if name not in known:
+                close = difflib.get_close_matches(name, known, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else f"; rules: {', '.join(known) or 'none'}"
+                print(f"newsmon: no rule {name!r} in {loaded.path}{hint}", file=sys.stderr)
+                return EXIT_USAGE
+        rules = tuple(rule for rule in rules if rule.name in args.rule)
+    try:
+        title, text = asyncio.run(_read_article(args.source, loaded.settings))
+    except OSError as error:
+        print(f"newsmon: cannot read {args.source}: {error.strerror or error}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.title is not None:
+        title = args.title
+    verdicts = match.Matcher(loaded.entities, rules).explain(title, text, feed_tags=args.feed_tag)
+    limited = {rule.name: rule.feed_tags for rule in rules if rule.feed_tags and args.feed_tag is None}
+    if args.json:
+        print(json.dumps(_match_json(title, text, verdicts), ensure_ascii=False, indent=2))
+        return EXIT_OK
+    fields = {"title": title, "text": text}
+    print(f"{title or '(no title)'}\n{len(text)} characters of text from {args.source}\n")
+    for verdict in verdicts:
+        if verdict.matched:
+            note = (f" (limited to feeds tagged {', '.join(limited[verdict.rule])}: not checked without --feed-tag)"
+                    if verdict.rule in limited else "")
+            print(f"MATCH {verdict.rule}{note}")
+            for line in _marked_sentences(fields, verdict.hits):
+                print(f"    {line}")
+            for hit in verdict.hits:
+                named = f", name {hit.alias!r}" if hit.entity else ""
+                print(f"    {hit.field} {hit.start}-{hit.end}: {fields[hit.field][hit.start:hit.end]!r} ({hit.term}{named})")
+        else:
+            print(f"no match {verdict.rule}: {_reason(verdict, fields)}")
+    if not verdicts:
+        print("no rules to judge")
+    return EXIT_OK
+
+
+async def _read_article(source: str, settings: config.Settings) -> tuple[str, str]:
+    """(title, text) of a file, an http(s) URL or standard input ("-"). HTML is extracted in a
+    worker process, like the daemon does; other bytes are decoded as UTF-8. Raises OSError when
+    a file cannot be read and NewsmonError when a page cannot be fetched or has no text."""
+    from monitor import extract, fetch, sandbox
+
+    url: str | None = None
+    content_type: str | None = None
+    if source == "-":
+        body = sys.stdin.buffer.read()
+    elif source.lower().startswith(("http://", "https://")):
+        fetcher = fetch.Fetcher(user_agent=settings.user_agent, allowed_networks=settings.allow_private_networks,
+                                timeout=settings.request_timeout)
+        try:  # a URL typed here is the user's own, like a feed URL: trusted as written
+            response = await fetcher.get(source, max_bytes=settings.max_page_size, accept=fetch.PAGE_ACCEPT)
+        finally:
+            await fetcher.close()
+        body, content_type, url = response.body, response.content_type, response.url
+    else:
+        body = Path(source).read_bytes()
+    if not _looks_like_html(body, content_type, source):
+        return "", body.decode("utf-8-sig", errors="replace")
+    box = sandbox.Sandbox(1, timeout=settings.parse_timeout, memory_limit=settings.worker_memory)
+    try:
+        page = await box.run(extract.extract, body, url)
+    finally:
+        box.close()
+    return page.title or "", page.text
+
+
+def _looks_like_html(body: bytes, content_type: str | None, source: str) -> bool:
+    if content_type:
+        return "html" in content_type.lower()
+    if source.lower().endswith((".html", ".htm", ".xhtml")):
+        return True
+    head = body[:4096].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html")) or b"<body" in head or b"<p>" in head
+
+
+def _hit_json(hit, fields: dict[str, str]) -> dict:
+    return {"term": hit.term, "entity": hit.entity, "alias": hit.alias, "field": hit.field, "start": hit.start,
+            "end": hit.end, "match": fields[hit.field][hit.start:hit.end]}
+
+
+def _match_json(title: str, text: str, verdicts) -> dict:
+    fields = {"title": title, "text": text}
+    return {
+        "title": title,
+        "text": text,
+        "matches": [{"rule": v.rule, "hits": [_hit_json(hit, fields) for hit in v.hits]} for v in verdicts if v.matched],
+        "non_matches": [{"rule": v.rule, "reason": _reason(v, fields),
+                         "cancelled": [{**_hit_json(c.hit, fields), "reason": c.reason} for c in v.cancelled]}
+                        for v in verdicts if not v.matched],
+    }
+
+
+def _reason(verdict, fields: dict[str, str]) -> str:
+    """Why a rule did not match, with the hits that did not count ("'TTP' at text 112 cancelled: ...")."""
+    notes = [f"{fields[c.hit.field][c.hit.start:c.hit.end]!r} at {c.hit.field} {c.hit.start} cancelled: {c.reason}"
+             for c in verdict.cancelled]
+    return "; ".join([verdict.reason, *notes])
+
+
+def _marked_sentences(fields: dict[str, str], hits, limit: int = 3) -> list[str]:
+    """The sentences around the hits (at most `limit`), hit words in «guillemets»."""
+    from monitor import text as textmod
+
+    out: list[str] = []
+    seen: set[tuple[str, int]] = set()
+    for hit in hits:
+        value = fields[hit.field]
+        sentence, offset = textmod.sentence_around(value, hit.start, hit.end)
+        if (hit.field, offset) in seen:
+            continue
+        seen.add((hit.field, offset))
+        spans = sorted({(h.start - offset, h.end - offset) for h in hits if h.field == hit.field
+                        and offset <= h.start and h.end <= offset + len(sentence)})
+        marked, done = [], 0
+        for start, end in spans:
+            if start < done:
+                continue
+            marked.append(sentence[done:start] + "«" + sentence[start:end] + "»")
+            done = end
+        marked.append(sentence[done:])
+        out.append(("title: " if hit.field == "title" else "") + "".join(marked))
+        if len(out) == limit:
+            break
+    return out

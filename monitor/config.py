@@ -339,14 +339,29 @@ class _Reader:
                 self.problem(f"{path}[{index}]", str(error))
         return tuple(out)
 
+    def secret(self, name: str) -> str | None:
+        """`name` from the environment, else from systemd's credentials directory
+        ($CREDENTIALS_DIRECTORY/name, as LoadCredential= provides), else None."""
+        if name in self.environ:
+            return self.environ[name]
+        directory = self.environ.get("CREDENTIALS_DIRECTORY")
+        if directory:
+            try:
+                return (Path(directory) / name).read_text(encoding="utf-8").strip()
+            except OSError:
+                return None
+        return None
+
     def expand(self, text: str, path: str) -> str:
-        """`${VAR}` replaced from the environment; "" (and a problem) if a variable is unset."""
-        missing = [name for name in ENV_REFERENCE.findall(text) if name not in self.environ]
-        for name in dict.fromkeys(missing):
-            self.problem(path, f"environment variable {name!r} is not set")
+        """`${VAR}` replaced from the environment or credentials; "" (and a problem) if unset."""
+        values = {name: self.secret(name) for name in ENV_REFERENCE.findall(text)}
+        missing = [name for name, value in values.items() if value is None]
+        for name in missing:
+            where = " (nor a credential of that name)" if self.environ.get("CREDENTIALS_DIRECTORY") else ""
+            self.problem(path, f"environment variable {name!r} is not set{where}")
         if missing:
             return ""
-        return ENV_REFERENCE.sub(lambda found: self.environ[found.group(1)], text)
+        return ENV_REFERENCE.sub(lambda found: values[found.group(1)], text)
 
 
 def find_config(explicit: str | None, environ: Mapping[str, str]) -> Path:

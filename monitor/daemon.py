@@ -1,5 +1,5 @@
-"""The long-running service: one APScheduler interval job per feed, an outbox job, signals,
-and a clean stop.
+"""The long-running service: one APScheduler interval job per feed, an outbox task, signals,
+reload, systemd notification and watchdog, and a clean stop.
 
 Jobs run on the asyncio loop (AsyncIOScheduler). Each feed's job has `max_instances=1` and
 `coalesce=True`, so a slow feed never piles up runs, and jitter, so feeds on one host do not
@@ -12,31 +12,120 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
+import os
 import signal
+import socket
+import time
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor import pipeline
 from monitor.app import App
+from monitor.config import Config
+from monitor.errors import ConfigError, NewsmonError, StoreError
 from monitor.model import FeedSpec
 
 log = logging.getLogger("newsmon.daemon")
 DRAIN_EVERY = 30.0
-STOP_GRACE = 7.0  # in-flight work gets this long; the whole stop stays under 10 s
+STOP_GRACE = 5.0  # in-flight work gets this long; the whole stop stays well under 10 s
+TICK = 5.0  # the scheduler's heartbeat job; the watchdog pings only while it keeps ticking
+
+
+class StateLock:
+    """An exclusive lock on a state directory, holding the owner's pid in `newsmon.pid`, so that
+    a second newsmon on the same state refuses to start and `newsmon reload` finds the daemon."""
+
+    def __init__(self, state_dir: Path):
+        self.path = state_dir / "newsmon.pid"
+        self.handle = None
+
+    def acquire(self) -> StateLock:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(self.path, "a+")
+        except OSError as error:
+            raise StoreError(f"cannot create the state directory {self.path.parent}: {error.strerror}") from error
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            owner = handle.read().strip() or "?"
+            handle.close()
+            raise NewsmonError(f"another newsmon (pid {owner}) is already running on {self.path.parent}; "
+                               "stop it first, or use another state_dir") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        self.handle = handle
+        return self
+
+    def release(self) -> None:
+        if self.handle is not None:
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+            self.handle.close()
+            self.handle = None
+
+    def __enter__(self) -> StateLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def running_pid(state_dir: Path) -> int | None:
+    """The pid of the daemon holding the state directory's lock, or None."""
+    path = state_dir / "newsmon.pid"
+    try:
+        with open(path) as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                text = handle.read().strip()
+                return int(text) if text.isdigit() else None
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return None  # a stale file: nobody holds the lock
+    except FileNotFoundError:
+        return None
+
+
+def sd_notify(message: str, environ: Mapping[str, str] = os.environ) -> bool:
+    """Send a message to systemd's notification socket, if there is one."""
+    address = environ.get("NOTIFY_SOCKET")
+    if not address:
+        return False
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+            sock.connect(address)
+            sock.sendall(message.encode())
+        return True
+    except OSError as error:
+        log.warning("cannot notify systemd socket=%s error=%s", address, error)
+        return False
 
 
 class Daemon:
     """Runs an App until stopped."""
 
-    def __init__(self, app: App, *, grace: float = STOP_GRACE):
+    def __init__(self, app: App, *, grace: float = STOP_GRACE, loader: Callable[[], Config] | None = None,
+                 environ: Mapping[str, str] = os.environ):
         self.app = app
         self.grace = grace
+        self.loader = loader  # re-reads the configuration at reload
+        self.environ = environ
         self.stopping = asyncio.Event()
         self.running: set[asyncio.Task] = set()
         self.kick = asyncio.Event()
         self.scheduler: AsyncIOScheduler | None = None
+        self.last_tick = time.monotonic()
 
     def interval(self, feed: FeedSpec) -> float:
         return feed.interval or self.app.config.settings.poll_interval
@@ -84,26 +173,91 @@ class Daemon:
             except Exception:  # a bug in one round must not stop deliveries for good
                 log.exception("outbox round failed")
 
+    def _add_feed_job(self, scheduler: AsyncIOScheduler, feed: FeedSpec, first: datetime) -> None:
+        every = self.interval(feed)
+        scheduler.add_job(self._poll, "interval", args=(feed,), id=f"feed:{feed.url}", name=feed.url,
+                          seconds=every, jitter=min(every * 0.1, 300), next_run_time=first,
+                          max_instances=1, coalesce=True, misfire_grace_time=int(max(60, every / 2)),
+                          replace_existing=True)
+
     def schedule(self) -> AsyncIOScheduler:
         scheduler = AsyncIOScheduler(timezone=timezone.utc)
         now = datetime.now(timezone.utc)
         feeds = self.app.config.feeds
         for index, feed in enumerate(feeds):
-            every = self.interval(feed)
             # spread first polls over a few seconds, then jitter every run by up to 10%
-            first = now + timedelta(seconds=min(5.0, every / 10) * index / max(1, len(feeds)))
-            scheduler.add_job(self._poll, "interval", args=(feed,), id=f"feed:{feed.url}", name=feed.url,
-                              seconds=every, jitter=min(every * 0.1, 300), next_run_time=first,
-                              max_instances=1, coalesce=True, misfire_grace_time=int(max(60, every / 2)))
+            first = now + timedelta(seconds=min(5.0, self.interval(feed) / 10) * index / max(1, len(feeds)))
+            self._add_feed_job(scheduler, feed, first)
         scheduler.add_job(pipeline.prune, "interval", args=(self.app,), id="prune", hours=24, jitter=600,
                           coalesce=True, max_instances=1)
+        scheduler.add_job(self._tick, "interval", id="heartbeat", seconds=TICK, coalesce=True, max_instances=1)
         return scheduler
+
+    async def _tick(self) -> None:
+        self.last_tick = time.monotonic()
+
+    def healthy(self) -> bool:
+        """The scheduler ticked recently and the store answers."""
+        if time.monotonic() - self.last_tick > max(3 * TICK, 30):
+            return False
+        try:
+            return self.app.store.db.execute("SELECT 1").fetchone()[0] == 1
+        except Exception:  # a broken store is exactly what the watchdog is for
+            return False
+
+    async def _watchdog(self, every: float) -> None:
+        """Ping systemd's watchdog while healthy; when not, stay silent so that systemd acts."""
+        while not self.stopping.is_set():
+            if self.healthy():
+                sd_notify("WATCHDOG=1", self.environ)
+            else:
+                log.error("unhealthy: not pinging the watchdog (scheduler stalled or store not answering)")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), every)
+
+    def reload(self) -> bool:
+        """Re-read the configuration. If it is invalid, log every problem and keep running on
+        the old one. Feeds added or removed gain or lose their job at once."""
+        if self.loader is None:
+            return False
+        sd_notify("RELOADING=1", self.environ)
+        try:
+            try:
+                fresh = self.loader()
+            except ConfigError as error:
+                for problem in error.problems:
+                    log.error("reload refused: %s", problem)
+                log.error("reload refused problems=%d (still running on the previous configuration)", len(error.problems))
+                return False
+            needs_restart = self.app.reconfigure(fresh)
+            old = {job.id for job in self.scheduler.get_jobs() if job.id.startswith("feed:")} if self.scheduler else set()
+            new = {f"feed:{feed.url}": feed for feed in fresh.feeds}
+            if self.scheduler is not None:
+                for job_id in old - set(new):
+                    self.scheduler.remove_job(job_id)
+                now = datetime.now(timezone.utc)
+                for job_id, feed in new.items():
+                    job = self.scheduler.get_job(job_id)
+                    if job is None or job.args[0] != feed:
+                        self._add_feed_job(self.scheduler, feed, now if job is None else job.next_run_time or now)
+            log.info("reloaded feeds=%d added=%d removed=%d rules=%d channels=%d%s", len(new), len(set(new) - old),
+                     len(old - set(new)), len(fresh.rules), len(fresh.channels),
+                     f" (restart to apply: {', '.join(needs_restart)})" if needs_restart else "")
+            self._status()
+            return True
+        finally:
+            sd_notify("READY=1", self.environ)
+
+    def _status(self) -> None:
+        config = self.app.config
+        sd_notify(f"STATUS=watching {len(config.feeds)} feeds with {len(config.rules)} rules", self.environ)
 
     async def run(self) -> None:
         """Run until SIGTERM/SIGINT (or `stop()`), then stop cleanly."""
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.stop, signum)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
         pipeline.prune(self.app)
         recovered = self.app.store.recover()
         if recovered:
@@ -113,14 +267,22 @@ class Daemon:
         outbox = asyncio.create_task(self._outbox(), name="newsmon-outbox")
         self.running.add(outbox)
         self.kick.set()  # alerts left from the last run go out first
+        watchdog_usec = self.environ.get("WATCHDOG_USEC", "")
+        if watchdog_usec.isdigit() and self.environ.get("WATCHDOG_PID", str(os.getpid())) == str(os.getpid()):
+            pinger = asyncio.create_task(self._watchdog(int(watchdog_usec) / 2e6), name="newsmon-watchdog")
+            self.running.add(pinger)
         log.info("newsmon running feeds=%d rules=%d channels=%d state=%s", len(self.app.config.feeds),
                  len(self.app.config.rules), len(self.app.channels), self.app.store.path)
+        sd_notify("READY=1", self.environ)
+        self._status()
         await self.stopping.wait()
+        sd_notify("STOPPING=1", self.environ)
         await self.shutdown()
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(signum)
 
     def stop(self, signum: int | None = None) -> None:
+        """Begin a clean stop (signal handler)."""
         if not self.stopping.is_set():
             log.info("stopping signal=%s", signal.Signals(signum).name if signum else "request")
         self.stopping.set()

@@ -5,12 +5,18 @@ Feed URLs come from the user's configuration; article links come from third part
 requests go through the guard: a host that resolves to a loopback, private, link-local,
 shared (CGNAT) or otherwise non-public address is refused before any connection is made,
 unless it lies in `allow_private_networks`. The guard checks the addresses the connection will
-actually use (it is the session's resolver), and IP-literal hosts and every redirect hop too.
+actually use (it is the session's resolver, and its socket factory sees the very address each
+socket connects to), and IP-literal hosts and every redirect hop too. Guarded URLs must be
+http(s), without backslashes, and name hosts by a name or a standard IP address: odd numeric
+forms (`127.1`, `0x7f.1`, `2130706433`, `0`) are refused whatever the allowed ranges. Hosts are
+read exactly as the HTTP client reads them (yarl, which applies IDNA/NFKC: full-width digits
+are plain digits there).
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import ipaddress
 import socket
 import urllib.request
@@ -21,6 +27,7 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
+from yarl import URL
 
 from monitor.errors import FetchError
 
@@ -50,6 +57,9 @@ class AddressRefused(OSError):
 
 
 NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+# Not public, though this Python's ipaddress may not say so: deprecated site-local (RFC 3879)
+# and the 2024 documentation prefix (RFC 9637).
+NOT_PUBLIC = (ipaddress.ip_network("fec0::/10"), ipaddress.ip_network("3fff::/20"))
 
 
 def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
@@ -80,14 +90,16 @@ def address_allowed(address: str, allowed: Sequence[Network]) -> bool:
         embedded = _embedded_ipv4(ip)
         if embedded:
             return all(address_allowed(str(inner), allowed) for inner in embedded)
+    if any(ip in network for network in NOT_PUBLIC):
+        return False
     return ip.is_global and not ip.is_multicast and not ip.is_reserved
 
 
 class GuardedResolver(AbstractResolver):
     """Resolves like aiohttp's default resolver, then refuses non-public addresses."""
 
-    def __init__(self, allowed: Sequence[Network]):
-        self.inner = DefaultResolver()
+    def __init__(self, allowed: Sequence[Network], inner: AbstractResolver | None = None):
+        self.inner = inner or DefaultResolver()
         self.allowed = tuple(allowed)
 
     async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
@@ -104,29 +116,60 @@ class GuardedResolver(AbstractResolver):
 
 def _is_ip(host: str) -> bool:
     try:
-        ipaddress.ip_address(host.strip("[]"))
+        ipaddress.ip_address(host.split("%")[0].strip("[]"))
         return True
     except ValueError:
         return False
+
+
+def _odd_ipv4(host: str) -> bool:
+    """A host that socket calls would read as an IPv4 address but that is not written as a
+    standard dotted quad: `127.1`, `0x7f.1`, `2130706433`, `017700000001`, `0`, `127.0.0.1.`."""
+    bare = host.rstrip(".")
+    if _is_ip(bare) and bare == host:
+        return False
+    try:
+        socket.inet_aton(bare)
+        return True
+    except (OSError, ValueError):
+        return bare.replace(".", "").isdigit()  # all digits: never a name, whatever inet_aton says
+
+
+SOCKET_FACTORY = "socket_factory" in inspect.signature(aiohttp.TCPConnector).parameters  # aiohttp >= 3.12
+
+
+def _refusing_socket_factory(allowed: tuple[Network, ...]):
+    """The last check, at the moment a socket is made for a guarded connection: the address it
+    will connect to must be allowed (whatever path the host took to get there)."""
+    def factory(addr_info) -> socket.socket:
+        family, type_, proto, _canonname, address = addr_info
+        if not address_allowed(str(address[0]), allowed):
+            raise AddressRefused(f"{address[0]} is a non-public address "
+                                 "(allow it with [newsmon] allow_private_networks)")
+        return socket.socket(family=family, type=type_, proto=proto)
+    return factory
 
 
 class Fetcher:
     """Two pooled sessions: one for the user's feeds, one guarded for third-party links."""
 
     def __init__(self, *, user_agent: str, allowed_networks: Sequence[Network] = (), timeout: float = 30.0,
-                 max_connections: int = 8, max_per_host: int = 2, max_redirects: int = 5):
+                 max_connections: int = 8, max_per_host: int = 2, max_redirects: int = 5,
+                 resolver: AbstractResolver | None = None):
         self.user_agent = user_agent
         self.allowed = tuple(allowed_networks)
         self.timeout = timeout
         self.max_redirects = max_redirects
         self.max_connections = max_connections
         self.max_per_host = max_per_host
+        self.resolver = resolver  # what the guarded session asks before its check (tests pass a stub)
         self.trusted: aiohttp.ClientSession | None = None
         self.guarded: aiohttp.ClientSession | None = None
 
-    def _session(self, resolver: AbstractResolver | None, *, trust_env: bool) -> aiohttp.ClientSession:
+    def _session(self, resolver: AbstractResolver | None, *, trust_env: bool, guard: bool = False) -> aiohttp.ClientSession:
+        extra = {"socket_factory": _refusing_socket_factory(self.allowed)} if guard and SOCKET_FACTORY else {}
         connector = aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=self.max_per_host,
-                                         resolver=resolver, ttl_dns_cache=300)
+                                         resolver=resolver, ttl_dns_cache=300, **extra)
         return aiohttp.ClientSession(connector=connector, trust_env=trust_env, headers={"User-Agent": self.user_agent},
                                      timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.timeout))
 
@@ -162,11 +205,12 @@ class Fetcher:
             raise FetchError("tls", f"TLS certificate problem: {error.certificate_error}") from None
         except aiohttp.ClientSSLError as error:
             raise FetchError("tls", f"TLS error: {error}") from None
-        except aiohttp.ClientConnectorDNSError as error:
-            raise FetchError("dns", f"cannot resolve host: {error.os_error.strerror or error}") from None
         except aiohttp.ClientConnectorError as error:
+            # aiohttp wraps what the guard raises (a DNS error when it came from the resolver)
             if isinstance(error.os_error, AddressRefused):
                 raise FetchError("refused", str(error.os_error), transient=False) from None
+            if isinstance(error, aiohttp.ClientConnectorDNSError):
+                raise FetchError("dns", f"cannot resolve host: {error.os_error.strerror or error}") from None
             raise FetchError("connect", f"cannot connect to {error.host}:{error.port}: {error.os_error.strerror or error.os_error}") from None
         except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, aiohttp.ClientResponseError) as error:
             raise FetchError("protocol", f"broken response: {error}") from None
@@ -182,38 +226,62 @@ class Fetcher:
 
     def _guarded(self) -> aiohttp.ClientSession:
         if self.guarded is None:
-            self.guarded = self._session(GuardedResolver(self.allowed), trust_env=False)
+            self.guarded = self._session(GuardedResolver(self.allowed, self.resolver), trust_env=False, guard=True)
         return self.guarded
 
     async def _check_target(self, host: str, port: int) -> None:
         """Resolve `host` here and refuse it if any address is not allowed (for proxied requests)."""
-        loop = asyncio.get_running_loop()
+        resolver = GuardedResolver(self.allowed, self.resolver)
         try:
-            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except socket.gaierror as error:
-            raise FetchError("dns", f"cannot resolve host {host}: {error.strerror}") from None
-        for info in infos:
-            if not address_allowed(info[4][0], self.allowed):
-                raise AddressRefused(f"{host} resolves to {info[4][0]}, a non-public address "
-                                     "(allow it with [newsmon] allow_private_networks)")
+            await resolver.resolve(host, port, socket.AF_UNSPEC)
+        except AddressRefused:
+            raise
+        except OSError as error:
+            raise FetchError("dns", f"cannot resolve host {host}: {error.strerror or error}") from None
+        finally:
+            if self.resolver is None:
+                await resolver.close()
+
+    def _guard(self, current: str) -> URL:
+        """Refuse a third party's URL that is not plainly an http(s) URL to an allowed address
+        (names are checked when resolved); returns it parsed as the HTTP client will read it."""
+        if "\\" in current:
+            raise AddressRefused(f"a URL with a backslash ({current!r}): hosts are read differently by different parsers")
+        try:
+            url = URL(current)
+        except ValueError as error:
+            raise AddressRefused(f"an unreadable URL ({current!r}: {error})") from None
+        if url.scheme not in ("http", "https"):
+            raise AddressRefused(f"not an http(s) URL: {current!r}")
+        host = url.host or ""
+        if not host:
+            raise AddressRefused(f"a URL without a host: {current!r}")
+        if _is_ip(host):
+            if not address_allowed(host, self.allowed):
+                raise AddressRefused(f"{host} is a non-public address (allow it with [newsmon] allow_private_networks)")
+        elif _odd_ipv4(host):
+            raise AddressRefused(f"{host!r} is an IP address written in a non-standard form")
+        return url
 
     async def _follow(self, url: str, headers: dict, max_bytes: int, untrusted: bool, proxy: str | None) -> Response:
         permanent = True
         current = url
         guard = untrusted
         for _hop in range(self.max_redirects + 1):
-            if "\\" in current:
-                raise FetchError("url", f"refusing a URL with a backslash: {current!r}", transient=False)
-            parts = urlsplit(current)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise FetchError("url", f"not an http(s) URL: {current!r}", transient=False)
             hop_proxy = proxy or _env_proxy(current)
-            if guard and _is_ip(parts.hostname) and not address_allowed(parts.hostname, self.allowed):
-                raise AddressRefused(f"{parts.hostname} is a non-public address (allow it with [newsmon] allow_private_networks)")
-            if guard and hop_proxy:
-                await self._check_target(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+            target: str | URL = current
+            if guard:
+                checked = target = self._guard(current)
+                if hop_proxy and not _is_ip(checked.host or ""):
+                    await self._check_target(checked.host or "", checked.port or (443 if checked.scheme == "https" else 80))
+            else:
+                if "\\" in current:
+                    raise FetchError("url", f"refusing a URL with a backslash: {current!r}", transient=False)
+                parts = urlsplit(current)
+                if parts.scheme not in ("http", "https") or not parts.hostname:
+                    raise FetchError("url", f"not an http(s) URL: {current!r}", transient=False)
             session = self._guarded() if guard and not hop_proxy else self._trusted()
-            async with session.get(current, headers=headers, allow_redirects=False, proxy=hop_proxy) as response:
+            async with session.get(target, headers=headers, allow_redirects=False, proxy=hop_proxy) as response:
                 if response.status in REDIRECTS and "Location" in response.headers:
                     permanent = permanent and response.status in PERMANENT
                     current = urljoin(current, response.headers["Location"])

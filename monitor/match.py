@@ -1,33 +1,40 @@
 """Watch rules, compiled once, matched against articles.
 
-A phrase matches whole words only, after `text.normalize` on both sides: case-insensitive,
-diacritics, dashes and apostrophes unified, whitespace collapsed. An alias written in capitals
-with 2 to 6 letters (TTP, KP, IS-K) is an acronym and matches only in capitals. A hyphen or
-space in a phrase matches a hyphen or whitespace in the text. `bomb*` is a prefix.
+Every alias of every entity and every phrase of every rule goes into one Aho-Corasick automaton
+(pyahocorasick) over `text.normalize`d text, so an article is read once whatever the number of
+rules; each candidate is then checked for word boundaries, letter case and (for Arabic-script
+names) attached proclitics. Then, in order:
+
+1. an *ambiguous* alias of an entity (by default its acronym-like ones, when the entity has
+   `context` or `exclude`) counts only with a `context` term within `context_window` words in
+   the same field, and no `exclude` phrase within that window;
+2. a hit inside a longer hit of another entity does not count ("Taliban" inside "Pakistani
+   Taliban" is the TTP's);
+3. each rule is judged on the hits: `all` / `any` / `none`, its `query`, its `feed_tags`.
+
+A phrase matches whole words only; a possessive still matches (TTP's), a plural does not (TTPs).
+A hyphen or space in a phrase matches a hyphen or whitespace. A name with no lower-case letter
+and 2 to 6 letters (TTP, KP, IS-K), or a short mixed-case abbreviation (LeT, JeM), matches in
+its own case only unless its entity says `case = "insensitive"`. `bomb*` is a prefix.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import ahocorasick
+
+from monitor import packs
 from monitor import text as textmod
 from monitor.model import Entity, Hit, Match, Rule
 
 FIELDS = ("title", "text")
-SEPARATOR = r"(?:\s?-\s?|\s)"
-
-
-@dataclass(frozen=True)
-class Pattern:
-    """One alias of one term, compiled."""
-
-    term: str
-    entity: str | None
-    alias: str
-    regex: re.Pattern
-    cased: bool
+# Attached Arabic-script proclitics an Arabic-script name may carry: wa- (and), bi- (with),
+# li- (for), al- (the), lil- (for the), and their combinations (wal-, bil-, wa-bi-, ...).
+PROCLITICS = re.compile("\u0648?(?:\u0627\u0644|\u0628\u0627\u0644|\u0644\u0644|\u0628|\u0644)?")
 
 
 def is_acronym(alias: str) -> bool:
@@ -36,78 +43,471 @@ def is_acronym(alias: str) -> bool:
     return 2 <= len(letters) <= 6 and not any(c.islower() for c in letters) and any(c.isupper() for c in letters)
 
 
-def compile_alias(alias: str) -> tuple[re.Pattern, bool]:
-    """The regex for one alias and whether it must match case-sensitively."""
-    cased = is_acronym(alias)
-    normal = textmod.normalize(alias.strip())
-    phrase = normal.cased if cased else normal.folded
-    prefix = phrase.endswith("*")
-    if prefix:
-        phrase = phrase[:-1]
-    words = [w for w in re.split(r"[\s-]+", phrase) if w]
-    body = SEPARATOR.join(re.escape(w) for w in words)
-    tail = r"\w*" if prefix else ""
-    return re.compile(rf"(?<!\w){body}{tail}(?!\w)"), cased
+def is_mixed_abbreviation(alias: str) -> bool:
+    """A single word of 2 to 4 letters with a capital after a lower-case letter (LeT, JeM, HuJI)."""
+    letters = [c for c in alias if c.isalpha()]
+    if not 2 <= len(letters) <= 4 or " " in alias.strip():
+        return False
+    return any(a.islower() and b.isupper() for a, b in zip(letters, letters[1:]))
 
 
-def compile_term(term: str, entities: dict[str, Entity]) -> list[Pattern]:
-    """Every alias pattern of a rule term (a phrase or `@entity`)."""
-    if term.startswith("@"):
-        entity = entities[term[1:]]
-        aliases: Iterable[str] = entity.names
-        entity_name: str | None = entity.name
-    else:
-        aliases, entity_name = (term,), None
-    patterns = []
-    for alias in aliases:
-        regex, cased = compile_alias(alias)
-        patterns.append(Pattern(term, entity_name, alias, regex, cased))
-    return patterns
+def is_case_sensitive(alias: str, case: str = "auto") -> bool:
+    """Whether an alias matches only in its own letter case, given its entity's `case`."""
+    if case == "sensitive":
+        return True
+    if case == "insensitive":
+        return False
+    return is_acronym(alias) or is_mixed_abbreviation(alias)
+
+
+def ambiguous_names(entity: Entity) -> frozenset[str]:
+    """The aliases of an entity that context and exclusions apply to."""
+    if entity.ambiguous is not None:
+        return frozenset(entity.ambiguous)
+    if not entity.context and not entity.exclude:
+        return frozenset()
+    return frozenset(alias for alias in entity.names if is_acronym(alias) or is_mixed_abbreviation(alias))
+
+
+def _is_word(char: str) -> bool:
+    return char.isalnum() or char == "_" or (char > "\x7f" and unicodedata.category(char)[0] == "M")
+
+
+def _is_arabic_script(char: str) -> bool:
+    code = ord(char)
+    return 0x0600 <= code <= 0x06FF or 0x0750 <= code <= 0x077F or 0x08A0 <= code <= 0x08FF or 0xFB50 <= code <= 0xFEFF
+
+
+def _key(normal_text: str) -> str:
+    """What the automaton searches: folded text with every dash as a space."""
+    return normal_text.replace("-", " ")
+
+
+@dataclass
+class _Variant:
+    """One searchable form of one or more aliases: the same key, case rule and prefix flag."""
+
+    key: str
+    cased: str | None  # the case-sensitive form of the key, or None
+    prefix: bool
+    proclitics: bool
+    owners: list[tuple[str, str]]  # (source, alias as written); a source is "@entity" or a phrase
+    word_start: bool
+    word_end: bool
+
+
+class _Found:
+    """A candidate hit, in normalised coordinates and in original ones."""
+
+    __slots__ = ("source", "alias", "field", "nstart", "nend", "start", "end")
+
+    def __init__(self, source: str, alias: str, field: str, nstart: int, nend: int, start: int, end: int):
+        self.source, self.alias, self.field = source, alias, field
+        self.nstart, self.nend, self.start, self.end = nstart, nend, start, end
+
+    def hit(self, term: str, entity: str | None) -> Hit:
+        return Hit(term, entity, self.alias, self.field, self.start, self.end)
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    """A hit of an entity that does not count, and why."""
+
+    hit: Hit
+    reason: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How one rule judged one article: its hits when it matched, else the reason it did not;
+    `cancelled` lists the hits of its entities that did not count."""
+
+    rule: str
+    matched: bool
+    hits: tuple[Hit, ...]
+    reason: str
+    cancelled: tuple[Cancelled, ...] = ()
+
+
+class _Field:
+    """One normalised article field and its word positions (computed when first needed)."""
+
+    __slots__ = ("name", "normal", "key", "_words")
+
+    def __init__(self, name: str, value: str):
+        self.name = name
+        self.normal = textmod.normalize(value)
+        self.key = _key(self.normal.folded)
+        self._words: dict[int, int] = {}
+
+    def word(self, position: int) -> int:
+        """The index of the word holding the normalised `position`."""
+        index = self._words.get(position)
+        if index is None:
+            index = self._words[position] = self.key.count(" ", 0, position)
+        return index
+
+
+def _distance(fields: dict[str, _Field], a: _Found, b: _Found) -> int:
+    """Words strictly between two hits of one field (0 when they touch or overlap)."""
+    field = fields[a.field]
+    if a.nend <= b.nstart:
+        return max(0, field.word(b.nstart) - field.word(a.nend - 1) - 1)
+    if b.nend <= a.nstart:
+        return max(0, field.word(a.nstart) - field.word(b.nend - 1) - 1)
+    return 0
+
+
+class _Scan:
+    """Everything found in one article: candidate hits by source, the entity hits that count,
+    and the cancelled ones."""
+
+    def __init__(self, fields: dict[str, _Field]):
+        self.fields = fields
+        self.raw: dict[str, list[_Found]] = {}
+        self.counted: dict[str, list[_Found]] = {}  # by source; entities after their checks
+        self.cancelled: dict[str, list[tuple[_Found, str]]] = {}  # by "@entity"
 
 
 class Matcher:
-    """Rules compiled against their entities; `match()` is pure and may be called from anywhere."""
+    """Rules compiled against their entities; `match()` is pure and may be called from anywhere.
+
+    `entities` are the user's (with any `extends` already merged); `@pack.NAME` references are
+    resolved from the bundled pack. Raises ValueError for an unknown entity or a bad query (the
+    configuration check reports those first)."""
 
     def __init__(self, entities: Iterable[Entity], rules: Iterable[Rule]):
-        by_name = {entity.name: entity for entity in entities}
         self.rules = tuple(rules)
-        self.patterns: dict[str, list[Pattern]] = {}
+        self.entities: dict[str, Entity] = {entity.name: entity for entity in entities}
+        self.queries = {rule.name: textmod.parse_query(rule.query) for rule in self.rules if rule.query}
+        self._near_terms: dict[int, tuple[list[textmod.QueryTerm], list[textmod.QueryTerm]]] = {}
+        rule_terms = {rule.name: self._terms_of(rule) for rule in self.rules}
+        wanted = {term[1:] for terms in rule_terms.values() for term in terms if term.startswith("@")}
+        if any(name.startswith(packs.PREFIX) and name not in self.entities for name in wanted):
+            for name, entity in packs.entities().items():
+                self.entities.setdefault(name, entity)
         for rule in self.rules:
-            for term in (*rule.all, *rule.any, *rule.none):
-                if term not in self.patterns:
-                    self.patterns[term] = compile_term(term, by_name)
+            for term in rule_terms[rule.name]:
+                if term.startswith("@") and term[1:] not in self.entities:
+                    raise ValueError(f"rule {rule.name!r}: unknown entity {term[1:]!r}")
+        self.ambiguous = {name: ambiguous_names(entity) for name, entity in self.entities.items()}
+        phrases = {term for terms in rule_terms.values() for term in terms if not term.startswith("@")}
+        for entity in self.entities.values():
+            if self.ambiguous[entity.name]:
+                phrases.update(entity.context)
+                phrases.update(entity.exclude)
+        self._compile(phrases)
+        # Which rules (by index) a found source can make match; rules that could match without any hit.
+        self.rules_by_source: dict[str, list[int]] = {}
+        self.always: list[int] = []
+        for index, rule in enumerate(self.rules):
+            positive = [term for term in rule_terms[rule.name] if term not in rule.none]
+            if not positive:
+                continue
+            query = self.queries.get(rule.name)
+            if query is not None and not (rule.all or rule.any) and textmod.query_holds_without_terms(query):
+                self.always.append(index)
+            for term in dict.fromkeys(positive):
+                self.rules_by_source.setdefault(term, []).append(index)
 
-    def find(self, fields: dict[str, str]) -> dict[str, list[Hit]]:
-        """Every hit of every term in the given fields, by term."""
-        normals = {name: textmod.normalize(value) for name, value in fields.items() if value}
-        found: dict[str, list[Hit]] = {}
-        for term, patterns in self.patterns.items():
-            hits = []
-            for pattern in patterns:
-                for field, normal in normals.items():
-                    haystack = normal.cased if pattern.cased else normal.folded
-                    for occurrence in pattern.regex.finditer(haystack):
-                        start, end = normal.span(occurrence.start(), occurrence.end())
-                        hits.append(Hit(term, pattern.entity, pattern.alias, field, start, end))
-            if hits:
-                hits.sort(key=lambda hit: (FIELDS.index(hit.field) if hit.field in FIELDS else 9, hit.start))
-                found[term] = hits
+    def _terms_of(self, rule: Rule) -> list[str]:
+        query = self.queries.get(rule.name)
+        query_terms = [term.text for term in textmod.query_terms(query)] if query is not None else []
+        return [*rule.all, *rule.any, *rule.none, *query_terms]
+
+    def _compile(self, phrases: set[str]) -> None:
+        variants: dict[tuple[str, str | None, bool], _Variant] = {}
+
+        def add(source: str, alias: str, case: str) -> None:
+            written = alias.strip()
+            prefix = written.endswith("*")
+            if prefix:
+                written = written[:-1].rstrip()
+            normal = textmod.normalize(written)
+            key = _key(normal.folded)
+            if not key.strip(" '"):
+                return
+            cased = _key(normal.cased) if is_case_sensitive(alias.strip(), case) else None
+            variant = variants.get((key, cased, prefix))
+            if variant is None:
+                variant = variants[(key, cased, prefix)] = _Variant(
+                    key, cased, prefix, _is_arabic_script(key[0]), [], _is_word(key[0]), _is_word(key[-1]))
+            if (source, alias) not in variant.owners:
+                variant.owners.append((source, alias))
+
+        for entity in self.entities.values():
+            for alias in entity.names:
+                add("@" + entity.name, alias, entity.case)
+        for phrase in phrases:
+            add(phrase, phrase, "auto")
+        # Case-sensitive names are searched in the text as written, the others in the folded
+        # text: an acronym such as "AB" then meets only capitals, not every "ab" inside a word.
+        self.automata: list[tuple[bool, ahocorasick.Automaton]] = []
+        for cased in (False, True):
+            by_key: dict[str, list[_Variant]] = {}
+            for variant in variants.values():
+                if (variant.cased is not None) == cased:
+                    by_key.setdefault(variant.cased if cased else variant.key, []).append(variant)
+            if by_key:
+                automaton = ahocorasick.Automaton()
+                for key, found in by_key.items():
+                    automaton.add_word(key, tuple(found))
+                automaton.make_automaton()
+                self.automata.append((cased, automaton))
+        self.alias_count = sum(len(variant.owners) for variant in variants.values())
+
+    # ------------------------------------------------------------ finding
+
+    def _find(self, fields: dict[str, _Field]) -> _Scan:
+        scan = _Scan(fields)
+        raw = scan.raw
+        for field in fields.values():
+            key, normal = field.key, field.normal
+            size = len(key)
+            candidates = []
+            for cased, automaton in self.automata:
+                candidates.append(automaton.iter(_key(normal.cased) if cased else key))
+            for last, variants in (found for found_in in candidates for found in found_in):
+                end = last + 1
+                for variant in variants:
+                    start = end - len(variant.key)
+                    stop = end
+                    if variant.prefix:
+                        while stop < size and _is_word(key[stop]):
+                            stop += 1
+                    elif variant.word_end and stop < size and _is_word(key[stop]):
+                        continue
+                    if variant.word_start and start > 0 and _is_word(key[start - 1]):
+                        if not variant.proclitics or not _proclitic_before(key, start):
+                            continue
+                    begin, finish = normal.span(start, stop)
+                    for source, alias in variant.owners:
+                        raw.setdefault(source, []).append(
+                            _Found(source, alias, field.name, start, stop, begin, finish))
+        return scan
+
+    def _judge_entities(self, scan: _Scan) -> None:
+        """Apply context, exclusions and containment to entity hits; fill `scan.counted`."""
+        raw, fields = scan.raw, scan.fields
+        kept: list[_Found] = []
+        for source, found in raw.items():
+            if not source.startswith("@"):
+                scan.counted[source] = found
+                continue
+            entity = self.entities[source[1:]]
+            ambiguous = self.ambiguous[entity.name]
+            window = entity.context_window
+            for hit in found:
+                if hit.alias not in ambiguous:
+                    kept.append(hit)
+                    continue
+                reason = None
+                for phrase in entity.exclude:
+                    near = _nearest(fields, hit, raw.get(phrase, ()))
+                    if near is not None and near < window:
+                        reason = f"excluded: {phrase!r} within {window} words"
+                        break
+                if reason is None and entity.context:
+                    if not any(_within(fields, hit, raw.get(term, ()), window) for term in entity.context):
+                        reason = f"no context term within {window} words"
+                if reason is None:
+                    kept.append(hit)
+                else:
+                    scan.cancelled.setdefault(source, []).append((hit, reason))
+        # A hit inside a longer hit of another entity, in the same field, does not count.
+        kept.sort(key=lambda hit: (hit.field, hit.nstart, -hit.nend))
+        for index, hit in enumerate(kept):
+            outer = None
+            for other in kept[max(0, index - 64):index]:
+                if (other.field == hit.field and other.source != hit.source and other.nstart <= hit.nstart
+                        and hit.nend <= other.nend and (other.nend - other.nstart) > (hit.nend - hit.nstart)):
+                    outer = other
+                    break
+            if outer is None:
+                scan.counted.setdefault(hit.source, []).append(hit)
+            else:
+                scan.cancelled.setdefault(hit.source, []).append(
+                    (hit, f"inside {fields[hit.field].normal.original[outer.start:outer.end]!r} ({outer.source})"))
+
+    def _scan(self, title: str, text: str) -> _Scan:
+        fields = {name: _Field(name, value) for name, value in (("title", title), ("text", text)) if value}
+        scan = self._find(fields)
+        self._judge_entities(scan)
+        return scan
+
+    # ------------------------------------------------------------ judging
+
+    def match(self, title: str, text: str, feed_tags: Iterable[str] | None = None) -> list[Match]:
+        """The rules that match an article, each with the hits of its positive terms.
+        `feed_tags` are the tags of the article's feed; None: rules' `feed_tags` are not checked."""
+        scan = self._scan(title, text)
+        tags = None if feed_tags is None else frozenset(feed_tags)
+        candidates = set(self.always)
+        for source in scan.counted:
+            candidates.update(self.rules_by_source.get(source, ()))
+        matches = []
+        for index in sorted(candidates):
+            rule = self.rules[index]
+            matched, hits, _reason = self._judge(rule, scan, tags, explain=False)
+            if matched:
+                matches.append(Match(rule.name, hits))
+        return matches
+
+    def explain(self, title: str, text: str, feed_tags: Iterable[str] | None = None) -> list[Verdict]:
+        """Every rule's verdict on an article, with hits, reasons and cancelled hits."""
+        scan = self._scan(title, text)
+        tags = None if feed_tags is None else frozenset(feed_tags)
+        verdicts = []
+        for rule in self.rules:
+            matched, hits, reason = self._judge(rule, scan, tags, explain=True)
+            cancelled = []
+            for term in dict.fromkeys(self._terms_of(rule)):
+                for found, why in scan.cancelled.get(term, ()) if term.startswith("@") else ():
+                    cancelled.append(Cancelled(found.hit(term, term[1:]), why))
+            verdicts.append(Verdict(rule.name, matched, hits, reason, tuple(cancelled)))
+        return verdicts
+
+    def hits(self, title: str, text: str) -> list[Hit]:
+        """Every counted hit of every entity the matcher knows (for storing, replay and trends)."""
+        scan = self._scan(title, text)
+        out = [found.hit(source, source[1:]) for source, founds in scan.counted.items()
+               if source.startswith("@") for found in founds]
+        return list(_dedupe(tuple(out)))
+
+    def _hits_of(self, term: str, scan: _Scan) -> list[_Found]:
+        return scan.counted.get(term, [])
+
+    def _judge(self, rule: Rule, scan: _Scan, tags: frozenset[str] | None,
+               explain: bool) -> tuple[bool, tuple[Hit, ...], str]:
+        """(matched, hits, reason it did not match); reasons are spelt out only to `explain`."""
+        if rule.feed_tags and tags is not None and not tags.intersection(rule.feed_tags):
+            shown = ", ".join(sorted(tags)) or "none"
+            return False, (), f"limited to feeds tagged {', '.join(rule.feed_tags)} (this feed's tags: {shown})"
+        query = self.queries.get(rule.name)
+        if not rule.all and not rule.any and query is None:
+            return False, (), "the rule has no positive term"
+        for term in rule.none:
+            found = self._hits_of(term, scan)
+            if found:
+                return False, (), f"'none' term {term} found: {_where(scan, found[0])}"
+        collected: list[Hit] = []
+        for term in rule.all:
+            found = self._hits_of(term, scan)
+            if not found:
+                return False, (), f"'all' term {term} not found"
+            collected.extend(self._as_hits(term, found))
+        if rule.any:
+            any_found = [(term, self._hits_of(term, scan)) for term in rule.any]
+            if not any(found for _term, found in any_found):
+                return False, (), f"no 'any' term found ({', '.join(rule.any)})"
+            for term, found in any_found:
+                collected.extend(self._as_hits(term, found))
+        if query is not None:
+            holds, pairs = self._evaluate(query, scan)
+            if not holds:
+                return False, (), f"query not satisfied: {self._query_summary(query, scan)}" if explain else "query"
+            for term, found in pairs:
+                collected.extend(self._as_hits(term, [found]))
+        return True, _dedupe(tuple(collected)), ""
+
+    def _as_hits(self, term: str, found: Iterable[_Found]) -> list[Hit]:
+        entity = term[1:] if term.startswith("@") else None
+        return [hit.hit(term, entity) for hit in found]
+
+    def _evaluate(self, node: object, scan: _Scan) -> tuple[bool, list[tuple[str, _Found]]]:
+        """Whether a query (sub)tree holds, and the (term, hit) pairs that make it hold."""
+        if isinstance(node, textmod.QueryTerm):
+            found = self._term_hits(node, scan)
+            return bool(found), [(node.text, hit) for hit in found]
+        if isinstance(node, textmod.QueryNot):
+            holds, _pairs = self._evaluate(node.item, scan)
+            return not holds, []
+        if isinstance(node, textmod.QueryAnd):
+            pairs: list[tuple[str, _Found]] = []
+            for item in node.items:
+                holds, found = self._evaluate(item, scan)
+                if not holds:
+                    return False, []
+                pairs.extend(found)
+            return True, pairs
+        if isinstance(node, textmod.QueryOr):
+            pairs = []
+            any_holds = False
+            for item in node.items:
+                holds, found = self._evaluate(item, scan)
+                if holds:
+                    any_holds = True
+                    pairs.extend(found)
+            return any_holds, pairs
+        assert isinstance(node, textmod.QueryNear)
+        terms = self._near_terms.get(id(node))
+        if terms is None:
+            terms = self._near_terms[id(node)] = (textmod.query_terms(node.left), textmod.query_terms(node.right))
+        left = [(term.text, hit) for term in terms[0] for hit in self._term_hits(term, scan)]
+        right = [(term.text, hit) for term in terms[1] for hit in self._term_hits(term, scan)]
+        pairs = []
+        for left_pair in left:
+            for right_pair in right:
+                a, b = left_pair[1], right_pair[1]
+                if a is b or a.field != b.field or (a.nstart == b.nstart and a.nend == b.nend):
+                    continue
+                if _distance(scan.fields, a, b) <= node.distance:
+                    pairs.extend((left_pair, right_pair))
+        unique = list({(term, id(hit)): (term, hit) for term, hit in pairs}.values())
+        return bool(unique), unique
+
+    def _term_hits(self, term: textmod.QueryTerm, scan: _Scan) -> list[_Found]:
+        found = self._hits_of(term.text, scan)
+        if term.title:
+            return [hit for hit in found if hit.field == "title"]
         return found
 
-    def match(self, title: str, text: str) -> list[Match]:
-        """The rules that match an article, each with the hits of its positive terms."""
-        found = self.find({"title": title, "text": text})
-        matches = []
-        for rule in self.rules:
-            if any(term in found for term in rule.none):
-                continue
-            if not all(term in found for term in rule.all):
-                continue
-            if rule.any and not any(term in found for term in rule.any):
-                continue
-            hits = tuple(hit for term in (*rule.all, *rule.any) for hit in found.get(term, ()))
-            matches.append(Match(rule.name, _dedupe(hits)))
-        return matches
+    def _query_summary(self, query: object, scan: _Scan) -> str:
+        found, missing = [], []
+        for term in textmod.query_terms(query):
+            shown = f"title:{term.text}" if term.title else term.text
+            (found if self._term_hits(term, scan) else missing).append(shown)
+        parts = []
+        if found:
+            parts.append("found " + ", ".join(dict.fromkeys(found)))
+        if missing:
+            parts.append("not found " + ", ".join(dict.fromkeys(missing)))
+        return "; ".join(parts)
+
+
+def _proclitic_before(key: str, start: int) -> bool:
+    """Whether the letters attached before `start` are Arabic-script proclitics (و، ب، ل، ال، لل)."""
+    begin = start
+    while begin > 0 and _is_word(key[begin - 1]):
+        begin -= 1
+    attached = key[begin:start]
+    return bool(attached) and PROCLITICS.fullmatch(attached) is not None
+
+
+def _nearest(fields: dict[str, _Field], hit: _Found, others: Iterable[_Found]) -> int | None:
+    """Words between `hit` and the nearest of `others` in its field, or None."""
+    best = None
+    for other in others:
+        if other.field == hit.field and other is not hit:
+            distance = _distance(fields, hit, other)
+            if best is None or distance < best:
+                best = distance
+    return best
+
+
+def _within(fields: dict[str, _Field], hit: _Found, others: Iterable[_Found], window: int) -> bool:
+    """Whether one of `others` (not the hit's own span) is within `window` words of `hit`."""
+    for other in others:
+        if other.field != hit.field or (other.nstart == hit.nstart and other.nend == hit.nend):
+            continue
+        if _distance(fields, hit, other) < window:
+            return True
+    return False
+
+
+def _where(scan: _Scan, found: _Found) -> str:
+    original = scan.fields[found.field].normal.original
+    return f"{original[found.start:found.end]!r} in the {found.field} at {found.start}"
 
 
 def _dedupe(hits: tuple[Hit, ...]) -> tuple[Hit, ...]:

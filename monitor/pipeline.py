@@ -215,7 +215,7 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
     article (a guid flip, a URL variant, syndication in another feed of the outlet): linked,
     not alerted again. A new article joins the story of a near-duplicate seen within the story
     window, and alerts only for rules that have not alerted on that story yet."""
-    link = getattr(urls, "unwrap", str)(entry.link) if entry.link else None  # TEMP until urls.unwrap lands
+    link = urls.unwrap(entry.link) if entry.link else None
     canonical_link = urls.canonical(link) if link else None
     if known is None and canonical_link:
         existing = app.store.article_by_link(canonical_link)

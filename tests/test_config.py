@@ -334,3 +334,13 @@ def test_cli_check_missing_explicit_config(tmp_path: Path):
     assert result.returncode == 2
     assert f"{missing}: file not found" in result.stdout
     assert_no_state(tmp_path)
+
+
+def test_secrets_come_from_systemd_credentials_when_not_in_the_environment(tmp_path):
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "HOOK_TOKEN").write_text("s3cret-token\n")
+    path = tmp_path / "config.toml"
+    path.write_text('[channels.hook]\nurls = ["json://127.0.0.1:9/${HOOK_TOKEN}"]\n')
+    loaded = config.load(path, environ={"HOME": str(tmp_path), "CREDENTIALS_DIRECTORY": str(credentials)})
+    assert loaded.channels[0].urls == ("json://127.0.0.1:9/s3cret-token",)

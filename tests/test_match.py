@@ -9,18 +9,30 @@ from pathlib import Path
 
 import pytest
 
-from monitor.match import Matcher, is_acronym
+from monitor.match import Matcher, is_acronym, is_case_sensitive
 from monitor.model import Entity, Hit, Match, Rule
 
 CASES_FILE = Path(__file__).parent / "data" / "match_cases.toml"
-CASE_KEYS = {"id", "all", "any", "none", "title", "text", "matched", "hits", "xfail", "note", "entities"}
+CASE_KEYS = {"id", "all", "any", "none", "query", "feed_tags", "tags", "title", "text", "matched", "hits",
+             "cancelled", "xfail", "note", "entities"}
+ENTITY_KEYS = {"names", "case", "context", "context_window", "ambiguous", "exclude"}
 
 
-def load_table() -> tuple[dict[str, tuple[str, ...]], list[dict]]:
+def make_entity(name: str, spec: list | dict) -> Entity:
+    """A table entity: a list of names, or a table with the keys of an [entities.NAME] table."""
+    if isinstance(spec, list):
+        return Entity(name, tuple(spec))
+    assert set(spec) <= ENTITY_KEYS, f"entity {name}: unknown keys {set(spec) - ENTITY_KEYS}"
+    return Entity(name, tuple(spec["names"]), case=spec.get("case", "auto"), context=tuple(spec.get("context", ())),
+                  context_window=spec.get("context_window", 20),
+                  ambiguous=tuple(spec["ambiguous"]) if "ambiguous" in spec else None,
+                  exclude=tuple(spec.get("exclude", ())))
+
+
+def load_table() -> tuple[dict[str, list | dict], list[dict]]:
     with CASES_FILE.open("rb") as handle:
         data = tomllib.load(handle)
-    entities = {name: tuple(names) for name, names in data["entities"].items()}
-    return entities, data["cases"]
+    return data["entities"], data["cases"]
 
 
 ENTITIES, CASES = load_table()
@@ -37,13 +49,13 @@ def case_params():
 
 
 def test_table_is_well_formed():
-    assert len(CASES) >= 30
+    assert len(CASES) >= 100
     ids = [case["id"] for case in CASES]
     assert len(ids) == len(set(ids)), "duplicate case ids"
     for case in CASES:
         unknown = set(case) - CASE_KEYS
         assert not unknown, f"{case['id']}: unknown keys {unknown}"
-        assert case.get("all") or case.get("any"), f"{case['id']}: no positive term"
+        assert case.get("all") or case.get("any") or case.get("query"), f"{case['id']}: no positive term"
         assert isinstance(case["matched"], bool), case["id"]
         if case["matched"]:
             assert case.get("hits"), f"{case['id']}: a match needs its expected hits"
@@ -56,17 +68,27 @@ def test_table_is_well_formed():
 
 @pytest.mark.parametrize("case", case_params())
 def test_match_case(case):
-    entity_names = {**ENTITIES, **{k: tuple(v) for k, v in case.get("entities", {}).items()}}
-    entities = [Entity(name, names) for name, names in entity_names.items()]
+    specs = {**ENTITIES, **case.get("entities", {})}
+    entities = [make_entity(name, spec) for name, spec in specs.items()]
     rule = Rule("case", all=tuple(case.get("all", ())), any=tuple(case.get("any", ())),
-                none=tuple(case.get("none", ())))
+                none=tuple(case.get("none", ())), query=case.get("query", ""),
+                feed_tags=tuple(case.get("feed_tags", ())))
     title, text = case.get("title", ""), case.get("text", "")
     fields = {"title": title, "text": text}
+    matcher = Matcher(entities, [rule])
 
-    result = Matcher(entities, [rule]).match(title, text)
+    result = matcher.match(title, text, feed_tags=case.get("tags"))
 
+    [verdict] = matcher.explain(title, text, feed_tags=case.get("tags"))
+    assert verdict.matched == bool(result)
+    assert not verdict.matched or verdict.hits == result[0].hits
+    cancelled = [(c.hit.field, fields[c.hit.field][c.hit.start:c.hit.end], c.reason) for c in verdict.cancelled]
+    for field, expected, reason in case.get("cancelled", []):
+        assert any(f == field and got == expected and reason in why for f, got, why in cancelled), (
+            f"expected {expected!r} in the {field} cancelled with {reason!r}; cancelled: {cancelled}")
     if not case["matched"]:
-        assert result == []
+        assert result == [], f"matched with {[(h.field, fields[h.field][h.start:h.end]) for h in result[0].hits]}"
+        assert verdict.reason
         return
     assert [m.rule for m in result] == ["case"]
     got = []
@@ -131,3 +153,52 @@ def test_matcher_is_reusable_and_pure():
 def test_empty_fields():
     matcher = Matcher([TTP], [Rule("r", any=("@ttp",))])
     assert matcher.match("", "") == []
+
+
+@pytest.mark.parametrize(("alias", "case", "sensitive"), [
+    ("TTP", "auto", True), ("IS-K", "auto", True), ("LeT", "auto", True), ("JeM", "auto", True),
+    ("HuJI", "auto", True), ("Isis-K", "auto", False), ("iPhone", "auto", False), ("Taliban", "auto", False),
+    ("Le Monde", "auto", False), ("TTP", "insensitive", False), ("Swat", "sensitive", True),
+])
+def test_is_case_sensitive(alias, case, sensitive):
+    assert is_case_sensitive(alias, case) is sensitive
+
+
+def test_unknown_entity_is_refused():
+    with pytest.raises(ValueError, match="unknown entity 'tpp'"):
+        Matcher([TTP], [Rule("r", any=("@tpp",))])
+
+
+def test_bad_query_is_refused():
+    with pytest.raises(ValueError):
+        Matcher([TTP], [Rule("r", query="@ttp AND")])
+
+
+def test_feed_tags_none_means_not_checked():
+    matcher = Matcher([TTP], [Rule("r", any=("@ttp",), feed_tags=("pakistan",))])
+    assert [m.rule for m in matcher.match("", "TTP")] == ["r"]
+    assert [m.rule for m in matcher.match("", "TTP", feed_tags=("pakistan",))] == ["r"]
+    assert matcher.match("", "TTP", feed_tags=()) == []
+
+
+def test_hits_lists_every_entity_hit_that_counts():
+    ctx = Entity("ctx", ("TTP",), context=("Pakistan",))
+    matcher = Matcher([ctx, KP], [Rule("r", any=("@ctx",))])
+    hits = matcher.hits("KP police", "TTP in Pakistan. " + "word " * 30 + "TTP alone.")
+    assert [(h.entity, h.field, h.start) for h in hits] == [("kp", "title", 0), ("ctx", "text", 0)]
+
+
+def test_explain_gives_every_rule_a_verdict():
+    matcher = Matcher([TTP, KP], [Rule("a", any=("@ttp",)), Rule("b", all=("@kp",)), Rule("c", any=("x",), none=("TTP",)),
+                                  Rule("d", query="@ttp NOT @kp")])
+    verdicts = {v.rule: v for v in matcher.explain("", "The TTP said.")}
+    assert verdicts["a"].matched and verdicts["a"].reason == ""
+    assert verdicts["b"].reason == "'all' term @kp not found"
+    assert verdicts["c"].reason == "'none' term TTP found: 'TTP' in the text at 4"
+    assert verdicts["d"].matched
+    assert not verdicts["d"].cancelled
+
+
+def test_rule_without_positive_terms_never_matches():
+    matcher = Matcher([TTP], [Rule("r", none=("cricket",))])
+    assert matcher.match("", "anything at all") == []

@@ -50,16 +50,20 @@ def test_no_leading_trailing_or_double_spaces(text):
 def test_offsets_exact():
     text = "  Tehrīk \u2013 i\n\n Taliban\u2019s  "
     normal = normalize(text)
-    assert normal.cased == "Tehrik - i Taliban's"
-    assert normal.folded == "tehrik - i taliban's"
-    assert normal.offsets == (2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15, 16, 17, 18, 19, 20, 21, 22, 23)
+    assert normal.cased == "Tehrik-i Taliban's"
+    assert normal.folded == "tehrik-i taliban's"
+    assert normal.offsets == (2, 3, 4, 5, 6, 7, 9, 11, 12, 15, 16, 17, 18, 19, 20, 21, 22, 23)
+    assert [normal.origin(i) for i in range(len(normal.cased))] == list(normal.offsets)
 
 
 def test_ascii_is_unchanged_with_identity_offsets():
-    text = "The TTP said: 'no' - twice."
+    text = "The TTP said: 'no', twice - well-known."
     normal = normalize(text)
-    assert normal.cased == text
-    assert normal.offsets == tuple(range(len(text)))
+    assert normal.cased == "The TTP said: 'no', twice-well-known."
+    assert normal.offsets == (*range(25), 26, *range(28, len(text)))
+    plain = "The TTP said: 'no', twice; well-known."
+    assert normalize(plain).cased == plain
+    assert normalize(plain).offsets == tuple(range(len(plain)))
 
 
 def test_expanding_character_maps_every_piece_to_its_source():
@@ -264,3 +268,88 @@ def test_long_sentence_is_cut_around_the_span():
     assert len(sentence) <= 110
     assert sentence.startswith("word") and sentence.endswith("word")  # cut at word boundaries
     assert text.index("TTP") - offset < 60  # roughly centred on the span
+
+
+# --- dashes with spaces, invisible characters ------------------------------------------------
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Khyber - Pakhtunkhwa", "Khyber-Pakhtunkhwa"),
+    ("Khyber -- Pakhtunkhwa", "Khyber-Pakhtunkhwa"),
+    ("Khyber \u2014 Pakhtunkhwa", "Khyber-Pakhtunkhwa"),
+    ("Khyber\u2013\u2013Pakhtunkhwa", "Khyber-Pakhtunkhwa"),
+    ("Tehreek-\ne-\nTaliban", "Tehreek-e-Taliban"),
+    ("- lead", "-lead"),
+    ("tail -", "tail-"),
+    ("well-known", "well-known"),
+])
+def test_no_space_next_to_a_dash_and_no_run_of_dashes(text, expected):
+    assert normalize(text).cased == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Pakh\u00adtunkhwa", "Pakhtunkhwa"),  # soft hyphen (HTML &shy;)
+    ("\ufeffKabul", "Kabul"),  # byte order mark
+    ("Ka\u2060bul", "Kabul"),  # word joiner
+    ("\u202bکابل\u202c", "کابل"),  # bidi embedding
+    ("\u2067کابل\u2069", "کابل"),  # bidi isolate
+    ("Kabul\u200bKandahar", "Kabul Kandahar"),  # zero-width space is a word break
+])
+def test_invisible_characters(text, expected):
+    assert normalize(text).cased == expected
+
+
+# --- the fast paths against a plain reference implementation ---------------------------------
+
+def reference(text: str) -> tuple[str, list[int]]:
+    """Character by character, the rules of the module docstring, no shortcuts."""
+    import unicodedata
+
+    from monitor import text as textmod
+
+    out: list[tuple[str, int]] = []
+    for index, char in enumerate(text):
+        if unicodedata.combining(char) and char not in textmod.DROPPED:
+            if not out or out[-1][0] == " " or textmod._is_latin(out[-1][0]):
+                continue
+            piece = unicodedata.normalize("NFKC", char)
+        else:
+            piece = textmod._fold_char(char)
+        for ch in piece:
+            if ch == " ":
+                if not out or out[-1][0] in " -":
+                    continue
+            elif ch == "-":
+                if out and out[-1][0] == " ":
+                    out.pop()
+                if out and out[-1][0] == "-":
+                    continue
+            out.append((ch, index))
+    if out and out[-1][0] == " ":
+        out.pop()
+    return "".join(ch for ch, _ in out), [index for _, index in out]
+
+
+POOL = [" ", "  ", "\n", "\t", "-", "\u2014", "\u2011", "a", "B", "z", "\u00e9", "e\u0301", "\u0301", "\ufb01",
+        "\u2019", "`", "\u06cc", "\u064a", "\u06c1", "\u064e", "\u0640", "\u200c", "\u00ad", "1", "\u0130", "\u00a0",
+        "\u0915", "\u093f", "\u094d", "\U0001F6A8", "'", ".", "\uff34", "\u0627\u0644", "\u0643"]
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_normalize_agrees_with_the_reference(seed):
+    import random
+
+    rng = random.Random(seed)
+    text = "".join(rng.choice(POOL) for _ in range(rng.randint(0, 40)))
+    normal = normalize(text)
+    cased, offsets = reference(text)
+    assert normal.cased == cased, repr(text)
+    assert list(normal.offsets) == offsets, repr(text)
+    assert len(normal.folded) == len(normal.cased)
+
+
+def test_normalize_agrees_with_the_reference_on_real_sentences():
+    for text in [*SAMPLES, "The TTP\u2019s spokesman \u2014 in Peshawar \u2014 said: \u201cno\u201d.\n\nNext  line",
+                 "کالعدم تحریکِ طالبان پاکستان نے ذمہ داری قبول کر لی۔ \u200cمی\u200cخواهم", "भारतीय सेना ने कहा"]:
+        cased, offsets = reference(text)
+        assert normalize(text).cased == cased
+        assert list(normalize(text).offsets) == offsets
