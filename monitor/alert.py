@@ -214,7 +214,8 @@ def _when(published: str | None) -> str:
 def render(message: AlertMessage, kind: str) -> tuple[str, str]:
     """Title and body of an alert for a body format ("text", "markdown" or "html")."""
     prefix = "Update: " if message.update else ""
-    title = f"[{message.rule}] {prefix}{_neutralise_mentions(message.title)}"
+    label = "newsmon" if message.rule.startswith("newsmon:") else message.rule
+    title = f"[{label}] {prefix}{_neutralise_mentions(message.title)}"
     matched = ", ".join(dict.fromkeys(message.matched))
     snippet = _highlighted(message, kind)
     outlet = escape(message.outlet, kind)
@@ -224,17 +225,22 @@ def render(message: AlertMessage, kind: str) -> tuple[str, str]:
     if kind == "html":
         link = f'<a href="{html.escape(url, quote=True)}">{html.escape(url)}</a>' if url else "(no link)"
         body = (f"<p><b>{outlet}</b> · {html.escape(when)}<br/>{link}</p>"
-                f"<blockquote>{snippet}</blockquote>"
-                f"<p>Matched: {escape(matched, kind)} · rule {escape(message.rule, kind)}</p>")
+                f"<blockquote>{snippet}</blockquote>")
+        if matched:
+            body += f"<p>Matched: {escape(matched, kind)} · rule {escape(message.rule, kind)}</p>"
         if also:
             body += f"<p>Also reported by: {escape(also, kind)}</p>"
     elif kind == "markdown":
         link = f"<{url}>" if url else "(no link)"
-        body = f"**{outlet}** · {when}\n{link}\n\n> {snippet}\n\nMatched: {escape(matched, kind)}"
+        body = f"**{outlet}** · {when}\n{link}\n\n> {snippet}"
+        if matched:
+            body += f"\n\nMatched: {escape(matched, kind)}"
         if also:
             body += f"\nAlso reported by: {escape(also, kind)}"
     else:
-        body = f"{outlet} · {when}\n{url or '(no link)'}\n\n  {snippet}\n\nMatched: {matched}"
+        body = f"{outlet} · {when}\n{url or '(no link)'}\n\n  {snippet}"
+        if matched:
+            body += f"\n\nMatched: {matched}"
         if also:
             body += f"\nAlso reported by: {also}"
     return title, body

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from monitor import alert, config, fetch, match, sandbox, store, stories
+from monitor.metrics import Metrics
 from monitor.errors import ConfigError, Problem
 
 RESTART_SETTINGS = ("state_dir", "user_agent", "allow_private_networks", "max_connections", "max_connections_per_host",
@@ -45,6 +46,7 @@ class App:
     sandbox: sandbox.Sandbox
     outbox_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     stories: stories.StoryIndex | None = None
+    metrics: Metrics = field(default_factory=Metrics)
     clock: Callable[[], float] = time.time  # tests pass a controllable clock
     warned: set[tuple[str, str]] = field(default_factory=set)  # (feed, kind) said once already
 

@@ -52,6 +52,9 @@ class Settings:
     story_window: float = 72 * 3600.0
     retention: float = 90 * 86400.0
     alert_max_age: float = 7 * 86400.0
+    admin_channels: tuple[str, ...] | None = None  # None: every channel
+    stop_grace: float = 5.0
+    http_listen: str | None = None  # "127.0.0.1:9464": serve /metrics and /healthz
 
     @property
     def database(self) -> Path:
@@ -69,6 +72,12 @@ class Config:
     entities: tuple[Entity, ...]
     rules: tuple[Rule, ...]
     files: tuple[Path, ...]  # every file read, the main one first
+
+    def admin_channels(self) -> tuple[str, ...]:
+        """Where newsmon's own notices (a feed gone silent) go: admin_channels, else every channel."""
+        if self.settings.admin_channels is not None:
+            return self.settings.admin_channels
+        return tuple(channel.name for channel in self.channels)
 
     def rule_channels(self, rule: Rule) -> tuple[str, ...]:
         """The channels a rule's alerts go to."""
@@ -211,6 +220,9 @@ NEWSMON_KEYS: dict[str, Callable[[Any], Any]] = {
     "story_window": parse_duration,
     "retention": parse_duration,
     "alert_max_age": parse_duration,
+    "admin_channels": string_list,
+    "stop_grace": parse_duration,
+    "http": lambda value: value,  # a table, checked by _settings
 }
 FEED_KEYS: dict[str, Callable[[Any], Any]] = {
     "url": http_url,
@@ -221,6 +233,7 @@ FEED_KEYS: dict[str, Callable[[Any], Any]] = {
     "tags": string_list,
     "alert_on_first_poll": boolean,
     "proxy": proxy_url,
+    "expect_every": parse_duration,
 }
 CHANNEL_KEYS: dict[str, Callable[[Any], Any]] = {"urls": string_list}
 ENTITY_KEYS: dict[str, Callable[[Any], Any]] = {
@@ -246,6 +259,7 @@ RULE_KEYS: dict[str, Callable[[Any], Any]] = {
 }
 ITEMS: dict[str, Callable[[Any], Any]] = {
     "default_channels": nonempty_string,
+    "admin_channels": nonempty_string,
     "include": nonempty_string,
     "allow_private_networks": network,
     "tags": nonempty_string,
@@ -446,10 +460,10 @@ def read(path: Path | str, environ: Mapping[str, str] | None = None) -> tuple[Co
     entities = _entities(reader, entities_raw)
     channel_names = [c.name for c in channels]
     entity_names = {e.name for e in entities}
-    if settings.default_channels is not None:
-        for index, name in enumerate(settings.default_channels):
+    for key in ("default_channels", "admin_channels"):
+        for index, name in enumerate(getattr(settings, key) or ()):
             if name not in channel_names:
-                reader.problem(f"newsmon.default_channels[{index}]", f"unknown channel {name!r}{_suggest(name, channel_names)}")
+                reader.problem(f"newsmon.{key}[{index}]", f"unknown channel {name!r}{_suggest(name, channel_names)}")
     config = Config(
         path=path,
         settings=settings,
@@ -484,11 +498,24 @@ def _collect(reader: _Reader, raw: dict, file: str, feeds: list, entities: list,
     entities.extend((file, name, item) for name, item in value.items())
 
 
+HTTP_KEYS: dict[str, Callable[[Any], Any]] = {"listen": nonempty_string}
+LISTEN = re.compile(r"^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]]+)):(\d{1,5})$")
+
+
 def _settings(reader: _Reader, raw: dict, base: Path, environ: Mapping[str, str]) -> Settings:
     state_dir = default_state_dir(environ)
     if "state_dir" in raw:
         state_dir = base / _expand_user(raw["state_dir"], environ)
-    values = {key: value for key, value in raw.items() if key not in ("state_dir", "default_channels")}
+    values = {key: value for key, value in raw.items() if key not in ("state_dir", "default_channels", "http")}
+    if "http" in raw:
+        http = reader.table(raw["http"], "newsmon.http", HTTP_KEYS)
+        listen = http.get("listen")
+        if listen is not None:
+            found = LISTEN.match(listen)
+            if not found or not 0 < int(found.group(3)) < 65536:
+                reader.problem("newsmon.http.listen", f"expected HOST:PORT such as \"127.0.0.1:9464\", got {listen!r}")
+            else:
+                values["http_listen"] = listen
     if "default_channels" in raw:
         values["default_channels"] = raw["default_channels"]
     return Settings(state_dir=state_dir, **values)

@@ -32,7 +32,6 @@ from monitor.model import FeedSpec
 
 log = logging.getLogger("newsmon.daemon")
 DRAIN_EVERY = 30.0
-STOP_GRACE = 5.0  # in-flight work gets this long; the whole stop stays well under 10 s
 TICK = 5.0  # the scheduler's heartbeat job; the watchdog pings only while it keeps ticking
 
 
@@ -115,10 +114,10 @@ def sd_notify(message: str, environ: Mapping[str, str] = os.environ) -> bool:
 class Daemon:
     """Runs an App until stopped."""
 
-    def __init__(self, app: App, *, grace: float = STOP_GRACE, loader: Callable[[], Config] | None = None,
+    def __init__(self, app: App, *, grace: float | None = None, loader: Callable[[], Config] | None = None,
                  environ: Mapping[str, str] = os.environ):
         self.app = app
-        self.grace = grace
+        self.grace = app.config.settings.stop_grace if grace is None else grace
         self.loader = loader  # re-reads the configuration at reload
         self.environ = environ
         self.stopping = asyncio.Event()
@@ -195,6 +194,33 @@ class Daemon:
 
     async def _tick(self) -> None:
         self.last_tick = time.monotonic()
+        self.app.metrics.last_cycle.set(time.time())
+
+    async def _serve_http(self, listen: str):
+        """/metrics (Prometheus) and /healthz (200 while the scheduler ticks and the store
+        answers, else 503) on `listen`, e.g. 127.0.0.1:9464."""
+        from aiohttp import web
+
+        from monitor.metrics import CONTENT_TYPE
+
+        async def metrics(_request: web.Request) -> web.Response:
+            body = self.app.metrics.render(lambda: self.app.store.alert_counts().get("pending", 0))
+            return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+        async def healthz(_request: web.Request) -> web.Response:
+            ok = self.healthy()
+            return web.Response(status=200 if ok else 503, text="ok\n" if ok else "unhealthy\n")
+
+        application = web.Application()
+        application.router.add_get("/metrics", metrics)
+        application.router.add_get("/healthz", healthz)
+        runner = web.AppRunner(application, access_log=None)
+        await runner.setup()
+        host, _, port = listen.rpartition(":")
+        site = web.TCPSite(runner, host.strip("[]"), int(port))
+        await site.start()
+        log.info("serving /metrics and /healthz listen=%s", listen)
+        return runner
 
     def healthy(self) -> bool:
         """The scheduler ticked recently and the store answers."""
@@ -271,12 +297,21 @@ class Daemon:
         if watchdog_usec.isdigit() and self.environ.get("WATCHDOG_PID", str(os.getpid())) == str(os.getpid()):
             pinger = asyncio.create_task(self._watchdog(int(watchdog_usec) / 2e6), name="newsmon-watchdog")
             self.running.add(pinger)
+        http = None
+        if self.app.config.settings.http_listen:
+            try:
+                http = await self._serve_http(self.app.config.settings.http_listen)
+            except OSError as error:
+                log.error("cannot serve /metrics listen=%s error=%s (carrying on without it)",
+                          self.app.config.settings.http_listen, error.strerror)
         log.info("newsmon running feeds=%d rules=%d channels=%d state=%s", len(self.app.config.feeds),
                  len(self.app.config.rules), len(self.app.channels), self.app.store.path)
         sd_notify("READY=1", self.environ)
         self._status()
         await self.stopping.wait()
         sd_notify("STOPPING=1", self.environ)
+        if http is not None:
+            await http.cleanup()
         await self.shutdown()
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(signum)

@@ -19,6 +19,7 @@ class FeedSpec:
     tags: tuple[str, ...] = ()
     alert_on_first_poll: bool = False
     proxy: str | None = None
+    expect_every: float | None = None  # seconds without a new entry before the feed counts as silent
 
 
 @dataclass(frozen=True)
@@ -156,3 +157,4 @@ class PendingAlert:
     channel: str
     attempts: int
     message: AlertMessage
+    created: float = 0.0  # when the match was recorded (for detection-to-delivery latency)

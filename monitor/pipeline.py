@@ -16,6 +16,7 @@ import dataclasses
 import hashlib
 import logging
 import random
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -46,7 +47,48 @@ class PollResult:
 async def poll(app: App, feed: FeedSpec, *, force: bool = False) -> PollResult:
     """Poll one feed once. Never raises for a feed's own failures: they are classified, logged
     (once per change) and stored, and the feed backs off. A feed held back by a backoff,
-    a Retry-After or its TTL is skipped until then unless `force`."""
+    a Retry-After or its TTL is skipped until then unless `force`. Then, for a feed with
+    `expect_every`, says once when it has gone silent and once when it comes back."""
+    started = time.perf_counter()
+    result = await _poll(app, feed, force)
+    if result.status not in ("not-due", "disabled"):
+        app.metrics.poll_seconds.observe(time.perf_counter() - started)
+    app.metrics.polls.labels(result.status).inc()
+    if result.status == "failed" and result.error:
+        app.metrics.fetch_errors.labels(result.error.split(":", 1)[0]).inc()
+    if feed.expect_every:
+        watch_silence(app, feed)
+    return result
+
+
+def watch_silence(app: App, feed: FeedSpec) -> None:
+    """Queue one "feed silent" notice when a feed has brought nothing new (or kept failing)
+    for longer than its `expect_every`, and one "feed recovered" notice when it brings news again."""
+    state = app.store.feed(feed.url)
+    now = app.clock()
+    last_new = app.store.last_new_entry(state.id) or state.created or now
+    silent = now - last_new > feed.expect_every
+    if silent == (state.silent_since is not None):
+        return
+    name = feed.name or state.title or feed.url
+    hours = feed.expect_every / 3600
+    if silent:
+        failing = f" It is failing: {state.last_error}." if state.last_error else ""
+        title, text, rule = f"Feed silent: {name}", (
+            f"No new entries from {name} since {timing.iso(last_new)} (expected at least every {hours:g} h).{failing}"
+        ), "newsmon:feed-silent"
+    else:
+        title, text, rule = f"Feed recovered: {name}", (
+            f"{name} brought new entries again (silent since {timing.iso(state.silent_since)})."), "newsmon:feed-recovered"
+    message = AlertMessage(rule=rule, title=title, url=feed.url, outlet=name, published=timing.iso(now),
+                           snippet=text, highlights=(), matched=(), feed=name)
+    app.store.queue_notice(rule, app.config.admin_channels(), message, now)
+    app.store.set_silent(state.id, now if silent else None)
+    log.warning("%s feed=%s last_new=%s expect_every=%gh", "feed silent" if silent else "feed recovered",
+                feed.url, timing.iso(last_new), hours)
+
+
+async def _poll(app: App, feed: FeedSpec, force: bool) -> PollResult:
     state = app.store.feed(feed.url)
     now = app.clock()
     if state.status == "disabled":
@@ -251,7 +293,9 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
         app.stories.add(story_id, signature, now)
         kind = "joined story" if story is not None else "new story"
         story = story_id
+    app.metrics.entries.inc()
     for found in matches:
+        app.metrics.matches.labels(found.rule).inc()
         why = " (silent: first poll)" if silent else " (silent: published too long ago)" if too_old else ""
         log.info("match rule=%s story=%s feed=%s title=%r %s%s", found.rule, story, feed.url, article.title, kind, why)
     return len(alerts)
@@ -354,8 +398,12 @@ async def _drain(app: App, ignore_backoff: bool, stop: asyncio.Event | None) -> 
             if ok:
                 app.store.mark_sent(pending.id)
                 sent += 1
+                app.metrics.alerts_sent.labels(channel_name).inc()
+                if pending.created:
+                    app.metrics.latency.observe(max(0.0, app.clock() - pending.created))
                 log.info("alert sent channel=%s rule=%s story=%d", channel_name, pending.rule, pending.story_id)
                 continue
+            app.metrics.alerts_failed.labels(channel_name).inc()
             delay = retry_delay(pending.attempts + 1)
             app.store.mark_failed(pending.id, problem, app.clock() + delay)
             failed += 1

@@ -140,6 +140,10 @@ MIGRATIONS: list[str] = [
     CREATE INDEX alerts_due ON alerts(channel, status, id);
     CREATE INDEX alerts_story ON alerts(story_id);
     """,
+    # 3 -> 4: silent sources: since when a feed has been flagged as silent.
+    """
+    ALTER TABLE feeds ADD COLUMN silent_since REAL;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -162,6 +166,8 @@ class FeedState:
     status: str
     next_poll: float | None = None
     last_attempt: float | None = None
+    created: float | None = None
+    silent_since: float | None = None
 
 
 @dataclass(frozen=True)
@@ -272,8 +278,28 @@ class Store:
             site_url=row["site_url"], etag=row["etag"], last_modified=row["last_modified"],
             body_hash=row["body_hash"], last_success=row["last_success"], last_error=row["last_error"],
             error_count=row["error_count"], status=row["status"], next_poll=row["next_poll"],
-            last_attempt=row["last_attempt"],
+            last_attempt=row["last_attempt"], created=row["created"], silent_since=row["silent_since"],
         )
+
+    def last_new_entry(self, feed_id: int) -> float | None:
+        """When the feed last brought an entry we had not seen."""
+        return self.db.execute("SELECT MAX(first_seen) FROM entries WHERE feed_id = ?", (feed_id,)).fetchone()[0]
+
+    def set_silent(self, feed_id: int, since: float | None) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE feeds SET silent_since = ? WHERE id = ?", (since, feed_id))
+
+    def queue_notice(self, rule: str, channels: tuple[str, ...], message: AlertMessage, now: float) -> int:
+        """Queue one of newsmon's own notices (not about an article) to `channels`, as its own
+        story, through the same outbox as alerts. Returns the story id."""
+        with self.transaction() as db:
+            story = db.execute("INSERT INTO stories (first_seen, title, outlets) VALUES (?, ?, '[]')",
+                               (now, message.title)).lastrowid
+            db.executemany(
+                """INSERT INTO alerts (rule, story_id, channel, seq, next_attempt, created, message)
+                   VALUES (?, ?, ?, 0, ?, ?, ?)""",
+                [(rule, story, channel, now, now, _dump(message)) for channel in channels])
+        return story
 
     def feed_failed(self, feed_id: int, kind: str, message: str, *, now: float, next_poll: float | None) -> int:
         """Record a failed poll; returns the number of consecutive failures."""
@@ -480,7 +506,8 @@ class Store:
         query += " OR attempts > 0)" if retry_now else ")"
         params: list = [channel, now]
         rows = self.db.execute(query + " ORDER BY id LIMIT ?", (*params, limit)).fetchall()
-        return [PendingAlert(r["id"], r["rule"], r["story_id"], r["channel"], r["attempts"], _load(r["message"])) for r in rows]
+        return [PendingAlert(r["id"], r["rule"], r["story_id"], r["channel"], r["attempts"], _load(r["message"]),
+                             r["created"]) for r in rows]
 
     def claim(self, alert_id: int) -> bool:
         """Mark a pending alert as being sent; False if it is no longer pending (someone else

@@ -23,6 +23,7 @@ TEXT_JOIN = 0.5  # estimated Jaccard of shingles at or above which two articles 
 TEXT_WITH_TITLE = 0.2  # ...or this much text overlap together with...
 TITLE_JOIN = 0.4  # ...this much title overlap
 SHORT = 40  # shingles: below this an article is only a feed summary, and titles carry more weight
+SHORT_TITLE_JOIN = 0.7  # title overlap that alone joins two short (feed-only) texts
 MIN_SHARED = 2  # sketch values a candidate must share before it is compared at all
 WORD = re.compile(r"\w+")
 STOPWORDS = frozenset(
@@ -91,7 +92,7 @@ def same_story(a: Signature, b: Signature) -> tuple[bool, float]:
     text = text_similarity(a, b)
     title = title_similarity(a, b)
     short = min(a.shingles, b.shingles) < SHORT
-    joined = text >= TEXT_JOIN or (text >= TEXT_WITH_TITLE and title >= TITLE_JOIN) or (short and title >= 0.7)
+    joined = text >= TEXT_JOIN or (text >= TEXT_WITH_TITLE and title >= TITLE_JOIN) or (short and title >= SHORT_TITLE_JOIN)
     return joined, max(text, title if short else text)
 
 

@@ -203,3 +203,33 @@ def test_disable_and_status_text(tmp_path, web):
     text = run_newsmon("--config", str(path), "status").stdout
     assert "Courier\n" in text and "disabled: paywalled" in text
     assert "Hindukush Dispatch" in text and "ok · 2 entries" in text
+
+
+def test_a_silent_feed_raises_one_notice_and_one_recovery(tmp_path, web, harness):
+    courier, _dispatch = publish(web)
+    hook = web.base.replace("http://", "json://") + "/ops"
+    path = write_config(tmp_path, [{"url": courier, "name": "Courier", "expect_every": "2h", "interval": "30m"}],
+                        {"ops": [hook], "desk": ["json://127.0.0.1:9/x"]}, admin_channels=["ops"])
+    clock = Clock()
+    running = harness.open(path, clock)
+
+    def sent():
+        harness.runner.run(pipeline.drain(running, ignore_backoff=True))
+        return [post["title"] for post in web.json_posts("/ops")]
+
+    harness.poll_all(running)
+    for hours in (1, 1, 1.5, 1):  # nothing new for 1, 2, 3.5, 4.5 hours
+        clock.advance(hours * 3600)
+        harness.poll_all(running)
+    assert sent() == ["[newsmon] Feed silent: Courier"]
+
+    new_item = {"guid": "courier-9", "path": "/courier/new.html", "title": "Flood warning for Swat valley",
+                "summary": "Officials warned of floods.", "body": ("Officials warned of floods in Swat.",)}
+    web.add("/courier/rss.xml", rss("Indus Courier", [new_item, *COURIER_ITEMS]), "application/rss+xml")
+    clock.advance(1800)
+    harness.poll_all(running)
+    clock.advance(1800)
+    harness.poll_all(running)
+    assert sent() == ["[newsmon] Feed silent: Courier", "[newsmon] Feed recovered: Courier"]
+    (notice,) = [post for post in web.json_posts("/ops") if "silent" in post["title"]]
+    assert "expected at least every 2 h" in notice["message"]

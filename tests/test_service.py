@@ -132,3 +132,38 @@ def test_the_shipped_unit_verifies_and_scores_2_or_better(tmp_path):
     text = UNIT.read_text()
     assert "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX" in text and "PrivateNetwork" not in text
     assert "Type=notify" in text and "WatchdogSec=" in text and "ExecReload=" in text and "DynamicUser=yes" in text
+
+
+def test_metrics_and_healthz_reflect_a_real_cycle(tmp_path, web):
+    import urllib.request
+
+    from conftest import free_port
+
+    courier, dispatch = publish(web)
+    port = free_port()
+    hook = web.base.replace("http://", "json://") + "/hook"
+    path = write_config(tmp_path, [{"url": courier, "alert_on_first_poll": True}, {"url": web.base + "/missing.xml"}],
+                        {"hook": [hook]}, http={"listen": f"127.0.0.1:{port}"})
+    process = start(path)
+    try:
+        assert wait_for(lambda: len(web.json_posts("/hook")) == 2, timeout=60)
+
+        def fetch(route):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{route}", timeout=5) as response:
+                    return response.status, response.read().decode()
+            except OSError:
+                return None, ""
+
+        assert wait_for(lambda: 'newsmon_polls_total{result="failed"}' in fetch("/metrics")[1], timeout=20)
+        status, text = fetch("/metrics")
+        assert 'newsmon_polls_total{result="new"} 1.0' in text
+        assert 'newsmon_fetch_errors_total{kind="http"} 1.0' in text
+        assert 'newsmon_alerts_sent_total{channel="hook"} 2.0' in text
+        assert 'newsmon_matches_total{rule="ttp-activity"} 2.0' in text
+        assert "newsmon_alerts_pending 0.0" in text
+        assert "newsmon_alert_latency_seconds_count 2.0" in text
+        assert fetch("/healthz") == (200, "ok\n")
+    finally:
+        code, stderr = stop(process)
+    assert code == 0, stderr
