@@ -9,7 +9,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 from urllib.parse import urljoin
 
@@ -46,7 +46,8 @@ class _TextCollector(HTMLParser):
 
 
 def html_to_text(markup: str) -> str:
-    """Plain text of an HTML fragment, paragraphs on their own lines."""
+    """Plain text of an HTML fragment, paragraphs on their own lines, control characters gone."""
+    markup = markup.translate(CONTROL)
     if "<" not in markup and "&" not in markup:
         return markup.strip()
     collector = _TextCollector()
@@ -56,14 +57,23 @@ def html_to_text(markup: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
+EARLIEST = datetime(1995, 1, 1, tzinfo=timezone.utc)  # before web feeds existed: a CMS's "no date"
+CONTROL = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))  # NUL and friends, seen in real feeds
+
+
 def _when(entry: dict) -> datetime | None:
+    """The entry's publication time, or None when it has none or an absurd one (epoch 0, a date
+    in the future): an entry without a believable date is treated as new, not as old news."""
+    latest = datetime.now(timezone.utc) + timedelta(days=1)
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
         value = dict.get(entry, key)  # plain dict lookup: no feedparser key aliasing or warnings
         if value:
             try:
-                return datetime.fromtimestamp(calendar.timegm(value), tz=timezone.utc)
+                when = datetime.fromtimestamp(calendar.timegm(value), tz=timezone.utc)
             except (OverflowError, ValueError, TypeError):
                 continue
+            if EARLIEST <= when <= latest:
+                return when
     return None
 
 

@@ -130,6 +130,8 @@ async def _poll(app: App, feed: FeedSpec, force: bool) -> PollResult:
         document: FeedDocument = await app.sandbox.run(feeds.parse, response.body, response.url, response.content_type)
     except sandbox.WorkerTimeout as error:
         return _failed(app, feed, state, "parse-timeout", str(error), interval, None)
+    except sandbox.WorkerOutOfMemory as error:
+        return _failed(app, feed, state, "parse-memory", str(error), interval, None)
     except sandbox.WorkerCrashed as error:
         return _failed(app, feed, state, "parse-crashed", str(error), interval, None)
     except ParseError as error:
@@ -271,9 +273,11 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
             if existing is not None and existing.article_id is not None:
                 app.store.link_entry(feed_id, entry, canonical_link, existing.article_id, now=app.clock())
                 return 0
-    matches = app.matcher.match(article.title, article.text)
+    matches = app.matcher.match(article.title, article.text, feed_tags=feed.tags)
+    mentions = app.matcher.hits(article.title, article.text)  # every entity named, kept for replay and trends
     now = app.clock()
-    too_old = article.published is not None and article.published.timestamp() < now - app.config.settings.alert_max_age
+    # Only the feed's own date counts: a page's date is often a guess (a footer's copyright year).
+    too_old = entry.published is not None and entry.published.timestamp() < now - app.config.settings.alert_max_age
     quiet = silent or too_old
     # From here to the store's commit there is no await: finding the story and joining it are
     # one step, so two outlets' copies arriving together cannot both start a story.
@@ -281,7 +285,7 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
         story = known.story_id
         alerts = [] if quiet else _alerts_for(app, matches, article, name, story)
         app.store.update_entry(feed_id, entry, known.article_id, article, matches, alerts,
-                               canonical_link=canonical_link, now=now)
+                               canonical_link=canonical_link, now=now, mentions=mentions)
         kind = "updated"
     else:
         signature = stories.signature(article.title, article.text)
@@ -289,7 +293,7 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
         alerts = [] if quiet else _alerts_for(app, matches, article, name, story)
         _article_id, story_id = app.store.record_entry(feed_id, entry, article, matches, alerts, story_id=story,
                                                        canonical_link=canonical_link, signature=signature.pack(),
-                                                       now=now)
+                                                       now=now, mentions=mentions)
         app.stories.add(story_id, signature, now)
         kind = "joined story" if story is not None else "new story"
         story = story_id

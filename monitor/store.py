@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from monitor.errors import StoreError
-from monitor.model import AlertMessage, Article, Entry, Match, PendingAlert
+from monitor.model import AlertMessage, Article, Entry, Hit, Match, PendingAlert
 
 MIGRATIONS: list[str] = [
     # 0 -> 1: the first schema.
@@ -367,7 +367,8 @@ class Store:
 
     def record_entry(self, feed_id: int, entry: Entry, article: Article, matches: list[Match],
                      alerts: list[QueuedAlert], *, story_id: int | None = None, canonical_link: str | None = None,
-                     signature: bytes | None = None, now: float | None = None) -> tuple[int, int]:
+                     signature: bytes | None = None, now: float | None = None,
+                     mentions: list[Hit] = ()) -> tuple[int, int]:
         """Record a new entry with its article, hits and outbox rows, in one transaction. The
         article joins `story_id`, or starts a new story. Returns (article id, story id)."""
         now = time.time() if now is None else now
@@ -386,7 +387,7 @@ class Store:
             if story_id is None:
                 db.execute("UPDATE stories SET representative_article = ? WHERE id = ?", (article_id, story))
             self._upsert_entry(db, feed_id, entry, canonical_link, article_id, now)
-            self._hits_and_alerts(db, article_id, story, matches, alerts, now)
+            self._hits_and_alerts(db, article_id, story, matches, alerts, now, mentions)
         return article_id, story
 
     def link_entry(self, feed_id: int, entry: Entry, canonical_link: str | None, article_id: int,
@@ -397,7 +398,8 @@ class Store:
             self._upsert_entry(db, feed_id, entry, canonical_link, article_id, time.time() if now is None else now)
 
     def update_entry(self, feed_id: int, entry: Entry, article_id: int, article: Article, matches: list[Match],
-                     alerts: list[QueuedAlert], *, canonical_link: str | None = None, now: float | None = None) -> None:
+                     alerts: list[QueuedAlert], *, canonical_link: str | None = None, now: float | None = None,
+                     mentions: list[Hit] = ()) -> None:
         """A known entry whose content changed: new text, the article's hits replaced, new outbox
         rows (rows already queued for the same rule, story, channel and seq are kept as they are)."""
         now = time.time() if now is None else now
@@ -407,7 +409,7 @@ class Store:
                        (article.title, article.text, article.source, article_id))
             db.execute("DELETE FROM hits WHERE article_id = ?", (article_id,))
             self._upsert_entry(db, feed_id, entry, canonical_link, article_id, now)
-            self._hits_and_alerts(db, article_id, story, matches, alerts, now)
+            self._hits_and_alerts(db, article_id, story, matches, alerts, now, mentions)
 
     @staticmethod
     def _upsert_entry(db: sqlite3.Connection, feed_id: int, entry: Entry, canonical_link: str | None,
@@ -423,10 +425,12 @@ class Store:
 
     @staticmethod
     def _hits_and_alerts(db: sqlite3.Connection, article_id: int, story: int, matches: list[Match],
-                         alerts: list[QueuedAlert], now: float) -> None:
+                         alerts: list[QueuedAlert], now: float, mentions: list[Hit] = ()) -> None:
+        """Store the hits of each matching rule, and every entity mention (rule '') for replay."""
         db.executemany(
             'INSERT INTO hits (article_id, rule, term, entity, alias, field, start, "end") VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-            [(article_id, m.rule, h.term, h.entity, h.alias, h.field, h.start, h.end) for m in matches for h in m.hits],
+            [(article_id, m.rule, h.term, h.entity, h.alias, h.field, h.start, h.end) for m in matches for h in m.hits]
+            + [(article_id, "", h.term, h.entity, h.alias, h.field, h.start, h.end) for h in mentions],
         )
         db.executemany(
             """INSERT OR IGNORE INTO alerts (rule, story_id, channel, seq, article_id, next_attempt, created, message)
@@ -469,7 +473,7 @@ class Store:
                                        "ORDER BY fetched", (story[0],)).fetchall()
             rules = [row[0] for row in self.db.execute(
                 "SELECT DISTINCT h.rule FROM hits h JOIN articles a ON a.id = h.article_id WHERE a.story_id = ? "
-                "ORDER BY h.rule", (story[0],))]
+                "AND h.rule != '' ORDER BY h.rule", (story[0],))]
             out.append(StoryRow(story[0], story[1], story[2], tuple((a[0], a[1], a[2], a[3]) for a in articles),
                                 tuple(rules)))
         return out

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import email.utils
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import tomli_w
+
+# Entries are dated an hour ago, whenever the tests run: alert_max_age (7 days) silences older ones.
+RECENT = datetime.now(timezone.utc) - timedelta(hours=1)
+RFC822 = email.utils.format_datetime(RECENT)
+ISO = RECENT.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def rfc822_days_ago(days: float) -> str:
+    """An RSS pubDate `days` ago."""
+    return email.utils.format_datetime(datetime.now(timezone.utc) - timedelta(days=days))
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title} | {outlet}</title>
@@ -40,7 +52,7 @@ def page(path: str, title: str, outlet: str, *paragraphs: str, filler: bool = Fa
 def rss(title: str, items: list[dict]) -> str:
     entries = "\n".join(
         f"""<item><title>{i['title']}</title><link>{{BASE}}{i['path']}</link>
-<guid isPermaLink="false">{i['guid']}</guid><pubDate>{i.get('date', 'Mon, 23 Nov 2026 08:00:00 +0000')}</pubDate>
+<guid isPermaLink="false">{i['guid']}</guid><pubDate>{i.get('date', RFC822)}</pubDate>
 <description>{i['summary']}</description></item>"""
         for i in items
     )
@@ -54,14 +66,14 @@ def rss(title: str, items: list[dict]) -> str:
 def atom(title: str, items: list[dict]) -> str:
     entries = "\n".join(
         f"""<entry><id>urn:uuid:{i['guid']}</id><title>{i['title']}</title>
-<link rel="alternate" href="{{BASE}}{i['path']}"/><updated>2026-11-23T09:30:00Z</updated>
+<link rel="alternate" href="{{BASE}}{i['path']}"/><updated>{ISO}</updated>
 <summary>{i['summary']}</summary></entry>"""
         for i in items
     )
     return f"""<?xml version="1.0" encoding="utf-8"?>
 <feed xmlns="http://www.w3.org/2005/Atom"><title>{title}</title>
 <link rel="alternate" href="https://dispatch.example/"/><id>urn:uuid:feed-dispatch</id>
-<updated>2026-11-23T09:30:00Z</updated>
+<updated>{ISO}</updated>
 {entries}
 </feed>"""
 

@@ -7,7 +7,7 @@ import json
 import sqlite3
 
 from conftest import run_newsmon
-from fixtures import page, write_config
+from fixtures import RFC822, page, rfc822_days_ago, write_config
 
 from monitor import cli
 
@@ -45,7 +45,7 @@ def item(guid, path, title, summary="A report from the frontier."):
 def rss(title, site, items):
     entries = "\n".join(
         f"""<item><title>{i['title']}</title><link>{{BASE}}{i.get('link', i['path'])}</link>
-<guid isPermaLink="false">{i['guid']}</guid><pubDate>Tue, 24 Nov 2026 06:00:00 +0000</pubDate>
+<guid isPermaLink="false">{i['guid']}</guid><pubDate>{RFC822}</pubDate>
 <description>{i['summary']}</description></item>""" for i in items)
     return f"""<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{title}</title>
 <link>https://{site}/</link><description>t</description>{entries}</channel></rss>"""
@@ -231,7 +231,7 @@ def test_entries_published_long_ago_are_recorded_without_alerting(tmp_path, web)
     three_outlets(web)
     old = rss("Frontier Post", "frontierpost.example",
               [item("a-1", "/a/bannu.html", "Four police killed in Bannu station attack")])
-    web.add("/a/rss.xml", old.replace("Tue, 24 Nov 2026 06:00:00 +0000", "Mon, 02 Nov 2026 06:00:00 +0000"),
+    web.add("/a/rss.xml", old.replace(RFC822, rfc822_days_ago(22)),
             "application/rss+xml")
     path = config(tmp_path, web, ["/a/rss.xml"], alert_max_age="7d")
     assert cli.main(["--config", str(path), "run", "--once"]) == 0
