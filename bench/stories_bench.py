@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         title, text = article(rng, words, weights)
         if number < 2000:
             texts.append((title, text))
-        index.add(number, stories.signature(title, text), 0.0)
+        index.add(number, stories.signature(title, text), 0.0, title)
     current, _peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     build = time.perf_counter() - started
@@ -89,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"decisions as expected (copies joined, new articles not): {joined}/{args.lookups}")
     print(f"in-memory index: {current / 1e6:.0f} MB for {args.stories:,} stories "
           f"({current / args.stories:.0f} bytes each); process peak RSS {rss_mb:.0f} MB")
-    print(f"on disk: {len(stories.signature('a b c', 'd e f').pack())} bytes of signature per article")
+    sample = stories.signature(*texts[0])
+    print(f"on disk: {len(sample.pack())} bytes of signature per article (plus its text)")
     return 0
 
 

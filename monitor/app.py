@@ -72,7 +72,7 @@ def open_app(loaded: config.Config, *, workers: int | None = None) -> App:
     opened = store.open_store(settings.state_dir)
     index = stories.StoryIndex(settings.story_window)
     for story, blob, title, seen in opened.recent_signatures(time.time() - settings.story_window):
-        index.add(story, stories.unpack(blob, title), seen)
+        index.add(story, stories.unpack(blob, title), seen, title)
     return App(
         config=loaded,
         matcher=match.Matcher(loaded.entities, loaded.rules),

@@ -294,7 +294,7 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
         _article_id, story_id = app.store.record_entry(feed_id, entry, article, matches, alerts, story_id=story,
                                                        canonical_link=canonical_link, signature=signature.pack(),
                                                        now=now, mentions=mentions)
-        app.stories.add(story_id, signature, now)
+        app.stories.add(story_id, signature, now, article.title)
         kind = "joined story" if story is not None else "new story"
         story = story_id
     app.metrics.entries.inc()

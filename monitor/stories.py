@@ -14,7 +14,7 @@ import heapq
 import re
 import struct
 import unicodedata
-from collections import Counter, deque
+from collections import deque
 from dataclasses import dataclass
 
 K = 64  # sketch size: Jaccard estimates within about +-0.06
@@ -24,7 +24,6 @@ TEXT_WITH_TITLE = 0.2  # ...or this much text overlap together with...
 TITLE_JOIN = 0.4  # ...this much title overlap
 SHORT = 40  # shingles: below this an article is only a feed summary, and titles carry more weight
 SHORT_TITLE_JOIN = 0.7  # title overlap that alone joins two short (feed-only) texts
-MIN_SHARED = 2  # sketch values a candidate must share before it is compared at all
 WORD = re.compile(r"\w+")
 STOPWORDS = frozenset(
     "a an the of in on at to for and or but by with from as is are was were be been has have had "
@@ -96,56 +95,78 @@ def same_story(a: Signature, b: Signature) -> tuple[bool, float]:
     return joined, max(text, title if short else text)
 
 
+INDEXED = 12  # the smallest sketch values that make a signature findable (see StoryIndex)
+COMMON = 32  # a sketch value held by more signatures than this is a stock phrase, not a lead
+
+
 class StoryIndex:
-    """Signatures seen within `window` seconds, searchable by sketch value."""
+    """Signatures seen within `window` seconds, findable by their smallest sketch values.
+
+    Memory is what limits a long window: each signature is kept packed (about 520 bytes plus
+    its title), and only its INDEXED smallest sketch values are keys of the lookup table. Two
+    articles whose shingles overlap by half share at least one of those with probability
+    about 1 - 0.5 ** INDEXED; values that many signatures share (stock phrases) are not used
+    as leads. Candidates found that way are then compared in full."""
 
     def __init__(self, window: float):
         self.window = window
-        self.by_value: dict[int, set[int]] = {}  # sketch value -> entry numbers
-        self.entries: dict[int, tuple[int, Signature, float]] = {}  # number -> (story, signature, seen)
+        self.by_value: dict[int, int | list[int]] = {}  # sketch value -> entry number(s)
+        self.entries: dict[int, tuple[int, bytes, str, float]] = {}  # number -> (story, packed, title, seen)
         self.order: deque[int] = deque()
         self.counter = 0
 
     def __len__(self) -> int:
         return len(self.entries)
 
-    def add(self, story: int, sig: Signature, seen: float) -> None:
+    def add(self, story: int, sig: Signature, seen: float, title: str = "") -> None:
         self.counter += 1
         number = self.counter
-        self.entries[number] = (story, sig, seen)
+        self.entries[number] = (story, sig.pack(), title or " ".join(sorted(sig.title_words)), seen)
         self.order.append(number)
-        for value in sig.sketch:
-            self.by_value.setdefault(value, set()).add(number)
+        for value in sig.sketch[:INDEXED]:
+            holder = self.by_value.get(value)
+            if holder is None:
+                self.by_value[value] = number
+            elif isinstance(holder, list):
+                holder.append(number)
+            else:
+                self.by_value[value] = [holder, number]
 
     def prune(self, now: float) -> None:
         """Forget signatures older than the window (they stay in the store)."""
         while self.order:
             number = self.order[0]
-            _story, sig, seen = self.entries[number]
+            _story, packed, _title, seen = self.entries[number]
             if seen >= now - self.window:
                 break
             self.order.popleft()
             del self.entries[number]
-            for value in sig.sketch:
-                holders = self.by_value.get(value)
-                if holders is not None:
-                    holders.discard(number)
-                    if not holders:
-                        del self.by_value[value]
+            for value in struct.unpack_from(f"<{min(INDEXED, (len(packed) - 4) // 8)}Q", packed):
+                holder = self.by_value.get(value)
+                if holder == number:
+                    del self.by_value[value]
+                elif isinstance(holder, list) and number in holder:
+                    holder.remove(number)
+                    if len(holder) == 1:
+                        self.by_value[value] = holder[0]
 
     def find(self, sig: Signature, now: float) -> int | None:
         """The story `sig` belongs to, if one within the window matches; else None."""
         self.prune(now)
-        shared: Counter[int] = Counter()
-        for value in sig.sketch:
-            for number in self.by_value.get(value, ()):
-                shared[number] += 1
+        candidates: set[int] = set()
+        for value in sig.sketch[:INDEXED]:
+            holder = self.by_value.get(value)
+            if holder is None:
+                continue
+            if isinstance(holder, list):
+                if len(holder) <= COMMON:
+                    candidates.update(holder)
+            else:
+                candidates.add(holder)
         best: tuple[float, int] | None = None
-        for number, count in shared.most_common(50):
-            if count < MIN_SHARED and len(sig.sketch) >= MIN_SHARED:
-                break
-            story, other, _seen = self.entries[number]
-            joined, score = same_story(sig, other)
+        for number in sorted(candidates, reverse=True)[:200]:  # the most recent first
+            story, packed, title, _seen = self.entries[number]
+            joined, score = same_story(sig, unpack(packed, title))
             if joined and (best is None or score > best[0]):
                 best = (score, story)
         return best[1] if best else None
