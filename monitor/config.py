@@ -676,19 +676,19 @@ def _entity(reader: _Reader, path: str, name: str, checked: dict[str, Any]) -> E
 def _query_problems(reader: _Reader, path: str, query: str, entity_names: set[str]) -> None:
     """Report a rule query that does not parse, names an unknown entity or a bad term, or holds
     without any of its terms; each problem shows the query with a caret under the place."""
-    from monitor import text
+    from monitor import query as querymod
 
     try:
-        tree = text.parse_query(query)
-    except text.QuerySyntaxError as error:
-        reader.problem(f"{path}.query", text.show_position(query, error.position, f"bad query: {error.message}"))
+        tree = querymod.parse_query(query)
+    except querymod.QuerySyntaxError as error:
+        reader.problem(f"{path}.query", querymod.show_position(query, error.position, f"bad query: {error.message}"))
         return
-    for term in text.query_terms(tree):
+    for term in querymod.query_terms(tree):
         message = term_problem(term.text, entity_names)
         if message:
-            reader.problem(f"{path}.query", text.show_position(query, term.position, f"bad query: {message}"))
-    if text.query_holds_without_terms(tree):
-        reader.problem(f"{path}.query", text.show_position(
+            reader.problem(f"{path}.query", querymod.show_position(query, term.position, f"bad query: {message}"))
+    if querymod.query_holds_without_terms(tree):
+        reader.problem(f"{path}.query", querymod.show_position(
             query, 0, "bad query: it holds for an article that has none of its terms; add a term that must appear"))
 
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import ahocorasick
 
 from monitor import packs
+from monitor import query as querymod
 from monitor import text as textmod
 from monitor.model import Entity, Hit, Match, Rule
 
@@ -179,8 +180,8 @@ class Matcher:
     def __init__(self, entities: Iterable[Entity], rules: Iterable[Rule]):
         self.rules = tuple(rules)
         self.entities: dict[str, Entity] = {entity.name: entity for entity in entities}
-        self.queries = {rule.name: textmod.parse_query(rule.query) for rule in self.rules if rule.query}
-        self._near_terms: dict[int, tuple[list[textmod.QueryTerm], list[textmod.QueryTerm]]] = {}
+        self.queries = {rule.name: querymod.parse_query(rule.query) for rule in self.rules if rule.query}
+        self._near_terms: dict[int, tuple[list[querymod.QueryTerm], list[querymod.QueryTerm]]] = {}
         rule_terms = {rule.name: self._terms_of(rule) for rule in self.rules}
         wanted = {term[1:] for terms in rule_terms.values() for term in terms if term.startswith("@")}
         if any(name.startswith(packs.PREFIX) and name not in self.entities for name in wanted):
@@ -205,14 +206,14 @@ class Matcher:
             if not positive:
                 continue
             query = self.queries.get(rule.name)
-            if query is not None and not (rule.all or rule.any) and textmod.query_holds_without_terms(query):
+            if query is not None and not (rule.all or rule.any) and querymod.query_holds_without_terms(query):
                 self.always.append(index)
             for term in dict.fromkeys(positive):
                 self.rules_by_source.setdefault(term, []).append(index)
 
     def _terms_of(self, rule: Rule) -> list[str]:
         query = self.queries.get(rule.name)
-        query_terms = [term.text for term in textmod.query_terms(query)] if query is not None else []
+        query_terms = [term.text for term in querymod.query_terms(query)] if query is not None else []
         return [*rule.all, *rule.any, *rule.none, *query_terms]
 
     def _compile(self, phrases: set[str]) -> None:
@@ -416,13 +417,13 @@ class Matcher:
 
     def _evaluate(self, node: object, scan: _Scan) -> tuple[bool, list[tuple[str, _Found]]]:
         """Whether a query (sub)tree holds, and the (term, hit) pairs that make it hold."""
-        if isinstance(node, textmod.QueryTerm):
+        if isinstance(node, querymod.QueryTerm):
             found = self._term_hits(node, scan)
             return bool(found), [(node.text, hit) for hit in found]
-        if isinstance(node, textmod.QueryNot):
+        if isinstance(node, querymod.QueryNot):
             holds, _pairs = self._evaluate(node.item, scan)
             return not holds, []
-        if isinstance(node, textmod.QueryAnd):
+        if isinstance(node, querymod.QueryAnd):
             pairs: list[tuple[str, _Found]] = []
             for item in node.items:
                 holds, found = self._evaluate(item, scan)
@@ -430,7 +431,7 @@ class Matcher:
                     return False, []
                 pairs.extend(found)
             return True, pairs
-        if isinstance(node, textmod.QueryOr):
+        if isinstance(node, querymod.QueryOr):
             pairs = []
             any_holds = False
             for item in node.items:
@@ -439,10 +440,10 @@ class Matcher:
                     any_holds = True
                     pairs.extend(found)
             return any_holds, pairs
-        assert isinstance(node, textmod.QueryNear)
+        assert isinstance(node, querymod.QueryNear)
         terms = self._near_terms.get(id(node))
         if terms is None:
-            terms = self._near_terms[id(node)] = (textmod.query_terms(node.left), textmod.query_terms(node.right))
+            terms = self._near_terms[id(node)] = (querymod.query_terms(node.left), querymod.query_terms(node.right))
         left = [(term.text, hit) for term in terms[0] for hit in self._term_hits(term, scan)]
         right = [(term.text, hit) for term in terms[1] for hit in self._term_hits(term, scan)]
         pairs = []
@@ -456,7 +457,7 @@ class Matcher:
         unique = list({(term, id(hit)): (term, hit) for term, hit in pairs}.values())
         return bool(unique), unique
 
-    def _term_hits(self, term: textmod.QueryTerm, scan: _Scan) -> list[_Found]:
+    def _term_hits(self, term: querymod.QueryTerm, scan: _Scan) -> list[_Found]:
         found = self._hits_of(term.text, scan)
         if term.title:
             return [hit for hit in found if hit.field == "title"]
@@ -464,7 +465,7 @@ class Matcher:
 
     def _query_summary(self, query: object, scan: _Scan) -> str:
         found, missing = [], []
-        for term in textmod.query_terms(query):
+        for term in querymod.query_terms(query):
             shown = f"title:{term.text}" if term.title else term.text
             (found if self._term_hits(term, scan) else missing).append(shown)
         parts = []

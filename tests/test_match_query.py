@@ -1,4 +1,4 @@
-"""Rule queries: the parser in monitor.text (trees, binding, errors with positions) and how the
+"""Rule queries: the parser in monitor.query (trees, binding, errors with positions) and how the
 configuration check reports a bad query: the query with a caret under the problem."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import pytest
 
 from monitor import config
 from monitor.errors import ConfigError
-from monitor.text import (QueryAnd, QueryNear, QueryNot, QueryOr, QuerySyntaxError, QueryTerm, parse_query,
-                          query_holds_without_terms, query_terms, show_position)
+from monitor.query import (QueryAnd, QueryNear, QueryNot, QueryOr, QuerySyntaxError, QueryTerm, parse_query,
+                           query_holds_without_terms, query_terms, show_position)
 
 ROOT = Path(__file__).resolve().parent.parent
 
