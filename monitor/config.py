@@ -1,13 +1,13 @@
 """Reading and checking the configuration: TOML files in, a `Config` out, or a `ConfigError`
 listing every problem found (never just the first).
 
-The schema is data (`NEWSMON_KEYS`, `FEED_KEYS`, ...): each key maps to a converter that takes
-the raw TOML value and returns the checked value or raises `Invalid` with a message.
+The schema is data (`NEWSMON_KEYS`, `FEED_KEYS`, ... in `monitor.schema`): each key maps to a
+converter that takes the raw TOML value and returns the checked value or raises `Invalid` with a
+message.
 """
 
 from __future__ import annotations
 
-import difflib
 import glob
 import ipaddress
 import os
@@ -17,18 +17,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from monitor import __version__
 from monitor.errors import ConfigError, Problem
 from monitor.model import ChannelSpec, Entity, FeedSpec, Rule
+from monitor.schema import (CHANNEL_KEYS, ENTITY_KEYS, FEED_KEYS, HTTP_KEYS, INCLUDE_KEYS, ITEMS, NEWSMON_KEYS, REQUIRED,
+                            RULE_KEYS, TOP_KEYS, Invalid, describe, nonempty_string, suggest)
+from monitor.schema import parse_duration, parse_size  # re-exported: callers use config.parse_duration, ...
 
 DEFAULT_USER_AGENT = f"newsmon/{__version__} (+https://github.com/newsmon/newsmon)"
-ENTITY_KINDS = ("actor", "region", "topic")
-
-
-class Invalid(Exception):
-    """A value does not fit its key; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -88,195 +85,6 @@ class Config:
         return tuple(channel.name for channel in self.channels)
 
 
-# ---------------------------------------------------------------- converters
-
-DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in a duration such as "90s", "15m", "1h30m" or "7d"; raises `Invalid`."""
-    if not isinstance(text, str):
-        raise Invalid(f"expected a duration such as \"15m\", got {_describe(text)}")
-    compact = text.strip().lower().replace(" ", "")
-    parts = DURATION_PART.findall(compact)
-    if not compact or "".join(n + u for n, u in parts) != compact:
-        raise Invalid(f"bad duration {text!r}: use a number and a unit s, m, h, d or w, e.g. \"90s\", \"15m\", \"1h\", \"7d\"")
-    seconds = sum(float(number) * DURATION_UNITS[unit] for number, unit in parts)
-    if seconds <= 0:
-        raise Invalid(f"bad duration {text!r}: must be longer than zero")
-    return seconds
-
-
-SIZE_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "kib": 1024, "mib": 1024**2, "gib": 1024**3}
-SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([a-z]*)$")
-
-
-def parse_size(text: Any) -> int:
-    """Bytes in a size such as "10MB", "512KB" or "1GB" (KiB/MiB/GiB also accepted)."""
-    if not isinstance(text, str):
-        raise Invalid(f"expected a size such as \"10MB\", got {_describe(text)}")
-    found = SIZE.match(text.strip().lower())
-    if not found or found.group(2) not in SIZE_UNITS:
-        raise Invalid(f"bad size {text!r}: use a number and a unit KB, MB or GB, e.g. \"10MB\"")
-    size = int(float(found.group(1)) * SIZE_UNITS[found.group(2)])
-    if size <= 0:
-        raise Invalid(f"bad size {text!r}: must be more than zero")
-    return size
-
-
-def positive_int(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise Invalid(f"expected a whole number, got {_describe(value)}")
-    if value < 1:
-        raise Invalid(f"must be at least 1, got {value}")
-    return value
-
-
-def proxy_url(value: Any) -> str:
-    text = nonempty_string(value).strip()
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise Invalid(f"{text!r} is not a proxy URL such as \"http://proxy.example:3128\"")
-    return text
-
-
-def _describe(value: Any) -> str:
-    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
-             list: "an array", dict: "a table"}
-    return f"{names.get(type(value), type(value).__name__)} ({value!r})" if not isinstance(value, (list, dict)) else names[type(value)]
-
-
-def string(value: Any) -> str:
-    if not isinstance(value, str):
-        raise Invalid(f"expected a string, got {_describe(value)}")
-    return value
-
-
-def nonempty_string(value: Any) -> str:
-    if not string(value).strip():
-        raise Invalid("must not be empty")
-    return value
-
-
-def boolean(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise Invalid(f"expected true or false, got {_describe(value)}")
-    return value
-
-
-def string_list(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list):
-        raise Invalid(f"expected an array of strings, got {_describe(value)}")
-    return tuple(value)  # items are checked one by one by the caller, for exact key paths
-
-
-def http_url(value: Any) -> str:
-    text = nonempty_string(value).strip()
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise Invalid(f"{text!r} is not an http:// or https:// URL")
-    return text
-
-
-def network(value: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
-    try:
-        return ipaddress.ip_network(string(value), strict=False)
-    except ValueError:
-        raise Invalid(f"{value!r} is not an address range in CIDR form, e.g. \"10.0.0.0/8\" or \"::1/128\"") from None
-
-
-def choice(*options: str) -> Callable[[Any], str]:
-    def check(value: Any) -> str:
-        if string(value) not in options:
-            raise Invalid(f"must be one of {', '.join(repr(o) for o in options)}, got {value!r}{_suggest(value, options)}")
-        return value
-    return check
-
-
-def _suggest(word: Any, known: Any) -> str:
-    if not isinstance(word, str):
-        return ""
-    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-# Each table: key -> converter. List items are converted by ITEMS[key] when present.
-NEWSMON_KEYS: dict[str, Callable[[Any], Any]] = {
-    "state_dir": nonempty_string,
-    "poll_interval": parse_duration,
-    "user_agent": nonempty_string,
-    "default_channels": string_list,
-    "include": string_list,
-    "allow_private_networks": string_list,
-    "max_connections": positive_int,
-    "max_connections_per_host": positive_int,
-    "request_timeout": parse_duration,
-    "max_feed_size": parse_size,
-    "max_page_size": parse_size,
-    "max_backoff": parse_duration,
-    "parse_timeout": parse_duration,
-    "worker_memory": parse_size,
-    "story_window": parse_duration,
-    "retention": parse_duration,
-    "alert_max_age": parse_duration,
-    "admin_channels": string_list,
-    "stop_grace": parse_duration,
-    "http": lambda value: value,  # a table, checked by _settings
-}
-FEED_KEYS: dict[str, Callable[[Any], Any]] = {
-    "url": http_url,
-    "name": nonempty_string,
-    "outlet": nonempty_string,
-    "interval": parse_duration,
-    "full_text": boolean,
-    "tags": string_list,
-    "alert_on_first_poll": boolean,
-    "proxy": proxy_url,
-    "expect_every": parse_duration,
-}
-CHANNEL_KEYS: dict[str, Callable[[Any], Any]] = {"urls": string_list}
-ENTITY_KEYS: dict[str, Callable[[Any], Any]] = {
-    "names": string_list,
-    "kind": choice(*ENTITY_KINDS),
-    "case": choice("auto", "sensitive", "insensitive"),
-    "context": string_list,
-    "context_window": positive_int,
-    "ambiguous": string_list,
-    "exclude": string_list,
-    "extends": nonempty_string,
-}
-RULE_KEYS: dict[str, Callable[[Any], Any]] = {
-    "name": nonempty_string,
-    "all": string_list,
-    "any": string_list,
-    "none": string_list,
-    "query": nonempty_string,
-    "feed_tags": string_list,
-    "channels": string_list,
-    "on_update": choice("ignore", "new_hits"),
-    "group_wait": lambda value: 0.0 if value in ("0", "0s") else parse_duration(value),
-}
-ITEMS: dict[str, Callable[[Any], Any]] = {
-    "default_channels": nonempty_string,
-    "admin_channels": nonempty_string,
-    "include": nonempty_string,
-    "allow_private_networks": network,
-    "tags": nonempty_string,
-    "urls": nonempty_string,
-    "names": nonempty_string,
-    "all": nonempty_string,
-    "any": nonempty_string,
-    "none": nonempty_string,
-    "channels": nonempty_string,
-    "context": nonempty_string,
-    "ambiguous": nonempty_string,
-    "exclude": nonempty_string,
-    "feed_tags": nonempty_string,
-}
-REQUIRED = {"feeds": ("url",), "channels": ("urls",), "entities": ("names",), "rules": ("name",)}
-TOP_KEYS = ("newsmon", "feeds", "channels", "entities", "rules")
-INCLUDE_KEYS = ("feeds", "entities", "rules")
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 TERM_PREFIX = re.compile(r"^(.*?)\*$")
 
@@ -322,14 +130,14 @@ class _Reader:
     def table(self, raw: Any, path: str, schema: dict[str, Callable[[Any], Any]], required: tuple[str, ...] = ()) -> dict[str, Any]:
         """Check a table against its schema; returns the keys that passed, converted."""
         if not isinstance(raw, dict):
-            self.problem(path, f"expected a table, got {_describe(raw)}")
+            self.problem(path, f"expected a table, got {describe(raw)}")
             return {}
         out: dict[str, Any] = {}
         for key, value in raw.items():
             where = f"{path}.{key}" if path else key
             convert = schema.get(key)
             if convert is None:
-                self.problem(where, f"unknown key {key!r}{_suggest(key, schema)}")
+                self.problem(where, f"unknown key {key!r}{suggest(key, schema)}")
                 continue
             try:
                 converted = convert(value)
@@ -435,7 +243,7 @@ def read(path: Path | str, environ: Mapping[str, str] | None = None) -> tuple[Co
     if raw is not None:
         for key in raw:
             if key not in TOP_KEYS:
-                reader.problem(key, f"unknown key {key!r}{_suggest(key, TOP_KEYS)}")
+                reader.problem(key, f"unknown key {key!r}{suggest(key, TOP_KEYS)}")
         settings_raw = reader.table(raw.get("newsmon", {}), "newsmon", NEWSMON_KEYS)
         _collect(reader, raw, str(path), feeds_raw, entities_raw, rules_raw)
         channels = _channels(reader, raw.get("channels", {}))
@@ -463,7 +271,7 @@ def read(path: Path | str, environ: Mapping[str, str] | None = None) -> tuple[Co
     for key in ("default_channels", "admin_channels"):
         for index, name in enumerate(getattr(settings, key) or ()):
             if name not in channel_names:
-                reader.problem(f"newsmon.{key}[{index}]", f"unknown channel {name!r}{_suggest(name, channel_names)}")
+                reader.problem(f"newsmon.{key}[{index}]", f"unknown channel {name!r}{suggest(name, channel_names)}")
     config = Config(
         path=path,
         settings=settings,
@@ -488,17 +296,16 @@ def _collect(reader: _Reader, raw: dict, file: str, feeds: list, entities: list,
     for key, sink in (("feeds", feeds), ("rules", rules)):
         value = raw.get(key, [])
         if not isinstance(value, list):
-            reader.problem(key, f"expected an array of tables ([[{key}]]), got {_describe(value)}")
+            reader.problem(key, f"expected an array of tables ([[{key}]]), got {describe(value)}")
             continue
         sink.extend((file, index, item) for index, item in enumerate(value))
     value = raw.get("entities", {})
     if not isinstance(value, dict):
-        reader.problem("entities", f"expected tables [entities.NAME], got {_describe(value)}")
+        reader.problem("entities", f"expected tables [entities.NAME], got {describe(value)}")
         return
     entities.extend((file, name, item) for name, item in value.items())
 
 
-HTTP_KEYS: dict[str, Callable[[Any], Any]] = {"listen": nonempty_string}
 LISTEN = re.compile(r"^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]]+)):(\d{1,5})$")
 
 
@@ -523,7 +330,7 @@ def _settings(reader: _Reader, raw: dict, base: Path, environ: Mapping[str, str]
 
 def _channels(reader: _Reader, raw: Any) -> list[ChannelSpec]:
     if not isinstance(raw, dict):
-        reader.problem("channels", f"expected tables [channels.NAME], got {_describe(raw)}")
+        reader.problem("channels", f"expected tables [channels.NAME], got {describe(raw)}")
         return []
     channels = []
     for name, table in raw.items():
@@ -591,7 +398,7 @@ def _rules(reader: _Reader, raw: list, channel_names: list[str], entity_names: s
             _query_problems(reader, path, checked["query"], entity_names)
         for position, channel in enumerate(checked.get("channels", ())):
             if channel not in channel_names:
-                reader.problem(f"{path}.channels[{position}]", f"unknown channel {channel!r}{_suggest(channel, channel_names)}")
+                reader.problem(f"{path}.channels[{position}]", f"unknown channel {channel!r}{suggest(channel, channel_names)}")
         if isinstance(table, dict) and not checked.get("all") and not checked.get("any") and "query" not in table:
             reader.problem(path, "a rule needs at least one positive term in 'all' or 'any' (or a 'query')")
         if name:
@@ -607,8 +414,8 @@ def term_problem(term: str, entity_names: set[str]) -> str | None:
         if name not in entity_names:
             if name.startswith("pack."):
                 pack = _pack_entities()
-                return None if name in pack else f"unknown pack entity {name!r}{_suggest(name, pack)}"
-            return f"unknown entity {name!r}{_suggest(name, entity_names)}"
+                return None if name in pack else f"unknown pack entity {name!r}{suggest(name, pack)}"
+            return f"unknown entity {name!r}{suggest(name, entity_names)}"
         return None
     if not any(ch.isalnum() for ch in term):
         return f"a term needs at least one letter or digit: {term!r}"
@@ -645,7 +452,7 @@ def _entity(reader: _Reader, path: str, name: str, checked: dict[str, Any]) -> E
         pack = _pack_entities()
         base = pack.get(extends)
         if base is None:
-            reader.problem(f"{path}.extends", f"unknown pack entity {extends!r}{_suggest(extends, pack)}")
+            reader.problem(f"{path}.extends", f"unknown pack entity {extends!r}{suggest(extends, pack)}")
     for index, alias in enumerate(checked.get("names", ())):
         message = _name_problem(alias)
         if message:
@@ -664,7 +471,7 @@ def _entity(reader: _Reader, path: str, name: str, checked: dict[str, Any]) -> E
     ambiguous = merged("ambiguous") if "ambiguous" in checked or (base and base.ambiguous is not None) else None
     for index, alias in enumerate(checked.get("ambiguous", ())):
         if alias not in names:
-            reader.problem(f"{path}.ambiguous[{index}]", f"{alias!r} is not one of the entity's names{_suggest(alias, names)}")
+            reader.problem(f"{path}.ambiguous[{index}]", f"{alias!r} is not one of the entity's names{suggest(alias, names)}")
     if checked.get("ambiguous") and not context and not exclude:
         reader.problem(f"{path}.ambiguous", "ambiguous names need 'context' terms (or 'exclude' phrases) to be judged by")
     return Entity(name=name, names=names, kind=checked.get("kind", base.kind if base else "actor"),

@@ -1,0 +1,218 @@
+"""The configuration schema as data, and the converters it is made of.
+
+Each table (`NEWSMON_KEYS`, `FEED_KEYS`, `CHANNEL_KEYS`, `ENTITY_KEYS`, `RULE_KEYS`,
+`HTTP_KEYS`) maps a key to a converter that takes the raw TOML value and returns the checked
+value or raises `Invalid` with a message; `ITEMS` converts the items of array keys one by one,
+`REQUIRED` names the keys each kind of table must have. `monitor.config` applies them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import re
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+ENTITY_KINDS = ("actor", "region", "topic")
+
+
+class Invalid(Exception):
+    """A value does not fit its key; the message says why."""
+
+
+# ---------------------------------------------------------------- converters
+
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a duration such as "90s", "15m", "1h30m" or "7d"; raises `Invalid`."""
+    if not isinstance(text, str):
+        raise Invalid(f"expected a duration such as \"15m\", got {describe(text)}")
+    compact = text.strip().lower().replace(" ", "")
+    parts = DURATION_PART.findall(compact)
+    if not compact or "".join(n + u for n, u in parts) != compact:
+        raise Invalid(f"bad duration {text!r}: use a number and a unit s, m, h, d or w, e.g. \"90s\", \"15m\", \"1h\", \"7d\"")
+    seconds = sum(float(number) * DURATION_UNITS[unit] for number, unit in parts)
+    if seconds <= 0:
+        raise Invalid(f"bad duration {text!r}: must be longer than zero")
+    return seconds
+
+
+SIZE_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "kib": 1024, "mib": 1024**2, "gib": 1024**3}
+SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([a-z]*)$")
+
+
+def parse_size(text: Any) -> int:
+    """Bytes in a size such as "10MB", "512KB" or "1GB" (KiB/MiB/GiB also accepted)."""
+    if not isinstance(text, str):
+        raise Invalid(f"expected a size such as \"10MB\", got {describe(text)}")
+    found = SIZE.match(text.strip().lower())
+    if not found or found.group(2) not in SIZE_UNITS:
+        raise Invalid(f"bad size {text!r}: use a number and a unit KB, MB or GB, e.g. \"10MB\"")
+    size = int(float(found.group(1)) * SIZE_UNITS[found.group(2)])
+    if size <= 0:
+        raise Invalid(f"bad size {text!r}: must be more than zero")
+    return size
+
+
+def positive_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Invalid(f"expected a whole number, got {describe(value)}")
+    if value < 1:
+        raise Invalid(f"must be at least 1, got {value}")
+    return value
+
+
+def proxy_url(value: Any) -> str:
+    text = nonempty_string(value).strip()
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise Invalid(f"{text!r} is not a proxy URL such as \"http://proxy.example:3128\"")
+    return text
+
+
+def describe(value: Any) -> str:
+    """How a value of the wrong type is named in a message: "an integer (3)", "an array"."""
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+             list: "an array", dict: "a table"}
+    return f"{names.get(type(value), type(value).__name__)} ({value!r})" if not isinstance(value, (list, dict)) else names[type(value)]
+
+
+def string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise Invalid(f"expected a string, got {describe(value)}")
+    return value
+
+
+def nonempty_string(value: Any) -> str:
+    if not string(value).strip():
+        raise Invalid("must not be empty")
+    return value
+
+
+def boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise Invalid(f"expected true or false, got {describe(value)}")
+    return value
+
+
+def string_list(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise Invalid(f"expected an array of strings, got {describe(value)}")
+    return tuple(value)  # items are checked one by one by the caller, for exact key paths
+
+
+def http_url(value: Any) -> str:
+    text = nonempty_string(value).strip()
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise Invalid(f"{text!r} is not an http:// or https:// URL")
+    return text
+
+
+def network(value: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    try:
+        return ipaddress.ip_network(string(value), strict=False)
+    except ValueError:
+        raise Invalid(f"{value!r} is not an address range in CIDR form, e.g. \"10.0.0.0/8\" or \"::1/128\"") from None
+
+
+def choice(*options: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if string(value) not in options:
+            raise Invalid(f"must be one of {', '.join(repr(o) for o in options)}, got {value!r}{suggest(value, options)}")
+        return value
+    return check
+
+
+def suggest(word: Any, known: Any) -> str:
+    """A hint naming the closest of `known` to `word` (" (did you mean 'x'?)"), or ""."""
+    if not isinstance(word, str):
+        return ""
+    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# ---------------------------------------------------------------- tables
+
+# Each table: key -> converter. List items are converted by ITEMS[key] when present.
+NEWSMON_KEYS: dict[str, Callable[[Any], Any]] = {
+    "state_dir": nonempty_string,
+    "poll_interval": parse_duration,
+    "user_agent": nonempty_string,
+    "default_channels": string_list,
+    "include": string_list,
+    "allow_private_networks": string_list,
+    "max_connections": positive_int,
+    "max_connections_per_host": positive_int,
+    "request_timeout": parse_duration,
+    "max_feed_size": parse_size,
+    "max_page_size": parse_size,
+    "max_backoff": parse_duration,
+    "parse_timeout": parse_duration,
+    "worker_memory": parse_size,
+    "story_window": parse_duration,
+    "retention": parse_duration,
+    "alert_max_age": parse_duration,
+    "admin_channels": string_list,
+    "stop_grace": parse_duration,
+    "http": lambda value: value,  # a table, checked by config._settings
+}
+HTTP_KEYS: dict[str, Callable[[Any], Any]] = {"listen": nonempty_string}
+FEED_KEYS: dict[str, Callable[[Any], Any]] = {
+    "url": http_url,
+    "name": nonempty_string,
+    "outlet": nonempty_string,
+    "interval": parse_duration,
+    "full_text": boolean,
+    "tags": string_list,
+    "alert_on_first_poll": boolean,
+    "proxy": proxy_url,
+    "expect_every": parse_duration,
+}
+CHANNEL_KEYS: dict[str, Callable[[Any], Any]] = {"urls": string_list}
+ENTITY_KEYS: dict[str, Callable[[Any], Any]] = {
+    "names": string_list,
+    "kind": choice(*ENTITY_KINDS),
+    "case": choice("auto", "sensitive", "insensitive"),
+    "context": string_list,
+    "context_window": positive_int,
+    "ambiguous": string_list,
+    "exclude": string_list,
+    "extends": nonempty_string,
+}
+RULE_KEYS: dict[str, Callable[[Any], Any]] = {
+    "name": nonempty_string,
+    "all": string_list,
+    "any": string_list,
+    "none": string_list,
+    "query": nonempty_string,
+    "feed_tags": string_list,
+    "channels": string_list,
+    "on_update": choice("ignore", "new_hits"),
+    "group_wait": lambda value: 0.0 if value in ("0", "0s") else parse_duration(value),
+}
+ITEMS: dict[str, Callable[[Any], Any]] = {
+    "default_channels": nonempty_string,
+    "admin_channels": nonempty_string,
+    "include": nonempty_string,
+    "allow_private_networks": network,
+    "tags": nonempty_string,
+    "urls": nonempty_string,
+    "names": nonempty_string,
+    "all": nonempty_string,
+    "any": nonempty_string,
+    "none": nonempty_string,
+    "channels": nonempty_string,
+    "context": nonempty_string,
+    "ambiguous": nonempty_string,
+    "exclude": nonempty_string,
+    "feed_tags": nonempty_string,
+}
+REQUIRED = {"feeds": ("url",), "channels": ("urls",), "entities": ("names",), "rules": ("name",)}
+TOP_KEYS = ("newsmon", "feeds", "channels", "entities", "rules")
+INCLUDE_KEYS = ("feeds", "entities", "rules")
