@@ -50,7 +50,7 @@ class Settings:
     retention: float = 90 * 86400.0
     alert_max_age: float = 7 * 86400.0
     admin_channels: tuple[str, ...] | None = None  # None: every channel
-    stop_grace: float = 5.0
+    stop_grace: float = 10.0
     http_listen: str | None = None  # "127.0.0.1:9464": serve /metrics and /healthz
 
     @property

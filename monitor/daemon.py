@@ -32,6 +32,7 @@ from monitor.model import FeedSpec
 
 log = logging.getLogger("newsmon.daemon")
 DRAIN_EVERY = 30.0
+CLEANUP = 4.5  # seconds of the stop grace kept for cancelling and closing
 TICK = 5.0  # the scheduler's heartbeat job; the watchdog pings only while it keeps ticking
 
 
@@ -324,14 +325,17 @@ class Daemon:
         self.kick.set()
 
     async def shutdown(self) -> None:
+        """Stop within the grace: in-flight work may finish until CLEANUP seconds before its end,
+        then what is left is cancelled (each entry is its own transaction: nothing half-written)
+        and the stages are closed in the time that remains."""
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
         if self.running:
-            done, pending = await asyncio.wait(set(self.running), timeout=self.grace)
+            done, pending = await asyncio.wait(set(self.running), timeout=max(0.5, self.grace - CLEANUP))
             for task in pending:
                 task.cancel()
             if pending:
                 log.info("abandoned in-flight work at stop tasks=%d (it will be redone)", len(pending))
-                await asyncio.wait(pending, timeout=2)
+                await asyncio.wait(pending, timeout=1)
         await self.app.close()
         log.info("stopped")
