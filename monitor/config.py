@@ -13,17 +13,19 @@ import ipaddress
 import os
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from monitor import __version__
+from monitor import __version__, watchlist
 from monitor.errors import ConfigError, Problem
 from monitor.model import ChannelSpec, Entity, FeedSpec, Rule
-from monitor.schema import (CHANNEL_KEYS, ENTITY_KEYS, FEED_KEYS, HTTP_KEYS, INCLUDE_KEYS, ITEMS, NEWSMON_KEYS, REQUIRED,
-                            RULE_KEYS, TOP_KEYS, Invalid, describe, nonempty_string, suggest)
+from monitor.schema import (CHANNEL_KEYS, FEED_KEYS, HTTP_KEYS, INCLUDE_KEYS, NEWSMON_KEYS, REQUIRED, TOP_KEYS, Checker,
+                            describe, suggest)
+from monitor.schema import Invalid  # re-exported: callers catch config.Invalid
 from monitor.schema import parse_duration, parse_size  # re-exported: callers use config.parse_duration, ...
+from monitor.watchlist import pack_problems, term_problem  # re-exported: callers use config.pack_problems, ...
 
 DEFAULT_USER_AGENT = f"newsmon/{__version__} (+https://github.com/newsmon/newsmon)"
 
@@ -86,22 +88,17 @@ class Config:
 
 
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-TERM_PREFIX = re.compile(r"^(.*?)\*$")
 
 
 # ---------------------------------------------------------------- reading
 
 
-class _Reader:
+class _Reader(Checker):
     """Collects problems while reading one configuration."""
 
     def __init__(self, environ: Mapping[str, str]):
+        super().__init__()
         self.environ = environ
-        self.problems: list[Problem] = []
-        self.file = ""
-
-    def problem(self, path: str, message: str) -> None:
-        self.problems.append(Problem(self.file, path, message))
 
     def load_toml(self, path: Path) -> dict | None:
         self.file = str(path)
@@ -126,40 +123,6 @@ class _Reader:
             else:
                 self.problem("", f"invalid TOML: {text}")
         return None
-
-    def table(self, raw: Any, path: str, schema: dict[str, Callable[[Any], Any]], required: tuple[str, ...] = ()) -> dict[str, Any]:
-        """Check a table against its schema; returns the keys that passed, converted."""
-        if not isinstance(raw, dict):
-            self.problem(path, f"expected a table, got {describe(raw)}")
-            return {}
-        out: dict[str, Any] = {}
-        for key, value in raw.items():
-            where = f"{path}.{key}" if path else key
-            convert = schema.get(key)
-            if convert is None:
-                self.problem(where, f"unknown key {key!r}{suggest(key, schema)}")
-                continue
-            try:
-                converted = convert(value)
-            except Invalid as error:
-                self.problem(where, str(error))
-                continue
-            if isinstance(converted, tuple) and key in ITEMS:
-                converted = self.items(converted, where, ITEMS[key])
-            out[key] = converted
-        for key in required:
-            if key not in raw:
-                self.problem(path, f"missing required key {key!r}")
-        return out
-
-    def items(self, values: tuple, path: str, convert: Callable[[Any], Any]) -> tuple:
-        out = []
-        for index, value in enumerate(values):
-            try:
-                out.append(convert(value))
-            except Invalid as error:
-                self.problem(f"{path}[{index}]", str(error))
-        return tuple(out)
 
     def secret(self, name: str) -> str | None:
         """`name` from the environment, else from systemd's credentials directory
@@ -265,7 +228,7 @@ def read(path: Path | str, environ: Mapping[str, str] | None = None) -> tuple[Co
             _collect(reader, included, match, feeds_raw, entities_raw, rules_raw)
     reader.file = str(path)
     settings = _settings(reader, settings_raw, base, environ)
-    entities = _entities(reader, entities_raw)
+    entities = watchlist.entities(reader, entities_raw)
     channel_names = [c.name for c in channels]
     entity_names = {e.name for e in entities}
     for key in ("default_channels", "admin_channels"):
@@ -278,7 +241,7 @@ def read(path: Path | str, environ: Mapping[str, str] | None = None) -> tuple[Co
         feeds=_feeds(reader, feeds_raw),
         channels=tuple(channels),
         entities=tuple(entities),
-        rules=_rules(reader, rules_raw, channel_names, entity_names),
+        rules=watchlist.rules(reader, rules_raw, channel_names, entity_names),
         files=tuple(files),
     )
     return config, reader.problems
@@ -342,24 +305,6 @@ def _channels(reader: _Reader, raw: Any) -> list[ChannelSpec]:
     return channels
 
 
-def _entities(reader: _Reader, raw: list) -> list[Entity]:
-    entities: dict[str, Entity] = {}
-    for file, name, table in raw:
-        reader.file = file
-        path = f"entities.{name}"
-        extends = isinstance(table, dict) and "extends" in table
-        checked = reader.table(table, path, ENTITY_KEYS, () if extends else REQUIRED["entities"])
-        if name in entities:
-            reader.problem(path, f"entity {name!r} is defined twice")
-            continue
-        if name.startswith("pack."):
-            reader.problem(path, f"entity names starting with 'pack.' belong to the bundled pack: {name!r}")
-        if "names" in checked and not checked["names"] and not extends:
-            reader.problem(f"{path}.names", "an entity needs at least one name")
-        entities[name] = _entity(reader, path, name, checked)
-    return list(entities.values())
-
-
 def _feeds(reader: _Reader, raw: list) -> tuple[FeedSpec, ...]:
     feeds: list[FeedSpec] = []
     seen: dict[str, str] = {}
@@ -375,158 +320,3 @@ def _feeds(reader: _Reader, raw: list) -> tuple[FeedSpec, ...]:
         seen[checked["url"]] = f"{file} {path}"
         feeds.append(FeedSpec(**checked))
     return tuple(feeds)
-
-
-def _rules(reader: _Reader, raw: list, channel_names: list[str], entity_names: set[str]) -> tuple[Rule, ...]:
-    rules: list[Rule] = []
-    seen: set[str] = set()
-    for file, index, table in raw:
-        reader.file = file
-        path = f"rules[{index}]"
-        checked = reader.table(table, path, RULE_KEYS, REQUIRED["rules"])
-        name = checked.get("name")
-        if name is not None:
-            if name in seen:
-                reader.problem(f"{path}.name", f"duplicate rule name {name!r}")
-            seen.add(name)
-        for key in ("all", "any", "none"):
-            for position, term in enumerate(checked.get(key, ())):
-                message = term_problem(term, entity_names)
-                if message:
-                    reader.problem(f"{path}.{key}[{position}]", message)
-        if "query" in checked:
-            _query_problems(reader, path, checked["query"], entity_names)
-        for position, channel in enumerate(checked.get("channels", ())):
-            if channel not in channel_names:
-                reader.problem(f"{path}.channels[{position}]", f"unknown channel {channel!r}{suggest(channel, channel_names)}")
-        if isinstance(table, dict) and not checked.get("all") and not checked.get("any") and "query" not in table:
-            reader.problem(path, "a rule needs at least one positive term in 'all' or 'any' (or a 'query')")
-        if name:
-            rules.append(Rule(name=name, **{k: checked[k] for k in ("all", "any", "none", "query", "feed_tags", "channels", "on_update",
-                                                                    "group_wait") if k in checked}))
-    return tuple(rules)
-
-
-def term_problem(term: str, entity_names: set[str]) -> str | None:
-    """Why a rule term is unusable, or None."""
-    if term.startswith("@"):
-        name = term[1:]
-        if name not in entity_names:
-            if name.startswith("pack."):
-                pack = _pack_entities()
-                return None if name in pack else f"unknown pack entity {name!r}{suggest(name, pack)}"
-            return f"unknown entity {name!r}{suggest(name, entity_names)}"
-        return None
-    if not any(ch.isalnum() for ch in term):
-        return f"a term needs at least one letter or digit: {term!r}"
-    prefix = TERM_PREFIX.match(term.strip())
-    if prefix and sum(ch.isalpha() for ch in prefix.group(1)) < 3:
-        return f"a prefix term needs at least 3 letters before '*': {term!r}"
-    if "*" in term.strip()[:-1]:
-        return f"'*' may only end a term: {term!r}"
-    return None
-
-
-# ---------------------------------------------------------------- entities, queries, packs
-
-
-def _pack_entities() -> dict[str, Entity]:
-    from monitor import packs  # the bundled pack is read on first use only
-
-    return packs.entities()
-
-
-def _name_problem(alias: str) -> str | None:
-    """Why an entity name cannot match, or None."""
-    if alias.strip().startswith("@"):
-        return f"a name cannot start with '@': {alias!r}"
-    return term_problem(alias, set())
-
-
-def _entity(reader: _Reader, path: str, name: str, checked: dict[str, Any]) -> Entity:
-    """The entity of a checked [entities.NAME] table, with the pack entity it `extends` merged
-    in (its names and list settings first, then this table's); problems go to `reader`."""
-    base: Entity | None = None
-    extends = checked.get("extends")
-    if extends is not None:
-        pack = _pack_entities()
-        base = pack.get(extends)
-        if base is None:
-            reader.problem(f"{path}.extends", f"unknown pack entity {extends!r}{suggest(extends, pack)}")
-    for index, alias in enumerate(checked.get("names", ())):
-        message = _name_problem(alias)
-        if message:
-            reader.problem(f"{path}.names[{index}]", message)
-    for key in ("context", "exclude"):
-        for index, term in enumerate(checked.get(key, ())):
-            message = (f"{key} terms are phrases, not entities: {term!r}" if term.strip().startswith("@")
-                       else term_problem(term, set()))
-            if message:
-                reader.problem(f"{path}.{key}[{index}]", message)
-
-    def merged(key: str) -> tuple[str, ...]:
-        return tuple(dict.fromkeys((*(getattr(base, key) or () if base else ()), *checked.get(key, ()))))
-
-    names, context, exclude = merged("names"), merged("context"), merged("exclude")
-    ambiguous = merged("ambiguous") if "ambiguous" in checked or (base and base.ambiguous is not None) else None
-    for index, alias in enumerate(checked.get("ambiguous", ())):
-        if alias not in names:
-            reader.problem(f"{path}.ambiguous[{index}]", f"{alias!r} is not one of the entity's names{suggest(alias, names)}")
-    if checked.get("ambiguous") and not context and not exclude:
-        reader.problem(f"{path}.ambiguous", "ambiguous names need 'context' terms (or 'exclude' phrases) to be judged by")
-    return Entity(name=name, names=names, kind=checked.get("kind", base.kind if base else "actor"),
-                  case=checked.get("case", base.case if base else "auto"), context=context,
-                  context_window=checked.get("context_window", base.context_window if base else 20),
-                  ambiguous=ambiguous, exclude=exclude, extends=extends)
-
-
-def _query_problems(reader: _Reader, path: str, query: str, entity_names: set[str]) -> None:
-    """Report a rule query that does not parse, names an unknown entity or a bad term, or holds
-    without any of its terms; each problem shows the query with a caret under the place."""
-    from monitor import query as querymod
-
-    try:
-        tree = querymod.parse_query(query)
-    except querymod.QuerySyntaxError as error:
-        reader.problem(f"{path}.query", querymod.show_position(query, error.position, f"bad query: {error.message}"))
-        return
-    for term in querymod.query_terms(tree):
-        message = term_problem(term.text, entity_names)
-        if message:
-            reader.problem(f"{path}.query", querymod.show_position(query, term.position, f"bad query: {message}"))
-    if querymod.query_holds_without_terms(tree):
-        reader.problem(f"{path}.query", querymod.show_position(
-            query, 0, "bad query: it holds for an article that has none of its terms; add a term that must appear"))
-
-
-def _is_latin_name(alias: str) -> bool:
-    return all(ord(ch) < 0x0250 or 0x1E00 <= ord(ch) <= 0x1EFF for ch in alias if ch.isalpha())
-
-
-def pack_problems() -> list[Problem]:
-    """Every problem in the bundled pack files, checked like a user's entities (`note` allowed,
-    `extends` not), plus any name not in the Latin script without a note in [sources]."""
-    from monitor import packs
-
-    reader = _Reader({})
-    schema = {**{key: value for key, value in ENTITY_KEYS.items() if key != "extends"}, "note": nonempty_string}
-    for file in packs.FILES:
-        reader.file = f"monitor/packs/{file}"
-        data = packs.raw(file)
-        for key in data:
-            if key not in ("entities", "sources"):
-                reader.problem(key, f"unknown key {key!r}: a pack holds [entities.NAME] tables and [sources]")
-        sources = data.get("sources", {})
-        every_name: set[str] = set()
-        for name, table in data.get("entities", {}).items():
-            path = f"entities.{name}"
-            checked = reader.table(table, path, schema, REQUIRED["entities"])
-            _entity(reader, path, packs.PREFIX + name, checked)
-            for index, alias in enumerate(checked.get("names", ())):
-                every_name.add(alias)
-                if not _is_latin_name(alias) and not str(sources.get(alias, "")).strip():
-                    reader.problem(f"{path}.names[{index}]", f"{alias!r} needs a note of where it comes from in [sources]")
-        for alias in sources:
-            if alias not in every_name:
-                reader.problem(f"sources.{alias}", "no entity has this name")
-    return reader.problems

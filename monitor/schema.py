@@ -3,7 +3,7 @@
 Each table (`NEWSMON_KEYS`, `FEED_KEYS`, `CHANNEL_KEYS`, `ENTITY_KEYS`, `RULE_KEYS`,
 `HTTP_KEYS`) maps a key to a converter that takes the raw TOML value and returns the checked
 value or raises `Invalid` with a message; `ITEMS` converts the items of array keys one by one,
-`REQUIRED` names the keys each kind of table must have. `monitor.config` applies them.
+`REQUIRED` names the keys each kind of table must have. `Checker` applies them, collecting problems.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
+
+from monitor.errors import Problem
 
 ENTITY_KINDS = ("actor", "region", "topic")
 
@@ -216,3 +218,51 @@ ITEMS: dict[str, Callable[[Any], Any]] = {
 REQUIRED = {"feeds": ("url",), "channels": ("urls",), "entities": ("names",), "rules": ("name",)}
 TOP_KEYS = ("newsmon", "feeds", "channels", "entities", "rules")
 INCLUDE_KEYS = ("feeds", "entities", "rules")
+
+
+# ---------------------------------------------------------------- checking
+
+
+class Checker:
+    """Collects problems while checking tables against their schema."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+        self.file = ""
+
+    def problem(self, path: str, message: str) -> None:
+        self.problems.append(Problem(self.file, path, message))
+
+    def table(self, raw: Any, path: str, schema: dict[str, Callable[[Any], Any]], required: tuple[str, ...] = ()) -> dict[str, Any]:
+        """Check a table against its schema; returns the keys that passed, converted."""
+        if not isinstance(raw, dict):
+            self.problem(path, f"expected a table, got {describe(raw)}")
+            return {}
+        out: dict[str, Any] = {}
+        for key, value in raw.items():
+            where = f"{path}.{key}" if path else key
+            convert = schema.get(key)
+            if convert is None:
+                self.problem(where, f"unknown key {key!r}{suggest(key, schema)}")
+                continue
+            try:
+                converted = convert(value)
+            except Invalid as error:
+                self.problem(where, str(error))
+                continue
+            if isinstance(converted, tuple) and key in ITEMS:
+                converted = self.items(converted, where, ITEMS[key])
+            out[key] = converted
+        for key in required:
+            if key not in raw:
+                self.problem(path, f"missing required key {key!r}")
+        return out
+
+    def items(self, values: tuple, path: str, convert: Callable[[Any], Any]) -> tuple:
+        out = []
+        for index, value in enumerate(values):
+            try:
+                out.append(convert(value))
+            except Invalid as error:
+                self.problem(f"{path}[{index}]", str(error))
+        return tuple(out)

@@ -3,8 +3,8 @@ beside this module), ready to use in rules as `@pack.NAME`.
 
 A pack file holds `[entities.NAME]` tables with the keys of a user's entity (names, kind, case,
 context, context_window, ambiguous, exclude) plus `note`, and a `[sources]` table that says
-where each name not written in the Latin script comes from. `monitor.config` checks pack files
-with the same rules as a user's configuration (`config.pack_problems`).
+where each name not written in the Latin script comes from. `monitor.watchlist` checks pack files
+with the same rules as a user's configuration (`watchlist.pack_problems`).
 """
 
 from __future__ import annotations
