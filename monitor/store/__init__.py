@@ -1,0 +1,56 @@
+"""The state database: one SQLite file; this package is the only code that speaks SQL.
+
+`Store` is composed of one part per responsibility: `feeds` (feed health), `entries`
+(entries, articles, stories, hits), `outbox` (the alerts queue); `schema` holds the migrations
+and opens connections; `rows` the dataclasses handed out. Every write is a short explicit
+transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from monitor.errors import StoreError
+from monitor.store.entries import Entries
+from monitor.store.feeds import Feeds
+from monitor.store.outbox import Outbox
+from monitor.store.rows import AlertRow, FeedRow, FeedState, KnownEntry, QueuedAlert, StoryRow, _dump, _load
+from monitor.store.schema import MIGRATIONS, SCHEMA_VERSION, _connect, _statements, migrate
+
+__all__ = ["AlertRow", "FeedRow", "FeedState", "KnownEntry", "MIGRATIONS", "QueuedAlert", "SCHEMA_VERSION", "Store",
+           "StoreError", "StoryRow", "migrate", "open_existing", "open_store"]
+
+
+class Store(Feeds, Entries, Outbox):
+    """An open state database. Use as a context manager, or call `close()`."""
+
+
+def open_store(state_dir: Path) -> Store:
+    """Open (creating if needed) the database in `state_dir`, migrated to the current schema."""
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise StoreError(f"cannot create the state directory {state_dir}: {error.strerror}") from error
+    path = state_dir / "newsmon.db"
+    return _migrated(_connect(path), path)
+
+
+def _migrated(connection: sqlite3.Connection, path: Path) -> Store:
+    try:
+        migrate(connection, path)
+    except sqlite3.Error as error:
+        connection.close()
+        raise StoreError(f"cannot use the state database {path}: {error}") from error
+    except StoreError:
+        connection.close()
+        raise
+    return Store(connection, path)
+
+
+def open_existing(state_dir: Path) -> Store:
+    """Open the database for reading commands; never creates one. Raises StoreError if absent."""
+    path = state_dir / "newsmon.db"
+    if not path.exists():
+        raise StoreError(f"no newsmon state in {state_dir} (no newsmon.db there yet: run 'newsmon run' first)")
+    return _migrated(_connect(path), path)

@@ -1,0 +1,163 @@
+"""Entries, articles, stories and hits: recording what a poll found, and reading it back."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+from monitor.model import Article, Entry, Hit, Match
+from monitor.store.base import StoreBase
+from monitor.store.rows import KnownEntry, QueuedAlert, StoryRow, _dump
+
+
+class Entries(StoreBase):
+    """The `entries`, `articles`, `stories` and `hits` tables (and the outbox rows queued with
+    a new or changed entry)."""
+
+    def known_entries(self, feed_id: int) -> dict[str, KnownEntry]:
+        """Every entry recorded for a feed, by entry key."""
+        rows = self.db.execute(
+            """SELECT e.entry_key, e.content_hash, e.article_id, a.story_id FROM entries e
+               LEFT JOIN articles a ON a.id = e.article_id WHERE e.feed_id = ?""", (feed_id,))
+        return {row[0]: KnownEntry(row[1], row[2], row[3]) for row in rows}
+
+    def article_by_link(self, canonical_link: str) -> KnownEntry | None:
+        """An article already recorded under this canonical link (from any feed), or None."""
+        row = self.db.execute(
+            """SELECT e.content_hash, e.article_id, a.story_id FROM entries e JOIN articles a ON a.id = e.article_id
+               WHERE e.canonical_link = ? ORDER BY e.id LIMIT 1""", (canonical_link,)).fetchone()
+        if row is None:
+            row = self.db.execute("SELECT '', id, story_id FROM articles WHERE canonical_url = ? LIMIT 1",
+                                  (canonical_link,)).fetchone()
+        return KnownEntry(row[0], row[1], row[2]) if row else None
+
+    def record_entry(self, feed_id: int, entry: Entry, article: Article, matches: list[Match],
+                     alerts: list[QueuedAlert], *, story_id: int | None = None, canonical_link: str | None = None,
+                     signature: bytes | None = None, now: float | None = None,
+                     mentions: list[Hit] = ()) -> tuple[int, int]:
+        """Record a new entry with its article, hits and outbox rows, in one transaction. The
+        article joins `story_id`, or starts a new story. Returns (article id, story id)."""
+        now = time.time() if now is None else now
+        published = article.published.timestamp() if article.published else None
+        with self.transaction() as db:
+            story = story_id
+            if story is None:
+                story = db.execute("INSERT INTO stories (first_seen, title, outlets) VALUES (?, ?, '[]')",
+                                   (now, article.title)).lastrowid
+            article_id = db.execute(
+                """INSERT INTO articles (url, canonical_url, title, text, source, outlet, language,
+                   published, fetched, story_id, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (article.url, article.canonical_url, article.title, article.text, article.source,
+                 article.outlet, article.language, published, now, story, signature),
+            ).lastrowid
+            if story_id is None:
+                db.execute("UPDATE stories SET representative_article = ? WHERE id = ?", (article_id, story))
+            self._upsert_entry(db, feed_id, entry, canonical_link, article_id, now)
+            self._hits_and_alerts(db, article_id, story, matches, alerts, now, mentions)
+        return article_id, story
+
+    def link_entry(self, feed_id: int, entry: Entry, canonical_link: str | None, article_id: int,
+                   now: float | None = None) -> None:
+        """Record an entry that is an article we already have (a guid flip, a URL variant, the
+        same page in another feed): no new article, no alert."""
+        with self.transaction() as db:
+            self._upsert_entry(db, feed_id, entry, canonical_link, article_id, time.time() if now is None else now)
+
+    def update_entry(self, feed_id: int, entry: Entry, article_id: int, article: Article, matches: list[Match],
+                     alerts: list[QueuedAlert], *, canonical_link: str | None = None, now: float | None = None,
+                     mentions: list[Hit] = ()) -> None:
+        """A known entry whose content changed: new text, the article's hits replaced, new outbox
+        rows (rows already queued for the same rule, story, channel and seq are kept as they are)."""
+        now = time.time() if now is None else now
+        with self.transaction() as db:
+            story = db.execute("SELECT story_id FROM articles WHERE id = ?", (article_id,)).fetchone()[0]
+            db.execute("UPDATE articles SET title = ?, text = ?, source = ? WHERE id = ?",
+                       (article.title, article.text, article.source, article_id))
+            db.execute("DELETE FROM hits WHERE article_id = ?", (article_id,))
+            self._upsert_entry(db, feed_id, entry, canonical_link, article_id, now)
+            self._hits_and_alerts(db, article_id, story, matches, alerts, now, mentions)
+
+    @staticmethod
+    def _upsert_entry(db: sqlite3.Connection, feed_id: int, entry: Entry, canonical_link: str | None,
+                      article_id: int, now: float) -> None:
+        db.execute(
+            """INSERT INTO entries (feed_id, entry_key, content_hash, title, link, first_seen, last_seen,
+               article_id, canonical_link) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (feed_id, entry_key) DO UPDATE SET content_hash = excluded.content_hash,
+               title = excluded.title, link = excluded.link, last_seen = excluded.last_seen,
+               article_id = excluded.article_id, canonical_link = excluded.canonical_link""",
+            (feed_id, entry.key, entry.content_hash, entry.title, entry.link, now, now, article_id, canonical_link),
+        )
+
+    @staticmethod
+    def _hits_and_alerts(db: sqlite3.Connection, article_id: int, story: int, matches: list[Match],
+                         alerts: list[QueuedAlert], now: float, mentions: list[Hit] = ()) -> None:
+        """Store the hits of each matching rule, and every entity mention (rule '') for replay."""
+        db.executemany(
+            'INSERT INTO hits (article_id, rule, term, entity, alias, field, start, "end") VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+            [(article_id, m.rule, h.term, h.entity, h.alias, h.field, h.start, h.end) for m in matches for h in m.hits]
+            + [(article_id, "", h.term, h.entity, h.alias, h.field, h.start, h.end) for h in mentions],
+        )
+        db.executemany(
+            """INSERT OR IGNORE INTO alerts (rule, story_id, channel, seq, article_id, next_attempt, created, message)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            [(a.rule, story, a.channel, a.seq, article_id, now + a.delay, now, _dump(a.message)) for a in alerts],
+        )
+
+    def alerted(self, story_id: int) -> dict[str, int]:
+        """Rule -> highest alert seq already queued for a story (any channel)."""
+        rows = self.db.execute("SELECT rule, MAX(seq) FROM alerts WHERE story_id = ? GROUP BY rule", (story_id,))
+        return {row[0]: row[1] for row in rows}
+
+    def story_entities(self, story_id: int, rule: str) -> set[str]:
+        """The entities (or bare terms) a rule has hit in any article of a story."""
+        rows = self.db.execute(
+            """SELECT DISTINCT COALESCE(h.entity, h.term) FROM hits h JOIN articles a ON a.id = h.article_id
+               WHERE a.story_id = ? AND h.rule = ?""", (story_id, rule))
+        return {row[0] for row in rows}
+
+    def story_outlets(self, story_id: int) -> list[tuple[str, float, str | None]]:
+        """(outlet, first seen, url) of each outlet that reported a story, earliest first."""
+        rows = self.db.execute(
+            """SELECT outlet, MIN(fetched), url FROM articles WHERE story_id = ? GROUP BY outlet ORDER BY MIN(fetched)""",
+            (story_id,))
+        return [(row[0], row[1], row[2]) for row in rows]
+
+    def recent_signatures(self, since: float) -> list[tuple[int, bytes, str, float]]:
+        """(story, signature, title, fetched) of articles fetched since `since`, oldest first."""
+        rows = self.db.execute(
+            """SELECT story_id, signature, title, fetched FROM articles
+               WHERE fetched >= ? AND signature IS NOT NULL ORDER BY fetched""", (since,))
+        return [(row[0], row[1], row[2], row[3]) for row in rows]
+
+    def stories(self, since: float, limit: int = 200) -> list[StoryRow]:
+        """Stories first seen since `since`, newest first, with their articles and rules."""
+        out = []
+        for story in self.db.execute("SELECT id, first_seen, title FROM stories WHERE first_seen >= ? "
+                                     "ORDER BY first_seen DESC LIMIT ?", (since, limit)).fetchall():
+            articles = self.db.execute("SELECT outlet, title, url, fetched FROM articles WHERE story_id = ? "
+                                       "ORDER BY fetched", (story[0],)).fetchall()
+            rules = [row[0] for row in self.db.execute(
+                "SELECT DISTINCT h.rule FROM hits h JOIN articles a ON a.id = h.article_id WHERE a.story_id = ? "
+                "AND h.rule != '' ORDER BY h.rule", (story[0],))]
+            out.append(StoryRow(story[0], story[1], story[2], tuple((a[0], a[1], a[2], a[3]) for a in articles),
+                                tuple(rules)))
+        return out
+
+    def prune(self, before: float) -> int:
+        """Forget entries first seen before `before` and what only they referred to (articles,
+        hits, stories without pending alerts, delivered alerts). Returns entries removed."""
+        with self.transaction() as db:
+            removed = db.execute("DELETE FROM entries WHERE first_seen < ?", (before,)).rowcount
+            old = "SELECT id FROM articles WHERE fetched < ? AND id NOT IN (SELECT article_id FROM entries WHERE article_id IS NOT NULL)"
+            db.execute(f"DELETE FROM hits WHERE article_id IN ({old})", (before,))
+            db.execute("DELETE FROM alerts WHERE created < ? AND status IN ('sent', 'dead')", (before,))
+            db.execute(f"UPDATE alerts SET article_id = NULL WHERE article_id IN ({old})", (before,))
+            db.execute(f"DELETE FROM articles WHERE id IN ({old})", (before,))
+            db.execute("""DELETE FROM stories WHERE first_seen < ? AND id NOT IN (SELECT story_id FROM articles
+                          WHERE story_id IS NOT NULL) AND id NOT IN (SELECT story_id FROM alerts)""", (before,))
+        return removed
+
+    def counts(self) -> dict[str, int]:
+        return {table: self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+                for table in ("feeds", "entries", "articles", "stories")}

@@ -1,0 +1,80 @@
+"""Feed rows: validators, poll outcomes and health (errors, backoff, moves, silence, status)."""
+
+from __future__ import annotations
+
+import time
+
+from monitor.store.base import StoreBase
+from monitor.store.rows import FeedRow, FeedState
+
+
+class Feeds(StoreBase):
+    """The `feeds` table."""
+
+    def feed(self, url: str) -> FeedState:
+        """The stored state of a configured feed, creating its row on first sight."""
+        row = self.db.execute("SELECT * FROM feeds WHERE url = ?", (url,)).fetchone()
+        if row is None:
+            with self.transaction() as db:
+                db.execute("INSERT INTO feeds (url, fetch_url, created) VALUES (?, ?, ?)", (url, url, time.time()))
+            row = self.db.execute("SELECT * FROM feeds WHERE url = ?", (url,)).fetchone()
+        return FeedState(
+            id=row["id"], url=row["url"], fetch_url=row["fetch_url"] or row["url"], title=row["title"],
+            site_url=row["site_url"], etag=row["etag"], last_modified=row["last_modified"],
+            body_hash=row["body_hash"], last_success=row["last_success"], last_error=row["last_error"],
+            error_count=row["error_count"], status=row["status"], next_poll=row["next_poll"],
+            last_attempt=row["last_attempt"], created=row["created"], silent_since=row["silent_since"],
+        )
+
+    def last_new_entry(self, feed_id: int) -> float | None:
+        """When the feed last brought an entry we had not seen."""
+        return self.db.execute("SELECT MAX(first_seen) FROM entries WHERE feed_id = ?", (feed_id,)).fetchone()[0]
+
+    def set_silent(self, feed_id: int, since: float | None) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE feeds SET silent_since = ? WHERE id = ?", (since, feed_id))
+
+    def feed_failed(self, feed_id: int, kind: str, message: str, *, now: float, next_poll: float | None) -> int:
+        """Record a failed poll; returns the number of consecutive failures."""
+        with self.transaction() as db:
+            db.execute(
+                """UPDATE feeds SET last_attempt = ?, last_error = ?, error_kind = ?, error_count = error_count + 1,
+                   next_poll = ? WHERE id = ?""",
+                (now, message, kind, next_poll, feed_id),
+            )
+            return db.execute("SELECT error_count FROM feeds WHERE id = ?", (feed_id,)).fetchone()[0]
+
+    def feed_succeeded(self, feed_id: int, *, etag: str | None, last_modified: str | None, body_hash: str | None,
+                       now: float, next_poll: float | None = None, title: str | None = None,
+                       site_url: str | None = None) -> None:
+        """Record a successful poll. Call only after every entry of the response is recorded:
+        the validators stored here make the next poll skip this response."""
+        with self.transaction() as db:
+            db.execute(
+                """UPDATE feeds SET etag = ?, last_modified = ?, body_hash = COALESCE(?, body_hash),
+                   title = COALESCE(?, title), site_url = COALESCE(?, site_url), last_attempt = ?,
+                   last_success = ?, last_error = NULL, error_kind = NULL, error_count = 0, next_poll = ?
+                   WHERE id = ?""",
+                (etag, last_modified, body_hash, title, site_url, now, now, next_poll, feed_id),
+            )
+
+    def feed_moved(self, feed_id: int, new_url: str) -> None:
+        """A permanent redirect: fetch from `new_url` from now on (the feed keeps its id)."""
+        with self.transaction() as db:
+            db.execute("UPDATE feeds SET fetch_url = ?, moved_to = ? WHERE id = ?", (new_url, new_url, feed_id))
+
+    def set_feed_status(self, url: str, status: str, reason: str | None) -> bool:
+        """Set a feed 'active' or 'disabled' (with the reason); False if no such feed is stored."""
+        with self.transaction() as db:
+            changed = db.execute("UPDATE feeds SET status = ?, status_reason = ?, next_poll = NULL WHERE url = ?",
+                                 (status, reason, url)).rowcount
+        return changed == 1
+
+    def feeds(self) -> list[FeedRow]:
+        rows = self.db.execute(
+            """SELECT f.*, (SELECT COUNT(*) FROM entries e WHERE e.feed_id = f.id) AS entries
+               FROM feeds f ORDER BY f.id"""
+        ).fetchall()
+        return [FeedRow(r["url"], r["title"], r["last_success"], r["last_error"], r["error_count"], r["entries"],
+                        r["status"], r["error_kind"], r["next_poll"], r["last_attempt"], r["status_reason"],
+                        r["fetch_url"]) for r in rows]

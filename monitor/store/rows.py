@@ -1,0 +1,110 @@
+"""What the store hands out: frozen row dataclasses, and the JSON form of an alert message
+kept in the outbox."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+
+from monitor.model import AlertMessage
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What the store remembers about one feed."""
+
+    id: int
+    url: str
+    fetch_url: str
+    title: str | None
+    site_url: str | None
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    last_success: float | None
+    last_error: str | None
+    error_count: int
+    status: str
+    next_poll: float | None = None
+    last_attempt: float | None = None
+    created: float | None = None
+    silent_since: float | None = None
+
+
+@dataclass(frozen=True)
+class KnownEntry:
+    """An entry already recorded: its content hash and where it went."""
+
+    content_hash: str
+    article_id: int | None
+    story_id: int | None
+
+
+@dataclass(frozen=True)
+class QueuedAlert:
+    """An outbox row to create: `delay` seconds before its first attempt (a rule's group_wait)."""
+
+    rule: str
+    channel: str
+    message: AlertMessage
+    seq: int = 0
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class StoryRow:
+    """One story as `newsmon stories` shows it."""
+
+    id: int
+    first_seen: float
+    title: str | None
+    articles: tuple[tuple[str, str, str | None, float], ...]  # (outlet, title, url, fetched)
+    rules: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FeedRow:
+    """One feed as `newsmon status` shows it."""
+
+    url: str
+    title: str | None
+    last_success: float | None
+    last_error: str | None
+    error_count: int
+    entries: int
+    status: str
+    error_kind: str | None = None
+    next_poll: float | None = None
+    last_attempt: float | None = None
+    status_reason: str | None = None
+    fetch_url: str | None = None
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    """One outbox row as `newsmon alerts` shows it."""
+
+    id: int
+    rule: str
+    channel: str
+    status: str
+    attempts: int
+    created: float
+    sent: float | None
+    last_error: str | None
+    title: str
+    url: str | None
+
+
+
+def _dump(message: AlertMessage) -> str:
+    return json.dumps(dataclasses.asdict(message), ensure_ascii=False)
+
+
+def _load(text: str) -> AlertMessage:
+    data = json.loads(text)
+    data["highlights"] = tuple(tuple(span) for span in data.get("highlights", ()))
+    data["matched"] = tuple(data.get("matched", ()))
+    data["also_reported_by"] = tuple(tuple(item) for item in data.get("also_reported_by", ()))
+    return AlertMessage(**data)

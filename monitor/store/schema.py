@@ -1,0 +1,175 @@
+"""The state database's schema and how a connection to it is opened and migrated.
+
+Schema changes are migrations keyed by `PRAGMA user_version`; `MIGRATIONS[n]` takes a database
+at version n to n + 1, one transaction per migration.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from monitor.errors import StoreError
+
+MIGRATIONS: list[str] = [
+    # 0 -> 1: the first schema.
+    """
+    CREATE TABLE feeds (
+        id INTEGER PRIMARY KEY,
+        url TEXT NOT NULL UNIQUE,          -- as configured; the feed's identity
+        fetch_url TEXT,                    -- where we fetch it now (after permanent redirects)
+        title TEXT,
+        site_url TEXT,
+        etag TEXT,
+        last_modified TEXT,
+        body_hash TEXT,
+        last_attempt REAL,
+        last_success REAL,
+        last_error TEXT,
+        error_kind TEXT,
+        error_count INTEGER NOT NULL DEFAULT 0,
+        next_poll REAL,
+        status TEXT NOT NULL DEFAULT 'active',
+        created REAL NOT NULL
+    );
+    CREATE TABLE stories (
+        id INTEGER PRIMARY KEY,
+        first_seen REAL NOT NULL,
+        representative_article INTEGER,
+        title TEXT,
+        outlets TEXT NOT NULL DEFAULT '[]'
+    );
+    CREATE TABLE articles (
+        id INTEGER PRIMARY KEY,
+        url TEXT,
+        canonical_url TEXT,
+        title TEXT NOT NULL,
+        text TEXT NOT NULL,
+        source TEXT NOT NULL,
+        outlet TEXT NOT NULL,
+        language TEXT,
+        published REAL,
+        fetched REAL NOT NULL,
+        story_id INTEGER REFERENCES stories(id)
+    );
+    CREATE INDEX articles_canonical ON articles(canonical_url);
+    CREATE TABLE entries (
+        id INTEGER PRIMARY KEY,
+        feed_id INTEGER NOT NULL REFERENCES feeds(id),
+        entry_key TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        title TEXT,
+        link TEXT,
+        first_seen REAL NOT NULL,
+        last_seen REAL NOT NULL,
+        article_id INTEGER REFERENCES articles(id),
+        UNIQUE (feed_id, entry_key)
+    );
+    CREATE TABLE hits (
+        id INTEGER PRIMARY KEY,
+        article_id INTEGER NOT NULL REFERENCES articles(id),
+        rule TEXT NOT NULL,
+        term TEXT NOT NULL,
+        entity TEXT,
+        alias TEXT NOT NULL,
+        field TEXT NOT NULL,
+        start INTEGER NOT NULL,
+        "end" INTEGER NOT NULL
+    );
+    CREATE INDEX hits_article ON hits(article_id);
+    CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        rule TEXT NOT NULL,
+        story_id INTEGER NOT NULL REFERENCES stories(id),
+        channel TEXT NOT NULL,
+        article_id INTEGER REFERENCES articles(id),
+        status TEXT NOT NULL DEFAULT 'pending',   -- pending | sending | sent | dead
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt REAL NOT NULL,
+        last_error TEXT,
+        created REAL NOT NULL,
+        sent REAL,
+        message TEXT NOT NULL,                    -- JSON of AlertMessage
+        UNIQUE (rule, story_id, channel)
+    );
+    CREATE INDEX alerts_due ON alerts(channel, status, id);
+    """,
+    # 1 -> 2: feed health for backoff and status: why a feed is disabled, when it last changed.
+    """
+    ALTER TABLE feeds ADD COLUMN status_reason TEXT;
+    ALTER TABLE feeds ADD COLUMN moved_to TEXT;
+    """,
+    # 2 -> 3: stories across outlets. Entries know their canonical link; articles keep their
+    # near-duplicate signature; an alert may have follow-ups (seq > 0) for the same story.
+    """
+    ALTER TABLE entries ADD COLUMN canonical_link TEXT;
+    CREATE INDEX entries_canonical ON entries(canonical_link);
+    CREATE INDEX entries_first_seen ON entries(first_seen);
+    ALTER TABLE articles ADD COLUMN signature BLOB;
+    CREATE INDEX articles_fetched ON articles(fetched);
+    CREATE INDEX articles_story ON articles(story_id);
+    CREATE TABLE alerts_v3 (
+        id INTEGER PRIMARY KEY,
+        rule TEXT NOT NULL,
+        story_id INTEGER NOT NULL REFERENCES stories(id),
+        channel TEXT NOT NULL,
+        seq INTEGER NOT NULL DEFAULT 0,           -- 0: the story's alert; 1, 2...: follow-ups
+        article_id INTEGER REFERENCES articles(id),
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt REAL NOT NULL,
+        last_error TEXT,
+        created REAL NOT NULL,
+        sent REAL,
+        message TEXT NOT NULL,
+        UNIQUE (rule, story_id, channel, seq)
+    );
+    INSERT INTO alerts_v3 (id, rule, story_id, channel, seq, article_id, status, attempts, next_attempt,
+                           last_error, created, sent, message)
+        SELECT id, rule, story_id, channel, 0, article_id, status, attempts, next_attempt, last_error,
+               created, sent, message FROM alerts;
+    DROP TABLE alerts;
+    ALTER TABLE alerts_v3 RENAME TO alerts;
+    CREATE INDEX alerts_due ON alerts(channel, status, id);
+    CREATE INDEX alerts_story ON alerts(story_id);
+    """,
+    # 3 -> 4: silent sources: since when a feed has been flagged as silent.
+    """
+    ALTER TABLE feeds ADD COLUMN silent_since REAL;
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    try:
+        connection = sqlite3.connect(path, isolation_level=None, timeout=30)
+        connection.row_factory = sqlite3.Row
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("PRAGMA synchronous = FULL")
+        connection.execute("PRAGMA foreign_keys = ON")
+        return connection
+    except sqlite3.Error as error:
+        raise StoreError(f"cannot open the state database {path}: {error}") from error
+
+
+def migrate(connection: sqlite3.Connection, path: Path) -> None:
+    """Bring the schema up to `SCHEMA_VERSION`, one migration per transaction."""
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise StoreError(f"{path} was written by a newer newsmon (schema {version}, this one knows {SCHEMA_VERSION})")
+    for number in range(version, SCHEMA_VERSION):
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(MIGRATIONS[number]):
+                connection.execute(statement)
+            connection.execute(f"PRAGMA user_version = {number + 1}")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+
+
+def _statements(script: str) -> list[str]:
+    lines = [line.split("--")[0] for line in script.splitlines()]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
