@@ -10,6 +10,7 @@ benchmark can never send newsmon to the internet.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import ipaddress
@@ -29,6 +30,9 @@ CORPUS_ENV = "NEWSMON_CORPUS"
 URL = re.compile(rb"https?:(?:\\?/){2}(?:(?!&(?:quot|lt|gt|apos|#0*3[49]|#x0*2[27]);)[^\s\"'<>\]\\\x00]|\\/)+")
 XML_ITEM = re.compile(rb"<(item|entry)\b[^>]*?(?:/>|>.*?</\1\s*>)", re.DOTALL)
 FIRST_ITEM = re.compile(rb"<(item|entry)\b")
+# RSS <ttl>: newsmon holds a feed back for that long, which would leave farm feeds unpolled in
+# the warm cycle and the latency test. Removed from every farm feed.
+TTL = re.compile(rb"<ttl\b[^>]*>[^<]*</ttl\s*>", re.IGNORECASE)
 # URLs that name things rather than link to them: XML namespaces, DOCTYPE identifiers, the
 # JSON Feed version. Rewriting them would change how the feed parses.
 KEEP_BEFORE = re.compile(rb"""(?:xmlns(?::[\w.-]+)?\s*=\s*["']|<!DOCTYPE[^>]*["']|"version"\s*:\s*")$""")
@@ -43,7 +47,8 @@ def find_corpus(explicit: str | None, repo_root: Path) -> Path:
             if (path / "articles" / "manifest.jsonl").is_file() and (path / "feeds" / "feeds_index.json").is_file():
                 return path
             if candidate is explicit:
-                raise SystemExit(f"bench: {path} is not the shared corpus (no articles/manifest.jsonl or feeds/feeds_index.json)")
+                raise SystemExit(f"bench: {path} is not the shared corpus "
+                                 "(no articles/manifest.jsonl or feeds/feeds_index.json)")
     raise SystemExit("bench: corpus not found; pass --corpus PATH or set NEWSMON_CORPUS "
                      f"(looked in {repo_root.parent / 'shared' / 'corpus'})")
 
@@ -72,9 +77,32 @@ def load_pages(corpus: Path) -> list[ArticlePage]:
     return pages
 
 
+EVENT_PAGES = 64  # pages kept for published entries only (more than one latency run publishes)
+
+
+@functools.lru_cache(maxsize=4)
+def _split(count: int) -> tuple[list[int], list[int]]:
+    """The page numbers farm paths use, and those kept for published entries: newsmon knows an
+    article by its canonical URL and its text, so a published entry served a page that a feed
+    entry already led to would be the same article (or story) again, not news."""
+    order = list(range(count))
+    random.Random(7).shuffle(order)
+    kept = min(EVENT_PAGES, count // 4)
+    return order[kept:], order[:kept]
+
+
 def page_index(path: str, count: int) -> int:
-    """Which article page a farm path serves: a stable hash of the path."""
-    return int.from_bytes(hashlib.sha1(path.encode()).digest()[:8], "big") % count
+    """Which article page a farm path serves: a stable hash of the path, over the pages not
+    kept for published entries."""
+    regular, _ = _split(count)
+    return regular[int.from_bytes(hashlib.sha1(path.encode()).digest()[:8], "big") % len(regular)]
+
+
+def event_page(number: int, count: int) -> int:
+    """The article page of the `number`th published entry: a page no feed entry leads to, a
+    different one for each of `EVENT_PAGES` entries in a row."""
+    _, kept = _split(count)
+    return kept[number % len(kept)]
 
 
 def is_loopback_url(url: str) -> bool:
@@ -131,8 +159,10 @@ def load_templates(corpus: Path, items: int) -> list[Template]:
             continue
         first = FIRST_ITEM.search(body)
         tag = first.group(1) if first else (b"entry" if fmt.startswith("atom") else b"item")
-        content_type = {"atom1.0": "application/atom+xml", "rss1.0-rdf": "application/rdf+xml"}.get(fmt, "application/rss+xml")
-        templates.append(Template(record["file"], "xml", _cap_xml(body, items), content_type, tag))
+        content_type = {"atom1.0": "application/atom+xml",
+                        "rss1.0-rdf": "application/rdf+xml"}.get(fmt, "application/rss+xml")
+        body = TTL.sub(b"", _cap_xml(body, items))
+        templates.append(Template(record["file"], "xml", body, content_type, tag))
     random.Random(20261124).shuffle(templates)
     return templates
 
@@ -218,16 +248,18 @@ def check_feed(feed: FarmFeed, probe: bool = True) -> str | None:
         return f"does not parse: {error}"
     if not document.entries:
         return "no entries"
+    if getattr(document, "ttl", None):
+        return "has a TTL newsmon would honour"
     for entry in document.entries:
         if entry.link and not is_loopback_url(entry.link):
             return f"entry link not rewritten to loopback: {entry.link[:80]}"
     feed.entries = [(e.key, e.content_hash, e.title, e.link) for e in document.entries]
     if not probe:
         return None
-    probe = new_item(feed.kind, feed.item_tag, f"{feed.base}/n/{feed.id}/probe", "probe", "Probe title",
-                     "Probe summary.", "Mon, 23 Nov 2026 08:00:00 +0000", "2026-11-23T08:00:00Z")
+    item = new_item(feed.kind, feed.item_tag, f"{feed.base}/n/{feed.id}/probe", "probe", "Probe title",
+                    "Probe summary.", "Mon, 23 Nov 2026 08:00:00 +0000", "2026-11-23T08:00:00Z")
     try:
-        grown = feeds.parse(with_items(feed, [probe]), feed.url, feed.content_type)
+        grown = feeds.parse(with_items(feed, [item]), feed.url, feed.content_type)
         feed.publishable = any(e.link == f"{feed.base}/n/{feed.id}/probe" for e in grown.entries) and \
             all(not e.link or is_loopback_url(e.link) for e in grown.entries)
     except Exception:  # noqa: BLE001
@@ -251,7 +283,8 @@ def _check_many(feeds: list[FarmFeed], probe: bool) -> list[tuple[str | None, li
     return out
 
 
-def build_feeds(templates: list[Template], count: int, bases: list[str], workers: int = 2) -> tuple[list[FarmFeed], list[str]]:
+def build_feeds(templates: list[Template], count: int, bases: list[str],
+                workers: int = 2) -> tuple[list[FarmFeed], list[str]]:
     """`count` checked farm feeds spread over `bases` (one per loopback host:port); returns
     the feeds and the refusals (one line per refused template)."""
     # Check each template once on a sample feed first: a refused template is never used.

@@ -233,7 +233,7 @@ async def _article(app: App, feed: FeedSpec, outlet: str, entry: Entry, link: st
         source="page" if page else "feed",
         outlet=outlet,
         published=published,
-        canonical_url=page.canonical_url if page else None,
+        canonical_url=urls.canonical(page.canonical_url) if page and page.canonical_url else None,
         language=page.language if page else None,
     )
 
@@ -260,7 +260,7 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
     not alerted again. A new article joins the story of a near-duplicate seen within the story
     window, and alerts only for rules that have not alerted on that story yet."""
     link = urls.unwrap(entry.link) if entry.link else None
-    canonical_link = urls.canonical(link) if link else None
+    canonical_link = _identity(link)
     if known is None and canonical_link:
         existing = app.store.article_by_link(canonical_link)
         if existing is not None and existing.article_id is not None:
@@ -268,9 +268,17 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
             return 0
     article = await _article(app, feed, outlet, entry, link)
     if known is None:  # meanwhile another entry (of this poll or another feed) may have brought it
-        for key in dict.fromkeys(filter(None, (canonical_link, article.canonical_url and urls.canonical(article.canonical_url)))):
-            existing = app.store.article_by_link(key)
+        if canonical_link:
+            existing = app.store.article_by_link(canonical_link)
             if existing is not None and existing.article_id is not None:
+                app.store.link_entry(feed_id, entry, canonical_link, existing.article_id, now=app.clock())
+                return 0
+        page_key = _identity(article.canonical_url)
+        if page_key and page_key != canonical_link:
+            existing = app.store.article_by_link(page_key)
+            # A page's canonical URL is the site's word, and some sites give every page the same
+            # one: it identifies the article only if the stored one is the same text.
+            if existing is not None and existing.article_id is not None and _same_text(app, existing.article_id, article):
                 app.store.link_entry(feed_id, entry, canonical_link, existing.article_id, now=app.clock())
                 return 0
     matches = app.matcher.match(article.title, article.text, feed_tags=feed.tags)
@@ -303,6 +311,23 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
         why = " (silent: first poll)" if silent else " (silent: published too long ago)" if too_old else ""
         log.info("match rule=%s story=%s feed=%s title=%r %s%s", found.rule, story, feed.url, article.title, kind, why)
     return len(alerts)
+
+
+def _identity(url: str | None) -> str | None:
+    """The canonical key of a URL when it can identify an article: a site's home page (some
+    feeds link every item there) cannot."""
+    if not url:
+        return None
+    key = urls.canonical(url)
+    return None if key.rstrip("/").count("/") <= 2 else key
+
+
+def _same_text(app: App, article_id: int, article: Article) -> bool:
+    blob, title = app.store.article_signature(article_id)
+    if blob is None:
+        return False
+    joined, _score = stories.same_story(stories.signature(article.title, article.text), stories.unpack(blob, title))
+    return joined
 
 
 def _alerts_for(app: App, matches: list[Match], article: Article, feed_name: str, story: int | None) -> list[QueuedAlert]:

@@ -254,3 +254,20 @@ def test_retention_forgets_old_entries_and_never_inside_it(tmp_path, web):
         keys = [row[0] for row in db.execute("SELECT entry_key FROM entries")]
         assert keys == ["guid:b-1"]
         assert db.execute("SELECT COUNT(*) FROM articles").fetchone()[0] == 1
+
+
+def test_a_site_that_gives_every_page_one_canonical_url_still_alerts_on_each_story(tmp_path, web):
+    for path, title, body in (("/x/bannu.html", "Four police killed in Bannu station attack", WIRE),
+                              ("/x/lakki.html", "Polio team ambushed in Lakki Marwat", OTHER_ATTACK)):
+        html = page(path, title, "Sloppy CMS", *body).replace(f'href="{{BASE}}{path}"', 'href="{BASE}/news"')
+        web.add(path, html)
+    serve(web, "/x/rss.xml", "Sloppy", "sloppy.example",
+          [item("x-1", "/x/bannu.html", "Four police killed in Bannu station attack")])
+    path = config(tmp_path, web, ["/x/rss.xml"])
+    assert cli.main(["--config", str(path), "run", "--once"]) == 0
+    serve(web, "/x/rss.xml", "Sloppy", "sloppy.example",
+          [item("x-2", "/x/lakki.html", "Polio team ambushed in Lakki Marwat"),
+           item("x-1", "/x/bannu.html", "Four police killed in Bannu station attack")])
+    assert cli.main(["--config", str(path), "run", "--once"]) == 0
+    assert sorted(titles(web)) == ["[kp-attacks] Four police killed in Bannu station attack",
+                                   "[kp-attacks] Polio team ambushed in Lakki Marwat"]

@@ -31,6 +31,11 @@ class Entries(StoreBase):
                                   (canonical_link,)).fetchone()
         return KnownEntry(row[0], row[1], row[2]) if row else None
 
+    def article_signature(self, article_id: int) -> tuple[bytes | None, str]:
+        """An article's stored near-duplicate signature and title."""
+        row = self.db.execute("SELECT signature, title FROM articles WHERE id = ?", (article_id,)).fetchone()
+        return (row[0], row[1]) if row else (None, "")
+
     def record_entry(self, feed_id: int, entry: Entry, article: Article, matches: list[Match],
                      alerts: list[QueuedAlert], *, story_id: int | None = None, canonical_link: str | None = None,
                      signature: bytes | None = None, now: float | None = None,

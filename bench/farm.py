@@ -1,0 +1,268 @@
+"""The feed farm: a loopback web server, in its own process, serving feeds made from the
+corpus and the corpus's real article pages.
+
+    python -m bench.farm --corpus PATH --feeds 500 --items 10 --hosts 8 --out DIR
+
+It binds one port on each of `--hosts` loopback addresses (127.0.0.2, 127.0.0.3, ...), so that
+newsmon's per-host connection limit (aiohttp keys it by host and port) does not make every
+feed queue behind one host, plus a control port on 127.0.0.1. When ready it writes
+DIR/farm.json (URLs, and every feed's entries as newsmon parses them) and DIR/inputs.pickle
+(the feed bodies), then prints one line, `READY DIR/farm.json`.
+
+Feed hosts:   GET /f/<id>.xml|.json   a feed; ETag and If-None-Match (304), Last-Modified
+              GET <anything else>      an article page (real HTML, chosen by a hash of the path)
+Control host: GET  /_control/stats     request counts and this process's CPU seconds
+              POST /_control/publish   {"feeds": [ids], "count": n, "rate": per_second}: new
+                                       entries, round robin over the feeds, each matching the
+                                       demo watchlist's "ttp-activity" rule
+              GET  /_control/events    every published entry: published, first served, alert arrived
+              POST /_control/reset     feeds back to their first state; counters and events cleared
+              POST /hook               the webhook receiver: an alert naming a published entry's
+                                       link is timed on arrival (time.monotonic, this process)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import email.utils
+import hashlib
+import itertools
+import json
+import os
+import pickle
+import re
+import signal
+import socket
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from aiohttp import web
+
+from bench import corpus
+
+# Published entries: titles that the demo watchlist's "ttp-activity" rule matches, so every one
+# alerts, and different enough from each other (and each on a different article page) that
+# newsmon's near-duplicate detection keeps them apart: one new story each, one alert each.
+PLACES = ("Bannu", "Lakki Marwat", "Dera Ismail Khan", "Peshawar", "Khyber", "Bajaur", "Tank", "Kurram", "Swat",
+          "Mardan", "Kohat", "Chitral", "Orakzai", "Mohmand", "Karak", "Hangu", "Zhob", "Quetta", "Nowshera")
+EVENTS = ("police checkpoint attacked overnight", "convoy ambushed near bridge", "school guard shot at dawn",
+          "bomb defused outside market", "militants storm border post", "grenade thrown at patrol",
+          "power pylon blown up", "tribal elder kidnapped", "rocket hits cantonment wall",
+          "customs office set alight", "polio team escort fired upon", "road reopened after clashes")
+TOKEN = re.compile(r"/n/\d+/([0-9a-z]+-[0-9a-z]+)")
+
+
+def event_title(number: int, token: str) -> str:
+    place = PLACES[number % len(PLACES)]
+    event = EVENTS[(number // len(PLACES) + number) % len(EVENTS)]
+    return f"{place}: {event}, Tehreek-e-Taliban Pakistan blamed ({token})"
+
+
+def event_summary(number: int, token: str) -> str:
+    return f"Officials in {PLACES[(number * 7) % len(PLACES)]} gave details of incident {token} on {number % 28 + 1} May."
+
+
+class Farm:
+    def __init__(self, feeds: list[corpus.FarmFeed], pages: list[corpus.ArticlePage]):
+        self.feeds = feeds
+        self.pages = [page.html for page in pages]
+        self.started = time.time()
+        self.events: dict[str, dict] = {}
+        self.sequence = itertools.count(1)
+        self.page_of: dict[str, int] = {}  # token -> the page of a published entry
+        self.publishers: set[asyncio.Task] = set()
+        self.reset()
+
+    def reset(self) -> None:
+        for task in self.publishers:
+            task.cancel()
+        self.publishers.clear()
+        self.items: dict[int, list] = {feed.id: [] for feed in self.feeds}
+        self.unserved: dict[int, list[str]] = {feed.id: [] for feed in self.feeds}
+        self.bodies: dict[int, tuple[bytes, str, str]] = {}
+        for feed in self.feeds:
+            self._refresh(feed, self.started)
+        self.events.clear()
+        self.counts = {"feed_200": 0, "feed_304": 0, "pages": 0, "hooks": 0, "not_found": 0}
+        self.first_feed: float | None = None  # time.monotonic() of the first feed request since the reset
+        self.per_feed = {feed.id: [0, 0] for feed in self.feeds}
+
+    def _refresh(self, feed: corpus.FarmFeed, when: float) -> None:
+        body = corpus.with_items(feed, self.items[feed.id])
+        etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
+        self.bodies[feed.id] = (body, etag, email.utils.formatdate(when, usegmt=True))
+
+    def publish(self, feed: corpus.FarmFeed) -> str:
+        number = next(self.sequence)
+        token = f"{feed.id:x}-{number:x}"
+        now = time.time()
+        link = f"{feed.base}/n/{feed.id}/{token}"
+        title = event_title(number, token)
+        self.page_of[token] = corpus.event_page(number, len(self.pages))
+        item = corpus.new_item(feed.kind, feed.item_tag, link, f"bench-{token}", title, event_summary(number, token),
+                               email.utils.formatdate(now, usegmt=True),
+                               datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        self.items[feed.id].append(item)
+        self._refresh(feed, now)
+        self.unserved[feed.id].append(token)
+        self.events[token] = {"feed": feed.id, "page": self.page_of[token], "title": title, "link": link,
+                              "published": time.monotonic(), "served": None, "arrived": None}
+        return token
+
+    async def publish_many(self, feed_ids: list[int], count: int, rate: float) -> None:
+        candidates = [self.feeds[i] for i in feed_ids if 0 <= i < len(self.feeds) and self.feeds[i].publishable]
+        if not candidates:
+            return
+        start = time.monotonic()
+        for number in range(count):
+            delay = start + number / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self.publish(candidates[number % len(candidates)])
+
+    # ------------------------------------------------------------ feed hosts
+
+    async def serve(self, request: web.Request) -> web.StreamResponse:
+        path = request.path
+        if path.startswith("/f/"):
+            try:
+                feed = self.feeds[int(path[3:].split(".", 1)[0])]
+            except (ValueError, IndexError):
+                self.counts["not_found"] += 1
+                raise web.HTTPNotFound() from None
+            body, etag, modified = self.bodies[feed.id]
+            if self.first_feed is None:
+                self.first_feed = time.monotonic()
+            if request.headers.get("If-None-Match") == etag:
+                self.counts["feed_304"] += 1
+                self.per_feed[feed.id][1] += 1
+                return web.Response(status=304, headers={"ETag": etag, "Last-Modified": modified})
+            self.counts["feed_200"] += 1
+            self.per_feed[feed.id][0] += 1
+            if self.unserved[feed.id]:
+                now = time.monotonic()
+                for token in self.unserved[feed.id]:
+                    self.events[token]["served"] = now
+                self.unserved[feed.id] = []
+            return web.Response(body=body, headers={"ETag": etag, "Last-Modified": modified,
+                                                    "Content-Type": feed.content_type})
+        self.counts["pages"] += 1
+        event_page = self.page_of.get(path.rsplit("/", 1)[-1]) if path.startswith("/n/") else None
+        html = self.pages[event_page if event_page is not None else corpus.page_index(path, len(self.pages))]
+        return web.Response(body=html, headers={"Content-Type": "text/html"})
+
+    # ------------------------------------------------------------ control host
+
+    async def stats(self, request: web.Request) -> web.Response:
+        data = {"cpu": time.process_time(), "first_feed": self.first_feed, **self.counts}
+        if request.query.get("per_feed"):
+            data["per_feed"] = {str(k): v for k, v in self.per_feed.items()}
+        return web.json_response(data)
+
+    async def publish_request(self, request: web.Request) -> web.Response:
+        order = await request.json()
+        task = asyncio.create_task(self.publish_many(list(order["feeds"]), int(order.get("count", 1)),
+                                                     float(order.get("rate", 1.0))))
+        self.publishers.add(task)
+        task.add_done_callback(self.publishers.discard)
+        return web.json_response({"ok": True})
+
+    async def events_request(self, request: web.Request) -> web.Response:
+        return web.json_response(self.events)
+
+    async def reset_request(self, request: web.Request) -> web.Response:
+        self.reset()
+        return web.json_response({"ok": True})
+
+    async def hook(self, request: web.Request) -> web.Response:
+        raw = await request.text()
+        arrived = time.monotonic()
+        self.counts["hooks"] += 1
+        for token in set(TOKEN.findall(raw)):
+            event = self.events.get(token)
+            if event is not None and event["arrived"] is None:
+                event["arrived"] = arrived
+        return web.json_response({})
+
+
+def _listen(host: str) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, 0))
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+async def _serve(farm: Farm, control_sock: socket.socket, feed_socks: list[socket.socket]) -> None:
+    feed_app = web.Application()
+    feed_app.router.add_route("GET", "/{tail:.*}", farm.serve)
+    control_app = web.Application()
+    control_app.router.add_get("/_control/stats", farm.stats)
+    control_app.router.add_post("/_control/publish", farm.publish_request)
+    control_app.router.add_get("/_control/events", farm.events_request)
+    control_app.router.add_post("/_control/reset", farm.reset_request)
+    control_app.router.add_post("/hook", farm.hook)
+    runners = []
+    for app, socks in ((feed_app, feed_socks), (control_app, [control_sock])):
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        for sock in socks:
+            await web.SockSite(runner, sock).start()
+        runners.append(runner)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    print("READY", flush=True)
+    await stop.wait()
+    for runner in runners:
+        await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.farm", description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", help="the shared corpus (default: $NEWSMON_CORPUS or ../shared/corpus)")
+    parser.add_argument("--feeds", type=int, default=500)
+    parser.add_argument("--items", type=int, default=10, help="entries per feed at most")
+    parser.add_argument("--hosts", type=int, default=8, help="loopback addresses to serve feeds from")
+    parser.add_argument("--out", required=True, help="directory for farm.json and inputs.pickle")
+    args = parser.parse_args(argv)
+    root = Path(__file__).resolve().parent.parent
+    corpus_dir = corpus.find_corpus(args.corpus, root)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    control_sock = _listen("127.0.0.1")
+    feed_socks = [_listen(f"127.0.0.{2 + number}") for number in range(args.hosts)]
+    bases = [f"http://{s.getsockname()[0]}:{s.getsockname()[1]}" for s in feed_socks]
+    control = "http://127.0.0.1:%d" % control_sock.getsockname()[1]
+
+    pages = corpus.load_pages(corpus_dir)
+    templates = corpus.load_templates(corpus_dir, args.items)
+    feeds, refused = corpus.build_feeds(templates, args.feeds, bases, workers=os.cpu_count() or 1)
+    description = {
+        "control": control,
+        "hook": control + "/hook",
+        "bases": bases,
+        "corpus": str(corpus_dir),
+        "items": args.items,
+        "pages": len(pages),
+        "templates": len(templates),
+        "refused": refused,
+        "feeds": [{"id": f.id, "url": f.url, "template": templates[f.template].file, "publishable": f.publishable,
+                   "bytes": len(f.body), "entries": f.entries} for f in feeds],
+    }
+    (out / "farm.json").write_text(json.dumps(description), encoding="utf-8")
+    with open(out / "inputs.pickle", "wb") as handle:
+        pickle.dump({f.id: (f.url, f.body, f.content_type) for f in feeds}, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    sys.stdout.write(f"BUILT {out / 'farm.json'}\n")
+    asyncio.run(_serve(Farm(feeds, pages), control_sock, feed_socks))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

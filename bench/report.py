@@ -1,0 +1,200 @@
+"""Turning results into the summary, the terminal table and docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+from importlib import metadata
+
+PACKAGES = ("feedparser", "trafilatura", "apprise", "aiohttp", "lxml", "APScheduler", "newsmon")
+
+
+def machine() -> dict:
+    model = "unknown"
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    memory = None
+    try:
+        with open("/proc/meminfo") as handle:
+            memory = round(int(handle.readline().split()[1]) / 1024 / 1024, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return {"cores": os.cpu_count(), "cpu": model, "memory_gib": memory, "kernel": platform.release(),
+            "system": platform.system()}
+
+
+def versions() -> dict:
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def source(repo) -> dict:
+    """Which newsmon was measured: the commit, and whether monitor/ had uncommitted changes."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=False,
+                                  timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    return {"commit": git("rev-parse", "--short", "HEAD") or "unknown",
+            "monitor_changed": bool(git("status", "--porcelain", "--", "monitor", "pyproject.toml"))}
+
+
+def _median(values: list[float | None]) -> float | None:
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def summarise(results: dict) -> dict:
+    """The headline numbers: medians over runs, ratios, and whether each target is met."""
+    s: dict = {}
+    cycles = results.get("cycles") or []
+    floors = results.get("floor") or []
+    fixed = results.get("fixed") or []
+    feeds = results["plan"]["feeds"]
+    if cycles:
+        cold = [c["cold"] for c in cycles]
+        s["cold_rate"] = _median([c["entries"] / c["wall"] for c in cold])
+        s["cold_cpu_ms"] = _median([1000 * c["cpu"] / c["entries"] for c in cold])
+        s["cold_wall"] = _median([c["wall"] for c in cold])
+        s["cold_entries"] = _median([c["entries"] for c in cold])
+        s["cold_from_page"] = _median([c["from_page"] for c in cold])
+        s["cold_articles"] = _median([c.get("articles") for c in cold])
+        s["cold_failed_feeds"] = max(c["failed_feeds"] for c in cold)
+        s["cold_complete"] = all(c["entries"] >= c.get("expected", 0) for c in cold)
+        s["cold_farm_cpu"] = _median([c["farm_cpu"] for c in cold])
+        s["cold_cpu_share"] = _median([c["cpu"] / (c["wall"] * (results["machine"]["cores"] or 1)) for c in cold])
+        s["cold_main_cpu_ms"] = _median([1000 * c["main_cpu"] / c["entries"] for c in cold])
+        s["cold_others_share"] = _median([c["others_cpu"] / (c["wall"] * (results["machine"]["cores"] or 1)) for c in cold])
+        warm = [c["warm"] for c in cycles]
+        s["warm_wall"] = _median([w["wall"] for w in warm])
+        s["warm_cpu"] = _median([w["cpu"] for w in warm])
+        s["warm_all_304"] = all(w["feed_304"] == feeds and w["feed_200"] == 0 for w in warm)
+    if floors:
+        s["floor_rate"] = _median([f["entries"] / f["wall"] for f in floors])
+        s["floor_cpu_ms"] = _median([1000 * f["cpu"] / f["entries"] for f in floors])
+        s["floor_entries"] = _median([f["entries"] for f in floors])
+        s["floor_articles"] = _median([f["articles"] for f in floors])
+        s["floor_cpu_share"] = _median([f["cpu"] / (f["wall"] * (results["machine"]["cores"] or 1)) for f in floors])
+        s["floor_others_share"] = _median([f["others_cpu"] / (f["wall"] * (results["machine"]["cores"] or 1))
+                                           for f in floors])
+    if cycles and floors:
+        s["rate_ratio"] = s["cold_rate"] / s["floor_rate"]
+        s["cpu_ratio"] = s["cold_cpu_ms"] / s["floor_cpu_ms"]
+        s["met_a_rate"] = s["rate_ratio"] >= 0.8
+        s["met_a_cpu"] = s["cpu_ratio"] <= 1.25
+    if fixed:
+        s["fixed_wall"] = _median([f["wall"] for f in fixed])
+        s["fixed_cpu"] = _median([f["cpu"] for f in fixed])
+    if cycles and fixed:
+        s["warm_cpu_ms_per_feed"] = 1000 * (s["warm_cpu"] - s["fixed_cpu"]) / feeds
+        s["warm_wall_ms_per_feed"] = 1000 * (s["warm_wall"] - s["fixed_wall"]) / feeds
+        s["met_c"] = s["warm_cpu_ms_per_feed"] <= 0.3
+    latency = results.get("latency") or []
+    if latency:
+        s["latency_p50"] = _median([r["p50"] for r in latency])
+        s["latency_p95"] = _median([r["p95"] for r in latency])
+        s["latency_timed"] = sum(r["timed"] for r in latency)
+        s["latency_events"] = sum(r["events"] for r in latency)
+        s["latency_poll_wait"] = _median([r["poll_wait_p50"] for r in latency])
+        s["latency_floor_p50"] = _median([r["floor_p50"] for r in latency])
+        s["latency_floor_p95"] = _median([r["floor_p95"] for r in latency])
+        s["met_d"] = s["latency_p95"] is not None and s["latency_p95"] <= 50 and s["latency_timed"] == s["latency_events"]
+    memory = results.get("memory") or []
+    if memory:
+        s["memory_rss"] = _median([m["peak_rss"] for m in memory])
+        s["memory_pss"] = _median([m["peak_pss"] for m in memory])
+        s["memory_hwm_sum"] = _median([m["hwm_sum"] for m in memory])
+        s["memory_main_hwm"] = _median([m["main_hwm"] for m in memory])
+        s["met_e"] = s["memory_rss"] * 2**20 <= 400e6  # the target is in MB
+    startup = results.get("startup")
+    if startup:
+        s["help_ms"] = 1000 * startup["newsmon --help"]["median"]
+        s["check_ms"] = 1000 * startup["newsmon check"]["median"]
+        s["python_ms"] = 1000 * startup["python -c pass"]["median"]
+        s["met_f"] = s["help_ms"] <= 150
+    quality = results.get("quality")
+    if quality:
+        extractors = quality["extractors"]
+        s["f1_newsmon"] = extractors["newsmon (monitor.extract.extract)"]["shingles"]["f1"]
+        s["f1_trafilatura"] = extractors["trafilatura.extract, default options"]["shingles"]["f1"]
+        s["met_g"] = s["f1_newsmon"] >= 0.95 and s["f1_newsmon"] >= s["f1_trafilatura"]
+    return s
+
+
+def _yes(value: bool | None) -> str:
+    return "—" if value is None else ("**yes**" if value else "**no**")
+
+
+def rows(results: dict) -> list[tuple[str, str, str, str]]:
+    """(measure, value, target, met?) for every measure that ran."""
+    s = results["summary"]
+    plan = results["plan"]
+    out = []
+    if "cold_rate" in s:
+        floor = f"{0.8 * s['floor_rate']:.1f}/s (0.8 × floor)" if "floor_rate" in s else "≥ 0.8 × floor"
+        out.append(("(a) cold cycle, articles/s end to end",
+                    f"{s['cold_rate']:.1f}/s ({s['cold_entries']:.0f} articles, {plan['feeds']} feeds, "
+                    f"{s['cold_wall']:.0f} s)" + (f" = {s['rate_ratio']:.2f} × floor" if "rate_ratio" in s else ""),
+                    "≥ " + floor, _yes(s.get("met_a_rate"))))
+        out.append(("(a) cold cycle, CPU per article",
+                    f"{s['cold_cpu_ms']:.1f} ms" + (f" = {s['cpu_ratio']:.2f} × floor" if "cpu_ratio" in s else ""),
+                    f"≤ {1.25 * s['floor_cpu_ms']:.1f} ms (1.25 × floor)" if "floor_cpu_ms" in s else "≤ 1.25 × floor",
+                    _yes(s.get("met_a_cpu"))))
+    if "floor_rate" in s:
+        out.append(("(b) floor: feedparser + trafilatura + matcher, 2 processes, in memory",
+                    f"{s['floor_rate']:.1f} articles/s, {s['floor_cpu_ms']:.1f} ms CPU per article", "—", "—"))
+    if "warm_cpu_ms_per_feed" in s:
+        out.append(("(c) warm cycle (all 304), CPU per unchanged feed",
+                    f"{s['warm_cpu_ms_per_feed']:.2f} ms (wall {s['warm_wall_ms_per_feed']:.2f} ms per feed; "
+                    f"whole run {s['warm_cpu']:.2f} CPU-s / {s['warm_wall']:.2f} s, of which start-up "
+                    f"{s['fixed_cpu']:.2f} CPU-s / {s['fixed_wall']:.2f} s)", "≤ 0.3 ms", _yes(s.get("met_c"))))
+    if "latency_p95" in s:
+        out.append(("(d) latency, feed served → alert at webhook",
+                    f"p50 {s['latency_p50']:.0f} ms, p95 {s['latency_p95']:.0f} ms "
+                    f"({s['latency_timed']}/{s['latency_events']} alerts timed; the libraries' own work for the "
+                    f"same entries: p50 {s['latency_floor_p50']:.0f} ms, p95 {s['latency_floor_p95']:.0f} ms)",
+                    "p95 ≤ 50 ms", _yes(s.get("met_d"))))
+    if "memory_rss" in s:
+        out.append((f"(e) peak memory of the daemon's process tree, {plan['memory_feeds']:,} feeds, "
+                    f"{plan['memory_entries']:,} stored entries",
+                    f"{s['memory_rss']:.0f} MiB = {s['memory_rss'] * 2**20 / 1e6:.0f} MB RSS (PSS "
+                    f"{s['memory_pss']:.0f} MiB; main process {s['memory_main_hwm']:.0f} MiB)",
+                    "≤ 400 MB (381 MiB)", _yes(s.get("met_e"))))
+    if "help_ms" in s:
+        out.append(("(f) `newsmon --help`", f"{s['help_ms']:.0f} ms (bare `python -c pass`: {s['python_ms']:.0f} ms)",
+                    "≤ 150 ms", _yes(s.get("met_f"))))
+        out.append((f"(f) `newsmon check` ({plan['feeds']} feeds)", f"{s['check_ms']:.0f} ms", "—", "—"))
+    if "f1_newsmon" in s:
+        out.append(("(g) extraction F1 on the AEB pages",
+                    f"{s['f1_newsmon']:.3f} (trafilatura default: {s['f1_trafilatura']:.3f})",
+                    "≥ 0.95 and ≥ trafilatura default", _yes(s.get("met_g"))))
+    return out
+
+
+def table(results: dict) -> str:
+    """The results as a Markdown table (also readable in a terminal)."""
+    lines = ["| measure | value | target | met? |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows(results)]
+    return "\n".join(lines)
+
+
+def markdown(results: dict) -> str:
+    from bench import notes
+
+    return notes.document(results, table(results))
