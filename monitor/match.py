@@ -341,7 +341,14 @@ class Matcher:
     def match(self, title: str, text: str, feed_tags: Iterable[str] | None = None) -> list[Match]:
         """The rules that match an article, each with the hits of its positive terms.
         `feed_tags` are the tags of the article's feed; None: rules' `feed_tags` are not checked."""
+        return self._matches(self._scan(title, text), feed_tags)
+
+    def read(self, title: str, text: str, feed_tags: Iterable[str] | None = None) -> tuple[list[Match], list[Hit]]:
+        """`match()` and `hits()` of one article from a single pass over its text."""
         scan = self._scan(title, text)
+        return self._matches(scan, feed_tags), self._mentions(scan)
+
+    def _matches(self, scan: _Scan, feed_tags: Iterable[str] | None) -> list[Match]:
         tags = None if feed_tags is None else frozenset(feed_tags)
         candidates = set(self.always)
         for source in scan.counted:
@@ -370,7 +377,10 @@ class Matcher:
 
     def hits(self, title: str, text: str) -> list[Hit]:
         """Every counted hit of every entity the matcher knows (for storing, replay and trends)."""
-        scan = self._scan(title, text)
+        return self._mentions(self._scan(title, text))
+
+    @staticmethod
+    def _mentions(scan: _Scan) -> list[Hit]:
         out = [found.hit(source, source[1:]) for source, founds in scan.counted.items()
                if source.startswith("@") for found in founds]
         return list(_dedupe(tuple(out)))

@@ -281,8 +281,8 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
             if existing is not None and existing.article_id is not None and _same_text(app, existing.article_id, article):
                 app.store.link_entry(feed_id, entry, canonical_link, existing.article_id, now=app.clock())
                 return 0
-    matches = app.matcher.match(article.title, article.text, feed_tags=feed.tags)
-    mentions = app.matcher.hits(article.title, article.text)  # every entity named, kept for replay and trends
+    # the rules that match, and every entity named (kept for replay and trends), in one pass
+    matches, mentions = app.matcher.read(article.title, article.text, feed_tags=feed.tags)
     now = app.clock()
     # Only the feed's own date counts: a page's date is often a guess (a footer's copyright year).
     too_old = entry.published is not None and entry.published.timestamp() < now - app.config.settings.alert_max_age

@@ -69,12 +69,17 @@ def positive_int(value: Any) -> int:
     return value
 
 
-def proxy_url(value: Any) -> str:
+def _web_url(value: Any, what: str) -> str:
+    """An http(s) URL with a host, or Invalid saying it is not `what`."""
     text = nonempty_string(value).strip()
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise Invalid(f"{text!r} is not a proxy URL such as \"http://proxy.example:3128\"")
+        raise Invalid(f"{text!r} is not {what}")
     return text
+
+
+def proxy_url(value: Any) -> str:
+    return _web_url(value, 'a proxy URL such as "http://proxy.example:3128"')
 
 
 def describe(value: Any) -> str:
@@ -109,11 +114,7 @@ def string_list(value: Any) -> tuple[str, ...]:
 
 
 def http_url(value: Any) -> str:
-    text = nonempty_string(value).strip()
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise Invalid(f"{text!r} is not an http:// or https:// URL")
-    return text
+    return _web_url(value, "an http:// or https:// URL")
 
 
 def network(value: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network:

@@ -14,6 +14,7 @@ The rule query syntax lives in `monitor.query`.
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -186,8 +187,10 @@ def normalize(text: str) -> Normalized:
     previous = ""
     done = 0
     cache = tables.runs
-    for found in tables.special.finditer(text_):
-        begin, end = found.span()
+    # Plain stretches are copied whole; special runs (non-ASCII, dashes, spaces) go through the
+    # per-run table. A final None closes the last plain stretch.
+    for found in itertools.chain(tables.special.finditer(text_), (None,)):
+        begin, end = found.span() if found is not None else (len(text_), len(text_))
         if begin > done:
             plain, origin = text_[done:begin], done
             if plain[0] == " " and not length:
@@ -198,6 +201,8 @@ def normalize(text: str) -> Normalized:
                 origins.append(origin)
                 length += len(plain)
                 previous = plain[-1]
+        if found is None:
+            break
         run = found.group()
         key = (run, _previous_key(run, previous))
         out = cache.get(key)
@@ -214,14 +219,6 @@ def normalize(text: str) -> Normalized:
         if out:
             previous = out[-1][0]
         done = end
-    if done < len(text_):
-        plain, origin = text_[done:], done
-        if plain[0] == " " and not length:
-            plain, origin = plain[1:], origin + 1
-        if plain:
-            pieces.append(plain)
-            starts.append(length)
-            origins.append(origin)
     cased = "".join(pieces)
     if cased.endswith(" "):
         cased = cased[:-1]

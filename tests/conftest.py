@@ -23,6 +23,15 @@ from aiosmtpd.controller import Controller
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def corpus_dir() -> Path | None:
+    """The shared test corpus named by NEWSMON_CORPUS, or None when unset or missing."""
+    value = os.environ.get("NEWSMON_CORPUS")
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    return path if path.is_dir() else None
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

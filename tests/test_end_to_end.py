@@ -3,7 +3,6 @@ SMTP server through a mailto:// URL and to a webhook through a json:// URL."""
 
 from __future__ import annotations
 
-import copy
 import signal
 import sqlite3
 import subprocess
@@ -11,7 +10,7 @@ import sys
 import time
 
 from conftest import ROOT, run_newsmon, wait_for
-from fixtures import COURIER_ITEMS, DISPATCH_ITEMS, page, publish, rss, write_config
+from fixtures import COURIER_ITEMS, page, publish, rss, write_config
 
 from monitor import cli
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import statistics
 from collections import Counter
 from pathlib import Path
@@ -15,15 +14,7 @@ import pytest
 from monitor.errors import ExtractError
 from monitor.extract import extract
 from monitor.model import Page
-
-
-def corpus_dir() -> Path | None:
-    """The shared test corpus named by NEWSMON_CORPUS, or None when unset or missing."""
-    value = os.environ.get("NEWSMON_CORPUS")
-    if not value:
-        return None
-    path = Path(value).expanduser()
-    return path if path.is_dir() else None
+from conftest import corpus_dir
 
 
 # --- an article page written for these tests ----------------------------------------------------

@@ -4,7 +4,6 @@ feed of the shared corpus when NEWSMON_CORPUS points at it."""
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -13,17 +12,9 @@ import pytest
 from monitor.errors import ParseError
 from monitor.feeds import html_to_text, parse
 from monitor.model import Entry, FeedDocument
+from conftest import corpus_dir
 
 UTC = timezone.utc
-
-
-def corpus_dir() -> Path | None:
-    """The shared test corpus named by NEWSMON_CORPUS, or None when unset or missing."""
-    value = os.environ.get("NEWSMON_CORPUS")
-    if not value:
-        return None
-    path = Path(value).expanduser()
-    return path if path.is_dir() else None
 
 
 def assert_utc(value: datetime | None, expected: datetime) -> None:

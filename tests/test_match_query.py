@@ -12,7 +12,7 @@ import pytest
 
 from monitor import config
 from monitor.errors import ConfigError
-from monitor.query import (QueryAnd, QueryNear, QueryNot, QueryOr, QuerySyntaxError, QueryTerm, parse_query,
+from monitor.query import (QueryAnd, QueryNear, QueryNot, QuerySyntaxError, QueryTerm, parse_query,
                            query_holds_without_terms, query_terms, show_position)
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -26,6 +26,7 @@ from monitor.errors import ExtractError
 from monitor.extract import extract
 from monitor.match import Matcher
 from monitor.model import Rule
+from conftest import corpus_dir as shared_corpus
 
 HERE = Path(__file__).parent
 TEXTS_FILE = HERE / "data" / "pack_texts.toml"
@@ -96,11 +97,9 @@ def test_pack_finds_the_entities_of_a_report(report):
 # --- the golden file of hits over the shared corpus ------------------------------------------
 
 def corpus_dir() -> Path | None:
-    value = os.environ.get("NEWSMON_CORPUS")
-    if not value:
-        return None
-    path = Path(value).expanduser() / "articles" / "manifest.jsonl"
-    return path.parent.parent if path.is_file() else None
+    """The shared corpus, when it has its article pages."""
+    found = shared_corpus()
+    return found if found is not None and (found / "articles" / "manifest.jsonl").is_file() else None
 
 
 def context_of(text: str, start: int, end: int) -> str:

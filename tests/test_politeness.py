@@ -9,7 +9,7 @@ import random
 
 import pytest
 from conftest import run_newsmon
-from fixtures import COURIER_ITEMS, DISPATCH_ITEMS, publish, rss, write_config
+from fixtures import COURIER_ITEMS, publish, rss, write_config
 
 from monitor import app as app_module
 from monitor import pipeline, timing

@@ -20,7 +20,6 @@ import gzip
 import ipaddress
 import itertools
 import json
-import os
 import re
 import socket
 import sqlite3
@@ -36,6 +35,7 @@ from fixtures import page, write_config
 from monitor import cli, feeds, stories, urls
 from monitor.errors import ExtractError
 from monitor.extract import extract
+from conftest import corpus_dir
 
 DATA = Path(__file__).resolve().parent / "data"
 STORY_SETS = DATA / "story_sets.toml"
@@ -44,15 +44,6 @@ SNAPSHOTS = "feeds/cloudphone-rss-reader"
 OUTLETS = ("aljazeera", "bbc_world", "nyt", "nyt_home", "indiatoday", "mehr")
 RSS = "application/rss+xml"
 FAR_FUTURE = 10.0 ** 12  # a story window that never expires inside a test
-
-
-def corpus_dir() -> Path | None:
-    """The shared test corpus named by NEWSMON_CORPUS, or None when unset or missing."""
-    value = os.environ.get("NEWSMON_CORPUS")
-    if not value:
-        return None
-    path = Path(value).expanduser()
-    return path if path.is_dir() else None
 
 
 def needs_corpus(*parts: str) -> Path:

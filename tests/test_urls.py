@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import ast
 import itertools
-import os
 import random
 import sys
 import tomllib
@@ -19,6 +18,7 @@ import pytest
 
 from monitor import urls
 from monitor.urls import canonical, host, outlet_of, unwrap
+from conftest import corpus_dir
 
 CASES_FILE = Path(__file__).parent / "data" / "url_cases.toml"
 CASE_KEYS = {"id", "url", "key", "unwrap", "idempotent", "note"}
@@ -34,15 +34,6 @@ TABLE = load_table()
 CASES = TABLE["case"]
 SAME = TABLE["same"]
 DIFFERENT = TABLE["different"]
-
-
-def corpus_dir() -> Path | None:
-    """The shared test corpus named by NEWSMON_CORPUS, or None when unset or missing."""
-    value = os.environ.get("NEWSMON_CORPUS")
-    if not value:
-        return None
-    path = Path(value).expanduser()
-    return path if path.is_dir() else None
 
 
 # --- the table -----------------------------------------------------------------------------------
