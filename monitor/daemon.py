@@ -24,7 +24,7 @@ from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from monitor import pipeline
+from monitor import delivery, pipeline
 from monitor.app import App
 from monitor.config import Config
 from monitor.errors import ConfigError, NewsmonError, StoreError
@@ -169,7 +169,7 @@ class Daemon:
             if self.stopping.is_set():
                 break
             try:
-                await pipeline.drain(self.app, stop=self.stopping)
+                await delivery.drain(self.app, stop=self.stopping)
             except Exception:  # a bug in one round must not stop deliveries for good
                 log.exception("outbox round failed")
 

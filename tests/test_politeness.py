@@ -12,7 +12,7 @@ from conftest import run_newsmon
 from fixtures import COURIER_ITEMS, publish, rss, write_config
 
 from monitor import app as app_module
-from monitor import pipeline, timing
+from monitor import delivery, pipeline, timing
 
 MINUTE = 60.0
 
@@ -214,7 +214,7 @@ def test_a_silent_feed_raises_one_notice_and_one_recovery(tmp_path, web, harness
     running = harness.open(path, clock)
 
     def sent():
-        harness.runner.run(pipeline.drain(running, ignore_backoff=True))
+        harness.runner.run(delivery.drain(running, ignore_backoff=True))
         return [post["title"] for post in web.json_posts("/ops")]
 
     harness.poll_all(running)
