@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from monitor import __version__, watchlist
+from monitor import __version__, channels as channels_module, watchlist
 from monitor.errors import ConfigError, Problem
 from monitor.model import ChannelSpec, Entity, FeedSpec, Rule
-from monitor.schema import (CHANNEL_KEYS, FEED_KEYS, HTTP_KEYS, INCLUDE_KEYS, NEWSMON_KEYS, REQUIRED, TOP_KEYS, Checker,
+from monitor.schema import (FEED_KEYS, HTTP_KEYS, INCLUDE_KEYS, NEWSMON_KEYS, REQUIRED, TOP_KEYS, Checker,
                             describe, suggest)
 from monitor.schema import Invalid  # re-exported: callers catch config.Invalid
 from monitor.schema import parse_duration, parse_size  # re-exported: callers use config.parse_duration, ...
@@ -79,12 +79,12 @@ class Config:
         return tuple(channel.name for channel in self.channels)
 
     def rule_channels(self, rule: Rule) -> tuple[str, ...]:
-        """The channels a rule's alerts go to."""
-        if rule.channels:
-            return rule.channels
-        if self.settings.default_channels is not None:
-            return self.settings.default_channels
-        return tuple(channel.name for channel in self.channels)
+        """The channels a rule's alerts go to: those it names, else `default_channels` (else
+        every channel), each only if its `min_severity` and `rules` filters let the rule in."""
+        return channels_module.routes(self.channels, self.settings.default_channels, rule)
+
+    def channel(self, name: str) -> ChannelSpec | None:
+        return next((channel for channel in self.channels if channel.name == name), None)
 
 
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -209,7 +209,7 @@ def read(path: Path | str, environ: Mapping[str, str] | None = None) -> tuple[Co
                 reader.problem(key, f"unknown key {key!r}{suggest(key, TOP_KEYS)}")
         settings_raw = reader.table(raw.get("newsmon", {}), "newsmon", NEWSMON_KEYS)
         _collect(reader, raw, str(path), feeds_raw, entities_raw, rules_raw)
-        channels = _channels(reader, raw.get("channels", {}))
+        channels = channels_module.read(reader, raw.get("channels", {}), base)
     for pattern in settings_raw.get("include", ("watchlist.d/*.toml",)):
         expanded = _expand_user(pattern, environ)
         full = expanded if os.path.isabs(expanded) else os.path.join(glob.escape(str(base)), expanded)
@@ -235,13 +235,21 @@ def read(path: Path | str, environ: Mapping[str, str] | None = None) -> tuple[Co
         for index, name in enumerate(getattr(settings, key) or ()):
             if name not in channel_names:
                 reader.problem(f"newsmon.{key}[{index}]", f"unknown channel {name!r}{suggest(name, channel_names)}")
+    rules = watchlist.rules(reader, rules_raw, channel_names, entity_names)
+    reader.file = str(path)
+    for rule_name, message in channels_module.routing_problems(tuple(channels), settings.default_channels, rules):
+        if rule_name:
+            reader.problem(f"rules[name={rule_name!r}]", message)
+        else:
+            where, _, text = message.partition(": ")
+            reader.problem(where, text)
     config = Config(
         path=path,
         settings=settings,
         feeds=_feeds(reader, feeds_raw),
         channels=tuple(channels),
         entities=tuple(entities),
-        rules=watchlist.rules(reader, rules_raw, channel_names, entity_names),
+        rules=rules,
         files=tuple(files),
     )
     return config, reader.problems
@@ -289,20 +297,6 @@ def _settings(reader: _Reader, raw: dict, base: Path, environ: Mapping[str, str]
     if "default_channels" in raw:
         values["default_channels"] = raw["default_channels"]
     return Settings(state_dir=state_dir, **values)
-
-
-def _channels(reader: _Reader, raw: Any) -> list[ChannelSpec]:
-    if not isinstance(raw, dict):
-        reader.problem("channels", f"expected tables [channels.NAME], got {describe(raw)}")
-        return []
-    channels = []
-    for name, table in raw.items():
-        checked = reader.table(table, f"channels.{name}", CHANNEL_KEYS, REQUIRED["channels"])
-        urls = tuple(reader.expand(url, f"channels.{name}.urls[{index}]") for index, url in enumerate(checked.get("urls", ())))
-        if "urls" in checked and not urls:
-            reader.problem(f"channels.{name}.urls", "a channel needs at least one apprise URL")
-        channels.append(ChannelSpec(name=name, urls=urls))
-    return channels
 
 
 def _feeds(reader: _Reader, raw: list) -> tuple[FeedSpec, ...]:

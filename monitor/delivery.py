@@ -1,5 +1,16 @@
-"""Delivering the outbox: pending alerts per channel, oldest first, through `alert`'s
-channels; a channel that fails backs off as a whole, so its alerts keep their order."""
+"""Delivering the outbox, per channel, oldest first.
+
+Each channel is one of three kinds, by its configuration:
+- immediate: every alert alone, as soon as it is due;
+- flood-controlled (`max_per_hour`): alone while the channel has sent fewer than that many in
+  the sliding hour; past it, the rest fold into a summary sent when that hour ends (then the
+  count starts again) — never dropped, split into several messages when long;
+- digest (`digest`): one message per period listing every story, grouped by rule.
+
+A channel whose target fails backs off as a whole (30 s doubling to 1 h, with jitter), so its
+alerts keep their order; a retry goes only to the targets that have not accepted the alert. An
+alert still unsent 48 h after it was queued becomes dead (one ERROR line; `newsmon alerts --dead`).
+"""
 
 from __future__ import annotations
 
@@ -7,14 +18,18 @@ import asyncio
 import dataclasses
 import logging
 import random
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
-from monitor import timing
+from monitor import alert, timing
 from monitor.app import App
-from monitor.model import AlertMessage
+from monitor.model import AlertMessage, PendingAlert
+from monitor.store import ChannelState
 
 log = logging.getLogger("newsmon.delivery")
 RETRY_BASE = 30.0
 RETRY_CAP = 3600.0
+HOUR = 3600.0
 
 
 def retry_delay(attempts: int) -> float:
@@ -23,48 +38,193 @@ def retry_delay(attempts: int) -> float:
     return delay * random.uniform(0.8, 1.2)
 
 
+@dataclasses.dataclass
+class Tally:
+    sent: int = 0
+    failed: int = 0
+
+
 async def drain(app: App, *, ignore_backoff: bool = False, stop: asyncio.Event | None = None) -> tuple[int, int]:
-    """Deliver due alerts, per channel, oldest first; returns (sent, failed). Drains never run
-    at the same time (they take `app.outbox_lock`). With `stop`, no new delivery starts once it
-    is set."""
+    """Deliver what is due, per channel; returns (alerts sent, failed attempts). Drains never
+    run at the same time (they take `app.outbox_lock`). `ignore_backoff` (run --once) tries
+    every channel now, whatever its backoff. With `stop`, no new delivery starts once it is set."""
     async with app.outbox_lock:
-        return await _drain(app, ignore_backoff, stop)
-
-
-async def _drain(app: App, ignore_backoff: bool, stop: asyncio.Event | None) -> tuple[int, int]:
-    sent = failed = 0
-    for channel_name in app.store.pending_channels():
-        channel = app.channels.get(channel_name)
-        if channel is None:
-            log.warning("alerts waiting for a channel that is not configured channel=%s (kept)", channel_name)
-            continue
-        for pending in app.store.pending(channel_name, app.clock(), retry_now=ignore_backoff):
+        tally = Tally()
+        _expire(app)
+        for name in app.store.pending_channels():
             if stop is not None and stop.is_set():
-                return sent, failed
+                break
+            channel = app.channels.get(name)
+            if channel is None or not channel.targets:
+                if ("channel", name) not in app.warned:
+                    app.warned.add(("channel", name))
+                    log.warning("alerts waiting for a channel that is not configured channel=%s (kept; they become "
+                                "dead 48 h after they were queued)", name)
+                continue
+            state = app.store.channel_state(name)
+            if not ignore_backoff and state.retry_at and app.clock() < state.retry_at:
+                continue
+            if channel.spec.digest:
+                await _digest(app, channel, state, tally)
+            elif channel.spec.max_per_hour:
+                await _flood_controlled(app, channel, state, tally, stop)
+            else:
+                await _singles(app, channel, state, tally, stop)
+        return tally.sent, tally.failed
+
+
+def _expire(app: App) -> None:
+    for row in app.store.expire(app.clock()):
+        app.metrics.alerts_failed.labels(row.channel).inc()
+        log.error("alert dead: not delivered within 48 h alert=%d channel=%s rule=%s story=%d title=%r last_error=%s "
+                  "(listed by 'newsmon alerts --dead'; 'newsmon alerts --retry-dead' queues it again)",
+                  row.id, row.channel, row.rule, row.story_id, row.title, row.last_error)
+
+
+async def _singles(app: App, channel: alert.Channel, state: ChannelState, tally: Tally,
+                   stop: asyncio.Event | None, budget: int | None = None) -> bool:
+    """Send due alerts one by one, oldest first, until none is left, the channel fails, `stop`
+    is set or `budget` alerts were sent. Returns True when alerts are left over because of the
+    budget."""
+    while True:
+        batch = app.store.pending(channel.name, app.clock())
+        if not batch:
+            return False
+        for pending in batch:
+            if stop is not None and stop.is_set():
+                return False
+            if budget is not None and budget <= 0:
+                return True
             if not app.store.claim(pending.id):
                 continue
             message = _with_outlets(app, pending.story_id, pending.message)
-            try:
-                ok = await channel.deliver(message)
-                problem = "the channel did not accept the alert"
-            except Exception as error:  # a plugin bug must not lose the alert
-                ok, problem = False, f"{type(error).__name__}: {error}"
-            if ok:
-                app.store.mark_sent(pending.id)
-                sent += 1
-                app.metrics.alerts_sent.labels(channel_name).inc()
-                if pending.created:
-                    app.metrics.latency.observe(max(0.0, app.clock() - pending.created))
-                log.info("alert sent channel=%s rule=%s story=%d", channel_name, pending.rule, pending.story_id)
-                continue
-            app.metrics.alerts_failed.labels(channel_name).inc()
-            delay = retry_delay(pending.attempts + 1)
-            app.store.mark_failed(pending.id, problem, app.clock() + delay)
-            failed += 1
-            log.warning("alert not delivered channel=%s rule=%s story=%d attempt=%d error=%s (retry in %.0fs)",
-                        channel_name, pending.rule, pending.story_id, pending.attempts + 1, problem, delay)
-            break  # keep this channel's order: later alerts wait behind the failed one
-    return sent, failed
+            thread = alert.thread_id(pending.story_id, pending.rule)
+            accepted, problems = set(), []
+            for target in channel.targets:
+                if target.id in pending.delivered:
+                    continue
+                title, body = channel.render(message, target)
+                outcome = await channel.deliver(target, title, body, thread, reply=message.update)
+                if outcome.ok:
+                    accepted.add(target.id)
+                else:
+                    problems.append(f"{target.privacy}: {outcome.reason}")
+            now = app.clock()
+            app.store.mark_delivered([pending.id], accepted, now, "alert", channel.target_ids)
+            if problems:
+                app.store.mark_failed(pending.id, "; ".join(problems))
+                _failed(app, channel, state, "; ".join(problems), tally)
+                return False
+            tally.sent += 1
+            if budget is not None:
+                budget -= 1
+            app.metrics.alerts_sent.labels(channel.name).inc()
+            if pending.created:
+                app.metrics.latency.observe(max(0.0, now - pending.created))
+            log.info("alert sent channel=%s rule=%s story=%d", channel.name, pending.rule, pending.story_id)
+            state = _succeeded(app, channel, state)
+
+
+async def _flood_controlled(app: App, channel: alert.Channel, state: ChannelState, tally: Tally,
+                            stop: asyncio.Event | None) -> None:
+    limit = channel.spec.max_per_hour or 0
+    now = app.clock()
+    if state.fold_until is not None:
+        if now < state.fold_until:
+            return
+        held = app.store.pending(channel.name, now, limit=None)
+        if held:
+            since = timing.iso(state.fold_until - HOUR)
+            batch = alert.Batch(
+                heading=f"newsmon · {channel.name}: {len(held)} more alert{'s' * (len(held) != 1)} (flood control)",
+                intro=f"More than {limit} alerts within an hour since {since}: these were held back to keep "
+                      f"this channel usable (max_per_hour = {limit}). Every one is listed.",
+                messages=())
+            if not await _batch(app, channel, state, held, batch, "summary", tally):
+                return
+            log.info("flood summary sent channel=%s alerts=%d", channel.name, len(held))
+        app.store.set_channel_state(channel.name, fold_until=None, window_start=app.clock())
+        return
+    count, _earliest = app.store.sends_since(channel.name, max(now - HOUR, state.window_start or 0.0))
+    if not await _singles(app, channel, state, tally, stop, budget=limit - count):
+        return
+    _count, earliest = app.store.sends_since(channel.name, max(now - HOUR, state.window_start or 0.0))
+    fold_until = (earliest or now) + HOUR
+    app.store.set_channel_state(channel.name, fold_until=fold_until)
+    log.warning("flood control channel=%s max_per_hour=%d: further alerts fold into one summary at %s",
+                channel.name, limit, timing.iso(fold_until))
+
+
+async def _digest(app: App, channel: alert.Channel, state: ChannelState, tally: Tally) -> None:
+    """One message per period with every pending alert: due at the first period boundary after
+    the oldest of them was queued (and after the last digest)."""
+    spec = channel.spec
+    now = app.clock()
+    rows = app.store.pending(channel.name, now, limit=None)
+    if not rows:
+        return
+    start = max(state.digest_since or 0.0, rows[0].created)
+    due = timing.next_digest(start, every=spec.digest_every, cron=spec.digest_cron, zone=spec.timezone)
+    if now < due:
+        return
+    zone = ZoneInfo(spec.timezone)
+    since = datetime.fromtimestamp(state.digest_since or rows[0].created, zone)
+    until = datetime.fromtimestamp(due, zone)
+    stories = len({row.story_id for row in rows})
+    batch = alert.Batch(
+        heading=f"newsmon digest · {channel.name}: {stories} stor{'ies' if stories != 1 else 'y'}, "
+                f"{since:%Y-%m-%d %H:%M} to {until:%H:%M %Z}",
+        intro=f"{len(rows)} alert{'s' * (len(rows) != 1)} since {since:%Y-%m-%d %H:%M %Z}, grouped by rule.",
+        messages=())
+    if await _batch(app, channel, state, rows, batch, "digest", tally):
+        app.store.set_channel_state(channel.name, digest_since=now)
+        log.info("digest sent channel=%s alerts=%d stories=%d", channel.name, len(rows), stories)
+
+
+async def _batch(app: App, channel: alert.Channel, state: ChannelState, rows: list[PendingAlert],
+                 batch: alert.Batch, via: str, tally: Tally) -> bool:
+    """Send `rows` as one batch message (several parts when long) to every target that has not
+    had them yet, recording each part as it is accepted. False when a target failed."""
+    messages = [_with_outlets(app, row.story_id, row.message) for row in rows]
+    for target in channel.targets:
+        todo = [index for index, row in enumerate(rows) if target.id not in row.delivered]
+        if not todo:
+            continue
+        parts = channel.parts(dataclasses.replace(batch, messages=tuple(messages[i] for i in todo)), target)
+        for part in parts:
+            outcome = await channel.deliver(target, part.title, part.body)
+            if not outcome.ok:
+                problem = f"{target.privacy}: {outcome.reason}"
+                app.store.note_error([rows[i].id for i in todo], problem)
+                _failed(app, channel, state, problem, tally)
+                return False
+            ids = [rows[todo[member]].id for member in part.members]
+            tally.sent += app.store.mark_delivered(ids, {target.id}, app.clock(), via, channel.target_ids)
+            app.metrics.alerts_sent.labels(channel.name).inc(len(ids))
+    _succeeded(app, channel, state)
+    return True
+
+
+def _failed(app: App, channel: alert.Channel, state: ChannelState, problem: str, tally: Tally) -> None:
+    """The channel backs off as a whole. Said once (WARNING) per new problem; repeats at DEBUG."""
+    failures = state.failures + 1
+    delay = retry_delay(failures)
+    app.store.set_channel_state(channel.name, failures=failures, retry_at=app.clock() + delay, last_error=problem)
+    tally.failed += 1
+    app.metrics.alerts_failed.labels(channel.name).inc()
+    if state.last_error != problem:
+        log.warning("channel failed channel=%s attempt=%d error=%s (its alerts wait, in order; retry in %.0fs)",
+                    channel.name, failures, problem, delay)
+    else:
+        log.debug("channel still failing channel=%s attempt=%d (retry in %.0fs)", channel.name, failures, delay)
+
+
+def _succeeded(app: App, channel: alert.Channel, state: ChannelState) -> ChannelState:
+    if state.failures or state.retry_at:
+        app.store.set_channel_state(channel.name, failures=0, retry_at=None, last_error=None)
+        log.info("channel recovered channel=%s after_failures=%d", channel.name, state.failures)
+        return dataclasses.replace(state, failures=0, retry_at=None, last_error=None)
+    return state
 
 
 def _with_outlets(app: App, story: int, message: AlertMessage) -> AlertMessage:
@@ -72,5 +232,3 @@ def _with_outlets(app: App, story: int, message: AlertMessage) -> AlertMessage:
     others = tuple((outlet, timing.iso(first) or "") for outlet, first, _url in app.store.story_outlets(story)
                    if outlet != message.outlet)
     return dataclasses.replace(message, also_reported_by=others) if others else message
-
-

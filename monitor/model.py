@@ -22,12 +22,28 @@ class FeedSpec:
     expect_every: float | None = None  # seconds without a new entry before the feed counts as silent
 
 
+SEVERITIES = ("low", "medium", "high", "critical")
+
+
 @dataclass(frozen=True)
 class ChannelSpec:
-    """One `[channels.NAME]` table: a name and its apprise URLs (environment already expanded)."""
+    """One `[channels.NAME]` table: its apprise URLs (secrets already expanded), what it
+    receives (routing filters) and how (templates, digest, flood limit)."""
 
     name: str
     urls: tuple[str, ...]
+    min_severity: str = "low"
+    rules: tuple[str, ...] | None = None  # None: every rule that routes here
+    title: str | None = None  # a user template for the title; None: newsmon's
+    body: str | None = None  # a user template for the body; None: newsmon's
+    digest_every: float | None = None  # seconds: one message per period (aligned in `timezone`)
+    digest_cron: str | None = None  # or a cron expression ("0 8 * * *") in `timezone`
+    timezone: str = "UTC"
+    max_per_hour: int | None = None  # flood control: past it, alerts fold into a summary
+
+    @property
+    def digest(self) -> bool:
+        return self.digest_every is not None or self.digest_cron is not None
 
 
 @dataclass(frozen=True)
@@ -58,6 +74,7 @@ class Rule:
     feed_tags: tuple[str, ...] = ()  # only articles from feeds with one of these tags
     on_update: str = "ignore"  # "new_hits": a follow-up when a story newly names an entity
     group_wait: float = 0.0  # seconds a new story's alert waits to gather outlets
+    severity: str = "medium"  # one of SEVERITIES; channels may ask for a minimum
 
 
 @dataclass(frozen=True)
@@ -144,6 +161,7 @@ class AlertMessage:
     feed: str = ""
     update: bool = False  # a follow-up: the story newly names an entity
     also_reported_by: tuple[tuple[str, str], ...] = ()  # (outlet, ISO time), filled at delivery
+    severity: str = "medium"
     extra: dict = field(default_factory=dict, compare=False)
 
 
@@ -158,3 +176,4 @@ class PendingAlert:
     attempts: int
     message: AlertMessage
     created: float = 0.0  # when the match was recorded (for detection-to-delivery latency)
+    delivered: frozenset[str] = frozenset()  # ids of the channel's targets that have accepted it

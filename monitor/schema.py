@@ -1,6 +1,6 @@
 """The configuration schema as data, and the converters it is made of.
 
-Each table (`NEWSMON_KEYS`, `FEED_KEYS`, `CHANNEL_KEYS`, `ENTITY_KEYS`, `RULE_KEYS`,
+Each table (`NEWSMON_KEYS`, `FEED_KEYS`, `ENTITY_KEYS`, `RULE_KEYS`,
 `HTTP_KEYS`) maps a key to a converter that takes the raw TOML value and returns the checked
 value or raises `Invalid` with a message; `ITEMS` converts the items of array keys one by one,
 `REQUIRED` names the keys each kind of table must have. `Checker` applies them, collecting problems.
@@ -177,7 +177,6 @@ FEED_KEYS: dict[str, Callable[[Any], Any]] = {
     "proxy": proxy_url,
     "expect_every": parse_duration,
 }
-CHANNEL_KEYS: dict[str, Callable[[Any], Any]] = {"urls": string_list}
 ENTITY_KEYS: dict[str, Callable[[Any], Any]] = {
     "names": string_list,
     "kind": choice(*ENTITY_KINDS),
@@ -198,6 +197,7 @@ RULE_KEYS: dict[str, Callable[[Any], Any]] = {
     "channels": string_list,
     "on_update": choice("ignore", "new_hits"),
     "group_wait": lambda value: 0.0 if value in ("0", "0s") else parse_duration(value),
+    "severity": choice("low", "medium", "high", "critical"),
 }
 ITEMS: dict[str, Callable[[Any], Any]] = {
     "default_channels": nonempty_string,
@@ -205,7 +205,6 @@ ITEMS: dict[str, Callable[[Any], Any]] = {
     "include": nonempty_string,
     "allow_private_networks": network,
     "tags": nonempty_string,
-    "urls": nonempty_string,
     "names": nonempty_string,
     "all": nonempty_string,
     "any": nonempty_string,
@@ -216,7 +215,7 @@ ITEMS: dict[str, Callable[[Any], Any]] = {
     "exclude": nonempty_string,
     "feed_tags": nonempty_string,
 }
-REQUIRED = {"feeds": ("url",), "channels": ("urls",), "entities": ("names",), "rules": ("name",)}
+REQUIRED = {"feeds": ("url",), "entities": ("names",), "rules": ("name",)}
 TOP_KEYS = ("newsmon", "feeds", "channels", "entities", "rules")
 INCLUDE_KEYS = ("feeds", "entities", "rules")
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 import email.utils
 import random
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
+_SECOND = timedelta(seconds=1)
 JITTER = 0.1  # +-10 %: feeds on one host never fire in lockstep
 
 
@@ -74,3 +75,48 @@ def iso(timestamp: float | None) -> str | None:
     if timestamp is None:
         return None
     return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
+
+
+# ---------------------------------------------------------------- digests
+
+
+def cron_problem(expression: str, zone: str = "UTC") -> str | None:
+    """Why a five-field cron expression cannot be used, or None."""
+    try:
+        _cron(expression, zone)
+    except ValueError as error:
+        return str(error)
+    return None
+
+
+def _cron(expression: str, zone: str):
+    from zoneinfo import ZoneInfo
+
+    from apscheduler.triggers.cron import CronTrigger  # only digest channels pay for this import
+
+    return CronTrigger.from_crontab(expression, timezone=ZoneInfo(zone))
+
+
+def next_digest(after: float, *, every: float | None = None, cron: str | None = None, zone: str = "UTC") -> float:
+    """The first digest time strictly after `after` (a Unix time). A period (`every`) is
+    aligned to local midnight in `zone` when it divides a day ("1h": on the hour, "1d": at
+    midnight), else to the Unix epoch; a cron expression is read in `zone`."""
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(zone)
+    if cron is not None:
+        moment = datetime.fromtimestamp(after, tz)
+        fire = _cron(cron, zone).get_next_fire_time(None, moment)
+        if fire is not None and fire.timestamp() <= after:
+            fire = _cron(cron, zone).get_next_fire_time(fire, moment.replace(microsecond=0) + _SECOND)
+        if fire is None:
+            raise ValueError(f"the cron expression {cron!r} never fires again")
+        return fire.timestamp()
+    if not every:
+        raise ValueError("a digest needs a period or a cron expression")
+    if 86400 % every == 0:
+        local = datetime.fromtimestamp(after, tz)
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+        return midnight + (int((after - midnight) // every) + 1) * every
+    return (int(after // every) + 1) * every
+

@@ -65,7 +65,7 @@ def rules(reader: Checker, raw: list, channel_names: list[str], entity_names: se
             reader.problem(path, "a rule needs at least one positive term in 'all' or 'any' (or a 'query')")
         if name:
             found.append(Rule(name=name, **{k: checked[k] for k in ("all", "any", "none", "query", "feed_tags", "channels", "on_update",
-                                                                    "group_wait") if k in checked}))
+                                                                    "group_wait", "severity") if k in checked}))
     return tuple(found)
 
 

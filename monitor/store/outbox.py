@@ -1,16 +1,20 @@
-"""The outbox: alerts queued per channel, claimed, sent or retried; and newsmon's own notices."""
+"""The outbox: alerts queued per channel, delivered (to each of the channel's targets), dead
+after their deadline; each channel's delivery state; and newsmon's own notices."""
 
 from __future__ import annotations
 
-import time
+from collections.abc import Iterable
 
 from monitor.model import AlertMessage, PendingAlert
 from monitor.store.base import StoreBase
-from monitor.store.rows import AlertRow, _dump, _load
+from monitor.store.rows import AlertRow, ChannelState, _dump, _load
+
+DEAD_AFTER = 48 * 3600.0  # an alert still unsent this long after it was queued is dead
+STATE_FIELDS = ("failures", "retry_at", "last_error", "digest_since", "fold_until", "window_start")
 
 
 class Outbox(StoreBase):
-    """The `alerts` table."""
+    """The `alerts` and `channels` tables."""
 
     def queue_notice(self, rule: str, channels: tuple[str, ...], message: AlertMessage, now: float) -> int:
         """Queue one of newsmon's own notices (not about an article) to `channels`, as its own
@@ -33,46 +37,115 @@ class Outbox(StoreBase):
         rows = self.db.execute("SELECT DISTINCT channel FROM alerts WHERE status = 'pending' ORDER BY channel")
         return [row[0] for row in rows]
 
-    def pending(self, channel: str, now: float, *, retry_now: bool = False, limit: int = 100) -> list[PendingAlert]:
-        """Pending alerts of a channel due by `now`, oldest first. `retry_now` also takes failed
-        ones still in their retry backoff (not those waiting for their first attempt)."""
-        query = "SELECT * FROM alerts WHERE channel = ? AND status = 'pending' AND (next_attempt <= ?"
-        query += " OR attempts > 0)" if retry_now else ")"
-        params: list = [channel, now]
-        rows = self.db.execute(query + " ORDER BY id LIMIT ?", (*params, limit)).fetchall()
-        return [PendingAlert(r["id"], r["rule"], r["story_id"], r["channel"], r["attempts"], _load(r["message"]),
-                             r["created"]) for r in rows]
+    def pending(self, channel: str, now: float, *, limit: int | None = 100) -> list[PendingAlert]:
+        """A channel's pending alerts due by `now` (a rule's group_wait may hold one back),
+        oldest first."""
+        query = "SELECT * FROM alerts WHERE channel = ? AND status = 'pending' AND next_attempt <= ? ORDER BY id"
+        params: tuple = (channel, now)
+        if limit is not None:
+            query += " LIMIT ?"
+            params += (limit,)
+        return [_pending(row) for row in self.db.execute(query, params).fetchall()]
 
     def claim(self, alert_id: int) -> bool:
-        """Mark a pending alert as being sent; False if it is no longer pending (someone else
-        took it, or it was sent meanwhile)."""
+        """Mark a pending alert as being sent; False if it is no longer pending."""
         with self.transaction() as db:
             changed = db.execute("UPDATE alerts SET status = 'sending', attempts = attempts + 1 "
                                  "WHERE id = ? AND status = 'pending'", (alert_id,)).rowcount
         return changed == 1
 
-    def mark_sent(self, alert_id: int) -> None:
+    def mark_delivered(self, alert_ids: Iterable[int], targets: Iterable[str], now: float, via: str,
+                       required: Iterable[str]) -> int:
+        """Record that `targets` accepted these alerts; an alert every `required` target has
+        accepted is sent (`via` 'alert', 'digest' or 'summary'). Returns how many became sent."""
+        targets, required = set(targets), set(required)
+        done = 0
         with self.transaction() as db:
-            db.execute("UPDATE alerts SET status = 'sent', sent = ?, last_error = NULL WHERE id = ?", (time.time(), alert_id))
+            for alert_id in alert_ids:
+                row = db.execute("SELECT delivered FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+                if row is None:
+                    continue
+                delivered = set(row[0].split()) | targets
+                complete = required <= delivered
+                db.execute("UPDATE alerts SET delivered = ?, status = CASE WHEN ? THEN 'sent' ELSE status END, "
+                           "sent = CASE WHEN ? THEN ? ELSE sent END, via = CASE WHEN ? THEN ? ELSE via END, "
+                           "last_error = CASE WHEN ? THEN NULL ELSE last_error END WHERE id = ?",
+                           (" ".join(sorted(delivered)), complete, complete, now, complete, via, complete, alert_id))
+                done += complete
+        return done
 
-    def mark_failed(self, alert_id: int, error: str, next_attempt: float) -> None:
+    def mark_failed(self, alert_id: int, error: str) -> None:
+        """Back to pending after a failed attempt; the channel's backoff decides when to retry."""
         with self.transaction() as db:
-            db.execute("UPDATE alerts SET status = 'pending', last_error = ?, next_attempt = ? WHERE id = ?",
-                       (error, next_attempt, alert_id))
+            db.execute("UPDATE alerts SET status = 'pending', last_error = ? WHERE id = ?", (error, alert_id))
 
-    def alerts(self, limit: int = 50, status: str | None = None) -> list[AlertRow]:
-        query = "SELECT * FROM alerts"
-        params: tuple = ()
+    def note_error(self, alert_ids: Iterable[int], error: str) -> None:
+        with self.transaction() as db:
+            db.executemany("UPDATE alerts SET last_error = ?, attempts = attempts + 1 WHERE id = ?",
+                           [(error, alert_id) for alert_id in alert_ids])
+
+    def expire(self, now: float) -> list[AlertRow]:
+        """Alerts still unsent past their deadline become 'dead'; returns them."""
+        with self.transaction() as db:
+            rows = db.execute(f"""SELECT * FROM alerts WHERE status IN ('pending', 'sending')
+                                  AND COALESCE(expires, created + {DEAD_AFTER}) <= ? ORDER BY id""", (now,)).fetchall()
+            db.executemany("UPDATE alerts SET status = 'dead' WHERE id = ?", [(row["id"],) for row in rows])
+        return [_row(row) for row in rows]
+
+    def retry_dead(self, now: float, ids: Iterable[int] | None = None) -> int:
+        """Dead alerts (all, or these ids) back to pending, with a fresh 48 h deadline."""
+        query = f"UPDATE alerts SET status = 'pending', next_attempt = ?, expires = ? + {DEAD_AFTER} WHERE status = 'dead'"
+        with self.transaction() as db:
+            if ids is None:
+                return db.execute(query, (now, now)).rowcount
+            return sum(db.execute(query + " AND id = ?", (now, now, alert_id)).rowcount for alert_id in ids)
+
+    def sends_since(self, channel: str, since: float) -> tuple[int, float | None]:
+        """(how many alerts were sent alone on `channel` since `since`, the earliest of them)."""
+        count, earliest = self.db.execute("SELECT COUNT(*), MIN(sent) FROM alerts WHERE channel = ? AND sent > ? "
+                                          "AND via = 'alert'", (channel, since)).fetchone()
+        return count, earliest
+
+    def channel_state(self, name: str) -> ChannelState:
+        row = self.db.execute("SELECT * FROM channels WHERE name = ?", (name,)).fetchone()
+        return ChannelState(name, **{key: row[key] for key in STATE_FIELDS}) if row else ChannelState(name)
+
+    def set_channel_state(self, name: str, **values: object) -> None:
+        unknown = set(values) - set(STATE_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown channel state fields: {sorted(unknown)}")
+        columns = ", ".join(values)
+        updates = ", ".join(f"{key} = excluded.{key}" for key in values)
+        with self.transaction() as db:
+            db.execute(f"INSERT INTO channels (name, {columns}) VALUES (?{', ?' * len(values)}) "
+                       f"ON CONFLICT(name) DO UPDATE SET {updates}", (name, *values.values()))
+
+    def alerts(self, limit: int | None = 50, status: str | None = None, since: float | None = None,
+               oldest_first: bool = False) -> list[AlertRow]:
+        query, params = "SELECT * FROM alerts WHERE 1 = 1", []
         if status:
-            query += " WHERE status = ?"
-            params = (status,)
-        rows = self.db.execute(query + " ORDER BY id DESC LIMIT ?", (*params, limit)).fetchall()
-        out = []
-        for r in rows:
-            message = _load(r["message"])
-            out.append(AlertRow(r["id"], r["rule"], r["channel"], r["status"], r["attempts"], r["created"],
-                                r["sent"], r["last_error"], message.title, message.url))
-        return out
+            query += " AND status = ?"
+            params.append(status)
+        if since is not None:
+            query += " AND COALESCE(sent, created) >= ?"
+            params.append(since)
+        query += " ORDER BY id" + ("" if oldest_first else " DESC")
+        if limit is not None:
+            query += " LIMIT ?"
+            params.append(limit)
+        return [_row(row) for row in self.db.execute(query, params).fetchall()]
 
     def alert_counts(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT status, COUNT(*) FROM alerts GROUP BY status").fetchall())
+
+
+def _pending(r) -> PendingAlert:
+    return PendingAlert(r["id"], r["rule"], r["story_id"], r["channel"], r["attempts"], _load(r["message"]),
+                        r["created"], frozenset(r["delivered"].split()))
+
+
+def _row(r) -> AlertRow:
+    message = _load(r["message"])
+    return AlertRow(r["id"], r["rule"], r["channel"], r["status"], r["attempts"], r["created"], r["sent"],
+                    r["last_error"], message.title, message.url, r["story_id"], r["via"], message.outlet,
+                    message.published, message.severity)

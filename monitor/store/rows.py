@@ -95,6 +95,24 @@ class AlertRow:
     last_error: str | None
     title: str
     url: str | None
+    story_id: int = 0
+    via: str | None = None
+    outlet: str = ""
+    published: str | None = None
+    severity: str = "medium"
+
+
+@dataclass(frozen=True)
+class ChannelState:
+    """A channel's delivery state (the `channels` table); all None/0 for a fresh channel."""
+
+    name: str
+    failures: int = 0
+    retry_at: float | None = None
+    last_error: str | None = None
+    digest_since: float | None = None
+    fold_until: float | None = None
+    window_start: float | None = None
 
 
 

@@ -137,6 +137,26 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE feeds ADD COLUMN silent_since REAL;
     """,
+    # 4 -> 5: delivery. Which of a channel's targets (URLs) have accepted an alert, so a retry
+    # goes only to the others; how it was delivered (alone, in a digest, in a flood summary);
+    # when an unsent alert becomes dead; and each channel's own state (backoff, digest period,
+    # flood control).
+    """
+    ALTER TABLE alerts ADD COLUMN delivered TEXT NOT NULL DEFAULT '';  -- target ids, space-separated
+    ALTER TABLE alerts ADD COLUMN via TEXT;        -- 'alert', 'digest' or 'summary', once sent
+    ALTER TABLE alerts ADD COLUMN expires REAL;    -- dead if unsent by then; NULL: created + 48 h
+    CREATE INDEX alerts_sent ON alerts(channel, sent);
+    CREATE INDEX alerts_status ON alerts(status, channel);
+    CREATE TABLE channels (
+        name TEXT PRIMARY KEY,
+        failures INTEGER NOT NULL DEFAULT 0,      -- consecutive failed attempts
+        retry_at REAL,                            -- backing off until then
+        last_error TEXT,
+        digest_since REAL,                        -- the digest period in progress began then
+        fold_until REAL,                          -- flood control: alerts fold into a summary until then
+        window_start REAL                         -- flood control: sends count from here (a summary resets it)
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

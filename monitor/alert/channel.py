@@ -1,0 +1,208 @@
+"""Channels: a named set of apprise URLs ("targets"), each rendered for the body format its
+service prefers and delivered on its own, so that a retry goes only to the targets that have
+not accepted a message yet. A delivery counts only when apprise reports success
+(`bool(result)`); when it does not, apprise's own words (redacted) say why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import difflib
+import hashlib
+import logging
+import socket
+import sys
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+import apprise
+from apprise import NotifyFormat
+from apprise.decorators import notify as apprise_plugin
+
+from monitor.alert import formats, redact
+from monitor.model import AlertMessage, ChannelSpec
+
+log = logging.getLogger(__name__)
+EMAIL_SCHEMES = ("mailto", "mailtos")
+redact.install()
+logging.getLogger("apprise").setLevel(logging.WARNING)
+
+
+@apprise_plugin(on="console", name="newsmon console (standard output)", body_format=NotifyFormat.TEXT)
+def _console(body: str, title: str, notify_type: str, *args: object, **kwargs: object) -> bool:
+    """`console://`: print alerts to standard output, for trying newsmon without any account."""
+    out = sys.stdout
+    out.write(f"{title}\n{body}\n\n" if title else f"{body}\n\n")
+    out.flush()
+    return True
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one send to one target came to."""
+
+    ok: bool
+    reason: str = ""
+
+
+class Target:
+    """One apprise URL of a channel."""
+
+    def __init__(self, url: str, server: object):
+        self._url = url
+        self.id = hashlib.sha256(url.encode()).hexdigest()[:12]
+        self.privacy = server.url(privacy=True)
+        self.kind = _format_of(server)
+        self.max_length = int(getattr(server, "body_maxlen", 0) or 32768)
+        self.merge_title = int(getattr(server, "title_maxlen", 1) or 0) <= 0
+        self.email = url.split("://", 1)[0].lower() in EMAIL_SCHEMES
+        self._apprise = apprise.Apprise()
+        self._apprise.add(url)
+
+    def send(self, title: str, body: str, thread: str | None = None, reply: bool = False) -> Outcome:
+        """Deliver one message (blocking). `thread`: an email References id, so that a story's
+        follow-ups thread with its alert in mail clients."""
+        if self.merge_title and title:
+            title, body = "", formats.merged(title, body, self.kind)
+        sender = self._apprise
+        if self.email and thread:
+            headers = {"+References": thread, **({"+In-Reply-To": thread} if reply else {})}
+            sender = apprise.Apprise()
+            sender.add(self._url + ("&" if "?" in self._url else "?") + urlencode(headers))
+        try:
+            result = sender.notify(body=body, title=title, body_format=self.kind)
+        except Exception as error:  # a plugin bug is a failed delivery, not a crash
+            return Outcome(False, redact.describe_error(error))
+        if bool(result):
+            return Outcome(True)
+        return Outcome(False, _reason(result))
+
+
+def _reason(result: object) -> str:
+    """apprise's own account of a failure (its WARNING and ERROR log lines), redacted."""
+    lines = []
+    with contextlib.suppress(Exception):  # older apprise: a bare bool, no logs
+        for entry in result.logs():
+            if entry.level in ("WARNING", "ERROR", "CRITICAL") and entry.message not in lines:
+                lines.append(entry.message)
+    text = "; ".join(lines) or "the service did not accept the message"
+    return redact.SECRETS.redact(text)
+
+
+def _format_of(server: object) -> str:
+    preferred = getattr(server, "notify_format", NotifyFormat.TEXT)
+    if isinstance(preferred, (tuple, list)):
+        preferred = preferred[0] if preferred else NotifyFormat.TEXT
+    value = getattr(preferred, "value", str(preferred))
+    return value if value in formats.FORMATS else "text"
+
+
+def _known_schemas() -> set[str]:
+    try:
+        from apprise.manager_plugins import NotificationManager
+
+        return set(NotificationManager().schemas())
+    except (ImportError, AttributeError):  # an apprise without the plugin manager API
+        return set()
+
+
+def _server(url: str) -> object | None:
+    probe = apprise.Apprise()
+    if not probe.add(url):
+        return None
+    return next(iter(probe))
+
+
+def check_url(url: str) -> str | None:
+    """Why apprise refuses `url`, or None when it accepts it. Never shows a secret."""
+    server = _server(url) if "://" in url else None
+    redact.SECRETS.add_url(url, server.url(privacy=True) if server is not None else None)
+    if "://" not in url:
+        return "not an apprise URL (expected SCHEME://...)"
+    if server is not None:
+        return None
+    scheme = url.split("://", 1)[0].lower()
+    known = _known_schemas()
+    if known and scheme not in known:
+        close = difflib.get_close_matches(scheme, sorted(known), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"unknown notification service {scheme!r}{hint}; see https://github.com/caronc/apprise/wiki"
+    return f"apprise cannot use this {scheme}:// URL: a part is missing or malformed (see the {scheme} page of the apprise wiki)"
+
+
+def privacy_url(url: str) -> str:
+    """apprise's privacy form of a URL (secrets hidden), or just its scheme."""
+    server = _server(url) if "://" in url else None
+    return server.url(privacy=True) if server is not None else url.split("://", 1)[0] + "://…"
+
+
+class Channel:
+    """A named destination: its targets, its spec (templates, digest, flood limit)."""
+
+    def __init__(self, spec: ChannelSpec):
+        self.name = spec.name
+        self.spec = spec
+        self.targets: list[Target] = []
+        for url in spec.urls:
+            server = _server(url)
+            redact.SECRETS.add_url(url, server.url(privacy=True) if server is not None else None)
+            if server is not None:  # refused URLs are reported by check_url at config load
+                self.targets.append(Target(url, server))
+
+    @property
+    def target_ids(self) -> list[str]:
+        return [target.id for target in self.targets]
+
+    def describe(self) -> str:
+        """The channel's URLs with secrets hidden, for logs."""
+        return ", ".join(target.privacy for target in self.targets)
+
+    def render(self, message: AlertMessage, target: Target) -> tuple[str, str]:
+        return formats.render(message, target.kind, self.spec.title, self.spec.body)
+
+    def parts(self, batch: formats.Batch, target: Target) -> list[formats.Part]:
+        return formats.render_batch(batch, target.kind, target.max_length)
+
+    def send(self, message: AlertMessage) -> bool:
+        """Deliver one alert to every target (blocking); for `notify-test` and tests."""
+        return all(self.send_to(target, *self.render(message, target)).ok for target in self.targets)
+
+    def send_to(self, target: Target, title: str, body: str, thread: str | None = None, reply: bool = False) -> Outcome:
+        return target.send(title, body, thread, reply)
+
+    async def deliver(self, target: Target, title: str, body: str, thread: str | None = None,
+                      reply: bool = False) -> Outcome:
+        """`send_to` in a daemon thread, without blocking the event loop. A daemon thread,
+        because apprise may block for a long time (SMTP timeouts, its own throttling) and
+        stopping newsmon must not wait for it: what such a send leaves unrecorded is sent again
+        after the next start (at most one duplicate)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Outcome] = loop.create_future()
+
+        def settle(outcome: Outcome) -> None:
+            if not future.done():
+                future.set_result(outcome)
+
+        def work() -> None:
+            try:
+                outcome = target.send(title, body, thread, reply)
+            except BaseException as error:  # noqa: BLE001 - reported as a failed delivery
+                outcome = Outcome(False, redact.describe_error(error))
+            with contextlib.suppress(RuntimeError):  # the loop may be gone after a stop
+                loop.call_soon_threadsafe(settle, outcome)
+
+        threading.Thread(target=work, name=f"newsmon-send-{self.name}", daemon=True).start()
+        return await future
+
+
+def build_channels(specs: Iterable[ChannelSpec]) -> dict[str, Channel]:
+    return {spec.name: Channel(spec) for spec in specs}
+
+
+def thread_id(story_id: int, rule: str) -> str:
+    """A stable email References id for a (story, rule): follow-ups thread with the alert."""
+    digest = hashlib.sha256(rule.encode()).hexdigest()[:8]
+    return f"<newsmon.story-{story_id}.{digest}@{socket.gethostname() or 'localhost'}>"

@@ -1,0 +1,258 @@
+"""Rendering alerts for a body format: plain text, Markdown (Slack, Discord, Matrix …) or HTML
+(email, Telegram). Pure functions of their inputs.
+
+Third-party text (headlines, snippets, outlet names) is escaped for the format, so a headline
+cannot inject markup, links or mass mentions (`@channel`, `<!here>`, `@everyone`). A user
+template (`title` / `body`) gets the same escaped values.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import string
+from dataclasses import dataclass
+from datetime import datetime
+
+from monitor.model import AlertMessage
+
+FORMATS = ("text", "markdown", "html")
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+|~!])")
+MENTIONS = re.compile(r"(?i)(@)(channel|here|everyone|all)\b|<!(channel|here|everyone)>")
+MARKS = {"html": ("<b>", "</b>"), "markdown": ("**", "**"), "text": ("«", "»")}
+
+
+def _neutralise_mentions(text: str) -> str:
+    return MENTIONS.sub(lambda m: (m.group(1) or "") + "\u200b" + (m.group(2) or m.group(3) or ""), text)
+
+
+def escape(text: str, kind: str) -> str:
+    """Third-party text made inert for a body format."""
+    text = _neutralise_mentions(text)
+    if kind == "html":
+        return html.escape(text, quote=True)
+    if kind == "markdown":
+        return MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    return text
+
+
+def _highlighted(message: AlertMessage, kind: str) -> str:
+    marks = MARKS[kind]
+    out = []
+    position = 0
+    for start, end in sorted(message.highlights):
+        if start < position:
+            continue
+        out.append(escape(message.snippet[position:start], kind))
+        out.append(marks[0] + escape(message.snippet[start:end], kind) + marks[1])
+        position = end
+    out.append(escape(message.snippet[position:], kind))
+    return "".join(out)
+
+
+def when(published: str | None) -> str:
+    if not published:
+        return "time unknown"
+    try:
+        return datetime.fromisoformat(published).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return published
+
+
+def _link(url: str | None, kind: str, label: str | None = None) -> str:
+    if not url:
+        return "(no link)"
+    if kind == "html":
+        return f'<a href="{html.escape(url, quote=True)}">{html.escape(label or url)}</a>'
+    if kind == "markdown":
+        return f"<{url.replace('>', '%3E').replace(' ', '%20')}>"
+    return url
+
+
+def values(message: AlertMessage, kind: str) -> dict[str, str]:
+    """What a template's placeholders stand for, escaped for `kind`."""
+    also = ", ".join(f"{name} ({when(at)})" for name, at in message.also_reported_by)
+    return {
+        "rule": escape(label(message), kind),
+        "severity": message.severity,
+        "title": escape(message.title, kind),
+        "outlet": escape(message.outlet, kind),
+        "feed": escape(message.feed, kind),
+        "url": _link(message.url, kind) if kind == "html" else (message.url or ""),
+        "published": when(message.published),
+        "snippet": _highlighted(message, kind),
+        "entities": escape(", ".join(dict.fromkeys(message.matched)), kind),
+        "also_reported_by": escape(also, kind),
+        "update": "Update: " if message.update else "",
+    }
+
+
+def label(message: AlertMessage) -> str:
+    return "newsmon" if message.rule.startswith("newsmon:") else message.rule
+
+
+def render(message: AlertMessage, kind: str, title_template: str | None = None,
+           body_template: str | None = None) -> tuple[str, str]:
+    """Title and body of an alert for a body format ("text", "markdown" or "html"). The title
+    is plain text (a subject line, a notification's heading); the body is in `kind`."""
+    if title_template:
+        title = string.Formatter().vformat(title_template, (), values(message, "text"))
+    else:
+        prefix = "Update: " if message.update else ""
+        title = f"[{label(message)}] {prefix}{_neutralise_mentions(message.title)}"
+    if body_template:
+        return title, string.Formatter().vformat(body_template, (), values(message, kind))
+    return title, _default_body(message, kind)
+
+
+def _default_body(message: AlertMessage, kind: str) -> str:
+    v = values(message, kind)
+    matched, also, outlet, published = v["entities"], v["also_reported_by"], v["outlet"], v["published"]
+    if kind == "html":
+        body = (f"<p><b>{outlet}</b> · {html.escape(published)}<br/>{_link(message.url, kind)}</p>"
+                f"<blockquote>{v['snippet']}</blockquote>")
+        if matched:
+            body += f"<p>Matched: {matched} · rule {v['rule']}</p>"
+        if also:
+            body += f"<p>Also reported by: {also}</p>"
+    elif kind == "markdown":
+        body = f"**{outlet}** · {published}\n{_link(message.url, kind)}\n\n> {v['snippet']}"
+        if matched:
+            body += f"\n\nMatched: {matched}"
+        if also:
+            body += f"\nAlso reported by: {also}"
+    else:
+        body = f"{outlet} · {published}\n{message.url or '(no link)'}\n\n  {v['snippet']}"
+        if matched:
+            body += f"\n\nMatched: {matched}"
+        if also:
+            body += f"\nAlso reported by: {also}"
+    return body
+
+
+def merged(title: str, body: str, kind: str) -> str:
+    """Title and body as one body, for services that show no separate title (Telegram): the
+    title escaped here rather than left to the service."""
+    if kind == "html":
+        return f"<b>{escape(title, kind)}</b>\n{body}"
+    if kind == "markdown":
+        return f"**{escape(title, kind)}**\n{body}"
+    return f"{title}\n{body}"
+
+
+# ---------------------------------------------------------------- digests and summaries
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A message listing several alerts: a digest, or a flood-control summary."""
+
+    heading: str  # plain text, e.g. "newsmon digest: 12 stories, 08:00-09:00 UTC"
+    intro: str  # plain text: one sentence under the heading
+    messages: tuple[AlertMessage, ...]
+
+
+def _item(message: AlertMessage, kind: str) -> str:
+    v = values(message, kind)
+    outlets = v["outlet"] + (f"; also {v['also_reported_by']}" if v["also_reported_by"] else "")
+    prefix = "Update: " if message.update else ""
+    if kind == "html":
+        return (f"<li>{prefix}<b>{v['title']}</b> · {html.escape(v['published'])}<br/>{_link(message.url, kind)}<br/>"
+                f"{outlets}" + (f" · matched {v['entities']}" if v["entities"] else "") + "</li>")
+    if kind == "markdown":
+        return (f"- {prefix}**{v['title']}** · {v['published']}\n  {_link(message.url, kind)}\n  {outlets}"
+                + (f" · matched {v['entities']}" if v["entities"] else ""))
+    return (f"- {prefix}{message.title} · {v['published']}\n  {message.url or '(no link)'}\n  {outlets}"
+            + (f" · matched {v['entities']}" if v["entities"] else ""))
+
+
+@dataclass(frozen=True)
+class Part:
+    """One message of a batch: its title and body, and which of the batch's alerts it
+    completes (their last piece is in it)."""
+
+    title: str
+    body: str
+    members: tuple[int, ...]
+
+
+def render_batch(batch: Batch, kind: str, max_length: int) -> list[Part]:
+    """A digest or summary as parts, each body at most `max_length` characters, split between
+    stories (inside one only if it alone is longer than a message), so that nothing is cut off
+    by the service's size limit. Stories are grouped by rule, in the order they came."""
+    budget = max(200, max_length - 20)
+    counts: dict[str, int] = {}
+    order: dict[str, list[int]] = {}
+    for index, message in enumerate(batch.messages):
+        counts[label(message)] = counts.get(label(message), 0) + 1
+        order.setdefault(label(message), []).append(index)
+    intro = f"<p>{escape(batch.intro, kind)}</p>" if kind == "html" else escape(batch.intro, kind)
+    parts: list[list[tuple[str, str, int | None]]] = [[]]  # (rule, item text, index completed or None)
+    size = len(intro)
+    for rule, indices in order.items():
+        group = len(_group(rule, counts[rule], kind)) + 5
+        for index in indices:
+            pieces = _chunks(_item(batch.messages[index], kind), budget - group - 20, kind)
+            for number, item in enumerate(pieces):
+                opens = not parts[-1] or parts[-1][-1][0] != rule
+                extra = len(item) + 5 + (group if opens else 0)
+                if parts[-1] and size + extra > budget:
+                    parts.append([])
+                    size = group + len(item) + 5
+                else:
+                    size += extra
+                parts[-1].append((rule, item, index if number == len(pieces) - 1 else None))
+    total = len(parts)
+    return [Part(batch.heading + (f" (part {number} of {total})" if total > 1 else ""),
+                 _body([(rule, item) for rule, item, _ in part], counts, kind, intro if number == 1 else ""),
+                 tuple(index for _, _, index in part if index is not None))
+            for number, part in enumerate(parts, 1)]
+
+
+def _group(rule: str, count: int, kind: str) -> str:
+    text = f"{rule} ({count})"
+    if kind == "html":
+        return f"<h3>{escape(text, kind)}</h3>"
+    if kind == "markdown":
+        return f"**{escape(text, kind)}**"
+    return f"{text}\n{'=' * min(len(text), 60)}"
+
+
+def _body(part: list[tuple[str, str]], counts: dict[str, int], kind: str, intro: str) -> str:
+    out = [intro] if intro else []
+    previous = None
+    for rule, item in part:
+        if rule != previous:
+            if kind == "html":
+                out.append(("</ul>" if previous is not None else "") + _group(rule, counts[rule], kind) + "<ul>")
+            else:
+                out.append(("\n" if out else "") + _group(rule, counts[rule], kind))
+            previous = rule
+        out.append(item)
+    if kind == "html":
+        return "".join(out) + ("</ul>" if part else "")
+    return "\n".join(out)
+
+
+def _chunks(item: str, size: int, kind: str) -> list[str]:
+    """An item longer than a whole message, cut at spaces outside markup, losing nothing."""
+    size = max(size, 100)
+    if len(item) <= size:
+        return [item]
+    out, start, cut, inside = [], 0, None, False
+    for position, char in enumerate(item):
+        if char == "<":
+            inside = True
+        elif char == ">":
+            inside = False
+        elif char == " " and not inside:
+            cut = position
+        if position - start >= size:
+            end = cut if cut is not None and cut > start else position
+            out.append(item[start:end])
+            start, cut = end, None
+    out.append(item[start:])
+    if kind == "html":
+        out = [piece if piece.startswith("<li>") else "<li>" + piece for piece in out]
+        out = [piece if piece.endswith("</li>") else piece + "</li>" for piece in out]
+    return out
