@@ -100,11 +100,28 @@ def build_parser() -> argparse.ArgumentParser:
         toggle.add_argument("--reason", default=None, help="a note shown by 'newsmon status'")
         toggle.set_defaults(handler=cmd_toggle, verb=verb)
 
-    alerts = commands.add_parser("alerts", help="list recent alerts and their delivery status",
-                                 description="List the most recent alerts in the outbox, newest first.")
-    alerts.add_argument("--limit", type=int, default=20, help="how many (default 20)")
-    alerts.add_argument("--pending", action="store_true", help="only alerts not yet delivered")
+    alerts = commands.add_parser("alerts", help="alert history: what was sent where, what waits, what died",
+                                 description="List alerts from the outbox, newest first: status (pending, sending, "
+                                             "sent, dead), channel, rule, how it went (alone, in a digest, in a flood "
+                                             "summary), attempts and the last error. Dead alerts are those not "
+                                             "delivered within 48 h; --retry-dead queues them again.")
+    alerts.add_argument("--since", type=_duration, default=None, help="only alerts queued or sent within this long, e.g. 24h")
+    alerts.add_argument("--limit", type=int, default=50, help="how many at most (default 50; 0: all)")
+    shown = alerts.add_mutually_exclusive_group()
+    shown.add_argument("--pending", action="store_true", help="only alerts not yet delivered")
+    shown.add_argument("--dead", action="store_true", help="only dead alerts (not delivered within 48 h)")
+    shown.add_argument("--retry-dead", action="store_true",
+                       help="queue every dead alert again (a fresh 48 h); a running daemon sends them within a minute")
+    alerts.add_argument("--json", action="store_true", help="one JSON document, for scripts")
     alerts.set_defaults(handler=reports.cmd_alerts)
+
+    notify = commands.add_parser("notify-test", help="send a sample alert through a channel and say how it went",
+                                 description="Render a sample alert with the channel's templates and send it to "
+                                             "each of the channel's URLs; print, per URL (secrets hidden), whether "
+                                             "the service accepted it or apprise's reason why not. Exit 0 when "
+                                             "every URL accepted it, 1 otherwise. Touches no state.")
+    notify.add_argument("channel", metavar="CHANNEL", help="a channel name from [channels.NAME]")
+    notify.set_defaults(handler=cmd_notify_test)
 
     match_ = commands.add_parser("match", help="show which rules match an article, and why the others do not",
                                  description="Match one article against the configured rules: print the rules "
@@ -189,7 +206,31 @@ def cmd_check(args: argparse.Namespace) -> int:
     counts = ", ".join(_plural(len(items), noun) for items, noun in (
         (loaded.feeds, "feed"), (loaded.entities, "entity"), (loaded.rules, "rule"), (loaded.channels, "channel")))
     print(f"{loaded.path}{extra}: OK: {counts}; state in {loaded.settings.state_dir}")
+    for channel in loaded.channels:
+        print(f"  channel {channel.name}: {reports.channel_summary(channel)}")
     return EXIT_OK
+
+
+def cmd_notify_test(args: argparse.Namespace) -> int:
+    from monitor import alert, app
+
+    loaded = app.check(reports.config_path(args))
+    spec = loaded.channel(args.channel)
+    if spec is None:
+        names = ", ".join(channel.name for channel in loaded.channels) or "none"
+        print(f"newsmon: no channel {args.channel!r} in {loaded.path}; channels: {names}", file=sys.stderr)
+        return EXIT_USAGE
+    channel = alert.Channel(spec)
+    message = reports.sample_alert()
+    failures = 0
+    for target in channel.targets:
+        outcome = channel.send_to(target, *channel.render(message, target))
+        if outcome.ok:
+            print(f"ok      {target.privacy} ({target.kind}): accepted")
+        else:
+            failures += 1
+            print(f"FAILED  {target.privacy} ({target.kind}): {outcome.reason}")
+    return EXIT_OK if not failures else EXIT_FAILED
 
 
 def _plural(count: int, noun: str) -> str:

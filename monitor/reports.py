@@ -121,16 +121,75 @@ def cmd_stories(args: argparse.Namespace) -> int:
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
+    import time
+
     with open_existing(args) as opened:
-        rows = opened.alerts(limit=args.limit, status="pending" if args.pending else None)
-        if not rows:
-            print(f"no alerts (state: {opened.path})")
-        for row in rows:
-            when = _ago(row.sent or row.created)
-            error = f" · last error: {row.last_error}" if row.last_error and row.status != "sent" else ""
-            print(f"#{row.id} {row.status:<8} {when} [{row.rule}] → {row.channel} · {row.title}"
-                  f"{' · ' + row.url if row.url else ''} · attempts {row.attempts}{error}")
+        if args.retry_dead:
+            count = opened.retry_dead(time.time())
+            print(f"{count} dead alert{'s' * (count != 1)} queued again (state: {opened.path})" if count
+                  else f"no dead alerts (state: {opened.path})")
+            return EXIT_OK
+        status = "pending" if args.pending else "dead" if args.dead else None
+        since = time.time() - args.since if args.since else None
+        rows = opened.alerts(limit=args.limit or None, status=status, since=since)
+        state = str(opened.path)
+    if args.json:
+        print(json.dumps({"state": state, "alerts": [{
+            "id": row.id, "status": row.status, "channel": row.channel, "rule": row.rule, "severity": row.severity,
+            "story": row.story_id, "title": row.title, "url": row.url, "outlet": row.outlet,
+            "published": row.published, "queued": _iso(row.created), "sent": _iso(row.sent), "via": row.via,
+            "attempts": row.attempts, "last_error": row.last_error,
+        } for row in rows]}, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    if not rows:
+        which = {"pending": "pending ", "dead": "dead "}.get(status or "", "")
+        print(f"no {which}alerts{f' in the last {args.since / 3600:g} h' if args.since else ''} (state: {state})")
+    for row in rows:
+        when = _ago(row.sent or row.created)
+        how = f" ({row.via})" if row.via and row.via != "alert" else ""
+        error = f" · last error: {row.last_error}" if row.last_error and row.status != "sent" else ""
+        print(f"#{row.id} {row.status:<8}{how} {when} [{row.rule}] → {row.channel} · {row.title}"
+              f"{' · ' + row.url if row.url else ''} · attempts {row.attempts}{error}")
     return EXIT_OK
+
+
+def channel_summary(channel) -> str:
+    """One line about a channel for `newsmon check`: its URLs as apprise shows them with
+    secrets hidden, and what it takes and how."""
+    from monitor import alert
+
+    urls = ", ".join(alert.privacy_url(url) for url in channel.urls)
+    notes = []
+    if channel.min_severity != "low":
+        notes.append(f"min_severity {channel.min_severity}")
+    if channel.rules is not None:
+        notes.append(f"rules {', '.join(channel.rules)}")
+    if channel.digest_every:
+        notes.append(f"digest every {channel.digest_every / 3600:g} h ({channel.timezone})")
+    if channel.digest_cron:
+        notes.append(f"digest at '{channel.digest_cron}' ({channel.timezone})")
+    if channel.max_per_hour:
+        notes.append(f"max {channel.max_per_hour} per hour")
+    templates = [name for name in ("title", "body") if getattr(channel, name)]
+    if templates:
+        notes.append(f"own {' and '.join(templates)} template")
+    return urls + (f"; {'; '.join(notes)}" if notes else "")
+
+
+def sample_alert():
+    """The alert `newsmon notify-test` sends."""
+    import time
+
+    from monitor.model import AlertMessage
+    from monitor.timing import iso
+
+    snippet = "Militants of the Tehreek-e-Taliban Pakistan (TTP) attacked a checkpoint in Khyber Pakhtunkhwa."
+    return AlertMessage(
+        rule="notify-test", title="newsmon test alert: TTP attack reported in Khyber Pakhtunkhwa (sample)",
+        url="https://example.org/newsmon-test-alert", outlet="newsmon", published=iso(time.time()), snippet=snippet,
+        highlights=((snippet.index("Tehreek"), snippet.index(" (TTP)")), (snippet.index("Khyber"), len(snippet) - 1)),
+        matched=("Tehreek-e-Taliban Pakistan", "Khyber Pakhtunkhwa"), feed="newsmon",
+        also_reported_by=(("Example Wire", iso(time.time())),), severity="medium")
 
 
 def cmd_match(args: argparse.Namespace) -> int:

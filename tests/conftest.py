@@ -3,6 +3,7 @@ server (aiosmtpd). Everything listens on 127.0.0.1 only."""
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import hashlib
@@ -88,6 +89,9 @@ class WebServer:
                 with server_self.lock:
                     server_self.requests.append(("POST", self.path, dict(self.headers)))
                     route = server_self.routes.get(self.path)
+                if route is not None and route.delay:
+                    time.sleep(route.delay)
+                with server_self.lock:
                     status = route.status if route else 200
                     if status < 400:
                         server_self.posts.append((self.path, body))
@@ -181,3 +185,57 @@ def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05) -> bool:
             return True
         time.sleep(interval)
     return predicate()
+
+
+class Clock:
+    """A controllable clock for `App.clock`."""
+
+    def __init__(self, now: float = 1_800_000_000.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class Harness:
+    """One event loop for a test's whole life, as in the daemon (aiohttp sessions belong to it)."""
+
+    def __init__(self) -> None:
+        self.runner = asyncio.Runner()
+        self.opened = []
+
+    def open(self, path, clock):
+        from monitor import app as app_module
+
+        running = app_module.open_app(app_module.check(path), workers=1)
+        running.clock = clock
+        self.opened.append(running)
+        return running
+
+    def poll_all(self, running):
+        """Poll every feed of `running` once, in order."""
+        from monitor import pipeline
+
+        async def go():
+            return [await pipeline.poll(running, feed) for feed in running.config.feeds]
+        return self.runner.run(go())
+
+    def drain(self, running, **options):
+        from monitor import delivery
+
+        return self.runner.run(delivery.drain(running, **options))
+
+    def close(self) -> None:
+        for running in self.opened:
+            self.runner.run(running.close())
+        self.runner.close()
+
+
+@pytest.fixture
+def harness():
+    made = Harness()
+    yield made
+    made.close()

@@ -141,16 +141,17 @@ def publish(web, courier_items=COURIER_ITEMS, dispatch_items=DISPATCH_ITEMS) -> 
     return courier, dispatch
 
 
-def write_config(directory: Path, feeds: list[dict], channels: dict[str, list[str]], *,
+def write_config(directory: Path, feeds: list[dict], channels: dict[str, list[str] | dict], *,
                  allow_loopback: bool = True, watchlist: dict | None = None, **newsmon) -> Path:
-    """A configuration in `directory` with state in `directory/state`; returns its path."""
+    """A configuration in `directory` with state in `directory/state`; returns its path.
+    A channel is its list of URLs, or its whole table."""
     settings = {"state_dir": "state", **newsmon}
     if allow_loopback:
         settings["allow_private_networks"] = ["127.0.0.0/8"]
     document = {
         "newsmon": settings,
         "feeds": feeds,
-        "channels": {name: {"urls": urls} for name, urls in channels.items()},
+        "channels": {name: table if isinstance(table, dict) else {"urls": table} for name, table in channels.items()},
         **(watchlist or WATCHLIST),
     }
     path = directory / "config.toml"

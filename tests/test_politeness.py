@@ -3,63 +3,16 @@ moved and gone feeds, feed health in `newsmon status`. Real loopback servers; th
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 
 import pytest
-from conftest import run_newsmon
+from conftest import Clock, run_newsmon
 from fixtures import COURIER_ITEMS, publish, rss, write_config
 
-from monitor import app as app_module
-from monitor import delivery, pipeline, timing
+from monitor import delivery, timing
 
 MINUTE = 60.0
-
-
-class Clock:
-    def __init__(self, now: float = 1_800_000_000.0):
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-class Harness:
-    """One event loop for a test's whole life, as in the daemon (aiohttp sessions belong to it)."""
-
-    def __init__(self) -> None:
-        self.runner = asyncio.Runner()
-        self.opened = []
-
-    def open(self, path, clock):
-        running = app_module.open_app(app_module.check(path), workers=1)
-        running.clock = clock
-        self.opened.append(running)
-        return running
-
-    def poll_all(self, running):
-        """Poll every feed of `running` once, in order."""
-        async def go():
-            return [await pipeline.poll(running, feed) for feed in running.config.feeds]
-        return self.runner.run(go())
-
-    def close(self) -> None:
-        for running in self.opened:
-            self.runner.run(running.close())
-        self.runner.close()
-
-
-@pytest.fixture
-def harness():
-    made = Harness()
-    yield made
-    made.close()
-
-
 
 
 def test_retry_after_is_honoured_per_feed_and_other_feeds_on_the_host_are_unaffected(tmp_path, web, harness):

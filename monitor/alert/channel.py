@@ -54,7 +54,7 @@ class Target:
     def __init__(self, url: str, server: object):
         self._url = url
         self.id = hashlib.sha256(url.encode()).hexdigest()[:12]
-        self.privacy = server.url(privacy=True)
+        self.privacy = server.url(privacy=True).split("?", 1)[0]  # the options are noise in a log line
         self.kind = _format_of(server)
         self.max_length = int(getattr(server, "body_maxlen", 0) or 32768)
         self.merge_title = int(getattr(server, "title_maxlen", 1) or 0) <= 0
@@ -93,6 +93,14 @@ def _reason(result: object) -> str:
 
 
 def _format_of(server: object) -> str:
+    """The body format a target gets: the URL's own `?format=` if it set one, else the format
+    its service prefers (apprise's first declared one)."""
+    resolve = getattr(server, "resolve_format", None)
+    if resolve is not None:
+        with contextlib.suppress(Exception):
+            value = getattr(resolve(), "value", None)
+            if value in formats.FORMATS:
+                return value
     preferred = getattr(server, "notify_format", NotifyFormat.TEXT)
     if isinstance(preferred, (tuple, list)):
         preferred = preferred[0] if preferred else NotifyFormat.TEXT
@@ -110,10 +118,18 @@ def _known_schemas() -> set[str]:
 
 
 def _server(url: str) -> object | None:
-    probe = apprise.Apprise()
-    if not probe.add(url):
-        return None
-    return next(iter(probe))
+    """apprise's plugin object for a URL, or None if apprise refuses it. apprise's own log
+    lines about a refused URL are held back: check_url says what is wrong, once."""
+    logger = logging.getLogger("apprise")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        probe = apprise.Apprise()
+        if not probe.add(url):
+            return None
+        return next(iter(probe))
+    finally:
+        logger.setLevel(level)
 
 
 def check_url(url: str) -> str | None:
@@ -136,7 +152,7 @@ def check_url(url: str) -> str | None:
 def privacy_url(url: str) -> str:
     """apprise's privacy form of a URL (secrets hidden), or just its scheme."""
     server = _server(url) if "://" in url else None
-    return server.url(privacy=True) if server is not None else url.split("://", 1)[0] + "://…"
+    return server.url(privacy=True).split("?", 1)[0] if server is not None else url.split("://", 1)[0] + "://…"
 
 
 class Channel:
