@@ -54,7 +54,9 @@ class Target:
     def __init__(self, url: str, server: object):
         self._url = url
         self.id = hashlib.sha256(url.encode()).hexdigest()[:12]
-        self.privacy = server.url(privacy=True).split("?", 1)[0]  # the options are noise in a log line
+        # shown in logs, `alerts` and `check`: apprise's privacy URL without its options (noise),
+        # and with what still looks like a token (a webhook's path) hidden too
+        self.privacy = redact.SECRETS.redact(server.url(privacy=True).split("?", 1)[0])
         self.kind = _format_of(server)
         self.max_length = int(getattr(server, "body_maxlen", 0) or 32768)
         self.merge_title = int(getattr(server, "title_maxlen", 1) or 0) <= 0
@@ -152,7 +154,10 @@ def check_url(url: str) -> str | None:
 def privacy_url(url: str) -> str:
     """apprise's privacy form of a URL (secrets hidden), or just its scheme."""
     server = _server(url) if "://" in url else None
-    return server.url(privacy=True).split("?", 1)[0] if server is not None else url.split("://", 1)[0] + "://…"
+    if server is None:
+        return url.split("://", 1)[0] + "://…"
+    redact.SECRETS.add_url(url, server.url(privacy=True))
+    return redact.SECRETS.redact(server.url(privacy=True).split("?", 1)[0])
 
 
 class Channel:

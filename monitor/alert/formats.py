@@ -65,7 +65,7 @@ def _link(url: str | None, kind: str, label: str | None = None) -> str:
     if kind == "html":
         return f'<a href="{html.escape(url, quote=True)}">{html.escape(label or url)}</a>'
     if kind == "markdown":
-        return f"<{url.replace('>', '%3E').replace(' ', '%20')}>"
+        return "<" + url.replace("<", "%3C").replace(">", "%3E").replace(" ", "%20") + ">"
     return url
 
 

@@ -8,7 +8,9 @@ from any logger, at any level, has the secrets of every known channel URL replac
 handler sees it — its message, its arguments, its exception text and its stack.
 
 A secret is a part of a channel URL (user, password, path segment, query value, fragment) that
-apprise's own privacy URL does not show; for a URL apprise refuses, every such part but the host.
+apprise's own privacy URL does not show, or that looks like a token (letters and digits mixed,
+as webhook paths often are) even where apprise shows it; for a URL apprise refuses, every such
+part but the host.
 """
 
 from __future__ import annotations
@@ -54,7 +56,9 @@ def secret_parts(url: str, privacy_url: str | None = None) -> set[str]:
     try:
         split = urlsplit(url)
         host = (split.hostname or "").lower()
-        candidates = [split.username or "", split.password or "", split.fragment]
+        # every part of the netloc: some services keep their token where a port would be
+        # (tgram://BOT_ID:TOKEN/...), which urlsplit does not see as a password
+        candidates = [split.username or "", split.password or "", split.fragment, *SPLIT.split(split.netloc)]
     except ValueError:  # e.g. a bad port: fall back to every part of the text
         split, host, candidates = None, "", [url.split("://", 1)[-1]]
     if split is not None:
@@ -69,9 +73,19 @@ def secret_parts(url: str, privacy_url: str | None = None) -> set[str]:
     for candidate in candidates:
         for raw in {candidate, unquote(candidate)}:
             for part in [raw, *SPLIT.split(raw)]:
-                if len(part) >= MIN_SECRET and part.lower() != host and part not in public and "…" not in part:
+                # the host is public when apprise shows it (Slack keeps a token where the host goes)
+                shown = part in public if privacy_url else part.lower() == host
+                if shown and part.lower() == host:
+                    continue
+                if len(part) >= MIN_SECRET and "…" not in part and (not shown or _token_like(part)):
                     secrets.add(part)
     return secrets
+
+
+def _token_like(part: str) -> bool:
+    letters = sum(char.isalpha() for char in part)
+    digits = sum(char.isdigit() for char in part)
+    return (len(part) >= 6 and letters and digits) or (len(part) >= 20 and "." not in part)
 
 
 SECRETS = Secrets()
