@@ -56,7 +56,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     with open_existing(args) as opened:
         rows = opened.feeds()
         counts = opened.alert_counts()
+        per_channel = opened.channel_counts()
+        states = {channel.name: opened.channel_state(channel.name) for channel in loaded.channels}
         state = str(opened.path)
+    channels = [_channel_status(channel, states[channel.name], per_channel.get(channel.name, {}))
+                for channel in loaded.channels]
     feeds = []
     for row in rows:
         regular = row.last_attempt + intervals[row.url] if row.last_attempt and row.url in intervals else None
@@ -69,7 +73,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             "entries": row.entries, "fetch_url": row.fetch_url if row.fetch_url != row.url else None,
         })
     if args.json:
-        print(json.dumps({"state": state, "feeds": feeds, "alerts": counts}, indent=2, ensure_ascii=False))
+        print(json.dumps({"state": state, "feeds": feeds, "alerts": counts, "channels": channels}, indent=2,
+                         ensure_ascii=False))
         return EXIT_OK
     print(f"state: {state}")
     for feed in feeds:
@@ -79,7 +84,33 @@ def cmd_status(args: argparse.Namespace) -> int:
               f"  {feed['health']} · {feed['entries']} entries · last success {_ago_iso(feed['last_success'])}"
               f" · next poll {_ago_iso(feed['next_poll']) if feed['next_poll'] else ('-' if feed['status'] == 'disabled' else 'on schedule')}")
     print("alerts: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"))
+    for channel in channels:
+        line = ", ".join(f"{n} {s}" for s, n in sorted(channel["alerts"].items())) or "no alerts"
+        if channel["failing"]:
+            line += (f" · FAILING: {channel['consecutive_failures']} attempt(s), next try "
+                     f"{_ago_iso(channel['retry_at'])}; last error: {channel['last_error']}")
+        if channel["folding_until"]:
+            line += f" · flood control: alerts fold into a summary at {_ago_iso(channel['folding_until'])}"
+        if channel["next_digest"]:
+            line += f" · next digest {_ago_iso(channel['next_digest'])}"
+        print(f"  channel {channel['name']}: {line}")
     return EXIT_OK
+
+
+def _channel_status(channel, state, counts: dict[str, int]) -> dict:
+    """A channel's delivery health for `status`."""
+    import time
+
+    from monitor import timing
+
+    next_digest = None
+    if channel.digest and counts.get("pending"):
+        start = max(state.digest_since or 0.0, time.time() - 1)
+        next_digest = timing.next_digest(start, every=channel.digest_every, cron=channel.digest_cron,
+                                         zone=channel.timezone)
+    return {"name": channel.name, "alerts": counts, "failing": bool(state.failures),
+            "consecutive_failures": state.failures, "retry_at": _iso(state.retry_at), "last_error": state.last_error,
+            "folding_until": _iso(state.fold_until), "next_digest": _iso(next_digest)}
 
 
 def _iso(timestamp: float | None) -> str | None:

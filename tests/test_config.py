@@ -135,10 +135,29 @@ def test_example_config_passes(tmp_path: Path):
     assert_no_traceback(result)
     assert result.returncode == 0, result.stdout + result.stderr
     summary = problem_lines(result.stdout)
-    assert len(summary) == 1, result.stdout
+    assert len(summary) == 2 and summary[1] == "  channel console: console://", result.stdout
     assert "OK" in summary[0] and "5 feeds" in summary[0]
     assert "5 entities" in summary[0] and "4 rules" in summary[0]
     assert_no_state(tmp_path)
+
+
+def test_the_example_configs_commented_channels_are_valid_too(tmp_path: Path):
+    """Uncommented, the example's email digest, Slack and Telegram channels pass `check`."""
+    urls_file = tmp_path / "telegram.urls"
+    urls_file.write_text("tgram://123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/-1001234567/\n", encoding="utf-8")
+    urls_file.chmod(0o600)
+    text = EXAMPLE.read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^#(\[channels\.\w+\]|(?:urls|urls_file|digest|timezone|min_severity|max_per_hour|title) = .*)$",
+                  r"\1", text).replace("/etc/newsmon/telegram.urls", str(urls_file))
+    copy = tmp_path / "config.toml"
+    copy.write_text(text, encoding="utf-8")
+    env = {"SMTP_PASSWORD": "pw", "SLACK_TOKEN_A": "T1ABCDEFG", "SLACK_TOKEN_B": "B2HIJKLMN",
+           "SLACK_TOKEN_C": "abcdEFGHijklMNOPqrstUVWX"}
+    result = check_config(copy, tmp_path, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "4 channels" in result.stdout
+    assert "digest at '0 8 * * mon-fri' (Asia/Karachi)" in result.stdout
+    assert "min_severity high; max 20 per hour" in result.stdout and "own title template" in result.stdout
 
 
 def test_valid_config_with_include_glob_passes(tmp_path: Path):

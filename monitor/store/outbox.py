@@ -135,6 +135,13 @@ class Outbox(StoreBase):
             params.append(limit)
         return [_row(row) for row in self.db.execute(query, params).fetchall()]
 
+    def channel_counts(self) -> dict[str, dict[str, int]]:
+        """{channel: {status: count}} over the whole outbox."""
+        out: dict[str, dict[str, int]] = {}
+        for channel, status, count in self.db.execute("SELECT channel, status, COUNT(*) FROM alerts GROUP BY channel, status"):
+            out.setdefault(channel, {})[status] = count
+        return out
+
     def alert_counts(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT status, COUNT(*) FROM alerts GROUP BY status").fetchall())
 
