@@ -130,27 +130,30 @@ async def _flood_controlled(app: App, channel: alert.Channel, state: ChannelStat
     limit = channel.spec.max_per_hour or 0
     now = app.clock()
     if state.fold_until is not None:
+        pending = app.store.pending(channel.name, now, limit=None)
+        held = [row for row in pending if row.created < state.fold_until]
         if now < state.fold_until:
+            app.store.hold(channel.name, state.fold_until)
             return
-        held = app.store.pending(channel.name, now, limit=None)
         if held:
-            since = timing.iso(state.fold_until - HOUR)
             batch = alert.Batch(
                 heading=f"newsmon · {channel.name}: {len(held)} more alert{'s' * (len(held) != 1)} (flood control)",
-                intro=f"More than {limit} alerts within an hour since {since}: these were held back to keep "
-                      f"this channel usable (max_per_hour = {limit}). Every one is listed.",
+                intro=f"More than {limit} alerts within the hour from {timing.iso(state.fold_until - HOUR)}: these were "
+                      f"held back to keep this channel usable (max_per_hour = {limit}). Every one is listed.",
                 messages=())
             if not await _batch(app, channel, state, held, batch, "summary", tally):
                 return
             log.info("flood summary sent channel=%s alerts=%d", channel.name, len(held))
-        app.store.set_channel_state(channel.name, fold_until=None, window_start=app.clock())
-        return
+        now = app.clock()
+        app.store.set_channel_state(channel.name, fold_until=None, window_start=now)
+        state = dataclasses.replace(state, fold_until=None, window_start=now)
     count, _earliest = app.store.sends_since(channel.name, max(now - HOUR, state.window_start or 0.0))
     if not await _singles(app, channel, state, tally, stop, budget=limit - count):
         return
     _count, earliest = app.store.sends_since(channel.name, max(now - HOUR, state.window_start or 0.0))
     fold_until = (earliest or now) + HOUR
     app.store.set_channel_state(channel.name, fold_until=fold_until)
+    app.store.hold(channel.name, fold_until)
     log.warning("flood control channel=%s max_per_hour=%d: further alerts fold into one summary at %s",
                 channel.name, limit, timing.iso(fold_until))
 
@@ -166,6 +169,7 @@ async def _digest(app: App, channel: alert.Channel, state: ChannelState, tally: 
     start = max(state.digest_since or 0.0, rows[0].created)
     due = timing.next_digest(start, every=spec.digest_every, cron=spec.digest_cron, zone=spec.timezone)
     if now < due:
+        app.store.hold(channel.name, due)  # a weekly digest's alerts are not dead after 48 h
         return
     zone = ZoneInfo(spec.timezone)
     since = datetime.fromtimestamp(state.digest_since or rows[0].created, zone)

@@ -174,6 +174,22 @@ def test_a_cron_digest_follows_its_timezone(tmp_path, web, harness):
     assert len(web.json_posts("/am")) == 1
 
 
+def test_a_weekly_digest_keeps_its_alerts_past_48_hours(tmp_path, web, harness):
+    path = write_config(tmp_path, [], {"weekly": {"urls": [json_url(web, "/week")], "digest": "0 8 * * mon",
+                                                  "timezone": "Asia/Karachi"}})
+    clock = Clock(1_800_000_000)  # Friday 2027-01-15, 08:00 UTC; the digest is Monday 03:00 UTC
+    running = harness.open(path, clock)
+    queue(running, "weekly", 3)
+    for _ in range(11):  # 66 hours of the daemon's drains
+        harness.drain(running)
+        clock.advance(6 * HOUR)
+    assert running.store.alert_counts() == {"pending": 3} and web.json_posts("/week") == []
+    clock.advance(2 * HOUR)  # Monday 04:00 UTC
+    harness.drain(running)
+    (post,) = web.json_posts("/week")
+    assert all(f"Story {n:03d}" in post["message"] for n in range(3))
+
+
 def test_500_alerts_in_an_hour_with_max_per_hour_20_give_20_messages_and_summaries_nothing_dropped(tmp_path, web,
                                                                                                      harness):
     path = write_config(tmp_path, [], {"busy": {"urls": [json_url(web, "/busy")], "max_per_hour": 20}})

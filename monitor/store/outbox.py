@@ -92,6 +92,13 @@ class Outbox(StoreBase):
             db.executemany("UPDATE alerts SET status = 'dead' WHERE id = ?", [(row["id"],) for row in rows])
         return [_row(row) for row in rows]
 
+    def hold(self, channel: str, until: float) -> None:
+        """A channel's pending alerts are held back on purpose (a digest, flood control) until
+        `until`: their 48 h deadline counts from then."""
+        with self.transaction() as db:
+            db.execute(f"""UPDATE alerts SET expires = ? + {DEAD_AFTER} WHERE channel = ? AND status = 'pending'
+                           AND COALESCE(expires, created + {DEAD_AFTER}) < ? + {DEAD_AFTER}""", (until, channel, until))
+
     def retry_dead(self, now: float, ids: Iterable[int] | None = None) -> int:
         """Dead alerts (all, or these ids) back to pending, with a fresh 48 h deadline."""
         query = f"UPDATE alerts SET status = 'pending', next_attempt = ?, expires = ? + {DEAD_AFTER} WHERE status = 'dead'"
