@@ -75,7 +75,7 @@ async def drain(app: App, *, ignore_backoff: bool = False, stop: asyncio.Event |
 
 def _expire(app: App) -> None:
     for row in app.store.expire(app.clock()):
-        app.metrics.alerts_failed.labels(row.channel).inc()
+        app.metrics.alerts_dead.labels(row.channel).inc()
         log.error("alert dead: not delivered within 48 h alert=%d channel=%s rule=%s story=%d title=%r last_error=%s "
                   "(listed by 'newsmon alerts --dead'; 'newsmon alerts --retry-dead' queues it again)",
                   row.id, row.channel, row.rule, row.story_id, row.title, row.last_error)

@@ -107,6 +107,7 @@ def test_an_alert_unsent_after_48_hours_is_dead_listed_and_can_be_retried(tmp_pa
     dead_lines = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert len(dead_lines) == 2 and all("alert dead" in line and "--retry-dead" in line for line in dead_lines)
     assert running.store.alert_counts() == {"dead": 2}
+    assert 'newsmon_alerts_dead_total{channel="ops"} 2.0' in running.metrics.render().decode()
     shown = run_newsmon("--config", str(path), "alerts", "--dead")
     assert shown.stdout.count("dead") >= 2 and "Story 000" in shown.stdout and "Story 001" in shown.stdout
     requeued = run_newsmon("--config", str(path), "alerts", "--retry-dead")
