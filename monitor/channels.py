@@ -86,6 +86,9 @@ def _channel(reader: Reader, name: str, table: Any, base: Path) -> ChannelSpec |
 def _urls(reader: Reader, path: str, table: dict, base: Path) -> tuple[str, ...]:
     urls: list[str] = []
     raw = table.get("urls", [])
+    if isinstance(raw, str):  # the value is a URL, maybe with a secret in it: not repeated here
+        reader.problem(f"{path}.urls", 'expected an array of strings, got a string (write urls = ["..."])')
+        return ()
     try:
         raw = string_list(raw)
     except Invalid as error:

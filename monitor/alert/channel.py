@@ -119,24 +119,42 @@ def _known_schemas() -> set[str]:
         return set()
 
 
-def _server(url: str) -> object | None:
+class _Capture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def _server(url: str, reasons: list[str] | None = None) -> object | None:
     """apprise's plugin object for a URL, or None if apprise refuses it. apprise's own log
-    lines about a refused URL are held back: check_url says what is wrong, once."""
+    lines about a refused URL are caught (into `reasons`) rather than logged: check_url says
+    what is wrong, once."""
     logger = logging.getLogger("apprise")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
+    capture = _Capture()
+    saved = logger.level, logger.propagate
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
+    logger.addHandler(capture)
     try:
         probe = apprise.Apprise()
         if not probe.add(url):
+            if reasons is not None:
+                reasons.extend(message for message in capture.messages if message not in reasons)
             return None
         return next(iter(probe))
     finally:
-        logger.setLevel(level)
+        logger.removeHandler(capture)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
 
 
 def check_url(url: str) -> str | None:
     """Why apprise refuses `url`, or None when it accepts it. Never shows a secret."""
-    server = _server(url) if "://" in url else None
+    reasons: list[str] = []
+    server = _server(url, reasons) if "://" in url else None
     redact.SECRETS.add_url(url, server.url(privacy=True) if server is not None else None)
     if "://" not in url:
         return "not an apprise URL (expected SCHEME://...)"
@@ -148,7 +166,9 @@ def check_url(url: str) -> str | None:
         close = difflib.get_close_matches(scheme, sorted(known), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         return f"unknown notification service {scheme!r}{hint}; see https://github.com/caronc/apprise/wiki"
-    return f"apprise cannot use this {scheme}:// URL: a part is missing or malformed (see the {scheme} page of the apprise wiki)"
+    said = redact.SECRETS.redact("; ".join(reasons).rstrip("."))
+    why = f"apprise says: {said}" if said else "a part is missing or malformed"
+    return f"apprise cannot use this {scheme}:// URL: {why} (see the {scheme} page of the apprise wiki)"
 
 
 def privacy_url(url: str) -> str:
