@@ -1,173 +1,18 @@
-"""Watch rules, compiled once, matched against articles.
-
-Every alias of every entity and every phrase of every rule goes into one Aho-Corasick automaton
-(pyahocorasick) over `text.normalize`d text, so an article is read once whatever the number of
-rules; each candidate is then checked for word boundaries, letter case and (for Arabic-script
-names) attached proclitics. Then, in order:
-
-1. an *ambiguous* alias of an entity (by default its acronym-like ones, when the entity has
-   `context` or `exclude`) counts only with a `context` term within `context_window` words in
-   the same field, and no `exclude` phrase within that window;
-2. a hit inside a longer hit of another entity does not count ("Taliban" inside "Pakistani
-   Taliban" is the TTP's);
-3. each rule is judged on the hits: `all` / `any` / `none`, its `query`, its `feed_tags`.
-
-A phrase matches whole words only; a possessive still matches (TTP's), a plural does not (TTPs).
-A hyphen or space in a phrase matches a hyphen or whitespace. A name with no lower-case letter
-and 2 to 6 letters (TTP, KP, IS-K), or a short mixed-case abbreviation (LeT, JeM), matches in
-its own case only unless its entity says `case = "insensitive"`. `bomb*` is a prefix.
-"""
+"""The Matcher: entities and rules compiled into one automaton, read against an article, judged
+rule by rule (see the package's docstring for the order of the checks)."""
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import ahocorasick
 
 from monitor import packs
 from monitor import query as querymod
 from monitor import text as textmod
+from monitor.match.names import ambiguous_names, is_arabic_script, is_case_sensitive, is_word, proclitic_before, search_key
+from monitor.match.scan import Cancelled, Field, Found, Scan, Variant, Verdict, dedupe, distance, nearest, where, within
 from monitor.model import Entity, Hit, Match, Rule
-
-FIELDS = ("title", "text")
-# Attached Arabic-script proclitics an Arabic-script name may carry: wa- (and), bi- (with),
-# li- (for), al- (the), lil- (for the), and their combinations (wal-, bil-, wa-bi-, ...).
-PROCLITICS = re.compile("\u0648?(?:\u0627\u0644|\u0628\u0627\u0644|\u0644\u0644|\u0628|\u0644)?")
-
-
-def is_acronym(alias: str) -> bool:
-    """An alias with no lower-case letter and 2 to 6 letters (hyphens and digits not counted)."""
-    letters = [c for c in alias if c.isalpha()]
-    return 2 <= len(letters) <= 6 and not any(c.islower() for c in letters) and any(c.isupper() for c in letters)
-
-
-def is_mixed_abbreviation(alias: str) -> bool:
-    """A single word of 2 to 4 letters with a capital after a lower-case letter (LeT, JeM, HuJI)."""
-    letters = [c for c in alias if c.isalpha()]
-    if not 2 <= len(letters) <= 4 or " " in alias.strip():
-        return False
-    return any(a.islower() and b.isupper() for a, b in zip(letters, letters[1:]))
-
-
-def is_case_sensitive(alias: str, case: str = "auto") -> bool:
-    """Whether an alias matches only in its own letter case, given its entity's `case`."""
-    if case == "sensitive":
-        return True
-    if case == "insensitive":
-        return False
-    return is_acronym(alias) or is_mixed_abbreviation(alias)
-
-
-def ambiguous_names(entity: Entity) -> frozenset[str]:
-    """The aliases of an entity that context and exclusions apply to."""
-    if entity.ambiguous is not None:
-        return frozenset(entity.ambiguous)
-    if not entity.context and not entity.exclude:
-        return frozenset()
-    return frozenset(alias for alias in entity.names if is_acronym(alias) or is_mixed_abbreviation(alias))
-
-
-def _is_word(char: str) -> bool:
-    return char.isalnum() or char == "_" or (char > "\x7f" and unicodedata.category(char)[0] == "M")
-
-
-def _is_arabic_script(char: str) -> bool:
-    code = ord(char)
-    return 0x0600 <= code <= 0x06FF or 0x0750 <= code <= 0x077F or 0x08A0 <= code <= 0x08FF or 0xFB50 <= code <= 0xFEFF
-
-
-def _key(normal_text: str) -> str:
-    """What the automaton searches: folded text with every dash as a space."""
-    return normal_text.replace("-", " ")
-
-
-@dataclass
-class _Variant:
-    """One searchable form of one or more aliases: the same key, case rule and prefix flag."""
-
-    key: str
-    cased: str | None  # the case-sensitive form of the key, or None
-    prefix: bool
-    proclitics: bool
-    owners: list[tuple[str, str]]  # (source, alias as written); a source is "@entity" or a phrase
-    word_start: bool
-    word_end: bool
-
-
-class _Found:
-    """A candidate hit, in normalised coordinates and in original ones."""
-
-    __slots__ = ("source", "alias", "field", "nstart", "nend", "start", "end")
-
-    def __init__(self, source: str, alias: str, field: str, nstart: int, nend: int, start: int, end: int):
-        self.source, self.alias, self.field = source, alias, field
-        self.nstart, self.nend, self.start, self.end = nstart, nend, start, end
-
-    def hit(self, term: str, entity: str | None) -> Hit:
-        return Hit(term, entity, self.alias, self.field, self.start, self.end)
-
-
-@dataclass(frozen=True)
-class Cancelled:
-    """A hit of an entity that does not count, and why."""
-
-    hit: Hit
-    reason: str
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """How one rule judged one article: its hits when it matched, else the reason it did not;
-    `cancelled` lists the hits of its entities that did not count."""
-
-    rule: str
-    matched: bool
-    hits: tuple[Hit, ...]
-    reason: str
-    cancelled: tuple[Cancelled, ...] = ()
-
-
-class _Field:
-    """One normalised article field and its word positions (computed when first needed)."""
-
-    __slots__ = ("name", "normal", "key", "_words")
-
-    def __init__(self, name: str, value: str):
-        self.name = name
-        self.normal = textmod.normalize(value)
-        self.key = _key(self.normal.folded)
-        self._words: dict[int, int] = {}
-
-    def word(self, position: int) -> int:
-        """The index of the word holding the normalised `position`."""
-        index = self._words.get(position)
-        if index is None:
-            index = self._words[position] = self.key.count(" ", 0, position)
-        return index
-
-
-def _distance(fields: dict[str, _Field], a: _Found, b: _Found) -> int:
-    """Words strictly between two hits of one field (0 when they touch or overlap)."""
-    field = fields[a.field]
-    if a.nend <= b.nstart:
-        return max(0, field.word(b.nstart) - field.word(a.nend - 1) - 1)
-    if b.nend <= a.nstart:
-        return max(0, field.word(a.nstart) - field.word(b.nend - 1) - 1)
-    return 0
-
-
-class _Scan:
-    """Everything found in one article: candidate hits by source, the entity hits that count,
-    and the cancelled ones."""
-
-    def __init__(self, fields: dict[str, _Field]):
-        self.fields = fields
-        self.raw: dict[str, list[_Found]] = {}
-        self.counted: dict[str, list[_Found]] = {}  # by source; entities after their checks
-        self.cancelled: dict[str, list[tuple[_Found, str]]] = {}  # by "@entity"
 
 
 class Matcher:
@@ -217,7 +62,7 @@ class Matcher:
         return [*rule.all, *rule.any, *rule.none, *query_terms]
 
     def _compile(self, phrases: set[str]) -> None:
-        variants: dict[tuple[str, str | None, bool], _Variant] = {}
+        variants: dict[tuple[str, str | None, bool], Variant] = {}
 
         def add(source: str, alias: str, case: str) -> None:
             written = alias.strip()
@@ -225,14 +70,14 @@ class Matcher:
             if prefix:
                 written = written[:-1].rstrip()
             normal = textmod.normalize(written)
-            key = _key(normal.folded)
+            key = search_key(normal.folded)
             if not key.strip(" '"):
                 return
-            cased = _key(normal.cased) if is_case_sensitive(alias.strip(), case) else None
+            cased = search_key(normal.cased) if is_case_sensitive(alias.strip(), case) else None
             variant = variants.get((key, cased, prefix))
             if variant is None:
-                variant = variants[(key, cased, prefix)] = _Variant(
-                    key, cased, prefix, _is_arabic_script(key[0]), [], _is_word(key[0]), _is_word(key[-1]))
+                variant = variants[(key, cased, prefix)] = Variant(
+                    key, cased, prefix, is_arabic_script(key[0]), [], is_word(key[0]), is_word(key[-1]))
             if (source, alias) not in variant.owners:
                 variant.owners.append((source, alias))
 
@@ -245,7 +90,7 @@ class Matcher:
         # text: an acronym such as "AB" then meets only capitals, not every "ab" inside a word.
         self.automata: list[tuple[bool, ahocorasick.Automaton]] = []
         for cased in (False, True):
-            by_key: dict[str, list[_Variant]] = {}
+            by_key: dict[str, list[Variant]] = {}
             for variant in variants.values():
                 if (variant.cased is not None) == cased:
                     by_key.setdefault(variant.cased if cased else variant.key, []).append(variant)
@@ -259,38 +104,38 @@ class Matcher:
 
     # ------------------------------------------------------------ finding
 
-    def _find(self, fields: dict[str, _Field]) -> _Scan:
-        scan = _Scan(fields)
+    def _find(self, fields: dict[str, Field]) -> Scan:
+        scan = Scan(fields)
         raw = scan.raw
         for field in fields.values():
             key, normal = field.key, field.normal
             size = len(key)
             candidates = []
             for cased, automaton in self.automata:
-                candidates.append(automaton.iter(_key(normal.cased) if cased else key))
+                candidates.append(automaton.iter(search_key(normal.cased) if cased else key))
             for last, variants in (found for found_in in candidates for found in found_in):
                 end = last + 1
                 for variant in variants:
                     start = end - len(variant.key)
                     stop = end
                     if variant.prefix:
-                        while stop < size and _is_word(key[stop]):
+                        while stop < size and is_word(key[stop]):
                             stop += 1
-                    elif variant.word_end and stop < size and _is_word(key[stop]):
+                    elif variant.word_end and stop < size and is_word(key[stop]):
                         continue
-                    if variant.word_start and start > 0 and _is_word(key[start - 1]):
-                        if not variant.proclitics or not _proclitic_before(key, start):
+                    if variant.word_start and start > 0 and is_word(key[start - 1]):
+                        if not variant.proclitics or not proclitic_before(key, start):
                             continue
                     begin, finish = normal.span(start, stop)
                     for source, alias in variant.owners:
                         raw.setdefault(source, []).append(
-                            _Found(source, alias, field.name, start, stop, begin, finish))
+                            Found(source, alias, field.name, start, stop, begin, finish))
         return scan
 
-    def _judge_entities(self, scan: _Scan) -> None:
+    def _judge_entities(self, scan: Scan) -> None:
         """Apply context, exclusions and containment to entity hits; fill `scan.counted`."""
         raw, fields = scan.raw, scan.fields
-        kept: list[_Found] = []
+        kept: list[Found] = []
         for source, found in raw.items():
             if not source.startswith("@"):
                 scan.counted[source] = found
@@ -304,12 +149,12 @@ class Matcher:
                     continue
                 reason = None
                 for phrase in entity.exclude:
-                    near = _nearest(fields, hit, raw.get(phrase, ()))
+                    near = nearest(fields, hit, raw.get(phrase, ()))
                     if near is not None and near < window:
                         reason = f"excluded: {phrase!r} within {window} words"
                         break
                 if reason is None and entity.context:
-                    if not any(_within(fields, hit, raw.get(term, ()), window) for term in entity.context):
+                    if not any(within(fields, hit, raw.get(term, ()), window) for term in entity.context):
                         reason = f"no context term within {window} words"
                 if reason is None:
                     kept.append(hit)
@@ -330,8 +175,8 @@ class Matcher:
                 scan.cancelled.setdefault(hit.source, []).append(
                     (hit, f"inside {fields[hit.field].normal.original[outer.start:outer.end]!r} ({outer.source})"))
 
-    def _scan(self, title: str, text: str) -> _Scan:
-        fields = {name: _Field(name, value) for name, value in (("title", title), ("text", text)) if value}
+    def _scan(self, title: str, text: str) -> Scan:
+        fields = {name: Field(name, value) for name, value in (("title", title), ("text", text)) if value}
         scan = self._find(fields)
         self._judge_entities(scan)
         return scan
@@ -348,7 +193,7 @@ class Matcher:
         scan = self._scan(title, text)
         return self._matches(scan, feed_tags), self._mentions(scan)
 
-    def _matches(self, scan: _Scan, feed_tags: Iterable[str] | None) -> list[Match]:
+    def _matches(self, scan: Scan, feed_tags: Iterable[str] | None) -> list[Match]:
         tags = None if feed_tags is None else frozenset(feed_tags)
         candidates = set(self.always)
         for source in scan.counted:
@@ -380,15 +225,15 @@ class Matcher:
         return self._mentions(self._scan(title, text))
 
     @staticmethod
-    def _mentions(scan: _Scan) -> list[Hit]:
+    def _mentions(scan: Scan) -> list[Hit]:
         out = [found.hit(source, source[1:]) for source, founds in scan.counted.items()
                if source.startswith("@") for found in founds]
-        return list(_dedupe(tuple(out)))
+        return list(dedupe(tuple(out)))
 
-    def _hits_of(self, term: str, scan: _Scan) -> list[_Found]:
+    def _hits_of(self, term: str, scan: Scan) -> list[Found]:
         return scan.counted.get(term, [])
 
-    def _judge(self, rule: Rule, scan: _Scan, tags: frozenset[str] | None,
+    def _judge(self, rule: Rule, scan: Scan, tags: frozenset[str] | None,
                explain: bool) -> tuple[bool, tuple[Hit, ...], str]:
         """(matched, hits, reason it did not match); reasons are spelt out only to `explain`."""
         if rule.feed_tags and tags is not None and not tags.intersection(rule.feed_tags):
@@ -400,7 +245,7 @@ class Matcher:
         for term in rule.none:
             found = self._hits_of(term, scan)
             if found:
-                return False, (), f"'none' term {term} found: {_where(scan, found[0])}"
+                return False, (), f"'none' term {term} found: {where(scan, found[0])}"
         collected: list[Hit] = []
         for term in rule.all:
             found = self._hits_of(term, scan)
@@ -419,13 +264,13 @@ class Matcher:
                 return False, (), f"query not satisfied: {self._query_summary(query, scan)}" if explain else "query"
             for term, found in pairs:
                 collected.extend(self._as_hits(term, [found]))
-        return True, _dedupe(tuple(collected)), ""
+        return True, dedupe(tuple(collected)), ""
 
-    def _as_hits(self, term: str, found: Iterable[_Found]) -> list[Hit]:
+    def _as_hits(self, term: str, found: Iterable[Found]) -> list[Hit]:
         entity = term[1:] if term.startswith("@") else None
         return [hit.hit(term, entity) for hit in found]
 
-    def _evaluate(self, node: object, scan: _Scan) -> tuple[bool, list[tuple[str, _Found]]]:
+    def _evaluate(self, node: object, scan: Scan) -> tuple[bool, list[tuple[str, Found]]]:
         """Whether a query (sub)tree holds, and the (term, hit) pairs that make it hold."""
         if isinstance(node, querymod.QueryTerm):
             found = self._term_hits(node, scan)
@@ -434,7 +279,7 @@ class Matcher:
             holds, _pairs = self._evaluate(node.item, scan)
             return not holds, []
         if isinstance(node, querymod.QueryAnd):
-            pairs: list[tuple[str, _Found]] = []
+            pairs: list[tuple[str, Found]] = []
             for item in node.items:
                 holds, found = self._evaluate(item, scan)
                 if not holds:
@@ -462,18 +307,18 @@ class Matcher:
                 a, b = left_pair[1], right_pair[1]
                 if a is b or a.field != b.field or (a.nstart == b.nstart and a.nend == b.nend):
                     continue
-                if _distance(scan.fields, a, b) <= node.distance:
+                if distance(scan.fields, a, b) <= node.distance:
                     pairs.extend((left_pair, right_pair))
         unique = list({(term, id(hit)): (term, hit) for term, hit in pairs}.values())
         return bool(unique), unique
 
-    def _term_hits(self, term: querymod.QueryTerm, scan: _Scan) -> list[_Found]:
+    def _term_hits(self, term: querymod.QueryTerm, scan: Scan) -> list[Found]:
         found = self._hits_of(term.text, scan)
         if term.title:
             return [hit for hit in found if hit.field == "title"]
         return found
 
-    def _query_summary(self, query: object, scan: _Scan) -> str:
+    def _query_summary(self, query: object, scan: Scan) -> str:
         found, missing = [], []
         for term in querymod.query_terms(query):
             shown = f"title:{term.text}" if term.title else term.text
@@ -485,49 +330,3 @@ class Matcher:
             parts.append("not found " + ", ".join(dict.fromkeys(missing)))
         return "; ".join(parts)
 
-
-def _proclitic_before(key: str, start: int) -> bool:
-    """Whether the letters attached before `start` are Arabic-script proclitics (و، ب، ل، ال، لل)."""
-    begin = start
-    while begin > 0 and _is_word(key[begin - 1]):
-        begin -= 1
-    attached = key[begin:start]
-    return bool(attached) and PROCLITICS.fullmatch(attached) is not None
-
-
-def _nearest(fields: dict[str, _Field], hit: _Found, others: Iterable[_Found]) -> int | None:
-    """Words between `hit` and the nearest of `others` in its field, or None."""
-    best = None
-    for other in others:
-        if other.field == hit.field and other is not hit:
-            distance = _distance(fields, hit, other)
-            if best is None or distance < best:
-                best = distance
-    return best
-
-
-def _within(fields: dict[str, _Field], hit: _Found, others: Iterable[_Found], window: int) -> bool:
-    """Whether one of `others` (not the hit's own span) is within `window` words of `hit`."""
-    for other in others:
-        if other.field != hit.field or (other.nstart == hit.nstart and other.nend == hit.nend):
-            continue
-        if _distance(fields, hit, other) < window:
-            return True
-    return False
-
-
-def _where(scan: _Scan, found: _Found) -> str:
-    original = scan.fields[found.field].normal.original
-    return f"{original[found.start:found.end]!r} in the {found.field} at {found.start}"
-
-
-def _dedupe(hits: tuple[Hit, ...]) -> tuple[Hit, ...]:
-    """Hits without repeats and without hits inside a longer one ("Islamic State Khorasan"
-    inside "Islamic State Khorasan Province"), in field and text order."""
-    ordered = sorted(hits, key=lambda hit: (FIELDS.index(hit.field) if hit.field in FIELDS else 9, hit.start, -hit.end))
-    out: list[Hit] = []
-    for hit in ordered:
-        if out and out[-1].field == hit.field and out[-1].start <= hit.start and hit.end <= out[-1].end:
-            continue
-        out.append(hit)
-    return tuple(out)
