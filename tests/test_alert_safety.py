@@ -72,10 +72,16 @@ def test_a_hostile_headline_is_inert_in_every_rendering(url):
             assert_inert_markdown(part.body)
 
 
-def test_the_kinds_newsmon_picks_for_slack_and_telegram():
-    assert alert.Channel(ChannelSpec(name="s", urls=(SLACK,))).targets[0].kind == "markdown"
-    telegram = alert.Channel(ChannelSpec(name="t", urls=(TELEGRAM,))).targets[0]
-    assert telegram.kind == "html" and telegram.merge_title
+@pytest.mark.parametrize(("url", "kind"), [
+    (SLACK, "markdown"), (TELEGRAM, "html"), ("discord://1234567890/AbCdEfGhIjKlMnOp", "markdown"),
+    ("discord://1234567890/AbCdEfGhIjKlMnOp?format=text", "text"), ("matrix://u:p@127.0.0.1:9/#room", "markdown"),
+    ("mailto://127.0.0.1:9?from=a@example.org&to=b@example.org", "html"), ("json://127.0.0.1:9/x", "text"),
+    ("json://127.0.0.1:9/x?format=html", "html"), ("ntfy://127.0.0.1:9/topic", "text"),
+])
+def test_the_format_each_service_gets(url, kind):
+    target = alert.Channel(ChannelSpec(name="c", urls=(url,))).targets[0]
+    assert target.kind == kind
+    assert target.merge_title == url.startswith("tgram://")
 
 
 def test_a_hostile_headline_arrives_inert_by_email_and_webhook(tmp_path, web, mailbox):

@@ -16,7 +16,7 @@ import sys
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import apprise
 from apprise import NotifyFormat
@@ -57,7 +57,7 @@ class Target:
         # shown in logs, `alerts` and `check`: apprise's privacy URL without its options (noise),
         # and with what still looks like a token (a webhook's path) hidden too
         self.privacy = redact.SECRETS.redact(server.url(privacy=True).split("?", 1)[0])
-        self.kind = _format_of(server)
+        self.kind = _format_of(server, url)
         self.max_length = int(getattr(server, "body_maxlen", 0) or 32768)
         self.merge_title = int(getattr(server, "title_maxlen", 1) or 0) <= 0
         self.email = url.split("://", 1)[0].lower() in EMAIL_SCHEMES
@@ -94,20 +94,26 @@ def _reason(result: object) -> str:
     return redact.SECRETS.redact(text)
 
 
-def _format_of(server: object) -> str:
-    """The body format a target gets: the URL's own `?format=` if it set one, else the format
-    its service prefers (apprise's first declared one)."""
+# Chat services that render Markdown well but that apprise sends plain text by default.
+MARKDOWN_SERVICES = {"discord", "matrix", "matrixs", "mmost", "mmosts", "rocket", "rockets", "zulip"}
+
+
+def _format_of(server: object, url: str = "") -> str:
+    """The body format a target gets: the URL's own `?format=` if it set one; Markdown for chat
+    services that render it (Discord, Matrix, Mattermost...); else the format its service
+    prefers (apprise's first declared one: HTML for email and Telegram, Markdown for Slack)."""
+    declared = getattr(server, "notify_format", NotifyFormat.TEXT)
+    declared = [getattr(item, "value", str(item)) for item in (declared if isinstance(declared, (tuple, list)) else [declared])]
+    explicit = "format=" in urlsplit(url).query.lower() if url else False
+    if not explicit and "markdown" in declared and url.split("://", 1)[0].lower() in MARKDOWN_SERVICES:
+        return "markdown"
     resolve = getattr(server, "resolve_format", None)
     if resolve is not None:
         with contextlib.suppress(Exception):
             value = getattr(resolve(), "value", None)
             if value in formats.FORMATS:
                 return value
-    preferred = getattr(server, "notify_format", NotifyFormat.TEXT)
-    if isinstance(preferred, (tuple, list)):
-        preferred = preferred[0] if preferred else NotifyFormat.TEXT
-    value = getattr(preferred, "value", str(preferred))
-    return value if value in formats.FORMATS else "text"
+    return declared[0] if declared and declared[0] in formats.FORMATS else "text"
 
 
 def _known_schemas() -> set[str]:
