@@ -86,9 +86,12 @@ class Outbox(StoreBase):
 
     def expire(self, now: float) -> list[AlertRow]:
         """Alerts still unsent past their deadline become 'dead'; returns them."""
+        query = f"""SELECT * FROM alerts WHERE status IN ('pending', 'sending')
+                    AND COALESCE(expires, created + {DEAD_AFTER}) <= ? ORDER BY id"""
+        if not self.db.execute(query + " LIMIT 1", (now,)).fetchone():
+            return []  # the usual case: no write transaction at all
         with self.transaction() as db:
-            rows = db.execute(f"""SELECT * FROM alerts WHERE status IN ('pending', 'sending')
-                                  AND COALESCE(expires, created + {DEAD_AFTER}) <= ? ORDER BY id""", (now,)).fetchall()
+            rows = db.execute(query, (now,)).fetchall()
             db.executemany("UPDATE alerts SET status = 'dead' WHERE id = ?", [(row["id"],) for row in rows])
         return [_row(row) for row in rows]
 
