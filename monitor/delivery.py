@@ -95,8 +95,6 @@ async def _singles(app: App, channel: alert.Channel, state: ChannelState, tally:
                 return False
             if budget is not None and budget <= 0:
                 return True
-            if not app.store.claim(pending.id):
-                continue
             message = _with_outlets(app, pending.story_id, pending.message)
             thread = alert.thread_id(pending.story_id, pending.rule)
             accepted, problems = set(), []
@@ -110,10 +108,10 @@ async def _singles(app: App, channel: alert.Channel, state: ChannelState, tally:
                 else:
                     problems.append(f"{target.privacy}: {outcome.reason}")
             now = app.clock()
-            app.store.mark_delivered([pending.id], accepted, now, "alert", channel.target_ids)
-            if problems:
-                app.store.mark_failed(pending.id, "; ".join(problems))
-                _failed(app, channel, state, "; ".join(problems), tally)
+            problem = "; ".join(problems) or None
+            app.store.mark_delivered([pending.id], accepted, now, "alert", channel.target_ids, problem)
+            if problem:
+                _failed(app, channel, state, problem, tally)
                 return False
             tally.sent += 1
             if budget is not None:
