@@ -101,11 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
         toggle.set_defaults(handler=cmd_toggle, verb=verb)
 
     alerts = commands.add_parser("alerts", help="alert history: what was sent where, what waits, what died",
-                                 description="List alerts from the outbox, newest first: status (pending, sending, "
+                                 description="List alerts from the outbox, newest first: status (pending, "
                                              "sent, dead), channel, rule, how it went (alone, in a digest, in a flood "
                                              "summary), attempts and the last error. Dead alerts are those not "
                                              "delivered within 48 h; --retry-dead queues them again.")
-    alerts.add_argument("--since", type=_duration, default=None, help="only alerts queued or sent within this long, e.g. 24h")
+    alerts.add_argument("--since", type=_duration, default=None, metavar="DURATION", help="only alerts queued or sent within this long, e.g. 24h")
     alerts.add_argument("--limit", type=int, default=50, help="how many at most (default 50; 0: all)")
     shown = alerts.add_mutually_exclusive_group()
     shown.add_argument("--pending", action="store_true", help="only alerts not yet delivered")
