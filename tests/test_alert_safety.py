@@ -187,9 +187,16 @@ def test_root_logger_at_debug_including_apprise_and_urllib3_shows_no_secret(tmp_
 
 def test_check_reports_public_channel_urls_without_secrets(tmp_path):
     path = write_config(tmp_path, [], {"tg": [TELEGRAM], "sl": [SLACK],
-                                       "broken": ["slack://T1ABCDEFG/abcdEFGHijklMNOPqrstUVWX?bogus=AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"]})
+                                       "broken": ["slack://T1ABCDEFG/abcdEFGHijklMNOPqrstUVWX",
+                                                  "tgram://AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/"]})
     result = run_newsmon("--log-level", "debug", "--config", str(path), "check")
+    assert result.returncode == 2  # the error path: apprise's own reasons, redacted
+    assert "apprise cannot use this slack:// URL: apprise says: An invalid Slack (third) Token" in result.stdout
+    assert "apprise cannot use this tgram:// URL" in result.stdout
     assert_no_secret(result.stdout + result.stderr, PUBLIC_SECRETS)
+    listed = run_newsmon("--config", str(write_config(tmp_path, [], {"tg": [TELEGRAM], "sl": [SLACK]})), "check")
+    assert listed.returncode == 0 and "channel tg: tgram://9...w/-1001234567/" in listed.stdout
+    assert_no_secret(listed.stdout + listed.stderr, PUBLIC_SECRETS)
 
 
 def test_urls_file_must_be_private(tmp_path):

@@ -74,7 +74,8 @@ def secret_parts(url: str, privacy_url: str | None = None) -> set[str]:
         for raw in {candidate, unquote(candidate)}:
             for part in [raw, *SPLIT.split(raw)]:
                 # the host is public when apprise shows it (Slack keeps a token where the host goes)
-                shown = part in public if privacy_url else part.lower() == host
+                # (without apprise's word, a host is public only if it looks like one: a dotted name)
+                shown = part in public if privacy_url else part.lower() == host and ("." in host or host == "localhost")
                 if shown and part.lower() == host:
                     continue
                 if len(part) >= MIN_SECRET and "…" not in part and (not shown or _token_like(part)):
