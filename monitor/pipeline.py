@@ -322,7 +322,10 @@ def _same_text(app: App, article_id: int, article: Article) -> bool:
     blob, title = app.store.article_signature(article_id)
     if blob is None:
         return False
-    joined, _score = stories.same_story(stories.signature(article.title, article.text), stories.unpack(blob, title))
+    # an older newsmon's signature (another shingle hash) is made again from the stored text
+    stored = stories.unpack(blob, title) if stories.is_current(blob) else \
+        stories.signature(title, app.store.article_text(article_id))
+    joined, _score = stories.same_story(stories.signature(article.title, article.text), stored)
     return joined
 
 
