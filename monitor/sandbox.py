@@ -8,8 +8,8 @@ puts a wall-clock deadline on each task and caps each worker's address space (`R
 Each slot is one worker process, so a task that overruns its deadline, exhausts its memory or
 kills its process takes only its own worker down: that worker is killed and replaced, the task
 raises `WorkerTimeout` or `WorkerCrashed`, and the tasks running on the other workers carry on.
-Starting a worker (and, the first time, the forkserver, which imports the parsers) happens off
-the event loop, so the loop never waits on it.
+Starting a worker (and, the first time, the forkserver) and its import of the parsers happen
+off the event loop, so the loop never waits on them, and before its first task's deadline runs.
 
 The loop talks to each worker over a socket pair of its own, with non-blocking reads and writes
 on the loop itself: a task is one pickled frame out, its result one frame back. (With a
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import multiprocessing
 import os
@@ -88,16 +89,37 @@ def _die_with_forkserver() -> None:
         pass  # not Linux: the forkserver's own end-of-pipe check still stops new work
 
 
+class Task:
+    """A function of a module the workers import (`Task("monitor.feeds", "parse")`), named
+    rather than imported, so that the event loop's process never loads the parsers (feedparser,
+    trafilatura, lxml: about 13 MB of its memory) only to name them."""
+
+    def __init__(self, module: str, name: str):
+        self.module, self.name = module, name
+        self.__qualname__ = name  # how errors name the task
+
+    def __call__(self, *args: Any) -> Any:
+        return getattr(importlib.import_module(self.module), self.name)(*args)
+
+    def __repr__(self) -> str:
+        return f"Task({self.module}.{self.name})"
+
+
 HEADER = struct.Struct("!Q")  # the length of the pickled frame that follows
 CHANNEL_BUFFER = 4 * 2**20  # bytes a channel holds (the kernel may cap it: net.core.wmem_max)
+READY = b"R"  # what a worker says once it has imported what it preloads
+STARTING = 120.0  # seconds a worker may take to start and import (a loaded machine, a slow disk)
 
 
-def _serve(channel: socket.socket, limit: int | None) -> None:
-    """A worker's life: run each task that arrives on `channel` and send back its result (or
-    its exception), until newsmon closes the channel."""
+def _serve(channel: socket.socket, limit: int | None, preload: tuple[str, ...]) -> None:
+    """A worker's life: import `preload`, say so, then run each task that arrives on `channel`
+    and send back its result (or its exception), until newsmon closes the channel."""
     _start_worker(limit)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is newsmon's to handle, not a task's
+    for module in preload:
+        importlib.import_module(module)
     channel.setblocking(True)
+    channel.sendall(READY)
     while True:
         frame = _receive(channel)
         if frame is None:
@@ -112,16 +134,18 @@ def _serve(channel: socket.socket, limit: int | None) -> None:
         except Exception as error:  # an unpicklable result or exception
             reply = pickle.dumps((False, RuntimeError(f"the result could not be sent back: {error!r}")))
         outcome = None
-        channel.sendall(HEADER.pack(len(reply)) + reply)
+        channel.sendall(HEADER.pack(len(reply)))
+        channel.sendall(reply)
+        reply = None
 
 
-def _receive(channel: socket.socket) -> bytes | None:
+def _receive(channel: socket.socket) -> bytearray | None:
     """One frame, read with blocking calls (in a worker); None when newsmon closed the channel."""
     header = _read_exactly(channel, HEADER.size)
     return None if header is None else _read_exactly(channel, HEADER.unpack(header)[0])
 
 
-def _read_exactly(channel: socket.socket, size: int) -> bytes | None:
+def _read_exactly(channel: socket.socket, size: int) -> bytearray | None:
     buffer = bytearray(size)
     view, done = memoryview(buffer), 0
     while done < size:
@@ -129,7 +153,7 @@ def _read_exactly(channel: socket.socket, size: int) -> bytes | None:
         if not got:
             return None
         done += got
-    return bytes(buffer)
+    return buffer
 
 
 class _Slot:
@@ -140,17 +164,25 @@ class _Slot:
         self.process: multiprocessing.process.BaseProcess | None = None
         self.channel: socket.socket | None = None
 
-    def start(self, context: multiprocessing.context.BaseContext, limit: int | None) -> None:
-        """Start the worker (blocking: run it off the loop)."""
+    def start(self, context: multiprocessing.context.BaseContext, limit: int | None, preload: tuple[str, ...]) -> None:
+        """Start the worker and wait until it has imported `preload` (blocking: run it off the
+        loop). Raises OSError if it dies first."""
         ours, theirs = socket.socketpair()
+        process = None
         try:
-            process = context.Process(target=_serve, args=(theirs, limit), daemon=True, name="newsmon-sandbox")
+            process = context.Process(target=_serve, args=(theirs, limit, preload), daemon=True,
+                                      name="newsmon-sandbox")
             process.start()
+            theirs.close()
+            ours.settimeout(STARTING)
+            if ours.recv(len(READY)) != READY:
+                raise ConnectionError("the worker process died while starting")
         except BaseException:
             ours.close()
-            raise
-        finally:
             theirs.close()
+            if process is not None and process.pid is not None and process.is_alive():
+                process.kill()
+            raise
         ours.setblocking(False)
         with contextlib.suppress(OSError):  # a page in one send, not one loop turn per 200 KB
             ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, CHANNEL_BUFFER)
@@ -175,10 +207,10 @@ class _Slot:
 class _Job:
     """One task waiting for, or running on, a worker."""
 
-    __slots__ = ("frame", "limit", "name", "future", "slot")
+    __slots__ = ("call", "limit", "name", "future", "slot")
 
-    def __init__(self, frame: bytes, limit: float, name: str, future: asyncio.Future):
-        self.frame, self.limit, self.name, self.future = frame, limit, name, future
+    def __init__(self, call: tuple[Callable, tuple], limit: float, name: str, future: asyncio.Future):
+        self.call, self.limit, self.name, self.future = call, limit, name, future  # pickled only when sent
         self.slot: _Slot | None = None  # while it runs
 
 
@@ -194,9 +226,10 @@ class Sandbox:
         self.workers = workers or os.cpu_count() or 1
         self.timeout = timeout
         self.memory_limit = memory_limit
+        # Each worker imports `preload` itself, before its first task: preloaded in the forkserver,
+        # the parsers' ~27 MB would count once more in the process tree's resident memory.
+        self.preload = tuple(preload)
         self.context = multiprocessing.get_context("forkserver")
-        if preload:
-            self.context.set_forkserver_preload(list(preload))
         self.slots = [_Slot() for _ in range(self.workers)]
         self.jobs: asyncio.Queue[_Job] | None = None  # made, with the drivers, on first use
         self.drivers: list[asyncio.Task] = []
@@ -210,8 +243,7 @@ class Sandbox:
             self.drivers = [asyncio.create_task(self._drive(slot), name="newsmon-sandbox")
                             for slot in self.slots]
         name = getattr(function, "__qualname__", repr(function))
-        job = _Job(pickle.dumps((function, args), pickle.HIGHEST_PROTOCOL), timeout or self.timeout, name,
-                   asyncio.get_running_loop().create_future())
+        job = _Job((function, args), timeout or self.timeout, name, asyncio.get_running_loop().create_future())
         self.jobs.put_nowait(job)
         try:
             return await job.future
@@ -229,7 +261,8 @@ class Sandbox:
                 continue
             job.slot = slot
             try:
-                value = await self._run(slot, job.frame, job.limit, job.name)
+                frame = pickle.dumps(job.call, pickle.HIGHEST_PROTOCOL)
+                value = await self._run(slot, frame, job.limit, job.name)
             except Exception as error:  # the task's (or its worker's) failure: the caller's to handle
                 if not job.future.done():
                     job.future.set_exception(error)
@@ -237,19 +270,20 @@ class Sandbox:
                 if not job.future.done():
                     job.future.set_result(value)
             finally:
-                job.slot = None
+                job.slot = frame = None
 
     async def _run(self, slot: _Slot, frame: bytes, limit: float, name: str) -> Any:
         loop = asyncio.get_running_loop()
         if slot.channel is None:
             try:  # may start the forkserver too: not on the loop
-                await loop.run_in_executor(None, slot.start, self.context, self.memory_limit)
+                await loop.run_in_executor(None, slot.start, self.context, self.memory_limit, self.preload)
             except OSError as error:
                 raise WorkerCrashed(f"{name}: the worker process could not be started ({error})") from None
         channel = slot.channel
         try:
             async with asyncio.timeout(limit):
-                await loop.sock_sendall(channel, HEADER.pack(len(frame)) + frame)
+                await loop.sock_sendall(channel, HEADER.pack(len(frame)))
+                await loop.sock_sendall(channel, frame)
                 header = await _read(loop, channel, HEADER.size)
                 ok, value = pickle.loads(await _read(loop, channel, HEADER.unpack(header)[0]))
         except TimeoutError:
@@ -284,7 +318,7 @@ class Sandbox:
                 process.kill()
 
 
-async def _read(loop: asyncio.AbstractEventLoop, channel: socket.socket, size: int) -> bytes:
+async def _read(loop: asyncio.AbstractEventLoop, channel: socket.socket, size: int) -> bytearray:
     """Exactly `size` bytes from a worker's channel; EOFError if the worker is gone."""
     buffer = bytearray(size)
     view, done = memoryview(buffer), 0
@@ -293,4 +327,4 @@ async def _read(loop: asyncio.AbstractEventLoop, channel: socket.socket, size: i
         if not got:
             raise EOFError("the worker closed its channel")
         done += got
-    return bytes(buffer)
+    return buffer
