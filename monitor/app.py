@@ -70,9 +70,6 @@ def open_app(loaded: config.Config, *, workers: int | None = None) -> App:
     """Open the store and start the stages for a checked configuration. Raises StoreError."""
     settings = loaded.settings
     opened = store.open_store(settings.state_dir)
-    index = stories.StoryIndex(settings.story_window)
-    for story, blob, title, seen in opened.recent_signatures(time.time() - settings.story_window):
-        index.add(story, stories.unpack(blob, title), seen, title)
     return App(
         config=loaded,
         matcher=match.Matcher(loaded.entities, loaded.rules),
@@ -83,5 +80,23 @@ def open_app(loaded: config.Config, *, workers: int | None = None) -> App:
                               max_per_host=settings.max_connections_per_host),
         sandbox=sandbox.Sandbox(workers or os.cpu_count(), timeout=settings.parse_timeout,
                                 memory_limit=settings.worker_memory, preload=("monitor.feeds", "monitor.extract")),
-        stories=index,
+        stories=story_index(opened, settings.story_window),
     )
+
+
+def story_index(opened: store.Store, window: float) -> stories.StoryIndex:
+    """The signatures of the articles fetched within the story window. Those an older newsmon
+    made with another shingle hash are made again from the stored text, and stored, so that
+    stories from before an upgrade are still joined (and the next start reads them as they are)."""
+    index = stories.StoryIndex(window)
+    resigned = []
+    for article_id, story, blob, title, seen in opened.recent_signatures(time.time() - window):
+        if stories.is_current(blob):
+            signature = stories.unpack(blob, title)
+        else:
+            signature = stories.signature(title, opened.article_text(article_id))
+            resigned.append((article_id, signature.pack()))
+        index.add(story, signature, seen, title)
+    if resigned:
+        opened.set_signatures(resigned)
+    return index

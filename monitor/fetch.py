@@ -16,6 +16,7 @@ are plain digits there).
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import ipaddress
 import socket
@@ -268,6 +269,8 @@ class Fetcher:
 
     def _env_proxy(self, url: str) -> str | None:
         """The proxy the standard environment variables (http_proxy, https_proxy, no_proxy) give."""
+        if not self.proxies:  # the usual case: no URL to take apart
+            return None
         parts = urlsplit(url)
         proxy = self.proxies.get(parts.scheme)
         if proxy and urllib.request.proxy_bypass_environment(parts.hostname or "", {"no": self.no_proxy}):
@@ -286,11 +289,9 @@ class Fetcher:
                 if hop_proxy and not _is_ip(checked.host or ""):
                     await self._check_target(checked.host or "", checked.port or (443 if checked.scheme == "https" else 80))
             else:
-                if "\\" in current:
-                    raise FetchError("url", f"refusing a URL with a backslash: {current!r}", transient=False)
-                parts = urlsplit(current)
-                if parts.scheme not in ("http", "https") or not parts.hostname:
-                    raise FetchError("url", f"not an http(s) URL: {current!r}", transient=False)
+                problem = _plain_url_problem(current)
+                if problem:
+                    raise FetchError("url", problem, transient=False)
             session = self._guarded() if guard and not hop_proxy else self._trusted()
             async with session.get(target, headers=headers, allow_redirects=False, proxy=hop_proxy) as response:
                 if response.status in REDIRECTS and "Location" in response.headers:
@@ -310,6 +311,18 @@ class Fetcher:
                                 response.headers.get("Last-Modified"), response.headers.get("Content-Type"),
                                 moved, response.headers.get("Cache-Control"))
         raise FetchError("redirects", f"more than {self.max_redirects} redirects", transient=False)
+
+
+@functools.lru_cache(maxsize=4096)
+def _plain_url_problem(url: str) -> str | None:
+    """Why a configured feed URL cannot be fetched, or None. Cached: the same few thousand
+    feed URLs come back every poll, and taking each apart was a few % of a 304 poll's CPU."""
+    if "\\" in url:
+        return f"refusing a URL with a backslash: {url!r}"
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"not an http(s) URL: {url!r}"
+    return None
 
 
 def _http_error(response: aiohttp.ClientResponse) -> FetchError:

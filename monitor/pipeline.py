@@ -18,13 +18,15 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from monitor import delivery, extract, feeds, fetch, sandbox, stories, text, timing, urls
+from monitor import delivery, fetch, sandbox, stories, text, timing, urls
 from monitor.app import App
 from monitor.errors import ExtractError, FetchError, NewsmonError, ParseError
 from monitor.model import AlertMessage, Article, Entry, FeedDocument, FeedSpec, Hit, Match, Page
 from monitor.store import KnownEntry, QueuedAlert
 
 log = logging.getLogger("newsmon.pipeline")
+PARSE = sandbox.Task("monitor.feeds", "parse")  # run in the workers only: see sandbox.Task
+EXTRACT = sandbox.Task("monitor.extract", "extract")
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,7 @@ async def _poll(app: App, feed: FeedSpec, force: bool) -> PollResult:
         _recovered(feed, state.last_error)
         return PollResult(feed.url, "unchanged", next_poll=next_poll)
     try:
-        document: FeedDocument = await app.sandbox.run(feeds.parse, response.body, response.url, response.content_type)
+        document: FeedDocument = await app.sandbox.run(PARSE, response.body, response.url, response.content_type)
     except sandbox.WorkerTimeout as error:
         return _failed(app, feed, state, "parse-timeout", str(error), interval, None)
     except sandbox.WorkerOutOfMemory as error:
@@ -208,7 +210,7 @@ async def _article(app: App, feed: FeedSpec, outlet: str, entry: Entry, link: st
         try:
             response = await app.fetcher.get(link, max_bytes=app.config.settings.max_page_size, untrusted=True,
                                              accept=fetch.PAGE_ACCEPT, proxy=feed.proxy)
-            page = await app.sandbox.run(extract.extract, response.body, response.url)
+            page = await app.sandbox.run(EXTRACT, response.body, response.url)
         except FetchError as error:
             _page_problem(app, feed, entry, error.kind, str(error))
         except (ExtractError, NewsmonError) as error:
@@ -322,7 +324,10 @@ def _same_text(app: App, article_id: int, article: Article) -> bool:
     blob, title = app.store.article_signature(article_id)
     if blob is None:
         return False
-    joined, _score = stories.same_story(stories.signature(article.title, article.text), stories.unpack(blob, title))
+    # an older newsmon's signature (another shingle hash) is made again from the stored text
+    stored = stories.unpack(blob, title) if stories.is_current(blob) else \
+        stories.signature(title, app.store.article_text(article_id))
+    joined, _score = stories.same_story(stories.signature(article.title, article.text), stored)
     return joined
 
 

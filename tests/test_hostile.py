@@ -242,6 +242,26 @@ def test_a_cancelled_task_frees_its_worker():
     asyncio.run(main())
 
 
+def test_named_tasks_run_in_the_workers_and_the_loop_never_imports_the_parsers():
+    """The pipeline names its sandbox tasks (`sandbox.Task`): the parsers (feedparser,
+    trafilatura, lxml) load in the workers only, not in the event loop's process."""
+    async def main():
+        box = sandbox.Sandbox(1, timeout=10.0, preload=("monitor.urls",))
+        try:
+            task = sandbox.Task("monitor.urls", "canonical")
+            assert await box.run(task, "https://Example.com/a/b?utm_source=x") == "https://example.com/a/b"
+            with pytest.raises(sandbox.WorkerTimeout, match="nap"):
+                await box.run(sandbox.Task("hostile", "nap"), 5.0, timeout=0.5)
+        finally:
+            box.close()
+
+    asyncio.run(main())
+    code = ("import sys; from monitor import cli, daemon, pipeline; "
+            "print(sorted({'feedparser', 'trafilatura', 'lxml', 'monitor.feeds', 'monitor.extract'} & set(sys.modules)))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert loaded.stdout.strip() == "[]"
+
+
 def test_no_worker_outlives_a_killed_newsmon(tmp_path, web):
     """newsmon killed with SIGKILL (the OOM killer, `timeout -s KILL` around a cron job) cannot
     clean up: its forkserver and sandbox workers must still go, not wait forever."""

@@ -9,7 +9,7 @@ import sqlite3
 from conftest import run_newsmon
 from fixtures import RFC822, page, rfc822_days_ago, write_config
 
-from monitor import cli
+from monitor import cli, stories
 
 WIRE = [
     "Militants stormed a police station in the Bannu district of Khyber Pakhtunkhwa before dawn on "
@@ -188,6 +188,55 @@ def test_a_restart_between_polls_keeps_one_alert_per_story(tmp_path, web):
     assert len(titles(web)) == 1
 
 
+def _as_legacy_signatures(database):
+    """Rewrite every stored signature in the format and with the shingle hash of newsmon before
+    signature version 2, as a store written by an older newsmon holds them."""
+    with sqlite3.connect(database) as db:
+        rows = db.execute("SELECT id, title, text FROM articles WHERE signature IS NOT NULL").fetchall()
+        assert rows
+        db.executemany("UPDATE articles SET signature = ? WHERE id = ?",
+                       [(stories.legacy_signature(title, text).pack(), article_id) for article_id, title, text in rows])
+
+
+def test_signatures_stored_by_an_older_newsmon_still_join_their_stories(tmp_path, web):
+    three_outlets(web)
+    path = config(tmp_path, web, ["/a/rss.xml"])
+    assert cli.main(["--config", str(path), "run", "--once"]) == 0
+    database = tmp_path / "state" / "newsmon.db"
+    _as_legacy_signatures(database)  # ...then newsmon is upgraded
+    path = config(tmp_path, web, ["/a/rss.xml", "/b/rss.xml", "/c/rss.xml"])
+    assert cli.main(["--config", str(path), "run", "--once"]) == 0
+    assert len(titles(web)) == 1  # the other outlets joined the story made before the upgrade
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT COUNT(DISTINCT story_id) FROM articles").fetchone()[0] == 1
+        blobs = [row[0] for row in db.execute("SELECT signature FROM articles")]
+    assert len(blobs) == 3 and all(stories.is_current(blob) for blob in blobs)  # made again and stored
+
+
+def test_a_page_canonical_url_check_reads_an_older_newsmons_signature(tmp_path, web):
+    """The same-text check behind a shared canonical URL compares with a stored signature of the
+    old format by making it again from the stored text (outside the story window too)."""
+    for path, title, body in (("/x/bannu.html", "Four police killed in Bannu station attack", WIRE),
+                              ("/x/bannu-2.html", "Bannu station attack: four police killed", WIRE)):
+        html = page(path, title, "Sloppy CMS", *body).replace(f'href="{{BASE}}{path}"', 'href="{BASE}/news/bannu"')
+        web.add(path, html)
+    serve(web, "/x/rss.xml", "Sloppy", "sloppy.example",
+          [item("x-1", "/x/bannu.html", "Four police killed in Bannu station attack")])
+    path = config(tmp_path, web, ["/x/rss.xml"], story_window="1s")
+    assert cli.main(["--config", str(path), "run", "--once"]) == 0
+    database = tmp_path / "state" / "newsmon.db"
+    _as_legacy_signatures(database)
+    with sqlite3.connect(database) as db:  # outside the story window: not made again at start
+        db.execute("UPDATE articles SET fetched = fetched - 60")
+    serve(web, "/x/rss.xml", "Sloppy", "sloppy.example",
+          [item("x-2", "/x/bannu-2.html", "Bannu station attack: four police killed"),
+           item("x-1", "/x/bannu.html", "Four police killed in Bannu station attack")])
+    assert cli.main(["--config", str(path), "run", "--once"]) == 0
+    assert len(titles(web)) == 1
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT COUNT(*) FROM articles").fetchone()[0] == 1  # linked: the same text
+
+
 def test_stories_command_reads_without_creating_state(tmp_path, web):
     path = config(tmp_path, web, ["/a/rss.xml"])
     result = run_newsmon("--config", str(path), "stories")
@@ -271,3 +320,44 @@ def test_a_site_that_gives_every_page_one_canonical_url_still_alerts_on_each_sto
     assert cli.main(["--config", str(path), "run", "--once"]) == 0
     assert sorted(titles(web)) == ["[kp-attacks] Four police killed in Bannu station attack",
                                    "[kp-attacks] Polio team ambushed in Lakki Marwat"]
+
+
+def test_signature_format_carries_its_shingle_hash_version():
+    text = " ".join(WIRE)
+    current, legacy = stories.signature("Bannu attack", text), stories.legacy_signature("Bannu attack", text)
+    assert current.shingles == legacy.shingles > 100  # the same shingles, hashed two ways
+    assert stories.is_current(current.pack()) and not stories.is_current(legacy.pack())
+    assert stories.unpack(current.pack(), "Bannu attack") == current
+    assert stories.unpack(legacy.pack(), "Bannu attack") == legacy  # old blobs: no version byte
+    assert len(legacy.pack()) == 8 * stories.K + 4 and len(current.pack()) == 8 * stories.K + 5
+    assert stories.same_story(current, stories.signature("Bannu attack", text)) == (True, 1.0)
+    assert stories.text_similarity(current, legacy) == 0.0  # values of two hashes are never compared
+
+
+def test_signatures_are_the_same_in_every_process():
+    """Stored signatures are compared after restarts: the hash must not depend on the process
+    (as str hashes do, with PYTHONHASHSEED)."""
+    import subprocess
+    import sys
+
+    code = "from monitor import stories; print(stories.signature('Bannu attack', 'Militants stormed a police station').sketch)"
+    runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={"PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")}
+    assert len(runs) == 1
+    assert runs.pop().strip() == str(stories.signature("Bannu attack", "Militants stormed a police station").sketch)
+
+
+def test_short_texts_have_one_shingle_and_empty_ones_none():
+    assert stories.signature("", "").shingles == 0 and stories.signature("", "").sketch == ()
+    assert stories.signature("Bannu", "").shingles == 1
+    assert stories.signature("Bannu", "attack").sketch != stories.signature("attack", "Bannu").sketch
+    assert stories.signature("a b c", "").shingles == 1 and stories.signature("a b c d", "").shingles == 2
+
+
+def test_the_story_index_forgets_versioned_signatures_after_the_window():
+    index = stories.StoryIndex(window=100.0)
+    signature = stories.signature("Bannu attack", " ".join(WIRE))
+    index.add(7, signature, seen=0.0)
+    assert index.find(signature, now=50.0) == 7
+    assert index.find(signature, now=500.0) is None
+    assert len(index) == 0 and index.by_value == {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterator
 
 from monitor.model import Article, Entry, Hit, Match
 from monitor.store.base import StoreBase
@@ -128,12 +129,23 @@ class Entries(StoreBase):
             (story_id,))
         return [(row[0], row[1], row[2]) for row in rows]
 
-    def recent_signatures(self, since: float) -> list[tuple[int, bytes, str, float]]:
-        """(story, signature, title, fetched) of articles fetched since `since`, oldest first."""
-        rows = self.db.execute(
-            """SELECT story_id, signature, title, fetched FROM articles
+    def recent_signatures(self, since: float) -> Iterator[tuple[int, int, bytes, str, float]]:
+        """(article, story, signature, title, fetched) of articles fetched since `since`, oldest
+        first, read as they are used (tens of thousands of signatures are never all in memory)."""
+        yield from self.db.execute(
+            """SELECT id, story_id, signature, title, fetched FROM articles
                WHERE fetched >= ? AND signature IS NOT NULL ORDER BY fetched""", (since,))
-        return [(row[0], row[1], row[2], row[3]) for row in rows]
+
+    def article_text(self, article_id: int) -> str:
+        """An article's stored text ("" if there is no such article)."""
+        row = self.db.execute("SELECT text FROM articles WHERE id = ?", (article_id,)).fetchone()
+        return row[0] if row else ""
+
+    def set_signatures(self, signatures: list[tuple[int, bytes]]) -> None:
+        """Replace the near-duplicate signatures of articles: (article id, signature) pairs."""
+        with self.transaction() as db:
+            db.executemany("UPDATE articles SET signature = ? WHERE id = ?",
+                           [(blob, article_id) for article_id, blob in signatures])
 
     def stories(self, since: float, limit: int = 200) -> list[StoryRow]:
         """Stories first seen since `since`, newest first, with their articles and rules."""
