@@ -195,6 +195,7 @@ class Daemon:
 
     async def _tick(self) -> None:
         self.last_tick = time.monotonic()
+        self.app.store.flush()  # unchanged feeds' timestamps, written together
         self.app.metrics.last_cycle.set(time.time())
 
     async def _serve_http(self, listen: str):

@@ -113,8 +113,8 @@ async def _poll(app: App, feed: FeedSpec, force: bool) -> PollResult:
                                max_age=timing.parse_max_age(response.cache_control))
     if response.status == 304:
         next_poll = now + hold if hold else None
-        app.store.feed_succeeded(state.id, etag=response.etag or state.etag, now=now, next_poll=next_poll,
-                                 last_modified=response.last_modified or state.last_modified, body_hash=None)
+        app.store.feed_unchanged(state.id, etag=response.etag or state.etag, now=now, next_poll=next_poll,
+                                 last_modified=response.last_modified or state.last_modified)
         _recovered(feed, state.last_error)
         return PollResult(feed.url, "unchanged", next_poll=next_poll)
     body_hash = hashlib.sha256(response.body).hexdigest()
