@@ -140,7 +140,11 @@ def parse(body: bytes, url: str, content_type: str | None = None) -> FeedDocumen
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
-    result = feedparser.parse(body, response_headers=headers, sanitize_html=True, resolve_relative_uris=True)
+    # No HTML sanitising and no rewriting of links inside content: newsmon never shows a feed's
+    # HTML, only the plain text `html_to_text` makes of it (scripts and styles dropped), and
+    # feedparser's sanitiser is most of its time on heavy feeds (CRE.xml: 184 -> 39 ms; on the
+    # 156 corpus feeds 3.0 -> 1.7 s, with the same text for all 4,715 entries).
+    result = feedparser.parse(body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
     bozo = str(result.get("bozo_exception") or "") or None
     feed = result.get("feed") or {}
     if not result.get("entries") and not feed.get("title") and not result.get("version"):
