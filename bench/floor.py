@@ -22,6 +22,7 @@ import trafilatura
 
 from bench import corpus, procs
 from monitor import extract as newsmon_extract
+from monitor.feeds import FEEDPARSER_OPTIONS
 from monitor import match
 
 # Inputs, set before the pool forks so that the workers inherit them (no copying per task).
@@ -37,7 +38,8 @@ def parse_feed(index: int) -> list[tuple[str | None, str]]:
         data = json.loads(body.decode("utf-8-sig"))
         return [(item.get("url") or None, item.get("title") or "") for item in data.get("items", [])
                 if isinstance(item, dict)]
-    result = feedparser.parse(body, response_headers={"content-location": url, "content-type": content_type})
+    result = feedparser.parse(body, response_headers={"content-location": url, "content-type": content_type},
+                              **FEEDPARSER_OPTIONS)
     return [(entry.get("link") or None, entry.get("title") or "") for entry in result.get("entries", [])]
 
 

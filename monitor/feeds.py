@@ -19,6 +19,12 @@ import feedparser.datetimes
 from monitor.errors import ParseError
 from monitor.model import Entry, FeedDocument
 
+# No HTML sanitising and no rewriting of links inside content: newsmon never shows a feed's
+# HTML, only the plain text `html_to_text` makes of it (scripts and styles dropped), and
+# feedparser's sanitiser is most of its time on heavy feeds (CRE.xml: 184 -> 39 ms; on the 156
+# corpus feeds 3.0 -> 1.7 s, with the same text for all 4,715 entries). The benchmark's floor
+# uses the same options.
+FEEDPARSER_OPTIONS = {"sanitize_html": False, "resolve_relative_uris": False}
 BLOCK_TAGS = frozenset("p div br li ul ol h1 h2 h3 h4 h5 h6 blockquote tr table section article pre".split())
 
 
@@ -140,11 +146,7 @@ def parse(body: bytes, url: str, content_type: str | None = None) -> FeedDocumen
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
-    # No HTML sanitising and no rewriting of links inside content: newsmon never shows a feed's
-    # HTML, only the plain text `html_to_text` makes of it (scripts and styles dropped), and
-    # feedparser's sanitiser is most of its time on heavy feeds (CRE.xml: 184 -> 39 ms; on the
-    # 156 corpus feeds 3.0 -> 1.7 s, with the same text for all 4,715 entries).
-    result = feedparser.parse(body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
+    result = feedparser.parse(body, response_headers=headers, **FEEDPARSER_OPTIONS)
     bozo = str(result.get("bozo_exception") or "") or None
     feed = result.get("feed") or {}
     if not result.get("entries") and not feed.get("title") and not result.get("version"):
