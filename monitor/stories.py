@@ -19,6 +19,7 @@ import heapq
 import re
 import struct
 import unicodedata
+from array import array
 from collections import deque
 from dataclasses import dataclass
 
@@ -155,6 +156,74 @@ INDEXED = 12  # the smallest sketch values that make a signature findable (see S
 COMMON = 32  # a sketch value held by more signatures than this is a stock phrase, not a lead
 
 
+class ValueTable:
+    """A multimap from 64-bit sketch values to entry numbers (1 to 2**32 - 2) in two flat arrays,
+    with open addressing and double hashing: 12 bytes a slot instead of ~100 for a dict entry
+    and its int objects. Removed holders leave a tombstone until the next rebuild."""
+
+    EMPTY, GONE = 0, 0xFFFFFFFF
+
+    def __init__(self, capacity: int = 1 << 12):
+        self.keys = array("Q", bytes(8 * capacity))
+        self.nums = array("I", bytes(4 * capacity))
+        self.mask = capacity - 1
+        self.filled = 0  # slots holding a number or a tombstone
+        self.live = 0
+
+    def add(self, value: int, number: int) -> None:
+        if (self.filled + 1) * 10 > len(self.nums) * 7:  # keep the load under 0.7
+            self._rebuild()
+        keys, nums, mask = self.keys, self.nums, self.mask
+        slot, step = value & mask, ((value >> 32) & mask) | 1  # odd step: visits every slot
+        while True:
+            held = nums[slot]
+            if held == 0 or held == 0xFFFFFFFF:  # EMPTY or GONE
+                self.filled += held == 0
+                keys[slot], nums[slot] = value, number
+                self.live += 1
+                return
+            slot = (slot + step) & mask
+
+    def get(self, value: int, limit: int) -> list[int]:
+        """The numbers holding `value`, at most `limit` of them (more means "too many")."""
+        keys, nums, mask = self.keys, self.nums, self.mask
+        slot, step = value & mask, ((value >> 32) & mask) | 1
+        out: list[int] = []
+        while True:
+            held = nums[slot]
+            if held == 0:
+                return out
+            if held != 0xFFFFFFFF and keys[slot] == value:
+                out.append(held)
+                if len(out) >= limit:
+                    return out
+            slot = (slot + step) & mask
+
+    def remove(self, value: int, number: int) -> None:
+        keys, nums, mask = self.keys, self.nums, self.mask
+        slot, step = value & mask, ((value >> 32) & mask) | 1
+        while True:
+            held = nums[slot]
+            if held == 0:
+                return
+            if held == number and keys[slot] == value:
+                nums[slot] = 0xFFFFFFFF
+                self.live -= 1
+                return
+            slot = (slot + step) & mask
+
+    def _rebuild(self) -> None:
+        """A load of at most 0.6 after it (growing or shrinking), tombstones dropped."""
+        capacity = 1 << 12
+        while capacity * 6 < (self.live + 1) * 10:
+            capacity *= 2
+        keys, nums = self.keys, self.nums
+        self.__init__(capacity)
+        for key, held in zip(keys, nums):
+            if held != self.EMPTY and held != self.GONE:
+                self.add(key, held)
+
+
 class StoryIndex:
     """Signatures seen within `window` seconds, findable by their smallest sketch values.
 
@@ -166,7 +235,7 @@ class StoryIndex:
 
     def __init__(self, window: float):
         self.window = window
-        self.by_value: dict[int, int | list[int]] = {}  # sketch value -> entry number(s)
+        self.by_value = ValueTable()  # sketch value -> entry numbers
         self.entries: dict[int, tuple[int, bytes, str, float]] = {}  # number -> (story, packed, title, seen)
         self.order: deque[int] = deque()
         self.counter = 0
@@ -180,13 +249,7 @@ class StoryIndex:
         self.entries[number] = (story, sig.pack(), title or " ".join(sorted(sig.title_words)), seen)
         self.order.append(number)
         for value in sig.sketch[:INDEXED]:
-            holder = self.by_value.get(value)
-            if holder is None:
-                self.by_value[value] = number
-            elif isinstance(holder, list):
-                holder.append(number)
-            else:
-                self.by_value[value] = [holder, number]
+            self.by_value.add(value, number)
 
     def prune(self, now: float) -> None:
         """Forget signatures older than the window (they stay in the store)."""
@@ -199,27 +262,16 @@ class StoryIndex:
             del self.entries[number]
             offset = len(packed) % 8 - 4  # the version byte, if any
             for value in struct.unpack_from(f"<{min(INDEXED, (len(packed) - 4) // 8)}Q", packed, offset):
-                holder = self.by_value.get(value)
-                if holder == number:
-                    del self.by_value[value]
-                elif isinstance(holder, list) and number in holder:
-                    holder.remove(number)
-                    if len(holder) == 1:
-                        self.by_value[value] = holder[0]
+                self.by_value.remove(value, number)
 
     def find(self, sig: Signature, now: float) -> int | None:
         """The story `sig` belongs to, if one within the window matches; else None."""
         self.prune(now)
         candidates: set[int] = set()
         for value in sig.sketch[:INDEXED]:
-            holder = self.by_value.get(value)
-            if holder is None:
-                continue
-            if isinstance(holder, list):
-                if len(holder) <= COMMON:
-                    candidates.update(holder)
-            else:
-                candidates.add(holder)
+            holders = self.by_value.get(value, COMMON + 1)
+            if len(holders) <= COMMON:
+                candidates.update(holders)
         best: tuple[float, int] | None = None
         for number in sorted(candidates, reverse=True)[:200]:  # the most recent first
             story, packed, title, _seen = self.entries[number]

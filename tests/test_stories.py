@@ -4,6 +4,7 @@ flips, follow-ups, restarts. Loopback feeds and pages written for the tests."""
 from __future__ import annotations
 
 import json
+import random
 import sqlite3
 
 from conftest import run_newsmon
@@ -360,4 +361,28 @@ def test_the_story_index_forgets_versioned_signatures_after_the_window():
     index.add(7, signature, seen=0.0)
     assert index.find(signature, now=50.0) == 7
     assert index.find(signature, now=500.0) is None
-    assert len(index) == 0 and index.by_value == {}
+    assert len(index) == 0 and index.by_value.live == 0
+
+
+def test_the_value_table_behaves_like_a_dict_of_lists_through_growth_removals_and_stock_values():
+    """The index's compact multimap against the obvious one, on random work with rebuilds,
+    tombstones and values held by many entries (stock phrases)."""
+    rng = random.Random(7)
+    table, reference = stories.ValueTable(capacity=16), {}
+    stock = [rng.getrandbits(64) for _ in range(3)]
+    live: list[tuple[int, int]] = []
+    for number in range(1, 6000):
+        for value in [rng.getrandbits(64) for _ in range(3)] + [rng.choice(stock)]:
+            table.add(value, number)
+            reference.setdefault(value, []).append(number)
+            live.append((value, number))
+        if rng.random() < 0.4 and live:
+            value, held = live.pop(rng.randrange(len(live)))
+            table.remove(value, held)
+            reference[value].remove(held)
+        if number % 500 == 0:
+            for value in rng.sample(sorted(reference), 200) + stock:
+                assert sorted(table.get(value, 10**6)) == sorted(reference[value])
+                assert len(table.get(value, 33)) == min(33, len(reference[value]))
+    assert table.live == len(live)
+    assert table.get(rng.getrandbits(64), 10) == []
