@@ -185,15 +185,17 @@ def _dominates(results, s, plan) -> str:
             signature = max((row["cumulative"] for row in profile["cold"]["top"] if "stories.py" in row["function"]),
                             default=None)
             if signature:
-                lines += [f"  The near-duplicate signature (`monitor/stories.py`: one blake2b digest per word "
-                          f"3-shingle, in Python) takes at least {100 * signature:.0f}% of that, cumulatively.", ""]
+                lines += [f"  The near-duplicate signature (`monitor/stories.py`: one blake2s digest per distinct "
+                          f"word, combined per 3-shingle over whole arrays) takes at least {100 * signature:.0f}% of "
+                          "that, cumulatively.", ""]
     if "warm_cpu_ms_per_feed" in s:
         text = (f"**(c) warm cycle.** The whole warm `run --once` over {plan['feeds']} feeds took "
                 f"{s['warm_cpu']:.2f} CPU-s; the same command with no feeds takes {s['fixed_cpu']:.2f} CPU-s "
                 "(interpreter, imports, reading and checking the configuration, opening the store), so start-up "
                 f"dominates a single cycle, and the per-feed part is {s['warm_cpu_ms_per_feed']:.2f} ms: a "
-                "conditional GET through aiohttp, and a read and a write transaction of the feed's row in SQLite "
-                "(`synchronous = FULL`: an fsync per transaction, which costs wall time rather than CPU). ")
+                "conditional GET through aiohttp and a read of the feed's row in SQLite; the row's new timestamps "
+                "are written with the next transaction or the daemon's heartbeat, so many unchanged feeds share one "
+                "commit (`synchronous = FULL`: an fsync per commit, which costs wall time rather than CPU). ")
         if not s.get("warm_all_304", True):
             text += "**Not every feed answered 304 in every warm run** (see the per-run numbers). "
         lines += [text, ""]
