@@ -49,6 +49,7 @@ class App:
     metrics: Metrics = field(default_factory=Metrics)
     clock: Callable[[], float] = time.time  # tests pass a controllable clock
     warned: set[tuple[str, str]] = field(default_factory=set)  # (feed, kind) said once already
+    on_queued: Callable[[], None] = lambda: None  # called when alerts were queued (the daemon delivers at once)
 
     def reconfigure(self, fresh: config.Config) -> list[str]:
         """Switch to a new, checked configuration: feeds, rules, entities and channels apply at

@@ -124,6 +124,7 @@ class Daemon:
         self.stopping = asyncio.Event()
         self.running: set[asyncio.Task] = set()
         self.kick = asyncio.Event()
+        app.on_queued = self.kick.set
         self.scheduler: AsyncIOScheduler | None = None
         self.last_tick = time.monotonic()
 

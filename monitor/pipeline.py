@@ -308,6 +308,8 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
         app.metrics.matches.labels(found.rule).inc()
         why = " (silent: first poll)" if silent else " (silent: published too long ago)" if too_old else ""
         log.info("match rule=%s story=%s feed=%s title=%r %s%s", found.rule, story, feed.url, article.title, kind, why)
+    if alerts:
+        app.on_queued()  # deliver now, while the poll's other entries are still being read
     return len(alerts)
 
 
