@@ -214,15 +214,19 @@ def test_signatures_stored_by_an_older_newsmon_still_join_their_stories(tmp_path
     assert len(blobs) == 3 and all(stories.is_current(blob) for blob in blobs)  # made again and stored
 
 
+def sloppy_site(web, pages: list[tuple[str, str, tuple[str, ...]]], canonical: str) -> None:
+    """An outlet whose CMS gives every page the same canonical URL; its feed lists the first page."""
+    for path, title, body in pages:
+        html = page(path, title, "Sloppy CMS", *body).replace(f'href="{{BASE}}{path}"', f'href="{{BASE}}{canonical}"')
+        web.add(path, html)
+    serve(web, "/x/rss.xml", "Sloppy", "sloppy.example", [item("x-1", pages[0][0], pages[0][1])])
+
+
 def test_a_page_canonical_url_check_reads_an_older_newsmons_signature(tmp_path, web):
     """The same-text check behind a shared canonical URL compares with a stored signature of the
     old format by making it again from the stored text (outside the story window too)."""
-    for path, title, body in (("/x/bannu.html", "Four police killed in Bannu station attack", WIRE),
-                              ("/x/bannu-2.html", "Bannu station attack: four police killed", WIRE)):
-        html = page(path, title, "Sloppy CMS", *body).replace(f'href="{{BASE}}{path}"', 'href="{BASE}/news/bannu"')
-        web.add(path, html)
-    serve(web, "/x/rss.xml", "Sloppy", "sloppy.example",
-          [item("x-1", "/x/bannu.html", "Four police killed in Bannu station attack")])
+    sloppy_site(web, [("/x/bannu.html", "Four police killed in Bannu station attack", WIRE),
+                      ("/x/bannu-2.html", "Bannu station attack: four police killed", WIRE)], "/news/bannu")
     path = config(tmp_path, web, ["/x/rss.xml"], story_window="1s")
     assert cli.main(["--config", str(path), "run", "--once"]) == 0
     database = tmp_path / "state" / "newsmon.db"
@@ -307,12 +311,8 @@ def test_retention_forgets_old_entries_and_never_inside_it(tmp_path, web):
 
 
 def test_a_site_that_gives_every_page_one_canonical_url_still_alerts_on_each_story(tmp_path, web):
-    for path, title, body in (("/x/bannu.html", "Four police killed in Bannu station attack", WIRE),
-                              ("/x/lakki.html", "Polio team ambushed in Lakki Marwat", OTHER_ATTACK)):
-        html = page(path, title, "Sloppy CMS", *body).replace(f'href="{{BASE}}{path}"', 'href="{BASE}/news"')
-        web.add(path, html)
-    serve(web, "/x/rss.xml", "Sloppy", "sloppy.example",
-          [item("x-1", "/x/bannu.html", "Four police killed in Bannu station attack")])
+    sloppy_site(web, [("/x/bannu.html", "Four police killed in Bannu station attack", WIRE),
+                      ("/x/lakki.html", "Polio team ambushed in Lakki Marwat", OTHER_ATTACK)], "/news")
     path = config(tmp_path, web, ["/x/rss.xml"])
     assert cli.main(["--config", str(path), "run", "--once"]) == 0
     serve(web, "/x/rss.xml", "Sloppy", "sloppy.example",
