@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from monitor import delivery, fetch, sandbox, stories, text, timing, urls
+from monitor import delivery, fetch, sandbox, silence, stories, text, timing, urls
 from monitor.app import App
 from monitor.errors import ExtractError, FetchError, NewsmonError, ParseError
 from monitor.model import AlertMessage, Article, Entry, FeedDocument, FeedSpec, Hit, Match, Page
@@ -55,35 +55,8 @@ async def poll(app: App, feed: FeedSpec, *, force: bool = False) -> PollResult:
     if result.status == "failed" and result.error:
         app.metrics.fetch_errors.labels(result.error.split(":", 1)[0]).inc()
     if feed.expect_every:
-        watch_silence(app, feed)
+        silence.watch(app, feed)
     return result
-
-
-def watch_silence(app: App, feed: FeedSpec) -> None:
-    """Queue one "feed silent" notice when a feed has brought nothing new (or kept failing)
-    for longer than its `expect_every`, and one "feed recovered" notice when it brings news again."""
-    state = app.store.feed(feed.url)
-    now = app.clock()
-    last_new = app.store.last_new_entry(state.id) or state.created or now
-    silent = now - last_new > feed.expect_every
-    if silent == (state.silent_since is not None):
-        return
-    name = feed.name or state.title or feed.url
-    hours = feed.expect_every / 3600
-    if silent:
-        failing = f" It is failing: {state.last_error}." if state.last_error else ""
-        title, text, rule = f"Feed silent: {name}", (
-            f"No new entries from {name} since {timing.iso(last_new)} (expected at least every {hours:g} h).{failing}"
-        ), "newsmon:feed-silent"
-    else:
-        title, text, rule = f"Feed recovered: {name}", (
-            f"{name} brought new entries again (silent since {timing.iso(state.silent_since)})."), "newsmon:feed-recovered"
-    message = AlertMessage(rule=rule, title=title, url=feed.url, outlet=name, published=timing.iso(now),
-                           snippet=text, highlights=(), matched=(), feed=name)
-    app.store.queue_notice(rule, app.config.admin_channels(), message, now)
-    app.store.set_silent(state.id, now if silent else None)
-    log.warning("%s feed=%s last_new=%s expect_every=%gh", "feed silent" if silent else "feed recovered",
-                feed.url, timing.iso(last_new), hours)
 
 
 async def _poll(app: App, feed: FeedSpec, force: bool) -> PollResult:
