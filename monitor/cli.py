@@ -76,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="show each feed's health and the outbox",
                                  description="Read the state database (never creates one) and show every "
                                              "feed: health, last success, last error, next poll, entries "
-                                             "seen; and the outbox's alert counts.")
+                                             "seen; the outbox's alert counts; and each channel's health (pending, "
+                                             "failing since when and why, next try, next digest).")
     status.add_argument("--json", action="store_true", help="one JSON document, for scripts")
     status.set_defaults(handler=reports.cmd_status)
 
