@@ -258,8 +258,9 @@ def routing_problems(channels: tuple[ChannelSpec, ...], default: tuple[str, ...]
         if candidates and not rule.channels and not routes(channels, default, rule):
             out.append((rule.name, f"reaches no channel: every channel it could use filters it out "
                                    f"(severity {rule.severity!r}); set the rule's 'channels' or a channel's filters"))
+    rule_names = {rule.name for rule in rules}
     for channel in channels:
         for index, rule_name in enumerate(channel.rules or ()):
-            if rule_name not in {rule.name for rule in rules}:
+            if rule_name not in rule_names:
                 out.append(("", f"channels.{channel.name}.rules[{index}]: unknown rule {rule_name!r}"))
     return out

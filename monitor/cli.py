@@ -225,7 +225,7 @@ def cmd_notify_test(args: argparse.Namespace) -> int:
     message = reports.sample_alert()
     failures = 0
     for target in channel.targets:
-        outcome = channel.send_to(target, *channel.render(message, target))
+        outcome = target.send(*channel.render(message, target))
         if outcome.ok:
             print(f"ok      {target.privacy} ({target.kind}): accepted")
         else:

@@ -148,12 +148,10 @@ class Daemon:
                 self.running.discard(task)
 
     async def _poll(self, feed: FeedSpec) -> None:
-        await self._tracked(self._poll_and_kick, feed)
+        await self._tracked(self._poll_and_reschedule, feed)
 
-    async def _poll_and_kick(self, feed: FeedSpec) -> None:
-        result = await pipeline.poll(self.app, feed)
-        if result.alerts:
-            self.kick.set()  # deliver now, not at the next outbox round
+    async def _poll_and_reschedule(self, feed: FeedSpec) -> None:
+        result = await pipeline.poll(self.app, feed)  # its alerts kicked the outbox as they were queued
         if result.next_poll and self.scheduler is not None:
             # backoff, Retry-After or TTL: the next run waits at least until then
             job = self.scheduler.get_job(f"feed:{feed.url}")

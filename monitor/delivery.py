@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from monitor import alert, timing
 from monitor.app import App
-from monitor.model import AlertMessage, PendingAlert
+from monitor.model import AlertMessage, ChannelSpec, PendingAlert
 from monitor.store import ChannelState
 
 log = logging.getLogger("newsmon.delivery")
@@ -164,8 +164,7 @@ async def _digest(app: App, channel: alert.Channel, state: ChannelState, tally: 
     rows = app.store.pending(channel.name, now, limit=None)
     if not rows:
         return
-    start = max(state.digest_since or 0.0, rows[0].created)
-    due = timing.next_digest(start, every=spec.digest_every, cron=spec.digest_cron, zone=spec.timezone)
+    due = digest_due(spec, state, rows[0].created)
     if now < due:
         app.store.hold(channel.name, due)  # a weekly digest's alerts are not dead after 48 h
         return
@@ -183,6 +182,13 @@ async def _digest(app: App, channel: alert.Channel, state: ChannelState, tally: 
         log.info("digest sent channel=%s alerts=%d stories=%d", channel.name, len(rows), stories)
 
 
+def digest_due(spec: ChannelSpec, state: ChannelState, oldest: float) -> float:
+    """When a digest channel's next digest goes out: the first period boundary after its oldest
+    waiting alert was queued (and after the last digest)."""
+    start = max(state.digest_since or 0.0, oldest)
+    return timing.next_digest(start, every=spec.digest_every, cron=spec.digest_cron, zone=spec.timezone)
+
+
 async def _batch(app: App, channel: alert.Channel, state: ChannelState, rows: list[PendingAlert],
                  batch: alert.Batch, via: str, tally: Tally) -> bool:
     """Send `rows` as one batch message (several parts when long) to every target that has not
@@ -197,7 +203,8 @@ async def _batch(app: App, channel: alert.Channel, state: ChannelState, rows: li
             outcome = await channel.deliver(target, part.title, part.body)
             if not outcome.ok:
                 problem = f"{target.privacy}: {outcome.reason}"
-                app.store.note_error([rows[i].id for i in todo], problem)
+                app.store.mark_delivered([rows[i].id for i in todo], (), app.clock(), via, channel.target_ids,
+                                         problem)  # none accepted: an attempt, and why it failed
                 _failed(app, channel, state, problem, tally)
                 return False
             ids = [rows[todo[member]].id for member in part.members]

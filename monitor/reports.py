@@ -58,9 +58,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         counts = opened.alert_counts()
         per_channel = opened.channel_counts()
         states = {channel.name: opened.channel_state(channel.name) for channel in loaded.channels}
+        oldest = {channel.name: opened.oldest_pending(channel.name) for channel in loaded.channels if channel.digest}
         state = str(opened.path)
-    channels = [_channel_status(channel, states[channel.name], per_channel.get(channel.name, {}))
-                for channel in loaded.channels]
+    channels = [_channel_status(channel, states[channel.name], per_channel.get(channel.name, {}),
+                                oldest.get(channel.name)) for channel in loaded.channels]
     feeds = []
     for row in rows:
         regular = row.last_attempt + intervals[row.url] if row.last_attempt and row.url in intervals else None
@@ -97,17 +98,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _channel_status(channel, state, counts: dict[str, int]) -> dict:
+def _channel_status(channel, state, counts: dict[str, int], oldest: float | None) -> dict:
     """A channel's delivery health for `status`."""
-    import time
-
-    from monitor import timing
-
     next_digest = None
-    if channel.digest and counts.get("pending"):
-        start = max(state.digest_since or 0.0, time.time() - 1)
-        next_digest = timing.next_digest(start, every=channel.digest_every, cron=channel.digest_cron,
-                                         zone=channel.timezone)
+    if oldest is not None:  # a digest channel with alerts waiting
+        from monitor import delivery
+
+        next_digest = delivery.digest_due(channel, state, oldest)
     return {"name": channel.name, "alerts": counts, "failing": bool(state.failures),
             "consecutive_failures": state.failures, "retry_at": _iso(state.retry_at), "last_error": state.last_error,
             "folding_until": _iso(state.fold_until), "next_digest": _iso(next_digest)}

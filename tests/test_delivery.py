@@ -175,6 +175,15 @@ def test_a_cron_digest_follows_its_timezone(tmp_path, web, harness):
     assert len(web.json_posts("/am")) == 1
 
 
+def test_status_says_when_a_digest_channel_sends_next(tmp_path, web, harness):
+    path = write_config(tmp_path, [], {"daily": {"urls": [json_url(web, "/d")], "digest": "1d"}})
+    running = harness.open(path, Clock(time.time()))
+    queue(running, "daily", 2)
+    running.store.close()
+    midnight = time.strftime("%Y-%m-%d 00:00 UTC", time.gmtime(time.time() + 86400))
+    assert f"channel daily: 2 pending · next digest {midnight}" in run_newsmon("--config", str(path), "status").stdout
+
+
 def test_a_weekly_digest_keeps_its_alerts_past_48_hours(tmp_path, web, harness):
     path = write_config(tmp_path, [], {"weekly": {"urls": [json_url(web, "/week")], "digest": "0 8 * * mon",
                                                   "timezone": "Asia/Karachi"}})

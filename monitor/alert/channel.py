@@ -54,9 +54,7 @@ class Target:
     def __init__(self, url: str, server: object):
         self._url = url
         self.id = hashlib.sha256(url.encode()).hexdigest()[:12]
-        # shown in logs, `alerts` and `check`: apprise's privacy URL without its options (noise),
-        # and with what still looks like a token (a webhook's path) hidden too
-        self.privacy = redact.SECRETS.redact(server.url(privacy=True).split("?", 1)[0])
+        self.privacy = _shown(server)
         self.kind = _format_of(server, url)
         self.max_length = int(getattr(server, "body_maxlen", 0) or 32768)
         self.merge_title = int(getattr(server, "title_maxlen", 1) or 0) <= 0
@@ -157,11 +155,24 @@ def _server(url: str, reasons: list[str] | None = None) -> object | None:
         logger.propagate = saved[1]
 
 
+def _known(url: str, reasons: list[str] | None = None) -> object | None:
+    """apprise's plugin object for a URL (None if refused), its secrets registered for redaction
+    either way: the one door every channel URL goes through."""
+    server = _server(url, reasons) if "://" in url else None
+    redact.SECRETS.add_url(url, server.url(privacy=True) if server is not None else None)
+    return server
+
+
+def _shown(server: object) -> str:
+    """How a URL is shown in logs, `alerts` and `check`: apprise's privacy URL without its
+    options (noise), and with what still looks like a token (a webhook's path) hidden too."""
+    return redact.SECRETS.redact(server.url(privacy=True).split("?", 1)[0])
+
+
 def check_url(url: str) -> str | None:
     """Why apprise refuses `url`, or None when it accepts it. Never shows a secret."""
     reasons: list[str] = []
-    server = _server(url, reasons) if "://" in url else None
-    redact.SECRETS.add_url(url, server.url(privacy=True) if server is not None else None)
+    server = _known(url, reasons)
     if "://" not in url:
         return "not an apprise URL (expected SCHEME://...)"
     if server is not None:
@@ -179,11 +190,8 @@ def check_url(url: str) -> str | None:
 
 def privacy_url(url: str) -> str:
     """apprise's privacy form of a URL (secrets hidden), or just its scheme."""
-    server = _server(url) if "://" in url else None
-    if server is None:
-        return url.split("://", 1)[0] + "://…"
-    redact.SECRETS.add_url(url, server.url(privacy=True))
-    return redact.SECRETS.redact(server.url(privacy=True).split("?", 1)[0])
+    server = _known(url)
+    return _shown(server) if server is not None else url.split("://", 1)[0] + "://…"
 
 
 class Channel:
@@ -194,8 +202,7 @@ class Channel:
         self.spec = spec
         self.targets: list[Target] = []
         for url in spec.urls:
-            server = _server(url)
-            redact.SECRETS.add_url(url, server.url(privacy=True) if server is not None else None)
+            server = _known(url)
             if server is not None:  # refused URLs are reported by check_url at config load
                 self.targets.append(Target(url, server))
 
@@ -213,16 +220,9 @@ class Channel:
     def parts(self, batch: formats.Batch, target: Target) -> list[formats.Part]:
         return formats.render_batch(batch, target.kind, target.max_length)
 
-    def send(self, message: AlertMessage) -> bool:
-        """Deliver one alert to every target (blocking); for `notify-test` and tests."""
-        return all(self.send_to(target, *self.render(message, target)).ok for target in self.targets)
-
-    def send_to(self, target: Target, title: str, body: str, thread: str | None = None, reply: bool = False) -> Outcome:
-        return target.send(title, body, thread, reply)
-
     async def deliver(self, target: Target, title: str, body: str, thread: str | None = None,
                       reply: bool = False) -> Outcome:
-        """`send_to` in a daemon thread, without blocking the event loop. A daemon thread,
+        """`target.send` in a daemon thread, without blocking the event loop. A daemon thread,
         because apprise may block for a long time (SMTP timeouts, its own throttling) and
         stopping newsmon must not wait for it: what such a send leaves unrecorded is sent again
         after the next start (at most one duplicate)."""

@@ -47,8 +47,9 @@ class Secrets:
             return text
         return pattern.sub(lambda found: found.group(0)[:1] + "…", text)
 
-    def __contains__(self, text: str) -> bool:
-        return text in self._secrets
+    @property
+    def active(self) -> bool:
+        return self._pattern is not None
 
 
 def secret_parts(url: str, privacy_url: str | None = None) -> set[str]:
@@ -104,7 +105,7 @@ def install() -> None:
 
     def factory(*args, **kwargs) -> logging.LogRecord:
         record = previous(*args, **kwargs)
-        if SECRETS._pattern is not None:
+        if SECRETS.active:
             _scrub(record)
         return record
 

@@ -73,11 +73,6 @@ class Outbox(StoreBase):
                                "attempts = attempts + 1 WHERE id = ?", (" ".join(sorted(delivered)), error, alert_id))
         return done
 
-    def note_error(self, alert_ids: Iterable[int], error: str) -> None:
-        with self.transaction() as db:
-            db.executemany("UPDATE alerts SET last_error = ?, attempts = attempts + 1 WHERE id = ?",
-                           [(error, alert_id) for alert_id in alert_ids])
-
     def expire(self, now: float) -> list[AlertRow]:
         """Alerts still unsent past their deadline become 'dead'; returns them."""
         query = f"""SELECT * FROM alerts WHERE status IN ('pending', 'sending')
@@ -138,6 +133,11 @@ class Outbox(StoreBase):
             query += " LIMIT ?"
             params.append(limit)
         return [_row(row) for row in self.db.execute(query, params).fetchall()]
+
+    def oldest_pending(self, channel: str) -> float | None:
+        """When the oldest alert still waiting on `channel` was queued."""
+        return self.db.execute("SELECT MIN(created) FROM alerts WHERE channel = ? AND status = 'pending'",
+                               (channel,)).fetchone()[0]
 
     def channel_counts(self) -> dict[str, dict[str, int]]:
         """{channel: {status: count}} over the whole outbox."""
