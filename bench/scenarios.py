@@ -276,7 +276,7 @@ def latency(farm: Farm, work: Path, feed_ids: list[int], events: int, rate: floa
             "untimed": [r["link"] for r in records if not (r["served"] and r["arrived"])], "p50": _percentile(timed, 50), "p95": _percentile(timed, 95),
             "max": max(timed) if timed else None, "poll_wait_p50": _percentile(waiting, 50), "warm_up": warm_up,
             "floor_p50": _percentile(floors, 50), "floor_p95": _percentile(floors, 95), "samples": timed,
-            "floor_samples": floors, "busy_before": quiet}
+            "floor_samples": floors, "busy_before": quiet, "records": records}
 
 
 def latency_floor(farm: Farm, records: list[dict], config: Path) -> list[float]:

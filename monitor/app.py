@@ -14,6 +14,7 @@ from pathlib import Path
 from monitor import alert, config, fetch, match, sandbox, store, stories
 from monitor.metrics import Metrics
 from monitor.errors import ConfigError, Problem
+from monitor.model import FeedItems
 
 RESTART_SETTINGS = ("state_dir", "user_agent", "allow_private_networks", "max_connections", "max_connections_per_host",
                     "request_timeout", "parse_timeout", "worker_memory", "story_window")
@@ -50,6 +51,8 @@ class App:
     clock: Callable[[], float] = time.time  # tests pass a controllable clock
     warned: set[tuple[str, str]] = field(default_factory=set)  # (feed, kind) said once already
     on_queued: Callable[[], None] = lambda: None  # called when alerts were queued (the daemon delivers at once)
+    # per feed id, what its last fully recorded body held: its next body's unchanged items are not parsed
+    feed_items: dict[int, FeedItems] = field(default_factory=dict)
 
     def reconfigure(self, fresh: config.Config) -> list[str]:
         """Switch to a new, checked configuration: feeds, rules, entities and channels apply at

@@ -16,8 +16,9 @@ from urllib.parse import urljoin
 import feedparser
 import feedparser.datetimes
 
+from monitor import feedsplit
 from monitor.errors import ParseError
-from monitor.model import Entry, FeedDocument
+from monitor.model import Entry, FeedDocument, FeedItems
 
 # No HTML sanitising and no rewriting of links inside content: newsmon never shows a feed's
 # HTML, only the plain text `html_to_text` makes of it (scripts and styles dropped), and
@@ -138,10 +139,27 @@ def _json_feed(body: bytes, url: str) -> FeedDocument:
     return FeedDocument(title=title, site_url=str(data.get("home_page_url") or "") or None, entries=tuple(entries))
 
 
+def parse_changed(body: bytes, url: str, content_type: str | None = None,
+                  previous: FeedItems | None = None) -> tuple[FeedDocument, FeedItems | None]:
+    """`parse` for the next body of a feed whose last body held `previous`: the document has
+    the feed's metadata and only the entries of items that are new or changed since then (all
+    of them without `previous`, or when the body cannot be cut into items: see
+    monitor.feedsplit). Also returns what to pass as `previous` next time (None: nothing to
+    remember, e.g. a JSON Feed)."""
+    if _is_json(body):
+        return _json_feed(body, url), None
+    part, items = feedsplit.changed(body, url, content_type, previous)
+    return parse(part, url, content_type), items
+
+
+def _is_json(body: bytes) -> bool:
+    return body.lstrip(b"\xef\xbb\xbf \t\r\n\x0b\x0c")[:1] == b"{"
+
+
 def parse(body: bytes, url: str, content_type: str | None = None) -> FeedDocument:
     """Parse a feed response body (RSS, Atom, RDF or JSON Feed). Raises ParseError when it
     holds no feed at all."""
-    if body.lstrip()[:1] == b"{" or body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{":
+    if _is_json(body):
         return _json_feed(body, url)
     headers = {"content-location": url}
     if content_type:

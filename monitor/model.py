@@ -102,6 +102,17 @@ class FeedDocument:
 
 
 @dataclass(frozen=True)
+class FeedItems:
+    """What a feed's last parsed body held (see monitor.feedsplit): a digest of the markup
+    around its items and one of each item. The daemon keeps it between polls, so that the next
+    body's unchanged items are not parsed again."""
+
+    context: bytes
+    digests: frozenset[bytes]
+    count: int  # items in that body
+
+
+@dataclass(frozen=True)
 class Page:
     """Text extracted from an article page."""
 

@@ -1,6 +1,7 @@
 """One poll of one feed, start to finish, and one drain of the outbox.
 
-poll: fetch the feed (conditional GET) -> parse in the sandbox -> for each entry not seen
+poll: fetch the feed (conditional GET) -> parse in the sandbox (in the daemon, only the items
+whose bytes changed since the feed's last recorded body: monitor.feedsplit) -> for each entry not seen
 before: fetch the article page and extract its text (or fall back to the feed's own text) ->
 match -> record entry, article, hits and outbox rows in one transaction. The feed's HTTP
 validators are stored only after every entry of the response is recorded.
@@ -21,11 +22,11 @@ from datetime import datetime, timezone
 from monitor import delivery, fetch, sandbox, silence, stories, text, timing, urls
 from monitor.app import App
 from monitor.errors import ExtractError, FetchError, NewsmonError, ParseError
-from monitor.model import AlertMessage, Article, Entry, FeedDocument, FeedSpec, Hit, Match, Page
+from monitor.model import AlertMessage, Article, Entry, FeedSpec, Hit, Match, Page
 from monitor.store import KnownEntry, QueuedAlert
 
 log = logging.getLogger("newsmon.pipeline")
-PARSE = sandbox.Task("monitor.feeds", "parse")  # run in the workers only: see sandbox.Task
+PARSE = sandbox.Task("monitor.feeds", "parse_changed")  # run in the workers only: see sandbox.Task
 EXTRACT = sandbox.Task("monitor.extract", "extract")
 
 
@@ -98,7 +99,8 @@ async def _poll(app: App, feed: FeedSpec, force: bool) -> PollResult:
         _recovered(feed, state.last_error)
         return PollResult(feed.url, "unchanged", next_poll=next_poll)
     try:
-        document: FeedDocument = await app.sandbox.run(PARSE, response.body, response.url, response.content_type)
+        document, items = await app.sandbox.run(PARSE, response.body, response.url, response.content_type,
+                                                app.feed_items.get(state.id))
     except sandbox.WorkerTimeout as error:
         return _failed(app, feed, state, "parse-timeout", str(error), interval, None)
     except sandbox.WorkerOutOfMemory as error:
@@ -141,18 +143,24 @@ async def _poll(app: App, feed: FeedSpec, force: bool) -> PollResult:
             log.error("entry not recorded feed=%s entry=%s error=%r (will retry next poll)", feed.url, entry.key, outcome)
         else:
             queued += outcome
+    count = items.count if items else len(document.entries)
     if any(isinstance(outcome, BaseException) for outcome in outcomes):
-        return PollResult(feed.url, "failed", len(document.entries), len(fresh), queued, "some entries not recorded")
+        app.feed_items.pop(state.id, None)  # the next poll reads every item again, and retries these
+        return PollResult(feed.url, "failed", count, len(fresh), queued, "some entries not recorded")
     next_poll = now + hold if hold else None
     app.store.feed_succeeded(state.id, etag=response.etag, last_modified=response.last_modified, body_hash=body_hash,
                              now=now, next_poll=next_poll, title=document.title, site_url=document.site_url)
+    if items:
+        app.feed_items[state.id] = items
+    else:
+        app.feed_items.pop(state.id, None)
     _recovered(feed, state.last_error)
     if first_poll:
         log.info("feed added feed=%s entries=%d alerts=%d%s", feed.url, len(fresh), queued,
                  "" if feed.alert_on_first_poll else " (first poll records without alerting)")
     elif fresh:
         log.info("feed polled feed=%s new=%d alerts=%d", feed.url, len(fresh), queued)
-    return PollResult(feed.url, "new", len(document.entries), len(fresh), queued, next_poll=next_poll)
+    return PollResult(feed.url, "new", count, len(fresh), queued, next_poll=next_poll)
 
 
 def _failed(app: App, feed: FeedSpec, state, kind: str, message: str, interval: float,
@@ -183,7 +191,8 @@ async def _article(app: App, feed: FeedSpec, outlet: str, entry: Entry, link: st
         try:
             response = await app.fetcher.get(link, max_bytes=app.config.settings.max_page_size, untrusted=True,
                                              accept=fetch.PAGE_ACCEPT, proxy=feed.proxy)
-            page = await app.sandbox.run(EXTRACT, response.body, response.url)
+            # a page's date is read only when the feed has none: it is a guess more often than not
+            page = await app.sandbox.run(EXTRACT, response.body, response.url, entry.published is None)
         except FetchError as error:
             _page_problem(app, feed, entry, error.kind, str(error))
         except (ExtractError, NewsmonError) as error:
