@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import gc
 import logging
 import os
 import signal
@@ -290,6 +291,10 @@ class Daemon:
         if recovered:
             log.info("alerts in flight at the last stop returned to the outbox count=%d", recovered)
         self.scheduler = self.schedule()
+        # What start-up built (modules, the compiled rules, the story index) lives as long as the
+        # daemon: frozen, it is left out of the cyclic collector's full passes, which would walk it
+        # in the middle of a poll.
+        gc.freeze()
         self.scheduler.start()
         outbox = asyncio.create_task(self._outbox(), name="newsmon-outbox")
         self.running.add(outbox)

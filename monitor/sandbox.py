@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import importlib
 import logging
 import multiprocessing
@@ -118,6 +119,9 @@ def _serve(channel: socket.socket, limit: int | None, preload: tuple[str, ...]) 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is newsmon's to handle, not a task's
     for module in preload:
         importlib.import_module(module)
+    # The parsers' modules live as long as the worker: out of the cyclic collector's reach, a
+    # full collection walks only what tasks made, not these ~33,000 objects again (4 ms a time).
+    gc.freeze()
     channel.setblocking(True)
     channel.sendall(READY)
     while True:
