@@ -70,10 +70,21 @@ class App:
         self.store.close()
 
 
-def open_app(loaded: config.Config, *, workers: int | None = None) -> App:
-    """Open the store and start the stages for a checked configuration. Raises StoreError."""
+def open_app(loaded: config.Config, *, workers: int | None = None, start_workers: str = "lazily") -> App:
+    """Open the store and start the stages for a checked configuration. Raises StoreError.
+
+    `start_workers`: "lazily" starts the sandbox's workers when the first feed body comes;
+    "now" starts them in the background at once, while the rules compile and the story index
+    is read (the daemon: it will need them); "if-new-feeds" does that only when a configured
+    feed has never been read (`run --once` on new feeds; a run whose feeds all answer 304
+    should not pay half a second of CPU a worker for nothing)."""
     settings = loaded.settings
     opened = store.open_store(settings.state_dir)
+    box = sandbox.Sandbox(workers or os.cpu_count(), timeout=settings.parse_timeout,
+                          memory_limit=settings.worker_memory, preload=("monitor.feeds", "monitor.extract"))
+    if start_workers == "now" or (start_workers == "if-new-feeds"
+                                  and {feed.url for feed in loaded.feeds} - opened.parsed_feeds()):
+        box.start_ahead()
     return App(
         config=loaded,
         matcher=match.Matcher(loaded.entities, loaded.rules),
@@ -82,8 +93,7 @@ def open_app(loaded: config.Config, *, workers: int | None = None) -> App:
         fetcher=fetch.Fetcher(user_agent=settings.user_agent, allowed_networks=settings.allow_private_networks,
                               timeout=settings.request_timeout, max_connections=settings.max_connections,
                               max_per_host=settings.max_connections_per_host),
-        sandbox=sandbox.Sandbox(workers or os.cpu_count(), timeout=settings.parse_timeout,
-                                memory_limit=settings.worker_memory, preload=("monitor.feeds", "monitor.extract")),
+        sandbox=box,
         stories=story_index(opened, settings.story_window),
     )
 

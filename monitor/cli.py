@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import re
 import logging
@@ -248,7 +249,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     with daemon.StateLock(loaded.settings.state_dir):  # one newsmon per state directory
         if args.once:
             return asyncio.run(_once(loaded))
-        running = app.open_app(loaded)
+        running = app.open_app(loaded, start_workers="now")
         asyncio.run(daemon.Daemon(running, loader=lambda: app.check(path)).run())
     return EXIT_OK
 
@@ -271,7 +272,8 @@ def cmd_reload(args: argparse.Namespace) -> int:
 async def _once(loaded: config.Config) -> int:
     from monitor import app, pipeline
 
-    running = app.open_app(loaded)
+    running = app.open_app(loaded, start_workers="if-new-feeds")
+    gc.freeze()  # what start-up built stays: out of the cyclic collector's full passes (see daemon.run)
     try:
         running.store.recover()
         started = time.monotonic()

@@ -15,6 +15,7 @@ Wikipedia page); the text is the same either way.
 
 from __future__ import annotations
 
+import html as html_module
 import logging
 import re
 from urllib.parse import urljoin, urlsplit
@@ -51,54 +52,137 @@ logging.getLogger("trafilatura").setLevel(logging.ERROR)
 logging.getLogger("htmldate").setLevel(logging.ERROR)
 
 
-def extract(html: bytes, url: str | None, date: bool = True) -> Page:
+def extract(html: bytes, url: str | None, date: bool = True, title: bool = True) -> Page:
     """The main text and metadata of an article page. Raises ExtractError if there is none.
-    `date=False` skips looking for its publication date (the feed gave one)."""
+    `date=False` skips looking for its publication date, `title=False` for its title (the
+    feed gave them): then the page is parsed once, by trafilatura, and nothing else walks it."""
+    tree = None
     try:
-        tree = trafilatura.load_html(html)
+        if date or title:
+            tree = trafilatura.load_html(html)
         # trafilatura works on a copy of a tree it is given: `tree` stays whole for the metadata
-        document = trafilatura.bare_extraction(tree, url=url, **OPTIONS) if tree is not None else None
+        document = trafilatura.bare_extraction(tree if tree is not None else html, url=url, **OPTIONS)
     except (ValueError, TypeError, AttributeError) as error:  # malformed markup deep in lxml
         raise ExtractError(f"extraction failed: {error}") from None
     text = (getattr(document, "text", None) or "").strip() if document is not None else ""
     if len(text) < MIN_TEXT or not any(len(line.split()) >= MIN_SENTENCE_WORDS for line in text.splitlines()):
         raise ExtractError("no article text found on the page")
-    title, canonical_url, language = read_metadata(tree, url)
-    return Page(text=text, title=title, canonical_url=canonical_url, language=language,
-                published=_date(tree, canonical_url) if date else None)
+    head = Head(html)
+    canonical_url = head.canonical(url)
+    return Page(text=text, title=read_title(tree) if title and tree is not None else None,
+                canonical_url=canonical_url, language=head.language(),
+                published=_date(tree, canonical_url) if date and tree is not None else None)
 
 
-def read_metadata(tree, url: str | None) -> tuple[str | None, str | None, str | None]:
-    """(title, canonical URL, language) from a parsed page, in one walk over its <meta>,
-    <link>, <title> and <h1> elements. They are looked for in the whole page, not only in
-    <head>: a stray element early in a head makes the HTML parser end it there.
+class Head:
+    """The few <html>, <link> and <meta> attributes newsmon keeps, read from the page's bytes
+    with patterns aimed at each tag (a fraction of a millisecond, where walking a parsed tree
+    meant parsing or copying the page once more). Tags are looked for in the whole page, not
+    only in <head>: a stray element early in a head ends it, and the tags after it with it."""
 
-    The canonical URL is the page's own address when it names none (as trafilatura does): a
-    redirected link then still identifies the article by where it led."""
+    def __init__(self, html: bytes):
+        self.html = html
+        found = _CHARSET.search(html, 0, 4096)
+        self.encoding = found.group(1).decode("ascii") if found else "utf-8"
+
+    def _text(self, value: bytes) -> str:
+        try:
+            return html_module.unescape(value.decode(self.encoding, "replace"))
+        except LookupError:  # a charset Python does not know
+            return html_module.unescape(value.decode("utf-8", "replace"))
+
+    def _tags(self, pattern: re.Pattern) -> list[dict[bytes, bytes]]:
+        return [_attributes(tag.group(1)) for tag in pattern.finditer(self.html)]
+
+    def meta(self, key: str) -> str | None:
+        """The content of the first <meta> whose property, name, itemprop or http-equiv is `key`."""
+        wanted = key.encode()
+        pattern = _META_PATTERNS.get(key) or _META_PATTERNS.setdefault(
+            key, re.compile(rb"<meta\b([^>]*" + re.escape(wanted) + rb"[^>]*)>", re.IGNORECASE))
+        for attributes in self._tags(pattern):
+            name = (attributes.get(b"property") or attributes.get(b"name") or attributes.get(b"itemprop")
+                    or attributes.get(b"http-equiv") or b"").strip().lower()
+            content = _clean(self._text(attributes.get(b"content", b"")))
+            if name == wanted and content:
+                return content
+        return None
+
+    def canonical(self, url: str | None) -> str | None:
+        """The page's canonical URL (<link rel="canonical">, else og:url or twitter:url), made
+        absolute; the page's own address when it names none (as trafilatura does): a
+        redirected link then still identifies the article by where it led."""
+        for attributes in self._tags(_CANONICAL):
+            if b"canonical" in attributes.get(b"rel", b"").lower().split():
+                found = _web_url(self._text(attributes.get(b"href", b"")), url)
+                if found:
+                    return found
+        for key in URL_KEYS:
+            found = _web_url(self.meta(key), url)
+            if found:
+                return found
+        return url
+
+    def language(self) -> str | None:
+        """<html lang>, else a content-language, og:locale or language <meta> in the first 64 KB."""
+        candidates = []
+        root = _HTML_TAG.search(self.html, 0, HEAD_BYTES)
+        if root:
+            attributes = _attributes(root.group(1))
+            candidates += [self._text(attributes.get(b"lang", b"")), self._text(attributes.get(b"xml:lang", b""))]
+        for tag in _LANGUAGE_META.finditer(self.html, 0, HEAD_BYTES):
+            attributes = _attributes(tag.group(1))
+            name = (attributes.get(b"property") or attributes.get(b"name") or attributes.get(b"http-equiv") or b"")
+            if name.strip().lower().decode("latin-1") in LANGUAGE_KEYS:
+                candidates.append(self._text(attributes.get(b"content", b"")))
+        for candidate in candidates:
+            if candidate:
+                candidate = candidate.split(",")[0].strip()
+                if LANGUAGE.fullmatch(candidate):
+                    return candidate.replace("_", "-")
+        return None
+
+def _attributes(text: bytes) -> dict[bytes, bytes]:
+    """A tag's attributes (names lower-cased, the first of each kept), values as written."""
+    attributes: dict[bytes, bytes] = {}
+    for attribute in _ATTRIBUTE.finditer(text):
+        value = attribute.group(2) or b""
+        if value[:1] in (b'"', b"'"):
+            value = value[1:-1]
+        attributes.setdefault(attribute.group(1).lower(), value)
+    return attributes
+
+
+_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?([\w-]+)", re.IGNORECASE)
+_ATTRIBUTE = re.compile(rb"([^\s=/>\"']+)(?:\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s>]+))?")
+_CANONICAL = re.compile(rb"<link\b([^>]*canonical[^>]*)>", re.IGNORECASE)
+_HTML_TAG = re.compile(rb"<html\b([^>]*)>", re.IGNORECASE)
+_LANGUAGE_META = re.compile(rb"<meta\b([^>]*(?:language|og:locale)[^>]*)>", re.IGNORECASE)
+HEAD_BYTES = 65536  # where the language is looked for
+_META_PATTERNS: dict[str, re.Pattern] = {}
+
+
+def read_title(tree) -> str | None:
+    """A parsed page's title: its og:title (or twitter:title, a meta title or headline), else
+    its one <h1> (a <title> often adds the site's name), else its <title>."""
     metas: dict[str, str] = {}
-    canonical = title_tag = None
+    title_tag = None
     headings: list[str] = []
-    for element in tree.iter("meta", "link", "title", "h1"):
+    for element in tree.iter("meta", "title", "h1"):
         tag = element.tag
         if tag == "meta":
-            key = (element.get("property") or element.get("name") or element.get("itemprop")
-                   or element.get("http-equiv") or "").strip().lower()
+            key = (element.get("property") or element.get("name") or element.get("itemprop") or "").strip().lower()
             content = _clean(element.get("content"))
-            if key and content:
+            if key in TITLE_KEYS and content:
                 metas.setdefault(key, content)
-        elif tag == "link":
-            if canonical is None and "canonical" in (element.get("rel") or "").lower().split():
-                canonical = _web_url(element.get("href"), url)
         elif tag == "title":
             title_tag = title_tag or _clean(element.text_content())
         elif len(headings) < 2:
             headings.append(_clean(element.text_content()) or "")
     title = next((metas[key] for key in TITLE_KEYS if key in metas), None)
     if title is None and len(headings) == 1 and headings[0]:
-        title = headings[0]  # a page's one <h1> is its headline; a <title> often adds the site's name
-    if canonical is None:
-        canonical = next((found for key in URL_KEYS if (found := _web_url(metas.get(key), url))), None)
-    return (title or title_tag)[:500] if (title or title_tag) else None, canonical or url, _language(tree, metas)
+        title = headings[0]
+    title = title or title_tag
+    return title[:500] if title else None
 
 
 def _date(tree, url: str | None) -> str | None:
@@ -108,15 +192,6 @@ def _date(tree, url: str | None) -> str | None:
         return htmldate.find_date(tree, url=url, **DATE_OPTIONS)
     except (ValueError, TypeError, AttributeError, OverflowError):  # odd date strings deep in htmldate
         return None
-
-
-def _language(tree, metas: dict[str, str]) -> str | None:
-    for candidate in (tree.get("lang"), tree.get("xml:lang"), *(metas.get(key) for key in LANGUAGE_KEYS)):
-        if candidate:
-            candidate = candidate.split(",")[0].strip()
-            if LANGUAGE.fullmatch(candidate):
-                return candidate.replace("_", "-")
-    return None
 
 
 def _web_url(value: str | None, base: str | None) -> str | None:

@@ -16,6 +16,7 @@ import asyncio
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -191,8 +192,10 @@ async def _article(app: App, feed: FeedSpec, outlet: str, entry: Entry, link: st
         try:
             response = await app.fetcher.get(link, max_bytes=app.config.settings.max_page_size, untrusted=True,
                                              accept=fetch.PAGE_ACCEPT, proxy=feed.proxy)
-            # a page's date is read only when the feed has none: it is a guess more often than not
-            page = await app.sandbox.run(EXTRACT, response.body, response.url, entry.published is None)
+            # a page's date and title are read only when the feed has none (a page's date is a
+            # guess more often than not); without them the page is parsed once, by trafilatura
+            page = await app.sandbox.run(EXTRACT, response.body, response.url, entry.published is None,
+                                         not entry.title)
         except FetchError as error:
             _page_problem(app, feed, entry, error.kind, str(error))
         except (ExtractError, NewsmonError) as error:
@@ -247,6 +250,13 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
             app.store.link_entry(feed_id, entry, canonical_link, existing.article_id, now=app.clock())
             return 0
     article = await _article(app, feed, outlet, entry, link)
+    made: list[stories.Signature] = []
+
+    def signed() -> stories.Signature:  # the article's signature, made once, when first needed
+        if not made:
+            made.append(stories.signature(article.title, article.text))
+        return made[0]
+
     if known is None:  # meanwhile another entry (of this poll or another feed) may have brought it
         if canonical_link:
             existing = app.store.article_by_link(canonical_link)
@@ -258,7 +268,7 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
             existing = app.store.article_by_link(page_key)
             # A page's canonical URL is the site's word, and some sites give every page the same
             # one: it identifies the article only if the stored one is the same text.
-            if existing is not None and existing.article_id is not None and _same_text(app, existing.article_id, article):
+            if existing is not None and existing.article_id is not None and _same_text(app, existing.article_id, article, signed):
                 app.store.link_entry(feed_id, entry, canonical_link, existing.article_id, now=app.clock())
                 return 0
     # the rules that match, and every entity named (kept for replay and trends), in one pass
@@ -276,7 +286,7 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
                                canonical_link=canonical_link, now=now, mentions=mentions)
         kind = "updated"
     else:
-        signature = stories.signature(article.title, article.text)
+        signature = signed()
         story = app.stories.find(signature, now)
         alerts = [] if quiet else _alerts_for(app, matches, article, name, story)
         _article_id, story_id = app.store.record_entry(feed_id, entry, article, matches, alerts, story_id=story,
@@ -304,14 +314,18 @@ def _identity(url: str | None) -> str | None:
     return None if key.rstrip("/").count("/") <= 2 else key
 
 
-def _same_text(app: App, article_id: int, article: Article) -> bool:
+def _same_text(app: App, article_id: int, article: Article, signed: Callable[[], stories.Signature]) -> bool:
+    """Whether the stored article is the same text as `article`: the same characters (the
+    same page reached by another link: no signature needed), or a near-duplicate."""
+    if app.store.article_text(article_id) == article.text:
+        return True
     blob, title = app.store.article_signature(article_id)
     if blob is None:
         return False
     # an older newsmon's signature (another shingle hash) is made again from the stored text
     stored = stories.unpack(blob, title) if stories.is_current(blob) else \
         stories.signature(title, app.store.article_text(article_id))
-    joined, _score = stories.same_story(stories.signature(article.title, article.text), stored)
+    joined, _score = stories.same_story(signed(), stored)
     return joined
 
 

@@ -31,6 +31,7 @@ import pickle
 import signal
 import socket
 import struct
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -167,6 +168,17 @@ class _Slot:
     def __init__(self) -> None:
         self.process: multiprocessing.process.BaseProcess | None = None
         self.channel: socket.socket | None = None
+        self.starting: threading.Thread | None = None  # a start begun ahead of the first task
+
+    def start_ahead(self, context: multiprocessing.context.BaseContext, limit: int | None,
+                    preload: tuple[str, ...]) -> None:
+        """`start`, in a thread of its own; a failure is left for the first task to meet again."""
+        def start() -> None:
+            with contextlib.suppress(Exception):
+                self.start(context, limit, preload)
+
+        self.starting = threading.Thread(target=start, name="newsmon-sandbox-start", daemon=True)
+        self.starting.start()
 
     def start(self, context: multiprocessing.context.BaseContext, limit: int | None, preload: tuple[str, ...]) -> None:
         """Start the worker and wait until it has imported `preload` (blocking: run it off the
@@ -278,6 +290,9 @@ class Sandbox:
 
     async def _run(self, slot: _Slot, frame: bytes, limit: float, name: str) -> Any:
         loop = asyncio.get_running_loop()
+        if slot.starting is not None:
+            starting, slot.starting = slot.starting, None
+            await loop.run_in_executor(None, starting.join)
         if slot.channel is None:
             try:  # may start the forkserver too: not on the loop
                 await loop.run_in_executor(None, slot.start, self.context, self.memory_limit, self.preload)
@@ -307,8 +322,20 @@ class Sandbox:
             raise WorkerOutOfMemory(f"{name} ran out of memory{cap} and was stopped") from None
         raise value
 
+    def start_ahead(self) -> None:
+        """Start every worker now, in the background: each takes about half a second to import
+        the parsers, which the first tasks would otherwise wait for (`run` starts them itself
+        when this was not called)."""
+        for slot in self.slots:
+            if slot.channel is None and slot.starting is None:
+                slot.start_ahead(self.context, self.memory_limit, self.preload)
+
     def close(self, timeout: float = 1.0) -> None:
         """Stop the workers: a worker still busy after `timeout` seconds is killed."""
+        for slot in self.slots:
+            if slot.starting is not None:  # let a start begun ahead finish, so its worker is stopped too
+                slot.starting.join(STARTING)
+                slot.starting = None
         for driver in self.drivers:
             driver.cancel()
         self.drivers, self.jobs = [], None

@@ -66,9 +66,20 @@ def _words(text: str) -> list[str]:
 
 def _lanes(words: list[str]) -> bytes:
     """Each word's tabulation values, one blake2s digest (four 64-bit values, the first three
-    used) a word, in the order of `words`."""
-    table = {word: hashlib.blake2s(word.encode("utf-8", "surrogatepass")).digest() for word in set(words)}
-    return b"".join(map(table.__getitem__, words))
+    used) a word, in the order of `words`. Digests are kept for the next article: most of an
+    article's words are common ones, and a digest call costs more than a lookup."""
+    cache = _LANES
+    missing = [word for word in set(words) if word not in cache]
+    if len(cache) + len(missing) > LANES_CACHED:
+        cache.clear()
+        missing = list(set(words))
+    for word in missing:
+        cache[word] = hashlib.blake2s(word.encode("utf-8", "surrogatepass")).digest()
+    return b"".join(map(cache.__getitem__, words))
+
+
+_LANES: dict[str, bytes] = {}
+LANES_CACHED = 50_000  # words (~7 MB); past that the cache starts again
 
 
 def _shingle_hashes(words: list[str]) -> set[int]:

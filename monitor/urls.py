@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from urllib.parse import unquote, urlsplit
 
@@ -145,6 +146,7 @@ def outlet_of(url: str | None) -> str | None:
     return name[4:] if name.startswith("www.") else name
 
 
+@functools.lru_cache(maxsize=8192)  # a poll asks for an entry's key several times; feeds repeat links
 def canonical(url: str) -> str:
     """The comparable key of the page at `url` (see the module docstring); the input, stripped,
     when it is not an http(s) URL or cannot be parsed."""

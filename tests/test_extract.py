@@ -156,3 +156,34 @@ def test_corpus_aeb_median_f1():
     print(f"\naeb: {len(scores)} pages, median word F1 {median:.4f}, mean {statistics.fmean(scores):.4f}, "
           f"ExtractError on {len(failed)}")
     assert median >= 0.80, f"median word F1 {median:.3f} over {len(scores)} aeb pages (ExtractError: {failed})"
+
+
+# --- metadata: what the daemon asks for, read from the page's bytes --------------------------
+
+def test_title_and_date_are_read_only_when_asked():
+    page = extract(ARTICLE, CANONICAL, date=False, title=False)
+    assert (page.title, page.published) == (None, None)
+    assert page.canonical_url == CANONICAL and page.language == "en"
+    assert extract(ARTICLE, CANONICAL).text == page.text
+
+
+@pytest.mark.parametrize("head, url, expected", [
+    ('<link href="/news/a" rel="canonical">', "https://site.example/amp/a", "https://site.example/news/a"),
+    ("<link rel='Canonical alternate' href=https://site.example/b>", None, "https://site.example/b"),
+    ('<meta property="og:url" content="https://site.example/c?x=1&amp;y=2">', None, "https://site.example/c?x=1&y=2"),
+    ('<link rel="canonical" href="javascript:void(0)">', "https://site.example/d", "https://site.example/d"),
+    ("", "https://site.example/e", "https://site.example/e"),
+], ids=["relative", "unquoted-and-other-rels", "og-url-entities", "not-http", "none"])
+def test_canonical_url(head, url, expected):
+    html = ARTICLE.replace(f'<link rel="canonical" href="{CANONICAL}">'.encode(), head.encode())
+    assert extract(html, url, date=False, title=False).canonical_url == expected
+
+
+def test_tags_after_a_stray_element_in_the_head_still_count():
+    # The HTML parser ends a head at the first element that cannot be in one: the tags after it
+    # are in the body of the tree, and still the page's own.
+    html = ARTICLE.replace(b"<title>", b"<div>promo</div><title>", 1).replace(b'<html lang="en">', b"<html>")
+    html = html.replace(b"</head>", b'<meta http-equiv="Content-Language" content="ur_PK"></head>')
+    page = extract(html, None)
+    assert page.canonical_url == CANONICAL and page.language == "ur-PK"
+    assert page.title == "Bridge repairs to start next month"

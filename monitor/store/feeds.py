@@ -88,6 +88,10 @@ class Feeds(StoreBase):
                                  (status, reason, url)).rowcount
         return changed == 1
 
+    def parsed_feeds(self) -> set[str]:
+        """The URLs of the feeds whose body has been read at least once."""
+        return {row[0] for row in self.db.execute("SELECT url FROM feeds WHERE body_hash IS NOT NULL")}
+
     def feeds(self) -> list[FeedRow]:
         self.flush()
         rows = self.db.execute(
