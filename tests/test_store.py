@@ -62,3 +62,51 @@ def test_an_unchanged_poll_is_seen_at_once_and_written_with_the_next_transaction
     opened.close()  # closing writes what waits
     assert stored(tmp_path, "last_success") == 500.0 and stored(tmp_path, "etag") == '"v3"'
     assert stored(tmp_path, "silent_since") == 300.0
+
+
+def entry_count(tmp_path) -> int:
+    with sqlite3.connect(tmp_path / "newsmon.db") as db:
+        return db.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
+
+
+def test_entries_without_alerts_are_read_at_once_and_committed_with_the_next_transaction(tmp_path):
+    """An entry that queues no alert needs no fsync of its own: lost in a crash, it is read
+    from its feed again (its feed's validators are committed with it or not at all)."""
+    from monitor.model import Article, Entry
+
+    opened = store.open_store(tmp_path)
+    feed = opened.feed("https://a.example/rss")
+    first = Entry("guid:1", "Title", "https://a.example/1", "", "", None, "h1")
+    article = Article("https://a.example/1", "Title", "Some text " * 20, "page", "a.example", None)
+    article_id, _story = opened.record_entry(feed.id, first, article, [], [], canonical_link="a.example/1", now=1.0)
+    copy = Entry("guid:2", "Title", "https://a.example/1?utm_source=x", "", "", None, "h2")
+    opened.link_entry(feed.id, copy, "a.example/1", article_id, now=2.0)
+    assert set(opened.known_entries(feed.id)) == {"guid:1", "guid:2"}  # this connection reads it at once
+    assert entry_count(tmp_path) == 0  # not committed yet: another connection does not see them
+    opened.feed_succeeded(feed.id, etag='"v1"', last_modified=None, body_hash="b", now=3.0, next_poll=None)
+    assert entry_count(tmp_path) == 2 and stored(tmp_path, "etag") == '"v1"'  # committed together
+
+    opened.link_entry(feed.id, Entry("guid:3", "Title", "https://a.example/1#top", "", "", None, "h3"),
+                      "a.example/1", article_id, now=4.0)
+    opened.db.close()  # newsmon dies: what waited is gone, and nothing else
+    with store.open_store(tmp_path) as reopened:
+        assert set(reopened.known_entries(feed.id)) == {"guid:1", "guid:2"}
+        assert reopened.feed("https://a.example/rss").etag == '"v1"'
+
+
+def test_a_failed_write_undoes_itself_and_keeps_what_waits(tmp_path):
+    from monitor.model import Article, Entry
+
+    with store.open_store(tmp_path) as opened:
+        feed = opened.feed("https://a.example/rss")
+        article = Article("https://a.example/1", "Title", "Some text " * 20, "page", "a.example", None)
+        article_id, _story = opened.record_entry(feed.id, Entry("guid:1", "T", "u", "", "", None, "h"), article,
+                                                 [], [], now=1.0)
+        opened.flush()
+        opened.link_entry(feed.id, Entry("guid:2", "T", "u2", "", "", None, "h"), "u", article_id, now=2.0)
+        with pytest.raises(sqlite3.IntegrityError):
+            with opened.transaction() as db:
+                db.execute("INSERT INTO feeds (url, created) VALUES ('https://a.example/rss', 1)")  # not unique
+        assert set(opened.known_entries(feed.id)) == {"guid:1", "guid:2"}  # the failed part alone was undone
+        assert entry_count(tmp_path) == 1  # and what waits still waits
+    assert entry_count(tmp_path) == 2  # closing commits it

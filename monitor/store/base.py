@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Self
+
+
+LATER_FOR = 1.0  # seconds a transaction left open by `later()` may stay open
 
 
 class StoreBase:
@@ -18,6 +22,10 @@ class StoreBase:
         # Writes that may wait (a 304's timestamps): key -> (statement, parameters). They go in
         # with the next write transaction, at `flush()` (the daemon's heartbeat) or at close.
         self._deferred: dict[object, tuple[str, tuple]] = {}
+        # A write transaction `later()` left open: committed by the next `transaction()`, at
+        # `flush()` or at close.
+        self._open = False
+        self._opened_at = 0.0
 
     # ------------------------------------------------------------ lifecycle
 
@@ -31,7 +39,7 @@ class StoreBase:
 
     def flush(self) -> None:
         """Write the deferred writes now (one transaction)."""
-        if self._deferred:
+        if self._deferred or self._open:
             with self.transaction():
                 pass
 
@@ -43,7 +51,14 @@ class StoreBase:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction: everything inside commits together or not at all."""
+        """One write transaction: everything inside commits together or not at all (with what
+        `later()` left waiting, which is committed with it)."""
+        if self._open:
+            with self._part() as db:
+                yield db
+            self.db.execute("COMMIT")
+            self._open = False
+            return
         self.db.execute("BEGIN IMMEDIATE")
         try:
             deferred, self._deferred = self._deferred, {}
@@ -54,3 +69,37 @@ class StoreBase:
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def later(self) -> Iterator[sqlite3.Connection]:
+        """Writes that may reach the disk with the next transaction rather than now: they are
+        made at once (this connection reads them straight away), all or none, in a write
+        transaction left open, and committed by the next `transaction()`, at `flush()` (the
+        daemon's heartbeat) or at close: one fsync for many. For what a crash may lose because
+        it is read again: an entry linked to an article we already have, whose feed's
+        validators (a later transaction) are then not stored either. The transaction is
+        committed anyway once it has been open `LATER_FOR` seconds: it holds the database's
+        write lock, and a crash should not lose more than that."""
+        if not self._open:
+            self.db.execute("BEGIN IMMEDIATE")
+            self._open, self._opened_at = True, time.monotonic()
+            deferred, self._deferred = self._deferred, {}
+            for statement, parameters in deferred.values():
+                self.db.execute(statement, parameters)
+        with self._part() as db:
+            yield db
+        if time.monotonic() - self._opened_at > LATER_FOR:  # other processes wait for its lock
+            self.db.execute("COMMIT")
+            self._open = False
+
+    @contextlib.contextmanager
+    def _part(self) -> Iterator[sqlite3.Connection]:
+        """A part of the open transaction that is undone alone if it fails."""
+        self.db.execute("SAVEPOINT part")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK TO part")
+            self.db.execute("RELEASE part")
+            raise
+        self.db.execute("RELEASE part")

@@ -42,10 +42,12 @@ class Entries(StoreBase):
                      signature: bytes | None = None, now: float | None = None,
                      mentions: list[Hit] = ()) -> tuple[int, int]:
         """Record a new entry with its article, hits and outbox rows, in one transaction. The
-        article joins `story_id`, or starts a new story. Returns (article id, story id)."""
+        article joins `story_id`, or starts a new story. Returns (article id, story id). With
+        no alerts it is committed with the next transaction (see `later`): lost in a crash, it
+        is read again, as new, from its feed."""
         now = time.time() if now is None else now
         published = article.published.timestamp() if article.published else None
-        with self.transaction() as db:
+        with self.transaction() if alerts else self.later() as db:
             story = story_id
             if story is None:
                 story = db.execute("INSERT INTO stories (first_seen, title, outlets) VALUES (?, ?, '[]')",
@@ -65,8 +67,9 @@ class Entries(StoreBase):
     def link_entry(self, feed_id: int, entry: Entry, canonical_link: str | None, article_id: int,
                    now: float | None = None) -> None:
         """Record an entry that is an article we already have (a guid flip, a URL variant, the
-        same page in another feed): no new article, no alert."""
-        with self.transaction() as db:
+        same page in another feed): no new article, no alert. Committed with the next
+        transaction (see `later`): lost in a crash, it is read and linked again."""
+        with self.later() as db:
             self._upsert_entry(db, feed_id, entry, canonical_link, article_id, time.time() if now is None else now)
 
     def update_entry(self, feed_id: int, entry: Entry, article_id: int, article: Article, matches: list[Match],
@@ -75,7 +78,7 @@ class Entries(StoreBase):
         """A known entry whose content changed: new text, the article's hits replaced, new outbox
         rows (rows already queued for the same rule, story, channel and seq are kept as they are)."""
         now = time.time() if now is None else now
-        with self.transaction() as db:
+        with self.transaction() if alerts else self.later() as db:
             story = db.execute("SELECT story_id FROM articles WHERE id = ?", (article_id,)).fetchone()[0]
             db.execute("UPDATE articles SET title = ?, text = ?, source = ? WHERE id = ?",
                        (article.title, article.text, article.source, article_id))

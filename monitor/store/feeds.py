@@ -55,7 +55,8 @@ class Feeds(StoreBase):
                        now: float, next_poll: float | None = None, title: str | None = None,
                        site_url: str | None = None) -> None:
         """Record a successful poll. Call only after every entry of the response is recorded:
-        the validators stored here make the next poll skip this response."""
+        the validators stored here make the next poll skip this response. One commit for the
+        poll: the entries that waited for one (see `later`) go with it."""
         with self.transaction() as db:
             db.execute(
                 """UPDATE feeds SET etag = ?, last_modified = ?, body_hash = COALESCE(?, body_hash),
