@@ -13,6 +13,7 @@ alerts (in order) for the next attempt.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import time
@@ -250,12 +251,7 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
             app.store.link_entry(feed_id, entry, canonical_link, existing.article_id, now=app.clock())
             return 0
     article = await _article(app, feed, outlet, entry, link)
-    made: list[stories.Signature] = []
-
-    def signed() -> stories.Signature:  # the article's signature, made once, when first needed
-        if not made:
-            made.append(stories.signature(article.title, article.text))
-        return made[0]
+    signed = functools.cache(lambda: stories.signature(article.title, article.text))  # made once, if needed
 
     if known is None:  # meanwhile another entry (of this poll or another feed) may have brought it
         if canonical_link:
