@@ -110,3 +110,23 @@ def test_a_failed_write_undoes_itself_and_keeps_what_waits(tmp_path):
         assert set(opened.known_entries(feed.id)) == {"guid:1", "guid:2"}  # the failed part alone was undone
         assert entry_count(tmp_path) == 1  # and what waits still waits
     assert entry_count(tmp_path) == 2  # closing commits it
+
+
+def test_an_unchanged_poll_waiting_beside_an_open_transaction_is_written(tmp_path):
+    """A 304's timestamps deferred while entries wait for a commit go in with that commit, and
+    survive a failed transaction."""
+    from monitor.model import Article, Entry
+
+    opened = store.open_store(tmp_path)
+    feed = opened.feed("https://a.example/rss")
+    other = opened.feed("https://b.example/rss")
+    article = Article("https://a.example/1", "Title", "Some text " * 20, "page", "a.example", None)
+    opened.record_entry(feed.id, Entry("guid:1", "T", "u", "", "", None, "h"), article, [], [], now=1.0)
+    opened.feed_unchanged(other.id, etag='"b1"', last_modified=None, now=5.0)
+    with pytest.raises(sqlite3.IntegrityError):
+        with opened.transaction() as db:
+            db.execute("INSERT INTO feeds (url, created) VALUES ('https://a.example/rss', 1)")
+    opened.close()
+    with sqlite3.connect(tmp_path / "newsmon.db") as db:
+        assert db.execute("SELECT etag FROM feeds WHERE url = 'https://b.example/rss'").fetchone()[0] == '"b1"'
+    assert entry_count(tmp_path) == 1

@@ -54,19 +54,19 @@ class StoreBase:
         """One write transaction: everything inside commits together or not at all (with what
         `later()` left waiting, which is committed with it)."""
         if self._open:
+            self._write_deferred()  # outside the part: kept if the part fails
             with self._part() as db:
                 yield db
             self.db.execute("COMMIT")
             self._open = False
             return
         self.db.execute("BEGIN IMMEDIATE")
+        deferred = self._write_deferred()
         try:
-            deferred, self._deferred = self._deferred, {}
-            for statement, parameters in deferred.values():  # older than what follows: first
-                self.db.execute(statement, parameters)
             yield self.db
         except BaseException:
             self.db.execute("ROLLBACK")
+            self._deferred = {**deferred, **self._deferred}  # they wait for the next one
             raise
         self.db.execute("COMMIT")
 
@@ -83,14 +83,19 @@ class StoreBase:
         if not self._open:
             self.db.execute("BEGIN IMMEDIATE")
             self._open, self._opened_at = True, time.monotonic()
-            deferred, self._deferred = self._deferred, {}
-            for statement, parameters in deferred.values():
-                self.db.execute(statement, parameters)
+        self._write_deferred()
         with self._part() as db:
             yield db
         if time.monotonic() - self._opened_at > LATER_FOR:  # other processes wait for its lock
             self.db.execute("COMMIT")
             self._open = False
+
+    def _write_deferred(self) -> dict[object, tuple[str, tuple]]:
+        """The deferred writes, older than what follows them in the transaction: first."""
+        deferred, self._deferred = self._deferred, {}
+        for statement, parameters in deferred.values():
+            self.db.execute(statement, parameters)
+        return deferred
 
     @contextlib.contextmanager
     def _part(self) -> Iterator[sqlite3.Connection]:
