@@ -15,6 +15,7 @@ Wikipedia page); the text is the same either way.
 
 from __future__ import annotations
 
+import functools
 import html as html_module
 import logging
 import re
@@ -91,50 +92,45 @@ class Head:
         except LookupError:  # a charset Python does not know
             return html_module.unescape(value.decode("utf-8", "replace"))
 
-    def _tags(self, pattern: re.Pattern) -> list[dict[bytes, bytes]]:
-        return [_attributes(tag.group(1)) for tag in pattern.finditer(self.html)]
-
-    def meta(self, key: str) -> str | None:
-        """The content of the first <meta> whose property, name, itemprop or http-equiv is `key`."""
-        wanted = key.encode()
-        pattern = _META_PATTERNS.get(key) or _META_PATTERNS.setdefault(
-            key, re.compile(rb"<meta\b([^>]*" + re.escape(wanted) + rb"[^>]*)>", re.IGNORECASE))
-        for attributes in self._tags(pattern):
-            name = (attributes.get(b"property") or attributes.get(b"name") or attributes.get(b"itemprop")
-                    or attributes.get(b"http-equiv") or b"").strip().lower()
-            content = _clean(self._text(attributes.get(b"content", b"")))
-            if name == wanted and content:
-                return content
-        return None
+    @functools.cached_property
+    def metas(self) -> dict[str, str]:
+        """Each <meta>'s content by its property, name, itemprop or http-equiv (lower-cased;
+        the first of each), from one reading of the page."""
+        found: dict[str, str] = {}
+        for tag in _META.finditer(self.html):
+            attributes = _attributes(tag.group(1))
+            key = (attributes.get(b"property") or attributes.get(b"name") or attributes.get(b"itemprop")
+                   or attributes.get(b"http-equiv") or b"").strip().lower()
+            if key and key.decode("latin-1") not in found:
+                content = _clean(self._text(attributes.get(b"content", b"")))
+                if content:
+                    found[key.decode("latin-1")] = content
+        return found
 
     def canonical(self, url: str | None) -> str | None:
         """The page's canonical URL (<link rel="canonical">, else og:url or twitter:url), made
         absolute; the page's own address when it names none (as trafilatura does): a
         redirected link then still identifies the article by where it led."""
-        for attributes in self._tags(_CANONICAL):
+        for tag in _LINK.finditer(self.html):
+            attributes = _attributes(tag.group(1))
             if b"canonical" in attributes.get(b"rel", b"").lower().split():
                 found = _web_url(self._text(attributes.get(b"href", b"")), url)
                 if found:
                     return found
         for key in URL_KEYS:
-            found = _web_url(self.meta(key), url)
+            found = _web_url(self.metas.get(key), url)
             if found:
                 return found
         return url
 
     def language(self) -> str | None:
-        """<html lang>, else a content-language, og:locale or language <meta> in the first 64 KB."""
+        """<html lang>, else a content-language, og:locale or language <meta>."""
         candidates = []
         root = _HTML_TAG.search(self.html, 0, HEAD_BYTES)
         if root:
             attributes = _attributes(root.group(1))
             candidates += [self._text(attributes.get(b"lang", b"")), self._text(attributes.get(b"xml:lang", b""))]
-        for tag in _LANGUAGE_META.finditer(self.html, 0, HEAD_BYTES):
-            attributes = _attributes(tag.group(1))
-            name = (attributes.get(b"property") or attributes.get(b"name") or attributes.get(b"http-equiv") or b"")
-            if name.strip().lower().decode("latin-1") in LANGUAGE_KEYS:
-                candidates.append(self._text(attributes.get(b"content", b"")))
-        for candidate in candidates:
+        for candidate in (*candidates, *(self.metas.get(key) for key in LANGUAGE_KEYS)):
             if candidate:
                 candidate = candidate.split(",")[0].strip()
                 if LANGUAGE.fullmatch(candidate):
@@ -152,13 +148,14 @@ def _attributes(text: bytes) -> dict[bytes, bytes]:
     return attributes
 
 
-_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?([\w-]+)", re.IGNORECASE)
+# Each pattern reads at most 2,048 bytes of a tag, so that a hostile page of unclosed tags costs
+# time in proportion to its size, not to its size squared.
+_CHARSET = re.compile(rb"<meta[^>]{1,2048}charset\s*=\s*[\"']?([\w-]+)", re.IGNORECASE)
 _ATTRIBUTE = re.compile(rb"([^\s=/>\"']+)(?:\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s>]+))?")
-_CANONICAL = re.compile(rb"<link\b([^>]*canonical[^>]*)>", re.IGNORECASE)
-_HTML_TAG = re.compile(rb"<html\b([^>]*)>", re.IGNORECASE)
-_LANGUAGE_META = re.compile(rb"<meta\b([^>]*(?:language|og:locale)[^>]*)>", re.IGNORECASE)
-HEAD_BYTES = 65536  # where the language is looked for
-_META_PATTERNS: dict[str, re.Pattern] = {}
+_LINK = re.compile(rb"<link\b([^>]{0,2048})>", re.IGNORECASE)
+_META = re.compile(rb"<meta\b([^>]{0,2048})>", re.IGNORECASE)
+_HTML_TAG = re.compile(rb"<html\b([^>]{0,2048})>", re.IGNORECASE)
+HEAD_BYTES = 65536  # where the <html> tag is looked for
 
 
 def read_title(tree) -> str | None:

@@ -187,3 +187,12 @@ def test_tags_after_a_stray_element_in_the_head_still_count():
     page = extract(html, None)
     assert page.canonical_url == CANONICAL and page.language == "ur-PK"
     assert page.title == "Bridge repairs to start next month"
+
+
+def test_a_page_of_unclosed_tags_costs_time_in_proportion_to_its_size():
+    # Each pattern reads a bounded stretch of a tag: 100,000 unclosed <link and <meta cannot
+    # make the reading quadratic (this test would not finish if they did).
+    tags = b"<link rel=x " * 50_000 + b"<meta name=language " * 50_000
+    hostile = ARTICLE.replace(b'<link rel="canonical"', tags + b'<link rel="canonical"').replace(b' lang="en"', b"")
+    page = extract(hostile, "https://valley-courier.example.com/x", date=False, title=False)
+    assert page.canonical_url == CANONICAL and page.language is None
