@@ -3,12 +3,12 @@
 Runs inside a sandbox worker. `OPTIONS` are exactly what the daemon uses, so that benchmarks
 can measure the same work.
 
-The page is parsed once. trafilatura extracts the text from its own copy of the tree; the few
-metadata newsmon keeps (title, canonical URL, language, publication date) are read here from
-the head, and the date by htmldate without its "extensive" text search. trafilatura's own
-metadata pass also looks for authors, site names, categories, tags and licences, none of which
-newsmon shows, and its extensive date search guesses a date from any text on the page (a
-footer's copyright year) through dateparser. On the corpus's 261 pages that pass took almost
+trafilatura extracts the text. The few metadata newsmon keeps are read here: the canonical
+URL and language from the page's bytes (`Head`); the title and publication date, only when the
+feed gave none, from a parsed tree (trafilatura then works on its copy), the date by htmldate
+without its "extensive" text search. trafilatura's own metadata pass also looks for authors,
+site names, categories, tags and licences, none of which newsmon shows, and its extensive date
+search guesses a date from any text on the page (a footer's copyright year) through dateparser. On the corpus's 261 pages that pass took almost
 half of the extraction time, and all of it on the slowest pages (up to a second on a big
 Wikipedia page); the text is the same either way.
 """
@@ -19,11 +19,12 @@ import functools
 import html as html_module
 import logging
 import re
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import htmldate
 import trafilatura
 
+from monitor import urls
 from monitor.errors import ExtractError
 from monitor.model import Page
 
@@ -35,7 +36,7 @@ OPTIONS = {
     "favor_recall": True,
     "include_comments": False,
     "include_tables": True,
-    "with_metadata": False,  # see the module's docstring: read_metadata does what we need
+    "with_metadata": False,  # see the module's docstring: `Head` and `read_title` read what we keep
     "deduplicate": False,
 }
 DATE_OPTIONS = {"extensive_search": False, "original_date": True}
@@ -70,7 +71,7 @@ def extract(html: bytes, url: str | None, date: bool = True, title: bool = True)
         raise ExtractError("no article text found on the page")
     head = Head(html)
     canonical_url = head.canonical(url)
-    return Page(text=text, title=read_title(tree) if title and tree is not None else None,
+    return Page(text=text, title=read_title(tree, head.metas) if title and tree is not None else None,
                 canonical_url=canonical_url, language=head.language(),
                 published=_date(tree, canonical_url) if date and tree is not None else None)
 
@@ -158,27 +159,17 @@ _HTML_TAG = re.compile(rb"<html\b([^>]{0,2048})>", re.IGNORECASE)
 HEAD_BYTES = 65536  # where the <html> tag is looked for
 
 
-def read_title(tree) -> str | None:
-    """A parsed page's title: its og:title (or twitter:title, a meta title or headline), else
-    its one <h1> (a <title> often adds the site's name), else its <title>."""
-    metas: dict[str, str] = {}
-    title_tag = None
-    headings: list[str] = []
-    for element in tree.iter("meta", "title", "h1"):
-        tag = element.tag
-        if tag == "meta":
-            key = (element.get("property") or element.get("name") or element.get("itemprop") or "").strip().lower()
-            content = _clean(element.get("content"))
-            if key in TITLE_KEYS and content:
-                metas.setdefault(key, content)
-        elif tag == "title":
-            title_tag = title_tag or _clean(element.text_content())
-        elif len(headings) < 2:
-            headings.append(_clean(element.text_content()) or "")
+def read_title(tree, metas: dict[str, str]) -> str | None:
+    """A page's title: its og:title (or twitter:title, a meta title or headline; `metas` as
+    `Head.metas` reads them), else its one <h1> (a <title> often adds the site's name), else
+    its <title>."""
     title = next((metas[key] for key in TITLE_KEYS if key in metas), None)
-    if title is None and len(headings) == 1 and headings[0]:
-        title = headings[0]
-    title = title or title_tag
+    if title is None:
+        headings = [_clean(element.text_content()) or "" for element, _ in zip(tree.iter("h1"), range(2))]
+        if len(headings) == 1 and headings[0]:
+            title = headings[0]
+    if title is None:
+        title = next((_clean(element.text_content()) for element in tree.iter("title")), None)
     return title[:500] if title else None
 
 
@@ -197,11 +188,9 @@ def _web_url(value: str | None, base: str | None) -> str | None:
     if not value:
         return None
     try:
-        joined = urljoin(base or "", value)
-        parts = urlsplit(joined)
-    except ValueError:
+        return urls.web_url(urljoin(base or "", value))
+    except ValueError:  # urljoin on a bad IPv6 literal
         return None
-    return joined if parts.scheme in ("http", "https") and parts.hostname else None
 
 
 def _clean(value: str | None) -> str | None:

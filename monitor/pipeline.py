@@ -313,14 +313,14 @@ def _identity(url: str | None) -> str | None:
 def _same_text(app: App, article_id: int, article: Article, signed: Callable[[], stories.Signature]) -> bool:
     """Whether the stored article is the same text as `article`: the same characters (the
     same page reached by another link: no signature needed), or a near-duplicate."""
-    if app.store.article_text(article_id) == article.text:
+    stored_text = app.store.article_text(article_id)
+    if stored_text == article.text:
         return True
     blob, title = app.store.article_signature(article_id)
     if blob is None:
         return False
     # an older newsmon's signature (another shingle hash) is made again from the stored text
-    stored = stories.unpack(blob, title) if stories.is_current(blob) else \
-        stories.signature(title, app.store.article_text(article_id))
+    stored = stories.unpack(blob, title) if stories.is_current(blob) else stories.signature(title, stored_text)
     joined, _score = stories.same_story(signed(), stored)
     return joined
 
