@@ -342,13 +342,14 @@ def _alerts_for(app: App, matches: list[Match], article: Article, feed_name: str
             seq, update, delay = alerted[found.rule] + 1, True, 0.0
         else:
             continue
-        message = message_for(found, article, feed_name, update=update)
+        message = message_for(found, article, feed_name, update=update, severity=rule.severity)
         for channel in app.config.rule_channels(rule):
             queued.append(QueuedAlert(found.rule, channel, message, seq=seq, delay=delay))
     return queued
 
 
-def message_for(found: Match, article: Article, feed_name: str, *, update: bool = False) -> AlertMessage:
+def message_for(found: Match, article: Article, feed_name: str, *, update: bool = False,
+                severity: str = "medium") -> AlertMessage:
     """What an alert for this match shows: the sentence around the first hit, hits marked."""
     text_hits = [hit for hit in found.hits if hit.field == "text"]
     title_hits = [hit for hit in found.hits if hit.field == "title"]
@@ -372,6 +373,7 @@ def message_for(found: Match, article: Article, feed_name: str, *, update: bool 
         matched=matched,
         feed=feed_name,
         update=update,
+        severity=severity,
     )
 
 
