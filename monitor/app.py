@@ -1,6 +1,6 @@
-"""Assembling a running configuration: the checked config, compiled rules, channels, the
-store, the fetcher and the sandbox. Every semantic problem is collected into one ConfigError
-together with the config module's own."""
+"""Assembling a running configuration: the checked config, compiled rules, alert routing and
+channels, the store, the fetcher and the sandbox. Every semantic problem (apprise URLs,
+templates, routing) is collected into one ConfigError together with the config package's own."""
 
 from __future__ import annotations
 
@@ -21,15 +21,28 @@ RESTART_SETTINGS = ("state_dir", "user_agent", "allow_private_networks", "max_co
 
 
 def check(path: Path | str, environ: Mapping[str, str] | None = None) -> config.Config:
-    """Load and fully check a configuration, apprise URLs included. Raises ConfigError."""
+    """Load and fully check a configuration: apprise URLs, templates and routing included.
+    Raises ConfigError listing every problem."""
     loaded, problems = config.read(path, environ)
+    file = str(loaded.path)
     for channel in loaded.channels:
         for index, url in enumerate(channel.urls):
             if not url:
                 continue
             message = alert.check_url(url)
             if message:
-                problems.append(Problem(str(loaded.path), f"channels.{channel.name}.urls[{index}]", message))
+                problems.append(Problem(file, f"channels.{channel.name}.urls[{index}]", message))
+        for key in ("title", "body"):
+            template = getattr(channel, key)
+            message = alert.template_problem(template) if template else None
+            if message:
+                problems.append(Problem(file, f"channels.{channel.name}.{key}", message))
+    for rule_name, message in alert.routing_problems(loaded.channels, loaded.settings.default_channels, loaded.rules):
+        if rule_name:
+            problems.append(Problem(file, f"rules[name={rule_name!r}]", message))
+        else:  # "channels.NAME.rules[i]: message"
+            where, _, text = message.partition(": ")
+            problems.append(Problem(file, where, text))
     if problems:
         raise ConfigError(problems)
     return loaded
@@ -41,6 +54,7 @@ class App:
 
     config: config.Config
     matcher: match.Matcher
+    router: alert.Router
     channels: dict[str, alert.Channel]
     store: store.Store
     fetcher: fetch.Fetcher
@@ -50,7 +64,6 @@ class App:
     metrics: Metrics = field(default_factory=Metrics)
     clock: Callable[[], float] = time.time  # tests pass a controllable clock
     warned: set[tuple[str, str]] = field(default_factory=set)  # (feed, kind) said once already
-    on_queued: Callable[[], None] = lambda: None  # called when alerts were queued (the daemon delivers at once)
     # per feed id, what its last fully recorded body held: its next body's unchanged items are not parsed
     feed_items: dict[int, FeedItems] = field(default_factory=dict)
 
@@ -60,6 +73,7 @@ class App:
         old = self.config.settings
         needs_restart = [name for name in RESTART_SETTINGS if getattr(old, name) != getattr(fresh.settings, name)]
         self.matcher = match.Matcher(fresh.entities, fresh.rules)
+        self.router = router(fresh)
         self.channels = alert.build_channels(fresh.channels)
         self.config = fresh
         return needs_restart
@@ -88,6 +102,7 @@ def open_app(loaded: config.Config, *, workers: int | None = None, start_workers
     return App(
         config=loaded,
         matcher=match.Matcher(loaded.entities, loaded.rules),
+        router=router(loaded),
         channels=alert.build_channels(loaded.channels),
         store=opened,
         fetcher=fetch.Fetcher(user_agent=settings.user_agent, allowed_networks=settings.allow_private_networks,
@@ -96,6 +111,13 @@ def open_app(loaded: config.Config, *, workers: int | None = None, start_workers
         sandbox=box,
         stories=story_index(opened, settings.story_window),
     )
+
+
+def router(loaded: config.Config) -> alert.Router:
+    """Alert routing for a checked configuration."""
+    settings = loaded.settings
+    return alert.Router(loaded.rules, loaded.channels, default_channels=settings.default_channels,
+                        admin_channels=settings.admin_channels)
 
 
 def story_index(opened: store.Store, window: float) -> stories.StoryIndex:

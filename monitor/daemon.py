@@ -25,7 +25,7 @@ from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from monitor import delivery, pipeline
+from monitor import pipeline
 from monitor.app import App
 from monitor.config import Config
 from monitor.errors import ConfigError, NewsmonError, StoreError
@@ -34,7 +34,7 @@ from monitor.model import FeedSpec
 log = logging.getLogger("newsmon.daemon")
 DRAIN_EVERY = 30.0
 CLEANUP = 4.5  # seconds of the stop grace kept for cancelling and closing
-TICK = 5.0  # the scheduler's heartbeat job; the watchdog pings only while it keeps ticking
+TICK = 5.0  # seconds between the scheduler's `tick` jobs; the watchdog pings only while they run
 
 
 class StateLock:
@@ -125,7 +125,6 @@ class Daemon:
         self.stopping = asyncio.Event()
         self.running: set[asyncio.Task] = set()
         self.kick = asyncio.Event()
-        app.on_queued = self.kick.set
         self.scheduler: AsyncIOScheduler | None = None
         self.last_tick = time.monotonic()
 
@@ -152,7 +151,8 @@ class Daemon:
         await self._tracked(self._poll_and_reschedule, feed)
 
     async def _poll_and_reschedule(self, feed: FeedSpec) -> None:
-        result = await pipeline.poll(self.app, feed)  # its alerts kicked the outbox as they were queued
+        # each entry's alerts kick the outbox as soon as they are queued: delivered while the poll goes on
+        result = await pipeline.poll(self.app, feed, on_queued=self.kick.set)
         if result.next_poll and self.scheduler is not None:
             # backoff, Retry-After or TTL: the next run waits at least until then
             job = self.scheduler.get_job(f"feed:{feed.url}")
@@ -169,7 +169,7 @@ class Daemon:
             if self.stopping.is_set():
                 break
             try:
-                await delivery.drain(self.app, stop=self.stopping)
+                await pipeline.deliver(self.app, stop=self.stopping)
             except Exception:  # a bug in one round must not stop deliveries for good
                 log.exception("outbox round failed")
 
@@ -190,12 +190,15 @@ class Daemon:
             self._add_feed_job(scheduler, feed, first)
         scheduler.add_job(pipeline.prune, "interval", args=(self.app,), id="prune", hours=24, jitter=600,
                           coalesce=True, max_instances=1)
-        scheduler.add_job(self._tick, "interval", id="heartbeat", seconds=TICK, coalesce=True, max_instances=1)
+        scheduler.add_job(self._tick, "interval", id="tick", seconds=TICK, coalesce=True, max_instances=1)
         return scheduler
 
     async def _tick(self) -> None:
+        """Every TICK seconds: the proof of life /healthz and the watchdog look at, and the
+        store's deferred-commit flush (unchanged feeds' timestamps and entries that queued no
+        alert, committed together: see `Store.later`)."""
         self.last_tick = time.monotonic()
-        self.app.store.flush()  # unchanged feeds' timestamps, written together
+        self.app.store.flush()
         self.app.metrics.last_cycle.set(time.time())
 
     async def _serve_http(self, listen: str):

@@ -30,6 +30,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 from yarl import URL
 
+from monitor import urls
 from monitor.errors import FetchError
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -319,8 +320,7 @@ def _plain_url_problem(url: str) -> str | None:
     feed URLs come back every poll, and taking each apart was a few % of a 304 poll's CPU."""
     if "\\" in url:
         return f"refusing a URL with a backslash: {url!r}"
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if urls.web_url(url) is None:
         return f"not an http(s) URL: {url!r}"
     return None
 

@@ -188,3 +188,49 @@ class PendingAlert:
     message: AlertMessage
     created: float = 0.0  # when the match was recorded (for detection-to-delivery latency)
     delivered: frozenset[str] = frozenset()  # ids of the channel's targets that have accepted it
+
+
+@dataclass(frozen=True)
+class QueuedAlert:
+    """An outbox row to create (alert routing makes it, the store records it): `delay` seconds
+    before its first attempt (a rule's group_wait)."""
+
+    rule: str
+    channel: str
+    message: AlertMessage
+    seq: int = 0
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    """One outbox row as `newsmon alerts` shows it."""
+
+    id: int
+    rule: str
+    channel: str
+    status: str
+    attempts: int
+    created: float
+    sent: float | None
+    last_error: str | None
+    title: str
+    url: str | None
+    story_id: int = 0
+    via: str | None = None
+    outlet: str = ""
+    published: str | None = None
+    severity: str = "medium"
+
+
+@dataclass(frozen=True)
+class ChannelState:
+    """A channel's delivery state (the `channels` table); all None/0 for a fresh channel."""
+
+    name: str
+    failures: int = 0
+    retry_at: float | None = None
+    last_error: str | None = None
+    digest_since: float | None = None
+    fold_until: float | None = None
+    window_start: float | None = None

@@ -6,8 +6,8 @@ before: fetch the article page and extract its text (or fall back to the feed's 
 match -> record entry, article, hits and outbox rows in one transaction. The feed's HTTP
 validators are stored only after every entry of the response is recorded.
 
-drain: deliver pending alerts per channel, oldest first; a channel that fails keeps its
-alerts (in order) for the next attempt.
+Which alerts a match makes, where they go, what they say and how they are delivered is
+`monitor.alert`'s; `deliver` hands it this running newsmon's outbox and channels.
 """
 
 from __future__ import annotations
@@ -20,15 +20,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
-from monitor import delivery, fetch, sandbox, silence, stories, text, timing, urls
+from monitor import alert, feed_watch, fetch, sandbox, schedule, stories, urls
 from monitor.app import App
 from monitor.errors import ExtractError, FetchError, NewsmonError, ParseError
-from monitor.model import AlertMessage, Article, Entry, FeedSpec, Hit, Match, Page
-from monitor.store import KnownEntry, QueuedAlert
+from monitor.model import Article, Entry, FeedSpec, Page
+from monitor.store import KnownEntry
+
+if TYPE_CHECKING:
+    from monitor import extract, feeds  # noqa: F401 - run in the workers: PARSE, EXTRACT
 
 log = logging.getLogger("newsmon.pipeline")
-PARSE = sandbox.Task("monitor.feeds", "parse_changed")  # run in the workers only: see sandbox.Task
+# The parsers run in the workers only, named rather than imported (see sandbox.Task); the
+# imports above are for the import contract and type checkers, and tests/test_architecture.py
+# resolves every task.
+PARSE = sandbox.Task("monitor.feeds", "parse_changed")
 EXTRACT = sandbox.Task("monitor.extract", "extract")
 
 
@@ -45,24 +52,30 @@ class PollResult:
     next_poll: float | None = None  # not before this time (backoff, Retry-After, TTL); None: on schedule
 
 
-async def poll(app: App, feed: FeedSpec, *, force: bool = False) -> PollResult:
+def _nothing() -> None:
+    pass
+
+
+async def poll(app: App, feed: FeedSpec, *, force: bool = False, on_queued: Callable[[], None] = _nothing) -> PollResult:
     """Poll one feed once. Never raises for a feed's own failures: they are classified, logged
     (once per change) and stored, and the feed backs off. A feed held back by a backoff,
     a Retry-After or its TTL is skipped until then unless `force`. Then, for a feed with
-    `expect_every`, says once when it has gone silent and once when it comes back."""
+    `expect_every`, says once when it has gone silent and once when it comes back.
+    `on_queued` is called each time an entry's alerts are queued (the daemon delivers at once,
+    while the poll's other entries are still being read)."""
     started = time.perf_counter()
-    result = await _poll(app, feed, force)
+    result = await _poll(app, feed, force, on_queued)
     if result.status not in ("not-due", "disabled"):
         app.metrics.poll_seconds.observe(time.perf_counter() - started)
     app.metrics.polls.labels(result.status).inc()
     if result.status == "failed" and result.error:
         app.metrics.fetch_errors.labels(result.error.split(":", 1)[0]).inc()
     if feed.expect_every:
-        silence.watch(app, feed)
+        feed_watch.watch(app, feed)
     return result
 
 
-async def _poll(app: App, feed: FeedSpec, force: bool) -> PollResult:
+async def _poll(app: App, feed: FeedSpec, force: bool, on_queued: Callable[[], None]) -> PollResult:
     state = app.store.feed(feed.url)
     now = app.clock()
     if state.status == "disabled":
@@ -79,14 +92,14 @@ async def _poll(app: App, feed: FeedSpec, force: bool) -> PollResult:
             app.store.set_feed_status(feed.url, "disabled", str(error))
             log.error("feed disabled feed=%s error=%s (re-enable with 'newsmon enable %s')", feed.url, error, feed.url)
             return PollResult(feed.url, "disabled", error=str(error))
-        retry_after = timing.parse_retry_after(error.retry_after, now)
+        retry_after = schedule.parse_retry_after(error.retry_after, now)
         return _failed(app, feed, state, error.kind, str(error), interval, retry_after)
     if response.moved_to:
         app.store.feed_moved(state.id, response.moved_to)
         log.warning("feed moved feed=%s to=%s (permanent redirect: polling the new address; "
                     "update the config when convenient)", feed.url, response.moved_to)
-    hold = timing.success_hold(interval, feed.interval is not None, settings.max_backoff,
-                               max_age=timing.parse_max_age(response.cache_control))
+    hold = schedule.success_hold(interval, feed.interval is not None, settings.max_backoff,
+                               max_age=schedule.parse_max_age(response.cache_control))
     if response.status == 304:
         next_poll = now + hold if hold else None
         app.store.feed_unchanged(state.id, etag=response.etag or state.etag, now=now, next_poll=next_poll,
@@ -113,7 +126,7 @@ async def _poll(app: App, feed: FeedSpec, force: bool) -> PollResult:
         return _failed(app, feed, state, "not-a-feed", str(error), interval, None)
     except Exception as error:  # feedparser has more failure modes than it documents
         return _failed(app, feed, state, "parse-error", f"{type(error).__name__}: {error}", interval, None)
-    hold = max(hold, timing.success_hold(interval, feed.interval is not None, settings.max_backoff,
+    hold = max(hold, schedule.success_hold(interval, feed.interval is not None, settings.max_backoff,
                                          ttl=document.ttl))
     known = app.store.known_entries(state.id)
     first_poll = state.last_success is None and not known
@@ -129,11 +142,11 @@ async def _poll(app: App, feed: FeedSpec, force: bool) -> PollResult:
         key = urls.canonical(entry.link) if entry.link else None
         (later if key and key in links else first).append(entry)
         links.add(key)
-    outcomes = await asyncio.gather(*(_process(app, feed, name, outlet, state.id, entry, known.get(entry.key), silent)
+    outcomes = await asyncio.gather(*(_process(app, feed, name, outlet, state.id, entry, known.get(entry.key), silent, on_queued)
                                       for entry in first), return_exceptions=True)
     for entry in later:
         try:
-            outcomes.append(await _process(app, feed, name, outlet, state.id, entry, known.get(entry.key), silent))
+            outcomes.append(await _process(app, feed, name, outlet, state.id, entry, known.get(entry.key), silent, on_queued))
         except Exception as error:  # recorded below like the others' failures
             outcomes.append(error)
     fresh = first + later
@@ -169,7 +182,7 @@ def _failed(app: App, feed: FeedSpec, state, kind: str, message: str, interval: 
             retry_after: float | None) -> PollResult:
     now = app.clock()
     failures = state.error_count + 1
-    hold = timing.failure_hold(interval, failures, app.config.settings.max_backoff, retry_after)
+    hold = schedule.failure_hold(interval, failures, app.config.settings.max_backoff, retry_after)
     next_poll = now + hold if hold else None
     app.store.feed_failed(state.id, kind, message, now=now, next_poll=next_poll)
     wait = f"next try in {hold:.0f}s" if hold else "next try at the next poll"
@@ -236,7 +249,7 @@ def _page_problem(app: App, feed: FeedSpec, entry: Entry, kind: str, message: st
 
 
 async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: int, entry: Entry,
-                   known: KnownEntry | None, silent: bool) -> int:
+                   known: KnownEntry | None, silent: bool, on_queued: Callable[[], None]) -> int:
     """Extract, match and record one new or changed entry; returns how many alerts it queued.
 
     A new entry whose canonical link (or page's canonical URL) we already have is the same
@@ -277,14 +290,14 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
     # one step, so two outlets' copies arriving together cannot both start a story.
     if known is not None and known.article_id is not None:
         story = known.story_id
-        alerts = [] if quiet else _alerts_for(app, matches, article, name, story)
+        alerts = [] if quiet else app.router.alerts_for(matches, article, name, story, app.store)
         app.store.update_entry(feed_id, entry, known.article_id, article, matches, alerts,
                                canonical_link=canonical_link, now=now, mentions=mentions)
         kind = "updated"
     else:
         signature = signed()
         story = app.stories.find(signature, now)
-        alerts = [] if quiet else _alerts_for(app, matches, article, name, story)
+        alerts = [] if quiet else app.router.alerts_for(matches, article, name, story, app.store)
         _article_id, story_id = app.store.record_entry(feed_id, entry, article, matches, alerts, story_id=story,
                                                        canonical_link=canonical_link, signature=signature.pack(),
                                                        now=now, mentions=mentions)
@@ -297,7 +310,7 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
         why = " (silent: first poll)" if silent else " (silent: published too long ago)" if too_old else ""
         log.info("match rule=%s story=%s feed=%s title=%r %s%s", found.rule, story, feed.url, article.title, kind, why)
     if alerts:
-        app.on_queued()  # deliver now, while the poll's other entries are still being read
+        on_queued()
     return len(alerts)
 
 
@@ -325,72 +338,18 @@ def _same_text(app: App, article_id: int, article: Article, signed: Callable[[],
     return joined
 
 
-def _alerts_for(app: App, matches: list[Match], article: Article, feed_name: str, story: int | None) -> list[QueuedAlert]:
-    """Outbox rows for an article's matches: a rule alerts once per story; with on_update =
-    "new_hits" it sends a follow-up when the story gains an entity it had not named."""
-    rules = {rule.name: rule for rule in app.config.rules}
-    alerted = app.store.alerted(story) if story is not None else {}
-    queued = []
-    for found in matches:
-        rule = rules[found.rule]
-        if found.rule not in alerted:
-            seq, update, delay = 0, False, rule.group_wait
-        elif rule.on_update == "new_hits":
-            named = {hit.entity or hit.term for hit in found.hits}
-            if not named - app.store.story_entities(story, found.rule):
-                continue
-            seq, update, delay = alerted[found.rule] + 1, True, 0.0
-        else:
-            continue
-        message = message_for(found, article, feed_name, update=update, severity=rule.severity)
-        for channel in app.config.rule_channels(rule):
-            queued.append(QueuedAlert(found.rule, channel, message, seq=seq, delay=delay))
-    return queued
-
-
-def message_for(found: Match, article: Article, feed_name: str, *, update: bool = False,
-                severity: str = "medium") -> AlertMessage:
-    """What an alert for this match shows: the sentence around the first hit, hits marked."""
-    text_hits = [hit for hit in found.hits if hit.field == "text"]
-    title_hits = [hit for hit in found.hits if hit.field == "title"]
-    if text_hits:
-        first = text_hits[0]
-        snippet, offset = text.sentence_around(article.text, first.start, first.end)
-        highlights = _spans(text_hits, offset, len(snippet))
-    else:
-        snippet = article.title
-        highlights = _spans(title_hits, 0, len(snippet))
-    matched = tuple(dict.fromkeys(
-        (article.text if hit.field == "text" else article.title)[hit.start:hit.end] for hit in found.hits))
-    return AlertMessage(
-        rule=found.rule,
-        title=article.title,
-        url=article.url,
-        outlet=article.outlet,
-        published=article.published.isoformat() if article.published else None,
-        snippet=snippet,
-        highlights=highlights,
-        matched=matched,
-        feed=feed_name,
-        update=update,
-        severity=severity,
-    )
-
-
-def _spans(hits: list[Hit], offset: int, length: int) -> tuple[tuple[int, int], ...]:
-    spans = []
-    for hit in hits:
-        start, end = hit.start - offset, hit.end - offset
-        if 0 <= start and end <= length:
-            spans.append((start, end))
-    return tuple(sorted(set(spans)))
-
-
 def prune(app: App) -> None:
     """Forget what is older than `retention` (counted from when we first saw it)."""
     removed = app.store.prune(app.clock() - app.config.settings.retention)
     if removed:
         log.info("pruned entries=%d older_than_days=%.0f", removed, app.config.settings.retention / 86400)
+
+
+async def deliver(app: App, *, ignore_backoff: bool = False, stop: asyncio.Event | None = None) -> tuple[int, int]:
+    """Drain the outbox through this running newsmon's channels (see `monitor.alert.drain`);
+    returns (alerts sent, failed attempts)."""
+    return await alert.drain(app.store, app.channels, clock=app.clock, metrics=app.metrics, lock=app.outbox_lock,
+                             warned=app.warned, ignore_backoff=ignore_backoff, stop=stop)
 
 
 async def cycle(app: App) -> list[PollResult]:
@@ -405,6 +364,6 @@ async def cycle(app: App) -> list[PollResult]:
             log.error("poll failed unexpectedly feed=%s error=%r", feed.url, outcome, exc_info=outcome)
             outcome = PollResult(feed.url, "failed", error=repr(outcome))
         results.append(outcome)
-    await delivery.drain(app, ignore_backoff=True)
+    await deliver(app, ignore_backoff=True)
     prune(app)
     return results

@@ -224,9 +224,9 @@ class Harness:
         return self.runner.run(go())
 
     def drain(self, running, **options):
-        from monitor import delivery
+        from monitor import pipeline
 
-        return self.runner.run(delivery.drain(running, **options))
+        return self.runner.run(pipeline.deliver(running, **options))
 
     def close(self) -> None:
         for running in self.opened:

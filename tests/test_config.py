@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor import config
+from monitor import app, config
 from monitor.errors import ConfigError
 
 CONFIGS = Path(__file__).parent / "configs"
@@ -179,9 +179,9 @@ def test_valid_config_loads_rules_from_includes():
     assert [f.url for f in loaded.feeds] == ["https://www.dawn.com/feeds/home", "https://tribune.com.pk/feed/home",
                                             "https://www.aljazeera.com/xml/rss/all.xml"]
     assert [p.name for p in loaded.files] == ["config.toml", "afpak-desk.toml", "balochistan-desk.toml"]
-    by_name = {r.name: r for r in loaded.rules}
-    assert loaded.rule_channels(by_name["ttp-in-kp"]) == ("telegram",)
-    assert loaded.rule_channels(by_name["bla-activity"]) == ("console",)  # default_channels
+    routed = app.router(loaded).channels  # routing lives in monitor.alert, assembled by monitor.app
+    assert routed["ttp-in-kp"] == ("telegram",)
+    assert routed["bla-activity"] == ("console",)  # default_channels
     feeds = {f.url: f for f in loaded.feeds}
     assert feeds["https://tribune.com.pk/feed/home"].interval == 1800
     assert feeds["https://www.aljazeera.com/xml/rss/all.xml"].full_text is False

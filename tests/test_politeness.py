@@ -10,7 +10,7 @@ import pytest
 from conftest import Clock, run_newsmon
 from fixtures import COURIER_ITEMS, publish, rss, write_config
 
-from monitor import delivery, timing
+from monitor import schedule
 
 MINUTE = 60.0
 
@@ -42,9 +42,9 @@ def test_retry_after_is_honoured_per_feed_and_other_feeds_on_the_host_are_unaffe
 
 
 def test_retry_after_as_an_http_date():
-    assert timing.parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 1445412480.0 - 90) == pytest.approx(90)
-    assert timing.parse_retry_after("120", 0) == 120
-    assert timing.parse_retry_after("soon", 0) is None
+    assert schedule.parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 1445412480.0 - 90) == pytest.approx(90)
+    assert schedule.parse_retry_after("120", 0) == 120
+    assert schedule.parse_retry_after("soon", 0) is None
 
 
 def test_a_feed_failing_ten_times_is_still_polled_at_the_cap_and_recovers_after_one_success(tmp_path, web, harness):
@@ -76,13 +76,13 @@ def test_a_feed_failing_ten_times_is_still_polled_at_the_cap_and_recovers_after_
 def test_backoff_policy_table():
     rng = random.Random(7)
     interval, cap = 900.0, 6 * 3600.0
-    waits = [timing.failure_hold(interval, n, cap, rng=rng) for n in range(1, 12)]
+    waits = [schedule.failure_hold(interval, n, cap, rng=rng) for n in range(1, 12)]
     assert waits[0] == 0
     assert 1600 < waits[1] < 2000  # 2 x interval, +-10 %
     assert all(wait <= cap * 1.1 for wait in waits)
     assert waits[-1] > cap * 0.85
-    assert timing.failure_hold(interval, 1, cap, retry_after=120) == 120
-    assert timing.failure_hold(interval, 1, cap, retry_after=10 * 86400) == cap  # capped
+    assert schedule.failure_hold(interval, 1, cap, retry_after=120) == 120
+    assert schedule.failure_hold(interval, 1, cap, retry_after=10 * 86400) == cap  # capped
 
 
 def test_ttl_and_max_age_are_a_floor_unless_the_user_set_the_interval(tmp_path, web, harness):
@@ -167,7 +167,7 @@ def test_a_silent_feed_raises_one_notice_and_one_recovery(tmp_path, web, harness
     running = harness.open(path, clock)
 
     def sent():
-        harness.runner.run(delivery.drain(running, ignore_backoff=True))
+        harness.drain(running, ignore_backoff=True)
         return [post["title"] for post in web.json_posts("/ops")]
 
     harness.poll_all(running)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import difflib
 import hashlib
 import logging
 import socket
@@ -23,6 +22,7 @@ from apprise import NotifyFormat
 from apprise.decorators import notify as apprise_plugin
 
 from monitor.alert import formats, redact
+from monitor.config.schema import suggest
 from monitor.model import AlertMessage, ChannelSpec
 
 log = logging.getLogger(__name__)
@@ -180,9 +180,7 @@ def check_url(url: str) -> str | None:
     scheme = url.split("://", 1)[0].lower()
     known = _known_schemas()
     if known and scheme not in known:
-        close = difflib.get_close_matches(scheme, sorted(known), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        return f"unknown notification service {scheme!r}{hint}; see https://github.com/caronc/apprise/wiki"
+        return f"unknown notification service {scheme!r}{suggest(scheme, sorted(known))}; see https://github.com/caronc/apprise/wiki"
     said = redact.SECRETS.redact("; ".join(reasons).rstrip("."))
     why = f"apprise says: {said}" if said else "a part is missing or malformed"
     return f"apprise cannot use this {scheme}:// URL: {why} (see the {scheme} page of the apprise wiki)"

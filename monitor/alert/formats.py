@@ -12,11 +12,29 @@ import html
 import re
 import string
 from dataclasses import dataclass
-from datetime import datetime
 
+from monitor import times
+from monitor.config.schema import suggest
 from monitor.model import AlertMessage
 
 FORMATS = ("text", "markdown", "html")
+
+# What a channel's `title` / `body` template may use: the one list, beside `values`, which fills
+# them in. Third-party values are escaped for the channel's format before they are put in;
+# `snippet` carries the highlighted matched words in that format's markup.
+PLACEHOLDERS = {
+    "rule": "the rule's name",
+    "severity": "the rule's severity (low, medium, high, critical)",
+    "title": "the article's headline",
+    "outlet": "the outlet that reported it first",
+    "feed": "the feed's name",
+    "url": "the article's link",
+    "published": "when it was published (UTC), or 'time unknown'",
+    "snippet": "the sentence around the first match, matched words highlighted",
+    "entities": "the matched names, comma-separated",
+    "also_reported_by": "the other outlets that have reported the story by delivery time",
+    "update": "'Update: ' for a follow-up on a story already alerted, else empty",
+}
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+|~!])")
 MENTIONS = re.compile(r"(?i)(@)(channel|here|everyone|all)\b|<!(channel|here|everyone)>")
 MARKS = {"html": ("<b>", "</b>"), "markdown": ("**", "**"), "text": ("«", "»")}
@@ -50,15 +68,6 @@ def _highlighted(message: AlertMessage, kind: str) -> str:
     return "".join(out)
 
 
-def when(published: str | None) -> str:
-    if not published:
-        return "time unknown"
-    try:
-        return datetime.fromisoformat(published).strftime("%Y-%m-%d %H:%M UTC")
-    except ValueError:
-        return published
-
-
 def _link(url: str | None, kind: str, label: str | None = None) -> str:
     if not url:
         return "(no link)"
@@ -69,9 +78,26 @@ def _link(url: str | None, kind: str, label: str | None = None) -> str:
     return url
 
 
+def template_problem(template: str) -> str | None:
+    """Why a channel's `title` / `body` template cannot be used, or None."""
+    try:
+        fields = list(string.Formatter().parse(template))
+    except ValueError as error:
+        return f"{error} (write {{{{ and }}}} for literal braces)"
+    for _literal, field, spec, conversion in fields:
+        if field is None:
+            continue
+        if field not in PLACEHOLDERS:
+            known = ", ".join("{" + name + "}" for name in PLACEHOLDERS)
+            return f"unknown placeholder {{{field}}}{suggest(field, PLACEHOLDERS)}; known: {known}"
+        if spec or conversion:
+            return f"placeholder {{{field}}} takes no format or conversion (write {{{field}}})"
+    return None
+
+
 def values(message: AlertMessage, kind: str) -> dict[str, str]:
-    """What a template's placeholders stand for, escaped for `kind`."""
-    also = ", ".join(f"{name} ({when(at)})" for name, at in message.also_reported_by)
+    """What a template's placeholders (`PLACEHOLDERS`) stand for, escaped for `kind`."""
+    also = ", ".join(f"{name} ({times.shown(at, 'time unknown')})" for name, at in message.also_reported_by)
     return {
         "rule": escape(label(message), kind),
         "severity": message.severity,
@@ -79,7 +105,7 @@ def values(message: AlertMessage, kind: str) -> dict[str, str]:
         "outlet": escape(message.outlet, kind),
         "feed": escape(message.feed, kind),
         "url": _link(message.url, kind) if kind == "html" else (message.url or ""),
-        "published": when(message.published),
+        "published": times.shown(message.published, "time unknown"),
         "snippet": _highlighted(message, kind),
         "entities": escape(", ".join(dict.fromkeys(message.matched)), kind),
         "also_reported_by": escape(also, kind),

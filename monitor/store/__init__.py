@@ -16,7 +16,7 @@ from monitor.store.entries import Entries
 from monitor.store.feeds import Feeds
 from monitor.store.outbox import Outbox
 from monitor.store.rows import AlertRow, ChannelState, FeedRow, FeedState, KnownEntry, QueuedAlert, StoryRow, _dump, _load
-from monitor.store.schema import MIGRATIONS, SCHEMA_VERSION, _connect, _statements, migrate
+from monitor.store.migrations import MIGRATIONS, SCHEMA_VERSION, _connect, _statements, migrate
 
 __all__ = ["AlertRow", "ChannelState", "FeedRow", "FeedState", "KnownEntry", "MIGRATIONS", "QueuedAlert", "SCHEMA_VERSION", "Store",
            "StoreError", "StoryRow", "migrate", "open_existing", "open_store"]

@@ -7,7 +7,7 @@ import dataclasses
 import json
 from dataclasses import dataclass
 
-from monitor.model import AlertMessage
+from monitor.model import AlertMessage, AlertRow, ChannelState, QueuedAlert  # noqa: F401 - re-exported
 
 
 @dataclass(frozen=True)
@@ -42,17 +42,6 @@ class KnownEntry:
 
 
 @dataclass(frozen=True)
-class QueuedAlert:
-    """An outbox row to create: `delay` seconds before its first attempt (a rule's group_wait)."""
-
-    rule: str
-    channel: str
-    message: AlertMessage
-    seq: int = 0
-    delay: float = 0.0
-
-
-@dataclass(frozen=True)
 class StoryRow:
     """One story as `newsmon stories` shows it."""
 
@@ -79,41 +68,6 @@ class FeedRow:
     last_attempt: float | None = None
     status_reason: str | None = None
     fetch_url: str | None = None
-
-
-@dataclass(frozen=True)
-class AlertRow:
-    """One outbox row as `newsmon alerts` shows it."""
-
-    id: int
-    rule: str
-    channel: str
-    status: str
-    attempts: int
-    created: float
-    sent: float | None
-    last_error: str | None
-    title: str
-    url: str | None
-    story_id: int = 0
-    via: str | None = None
-    outlet: str = ""
-    published: str | None = None
-    severity: str = "medium"
-
-
-@dataclass(frozen=True)
-class ChannelState:
-    """A channel's delivery state (the `channels` table); all None/0 for a fresh channel."""
-
-    name: str
-    failures: int = 0
-    retry_at: float | None = None
-    last_error: str | None = None
-    digest_since: float | None = None
-    fold_until: float | None = None
-    window_start: float | None = None
-
 
 
 def _dump(message: AlertMessage) -> str:

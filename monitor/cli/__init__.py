@@ -1,5 +1,6 @@
-"""The `newsmon` command. The only module that writes messages for a person (with `reports`,
-which holds its read-only commands: status, stories, alerts, match).
+"""The `newsmon` command: the argument parser, logging, and turning errors into messages and
+exit codes. Each command lives in a module of this package (`run`, `check`, `status`,
+`match`); with them, this is the only code that writes for a person.
 
 Exit codes: 0 done; 1 could not do it (e.g. the store cannot be opened); 2 bad usage or an
 invalid configuration. Logs go to stderr, command output to stdout.
@@ -8,27 +9,20 @@ invalid configuration. Logs go to stderr, command output to stdout.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import gc
 import json
-import re
 import logging
-import os
+import re
 import sys
-import tempfile
-import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from pathlib import Path
 
-from monitor import __version__, config, reports
+from monitor import __version__, config
+from monitor.cli import check as check_commands, match as match_command, run as run_commands, status as status_commands
+from monitor.cli.common import EXIT_FAILED, EXIT_USAGE
 from monitor.errors import ConfigError, NewsmonError
 
 # The stages (apprise, aiohttp, feedparser, trafilatura) are imported inside the commands that
 # need them: `newsmon --help` should not pay half a second to import the whole stack.
-
-log = logging.getLogger("newsmon")
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = reports.EXIT_OK, reports.EXIT_FAILED, reports.EXIT_USAGE
 
 
 class _Parser(argparse.ArgumentParser):
@@ -59,20 +53,20 @@ def build_parser() -> argparse.ArgumentParser:
                                           "Ctrl-C. With --once: poll every feed once, try every pending alert "
                                           "once, and exit 0 even if some feeds or channels failed (for cron).")
     run.add_argument("--once", action="store_true", help="one cycle, then exit")
-    run.set_defaults(handler=cmd_run)
+    run.set_defaults(handler=run_commands.cmd_run)
 
     check = commands.add_parser("check", help="check the configuration and report every problem",
                                 description="Read the configuration and its includes, check every key, "
                                             "reference and apprise URL, and print one line per problem "
                                             "(exit 2), or a one-line summary (exit 0). Touches no state.")
-    check.set_defaults(handler=cmd_check)
+    check.set_defaults(handler=check_commands.cmd_check)
 
     demo_ = commands.add_parser("demo", help="a self-contained demonstration (no internet, no accounts)",
                                 description="Serve bundled sample feeds and article pages from a loopback web "
                                             "server, run one cycle with a bundled watchlist in a temporary state "
                                             "directory, and print the alerts to standard output.")
     demo_.add_argument("--keep", metavar="DIR", help="keep the demo's state and config in DIR instead of a temporary directory")
-    demo_.set_defaults(handler=cmd_demo)
+    demo_.set_defaults(handler=run_commands.cmd_demo)
 
     status = commands.add_parser("status", help="show each feed's health and the outbox",
                                  description="Read the state database (never creates one) and show every "
@@ -80,27 +74,27 @@ def build_parser() -> argparse.ArgumentParser:
                                              "seen; the outbox's alert counts; and each channel's health (pending, "
                                              "failing since when and why, next try, next digest).")
     status.add_argument("--json", action="store_true", help="one JSON document, for scripts")
-    status.set_defaults(handler=reports.cmd_status)
+    status.set_defaults(handler=status_commands.cmd_status)
 
     reload = commands.add_parser("reload", help="make the running daemon re-read its configuration",
                                  description="Send SIGHUP to the newsmon running on this configuration's state "
                                              "directory. An invalid configuration is refused (the daemon logs "
                                              "every problem and keeps the old one); run 'newsmon check' first.")
-    reload.set_defaults(handler=cmd_reload)
+    reload.set_defaults(handler=run_commands.cmd_reload)
 
     stories_ = commands.add_parser("stories", help="recent stories: their articles, outlets and rules",
                                    description="List stories first seen within --since, newest first: every "
                                                "outlet that reported each one, when, and the rules it matched.")
     stories_.add_argument("--since", default="24h", type=_duration, help="how far back (default 24h)")
     stories_.add_argument("--json", action="store_true", help="one JSON document, for scripts")
-    stories_.set_defaults(handler=reports.cmd_stories)
+    stories_.set_defaults(handler=status_commands.cmd_stories)
 
     for verb, text in (("enable", "poll a disabled feed again (e.g. after '410 Gone')"),
                        ("disable", "stop polling a feed, keeping its history")):
         toggle = commands.add_parser(verb, help=text, description=text[0].upper() + text[1:] + ".")
         toggle.add_argument("url", help="the feed's url, as in the configuration")
         toggle.add_argument("--reason", default=None, help="a note shown by 'newsmon status'")
-        toggle.set_defaults(handler=cmd_toggle, verb=verb)
+        toggle.set_defaults(handler=run_commands.cmd_toggle, verb=verb)
 
     alerts = commands.add_parser("alerts", help="alert history: what was sent where, what waits, what died",
                                  description="List alerts from the outbox, newest first: status (pending, "
@@ -115,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     shown.add_argument("--retry-dead", action="store_true",
                        help="queue every dead alert again (a fresh 48 h); a running daemon sends them within a minute")
     alerts.add_argument("--json", action="store_true", help="one JSON document, for scripts")
-    alerts.set_defaults(handler=reports.cmd_alerts)
+    alerts.set_defaults(handler=status_commands.cmd_alerts)
 
     notify = commands.add_parser("notify-test", help="send a sample alert through a channel and say how it went",
                                  description="Render a sample alert with the channel's templates and send it to "
@@ -123,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
                                              "the service accepted it or apprise's reason why not. Exit 0 when "
                                              "every URL accepted it, 1 otherwise. Touches no state.")
     notify.add_argument("channel", metavar="CHANNEL", help="a channel name from [channels.NAME]")
-    notify.set_defaults(handler=cmd_notify_test)
+    notify.set_defaults(handler=check_commands.cmd_notify_test)
 
     match_ = commands.add_parser("match", help="show which rules match an article, and why the others do not",
                                  description="Match one article against the configured rules: print the rules "
@@ -142,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="judge rules' feed_tags as if the article came from a feed with this tag (may be "
                              "repeated); without it, feed_tags are not checked")
     match_.add_argument("--title", help="the article's title (default: the page's title; none for plain text)")
-    match_.set_defaults(handler=reports.cmd_match)
+    match_.set_defaults(handler=match_command.cmd_match)
     return parser
 
 
@@ -195,138 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def cmd_check(args: argparse.Namespace) -> int:
-    from monitor import app
-
-    try:
-        loaded = app.check(reports.config_path(args))
-    except ConfigError as error:
-        for problem in error.problems:
-            print(problem)
-        return EXIT_USAGE
-    extra = f" (+{len(loaded.files) - 1} included file(s))" if len(loaded.files) > 1 else ""
-    counts = ", ".join(_plural(len(items), noun) for items, noun in (
-        (loaded.feeds, "feed"), (loaded.entities, "entity"), (loaded.rules, "rule"), (loaded.channels, "channel")))
-    print(f"{loaded.path}{extra}: OK: {counts}; state in {loaded.settings.state_dir}")
-    for channel in loaded.channels:
-        print(f"  channel {channel.name}: {reports.channel_summary(channel)}")
-    return EXIT_OK
-
-
-def cmd_notify_test(args: argparse.Namespace) -> int:
-    from monitor import alert, app
-
-    loaded = app.check(reports.config_path(args))
-    spec = loaded.channel(args.channel)
-    if spec is None:
-        names = ", ".join(channel.name for channel in loaded.channels) or "none"
-        print(f"newsmon: no channel {args.channel!r} in {loaded.path}; channels: {names}", file=sys.stderr)
-        return EXIT_USAGE
-    channel = alert.Channel(spec)
-    message = reports.sample_alert()
-    failures = 0
-    for target in channel.targets:
-        outcome = target.send(*channel.render(message, target))
-        if outcome.ok:
-            print(f"ok      {target.privacy} ({target.kind}): accepted")
-        else:
-            failures += 1
-            print(f"FAILED  {target.privacy} ({target.kind}): {outcome.reason}")
-    return EXIT_OK if not failures else EXIT_FAILED
-
-
-def _plural(count: int, noun: str) -> str:
-    if count == 1:
-        return f"1 {noun}"
-    return f"{count} {noun[:-1] + 'ies' if noun.endswith('y') else noun + 's'}"
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    from monitor import app, daemon
-
-    path = reports.config_path(args)
-    loaded = app.check(path)
-    with daemon.StateLock(loaded.settings.state_dir):  # one newsmon per state directory
-        if args.once:
-            return asyncio.run(_once(loaded))
-        running = app.open_app(loaded, start_workers="now")
-        asyncio.run(daemon.Daemon(running, loader=lambda: app.check(path)).run())
-    return EXIT_OK
-
-
-def cmd_reload(args: argparse.Namespace) -> int:
-    import signal
-
-    from monitor import daemon
-
-    loaded, _problems = config.read(reports.config_path(args))
-    pid = daemon.running_pid(loaded.settings.state_dir)
-    if pid is None:
-        print(f"newsmon: no running newsmon on {loaded.settings.state_dir} (no lock held on newsmon.pid)", file=sys.stderr)
-        return EXIT_FAILED
-    os.kill(pid, signal.SIGHUP)
-    print(f"asked newsmon (pid {pid}) to reload; it logs what changed, or every problem and keeps the old configuration")
-    return EXIT_OK
-
-
-async def _once(loaded: config.Config) -> int:
-    from monitor import app, pipeline
-
-    running = app.open_app(loaded, start_workers="if-new-feeds")
-    gc.freeze()  # what start-up built stays: out of the cyclic collector's full passes (see daemon.run)
-    try:
-        running.store.recover()
-        started = time.monotonic()
-        results = await pipeline.cycle(running)
-        counts = running.store.alert_counts()
-    finally:
-        await running.close()
-    failed = [r for r in results if r.status == "failed"]
-    new = sum(r.new for r in results)
-    log.info("cycle done feeds=%d failed=%d new_entries=%d alerts_sent=%d alerts_pending=%d seconds=%.1f",
-             len(results), len(failed), new, counts.get("sent", 0), counts.get("pending", 0),
-             time.monotonic() - started)
-    return EXIT_OK
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    if args.keep:
-        return _demo(Path(args.keep))
-    with tempfile.TemporaryDirectory(prefix="newsmon-demo-") as directory:
-        return _demo(Path(directory))
-
-
-def _demo(directory: Path) -> int:
-    from monitor import app, demo, store
-
-    directory.mkdir(parents=True, exist_ok=True)
-    with demo.serve() as base:
-        path = demo.write_config(directory, base)
-        print(f"newsmon demo: sample feeds served at {base}; config and state in {directory}\n", flush=True)
-        loaded = app.check(path)
-        asyncio.run(_once(loaded))
-        with store.open_existing(loaded.settings.state_dir) as opened:
-            counts = opened.alert_counts()
-            entries = opened.counts()["entries"]
-    print(f"newsmon demo: {entries} articles read, {counts.get('sent', 0)} alerts printed above. "
-          f"Next: copy config.example.toml, add your feeds and watchlist, run 'newsmon check'.")
-    return EXIT_OK
-
-
 def _duration(text: str) -> float:
     try:
         return config.parse_duration(text)
     except config.Invalid as error:
         raise argparse.ArgumentTypeError(str(error)) from None
-
-def cmd_toggle(args: argparse.Namespace) -> int:
-    with reports.open_existing(args) as opened:
-        status = "active" if args.verb == "enable" else "disabled"
-        reason = None if args.verb == "enable" else (args.reason or "disabled by the user")
-        if not opened.set_feed_status(args.url, status, reason):
-            known = [row.url for row in opened.feeds()]
-            print(f"newsmon: no feed {args.url!r} in {opened.path}" +
-                  (f"; known feeds: {', '.join(known)}" if known else ""), file=sys.stderr)
-            return EXIT_FAILED
-    print(f"{args.url}: {'enabled' if args.verb == 'enable' else 'disabled'}")
-    return EXIT_OK

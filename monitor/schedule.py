@@ -1,6 +1,7 @@
-"""When a feed may be polled next: backoff after failures, the server's Retry-After, and its
-own TTL / Cache-Control as a floor. Pure functions of their inputs (the caller passes the
-random jitter source), so the policy is tested without clocks or sleeps."""
+"""When things happen next: when a feed may be polled (backoff after failures, the server's
+Retry-After, its own TTL / Cache-Control as a floor) and when a digest goes out (a period or a
+cron expression in the channel's time zone). Pure functions of their inputs (the caller passes
+the random jitter source), so the policy is tested without clocks or sleeps."""
 
 from __future__ import annotations
 
@@ -69,12 +70,6 @@ def parse_max_age(cache_control: str | None) -> float | None:
         return None
     found = MAX_AGE.search(cache_control)
     return float(found.group(1)) if found else None
-
-
-def iso(timestamp: float | None) -> str | None:
-    if timestamp is None:
-        return None
-    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
 
 
 # ---------------------------------------------------------------- digests

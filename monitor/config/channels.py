@@ -1,7 +1,9 @@
-"""The `[channels.NAME]` tables: where a channel's URLs come from (inline, `${ENV}`, systemd
-credentials, a private `urls_file`), which alerts it takes (`min_severity`, `rules`), and how
-(`title` / `body` templates, `digest`, `max_per_hour`). Checked here, once, at load; problems
-go to the reader like every other configuration problem.
+"""Reading the `[channels.NAME]` tables: where a channel's URLs come from (inline, `${ENV}`,
+systemd credentials, a private `urls_file`), which alerts it takes (`min_severity`, `rules`),
+and how (`title` / `body` templates, `digest`, `max_per_hour`). Each value's type and form is
+checked here, once, at load; problems go to the reader like every other configuration problem.
+What the values mean (routing, the placeholders a template may use, whether apprise accepts a
+URL) is `monitor.alert`'s, checked by `monitor.app.check`.
 
 No message written here may contain a channel URL or a part of one: they hold secrets.
 """
@@ -10,29 +12,12 @@ from __future__ import annotations
 
 import os
 import stat
-import string
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
-from monitor.model import SEVERITIES, ChannelSpec, Rule
-from monitor.schema import Invalid, describe, parse_duration, string_list, suggest
+from monitor.model import SEVERITIES, ChannelSpec
+from monitor.config.schema import Invalid, describe, parse_duration, string_list, suggest
 
-# What a template may use. Third-party values are escaped for the channel's format before they
-# are put in; `snippet` carries the highlighted matched words in that format's markup.
-PLACEHOLDERS = {
-    "rule": "the rule's name",
-    "severity": "the rule's severity (low, medium, high, critical)",
-    "title": "the article's headline",
-    "outlet": "the outlet that reported it first",
-    "feed": "the feed's name",
-    "url": "the article's link",
-    "published": "when it was published (UTC), or 'time unknown'",
-    "snippet": "the sentence around the first match, matched words highlighted",
-    "entities": "the matched names, comma-separated",
-    "also_reported_by": "the other outlets that have reported the story by delivery time",
-    "update": "'Update: ' for a follow-up on a story already alerted, else empty",
-}
 KEYS = ("urls", "urls_file", "min_severity", "rules", "title", "body", "digest", "timezone", "max_per_hour")
 MIN_DIGEST = 60.0
 
@@ -175,30 +160,10 @@ def _timezone(value: Any) -> str:
     return value
 
 
-def template_problem(template: str) -> str | None:
-    """Why a `title` / `body` template cannot be used, or None."""
-    try:
-        fields = list(string.Formatter().parse(template))
-    except ValueError as error:
-        return f"{error} (write {{{{ and }}}} for literal braces)"
-    for _literal, field, spec, conversion in fields:
-        if field is None:
-            continue
-        if field not in PLACEHOLDERS:
-            known = ", ".join("{" + name + "}" for name in PLACEHOLDERS)
-            return f"unknown placeholder {{{field}}}{suggest(field, PLACEHOLDERS)}; known: {known}"
-        if spec or conversion:
-            return f"placeholder {{{field}}} takes no format or conversion (write {{{field}}})"
-    return None
-
-
 def _template(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise Invalid(f"expected a template string such as \"[{{rule}}] {{title}}\", got {describe(value)}")
-    problem = template_problem(value)
-    if problem:
-        raise Invalid(problem)
-    return value
+    return value  # its placeholders are checked by monitor.alert (formats.template_problem), which fills them
 
 
 def _digest(value: Any, timezone: str) -> dict[str, Any]:
@@ -208,9 +173,9 @@ def _digest(value: Any, timezone: str) -> dict[str, Any]:
         raise Invalid(f"expected a period such as \"1h\" or a cron expression such as \"0 8 * * *\", got {describe(value)}")
     value = value.strip()
     if len(value.split()) == 5:
-        from monitor import timing
+        from monitor import schedule
 
-        problem = timing.cron_problem(value, timezone)
+        problem = schedule.cron_problem(value, timezone)
         if problem:
             raise Invalid(f"invalid cron expression {value!r}: {problem}")
         return {"digest_cron": value}
@@ -222,45 +187,3 @@ def _digest(value: Any, timezone: str) -> dict[str, Any]:
     if every < MIN_DIGEST:
         raise Invalid(f"a digest period must be at least 1 minute, got {value!r}")
     return {"digest_every": every}
-
-
-def accepts(channel: ChannelSpec, rule: Rule) -> bool:
-    """Whether a channel's filters let a rule's alerts in."""
-    if SEVERITIES.index(rule.severity) < SEVERITIES.index(channel.min_severity):
-        return False
-    return channel.rules is None or rule.name in channel.rules
-
-
-def routes(channels: Iterable[ChannelSpec], default: tuple[str, ...] | None, rule: Rule) -> tuple[str, ...]:
-    """The channels a rule's alerts go to: the ones it names, else `default` (None: every
-    channel), kept only where the channel's filters accept the rule."""
-    by_name = {channel.name: channel for channel in channels}
-    names = rule.channels or (default if default is not None else tuple(by_name))
-    return tuple(name for name in names if name in by_name and accepts(by_name[name], rule))
-
-
-def routing_problems(channels: tuple[ChannelSpec, ...], default: tuple[str, ...] | None,
-                     rules: Iterable[Rule]) -> list[tuple[str, str]]:
-    """(rule name, message) for rules whose alerts could go nowhere, or that name a channel
-    whose filters refuse them: both would be silent surprises."""
-    out = []
-    rules = tuple(rules)
-    by_name = {channel.name: channel for channel in channels}
-    for rule in rules:
-        for name in rule.channels:
-            channel = by_name.get(name)
-            if channel is not None and not accepts(channel, rule):
-                why = (f"its min_severity is {channel.min_severity!r} and the rule's severity is {rule.severity!r}"
-                       if SEVERITIES.index(rule.severity) < SEVERITIES.index(channel.min_severity)
-                       else "its 'rules' list does not include this rule")
-                out.append((rule.name, f"names channel {name!r}, which refuses it: {why}"))
-        candidates = [name for name in (default if default is not None else by_name) if name in by_name]
-        if candidates and not rule.channels and not routes(channels, default, rule):
-            out.append((rule.name, f"reaches no channel: every channel it could use filters it out "
-                                   f"(severity {rule.severity!r}); set the rule's 'channels' or a channel's filters"))
-    rule_names = {rule.name for rule in rules}
-    for channel in channels:
-        for index, rule_name in enumerate(channel.rules or ()):
-            if rule_name not in rule_names:
-                out.append(("", f"channels.{channel.name}.rules[{index}]: unknown rule {rule_name!r}"))
-    return out

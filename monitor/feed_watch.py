@@ -1,14 +1,15 @@
-"""Silent sources: a feed with `expect_every` that brings nothing new (or keeps failing) for
-longer raises one "Feed silent" notice on the admin channels, and one "Feed recovered" when it
-brings news again. The notices go through the outbox like alerts."""
+"""Watching feeds that should be busy: a feed with `expect_every` that brings nothing new (or
+keeps failing) for longer raises one "Feed silent" notice on the admin channels, and one "Feed
+recovered" when it brings news again. The notices go through the outbox like alerts.
+(Not to be confused with silences, which mute alerts.)"""
 
 from __future__ import annotations
 
 import logging
 
-from monitor import timing
+from monitor import alert, times
 from monitor.app import App
-from monitor.model import AlertMessage, FeedSpec
+from monitor.model import FeedSpec
 
 log = logging.getLogger("newsmon.pipeline")
 
@@ -27,14 +28,13 @@ def watch(app: App, feed: FeedSpec) -> None:
     if silent:
         failing = f" It is failing: {state.last_error}." if state.last_error else ""
         title, text, rule = f"Feed silent: {name}", (
-            f"No new entries from {name} since {timing.iso(last_new)} (expected at least every {hours:g} h).{failing}"
+            f"No new entries from {name} since {times.iso(last_new)} (expected at least every {hours:g} h).{failing}"
         ), "newsmon:feed-silent"
     else:
         title, text, rule = f"Feed recovered: {name}", (
-            f"{name} brought new entries again (silent since {timing.iso(state.silent_since)})."), "newsmon:feed-recovered"
-    message = AlertMessage(rule=rule, title=title, url=feed.url, outlet=name, published=timing.iso(now),
-                           snippet=text, highlights=(), matched=(), feed=name)
-    app.store.queue_notice(rule, app.config.admin_channels(), message, now)
+            f"{name} brought new entries again (silent since {times.iso(state.silent_since)})."), "newsmon:feed-recovered"
+    message = alert.notice(rule, title, text, url=feed.url, source=name, now=now)
+    app.store.queue_notice(rule, app.router.admin, message, now)
     app.store.set_silent(state.id, now if silent else None)
     log.warning("%s feed=%s last_new=%s expect_every=%gh", "feed silent" if silent else "feed recovered",
-                feed.url, timing.iso(last_new), hours)
+                feed.url, times.iso(last_new), hours)

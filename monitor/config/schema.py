@@ -13,8 +13,8 @@ import ipaddress
 import re
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
+from monitor import urls
 from monitor.errors import Problem
 
 ENTITY_KINDS = ("actor", "region", "topic")
@@ -72,8 +72,7 @@ def positive_int(value: Any) -> int:
 def _web_url(value: Any, what: str) -> str:
     """An http(s) URL with a host, or Invalid saying it is not `what`."""
     text = nonempty_string(value).strip()
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if urls.web_url(text) is None:
         raise Invalid(f"{text!r} is not {what}")
     return text
 

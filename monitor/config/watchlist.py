@@ -13,7 +13,7 @@ from typing import Any
 
 from monitor.errors import Problem
 from monitor.model import Entity, Rule
-from monitor.schema import ENTITY_KEYS, REQUIRED, RULE_KEYS, Checker, nonempty_string, suggest
+from monitor.config.schema import ENTITY_KEYS, REQUIRED, RULE_KEYS, Checker, nonempty_string, suggest
 
 TERM_PREFIX = re.compile(r"^(.*?)\*$")
 

@@ -1,7 +1,7 @@
 """Reading and checking the configuration: TOML files in, a `Config` out, or a `ConfigError`
 listing every problem found (never just the first).
 
-The schema is data (`NEWSMON_KEYS`, `FEED_KEYS`, ... in `monitor.schema`): each key maps to a
+The schema is data (`NEWSMON_KEYS`, `FEED_KEYS`, ... in `monitor.config.schema`): each key maps to a
 converter that takes the raw TOML value and returns the checked value or raises `Invalid` with a
 message.
 """
@@ -18,14 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from monitor import __version__, channels as channels_module, watchlist
+from monitor import __version__
+from monitor.config import channels as channels_module, watchlist
 from monitor.errors import ConfigError, Problem
 from monitor.model import ChannelSpec, Entity, FeedSpec, Rule
-from monitor.schema import (FEED_KEYS, HTTP_KEYS, INCLUDE_KEYS, NEWSMON_KEYS, REQUIRED, TOP_KEYS, Checker,
+from monitor.config.schema import (FEED_KEYS, HTTP_KEYS, INCLUDE_KEYS, NEWSMON_KEYS, REQUIRED, TOP_KEYS, Checker,
                             describe, suggest)
-from monitor.schema import Invalid  # re-exported: callers catch config.Invalid
-from monitor.schema import parse_duration, parse_size  # re-exported: callers use config.parse_duration, ...
-from monitor.watchlist import pack_problems, term_problem  # re-exported: callers use config.pack_problems, ...
+from monitor.config.schema import Invalid  # re-exported: callers catch config.Invalid
+from monitor.config.schema import parse_duration, parse_size  # re-exported: callers use config.parse_duration, ...
+from monitor.config.watchlist import pack_problems, term_problem  # re-exported: callers use config.pack_problems, ...
 
 DEFAULT_USER_AGENT = f"newsmon/{__version__} (+https://github.com/newsmon/newsmon)"
 
@@ -71,17 +72,6 @@ class Config:
     entities: tuple[Entity, ...]
     rules: tuple[Rule, ...]
     files: tuple[Path, ...]  # every file read, the main one first
-
-    def admin_channels(self) -> tuple[str, ...]:
-        """Where newsmon's own notices (a feed gone silent) go: admin_channels, else every channel."""
-        if self.settings.admin_channels is not None:
-            return self.settings.admin_channels
-        return tuple(channel.name for channel in self.channels)
-
-    def rule_channels(self, rule: Rule) -> tuple[str, ...]:
-        """The channels a rule's alerts go to: those it names, else `default_channels` (else
-        every channel), each only if its `min_severity` and `rules` filters let the rule in."""
-        return channels_module.routes(self.channels, self.settings.default_channels, rule)
 
     def channel(self, name: str) -> ChannelSpec | None:
         return next((channel for channel in self.channels if channel.name == name), None)
@@ -236,13 +226,6 @@ def read(path: Path | str, environ: Mapping[str, str] | None = None) -> tuple[Co
             if name not in channel_names:
                 reader.problem(f"newsmon.{key}[{index}]", f"unknown channel {name!r}{suggest(name, channel_names)}")
     rules = watchlist.rules(reader, rules_raw, channel_names, entity_names)
-    reader.file = str(path)
-    for rule_name, message in channels_module.routing_problems(tuple(channels), settings.default_channels, rules):
-        if rule_name:
-            reader.problem(f"rules[name={rule_name!r}]", message)
-        else:
-            where, _, text = message.partition(": ")
-            reader.problem(where, text)
     config = Config(
         path=path,
         settings=settings,

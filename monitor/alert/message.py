@@ -1,0 +1,77 @@
+"""What an alert says: the `AlertMessage` built from a rule's match (snippet, highlighted words,
+severity, outlet, update flag), the outlets added at delivery ("also reported by"), newsmon's
+own notices, and the sample alert that `newsmon notify-test` sends. Pure functions; rendering
+a message for a channel is `formats`' job."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterable
+
+from monitor import text, times
+from monitor.model import AlertMessage, Article, Hit, Match, Rule
+
+
+def for_match(found: Match, article: Article, rule: Rule, feed_name: str, *, update: bool = False) -> AlertMessage:
+    """What an alert for this match shows: the sentence around the first hit in the text (else
+    the headline), hits marked; the rule's name and severity."""
+    text_hits = [hit for hit in found.hits if hit.field == "text"]
+    title_hits = [hit for hit in found.hits if hit.field == "title"]
+    if text_hits:
+        first = text_hits[0]
+        snippet, offset = text.sentence_around(article.text, first.start, first.end)
+        highlights = _spans(text_hits, offset, len(snippet))
+    else:
+        snippet = article.title
+        highlights = _spans(title_hits, 0, len(snippet))
+    matched = tuple(dict.fromkeys(
+        (article.text if hit.field == "text" else article.title)[hit.start:hit.end] for hit in found.hits))
+    return AlertMessage(
+        rule=found.rule,
+        title=article.title,
+        url=article.url,
+        outlet=article.outlet,
+        published=article.published.isoformat() if article.published else None,
+        snippet=snippet,
+        highlights=highlights,
+        matched=matched,
+        feed=feed_name,
+        update=update,
+        severity=rule.severity,
+    )
+
+
+def _spans(hits: list[Hit], offset: int, length: int) -> tuple[tuple[int, int], ...]:
+    spans = []
+    for hit in hits:
+        start, end = hit.start - offset, hit.end - offset
+        if 0 <= start and end <= length:
+            spans.append((start, end))
+    return tuple(sorted(set(spans)))
+
+
+def with_outlets(message: AlertMessage, outlets: Iterable[tuple[str, float, str | None]]) -> AlertMessage:
+    """The alert with the other outlets that have reported its story by now: `outlets` is
+    (outlet, first seen, url) of every outlet of the story, earliest first."""
+    others = tuple((outlet, times.iso(first) or "") for outlet, first, _url in outlets if outlet != message.outlet)
+    return dataclasses.replace(message, also_reported_by=others) if others else message
+
+
+def notice(rule: str, title: str, body: str, *, url: str | None, source: str, now: float) -> AlertMessage:
+    """One of newsmon's own notices (rule "newsmon:..."), e.g. a feed gone silent: not about an
+    article, so no highlights; it goes through the outbox like an alert."""
+    return AlertMessage(rule=rule, title=title, url=url, outlet=source, published=times.iso(now), snippet=body,
+                        highlights=(), matched=(), feed=source)
+
+
+def sample(now: float | None = None) -> AlertMessage:
+    """The alert `newsmon notify-test` sends: every part a real alert has, marked as a sample."""
+    at = times.iso(time.time() if now is None else now)
+    snippet = "Militants of the Tehreek-e-Taliban Pakistan (TTP) attacked a checkpoint in Khyber Pakhtunkhwa."
+    return AlertMessage(
+        rule="notify-test", title="newsmon test alert: TTP attack reported in Khyber Pakhtunkhwa (sample)",
+        url="https://example.org/newsmon-test-alert", outlet="newsmon", published=at, snippet=snippet,
+        highlights=((snippet.index("Tehreek"), snippet.index(" (TTP)")), (snippet.index("Khyber"), len(snippet) - 1)),
+        matched=("Tehreek-e-Taliban Pakistan", "Khyber Pakhtunkhwa"), feed="newsmon",
+        also_reported_by=(("Example Wire", at or ""),), severity="medium")

@@ -1,0 +1,104 @@
+"""`newsmon run` (the daemon, or one cycle with --once), `reload`, `enable` / `disable` and
+`demo`: the commands that make newsmon work."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from monitor import config
+from monitor.cli.common import EXIT_FAILED, EXIT_OK, config_path, open_existing
+
+log = logging.getLogger("newsmon")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from monitor import app, daemon
+
+    path = config_path(args)
+    loaded = app.check(path)
+    with daemon.StateLock(loaded.settings.state_dir):  # one newsmon per state directory
+        if args.once:
+            return asyncio.run(_once(loaded))
+        running = app.open_app(loaded, start_workers="now")
+        asyncio.run(daemon.Daemon(running, loader=lambda: app.check(path)).run())
+    return EXIT_OK
+
+
+async def _once(loaded: config.Config) -> int:
+    from monitor import app, pipeline
+
+    running = app.open_app(loaded, start_workers="if-new-feeds")
+    gc.freeze()  # what start-up built stays: out of the cyclic collector's full passes (see daemon.run)
+    try:
+        running.store.recover()
+        started = time.monotonic()
+        results = await pipeline.cycle(running)
+        counts = running.store.alert_counts()
+    finally:
+        await running.close()
+    failed = [r for r in results if r.status == "failed"]
+    new = sum(r.new for r in results)
+    log.info("cycle done feeds=%d failed=%d new_entries=%d alerts_sent=%d alerts_pending=%d seconds=%.1f",
+             len(results), len(failed), new, counts.get("sent", 0), counts.get("pending", 0),
+             time.monotonic() - started)
+    return EXIT_OK
+
+
+def cmd_reload(args: argparse.Namespace) -> int:
+    import signal
+
+    from monitor import daemon
+
+    loaded, _problems = config.read(config_path(args))
+    pid = daemon.running_pid(loaded.settings.state_dir)
+    if pid is None:
+        print(f"newsmon: no running newsmon on {loaded.settings.state_dir} (no lock held on newsmon.pid)", file=sys.stderr)
+        return EXIT_FAILED
+    os.kill(pid, signal.SIGHUP)
+    print(f"asked newsmon (pid {pid}) to reload; it logs what changed, or every problem and keeps the old configuration")
+    return EXIT_OK
+
+
+def cmd_toggle(args: argparse.Namespace) -> int:
+    with open_existing(args) as opened:
+        status = "active" if args.verb == "enable" else "disabled"
+        reason = None if args.verb == "enable" else (args.reason or "disabled by the user")
+        if not opened.set_feed_status(args.url, status, reason):
+            known = [row.url for row in opened.feeds()]
+            print(f"newsmon: no feed {args.url!r} in {opened.path}" +
+                  (f"; known feeds: {', '.join(known)}" if known else ""), file=sys.stderr)
+            return EXIT_FAILED
+    print(f"{args.url}: {'enabled' if args.verb == 'enable' else 'disabled'}")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    if args.keep:
+        return _demo(Path(args.keep))
+    with tempfile.TemporaryDirectory(prefix="newsmon-demo-") as directory:
+        return _demo(Path(directory))
+
+
+def _demo(directory: Path) -> int:
+    from monitor import app, demo, store
+
+    directory.mkdir(parents=True, exist_ok=True)
+    with demo.serve() as base:
+        path = demo.write_config(directory, base)
+        print(f"newsmon demo: sample feeds served at {base}; config and state in {directory}\n", flush=True)
+        loaded = app.check(path)
+        asyncio.run(_once(loaded))
+        with store.open_existing(loaded.settings.state_dir) as opened:
+            counts = opened.alert_counts()
+            entries = opened.counts()["entries"]
+    print(f"newsmon demo: {entries} articles read, {counts.get('sent', 0)} alerts printed above. "
+          f"Next: copy config.example.toml, add your feeds and watchlist, run 'newsmon check'.")
+    return EXIT_OK

@@ -1,0 +1,136 @@
+"""`newsmon status`, `stories` and `alerts`: what the state database says, for people and
+(with --json) for scripts. Read-only, except `alerts --retry-dead`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from monitor import config, times
+from monitor.cli.common import EXIT_OK, config_path, open_existing
+
+
+def _health(row) -> str:
+    if row.status == "disabled":
+        return f"disabled: {row.status_reason or 'by the user'}"
+    if row.last_error:
+        return f"failing ({row.error_kind}, {row.error_count} in a row): {row.last_error}"
+    if row.last_success is None:
+        return "not polled yet"
+    return "ok"
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    loaded, _problems = config.read(config_path(args))
+    names = {feed.url: feed.name for feed in loaded.feeds}
+    intervals = {feed.url: feed.interval or loaded.settings.poll_interval for feed in loaded.feeds}
+    with open_existing(args) as opened:
+        rows = opened.feeds()
+        counts = opened.alert_counts()
+        per_channel = opened.channel_counts()
+        states = {channel.name: opened.channel_state(channel.name) for channel in loaded.channels}
+        oldest = {channel.name: opened.oldest_pending(channel.name) for channel in loaded.channels if channel.digest}
+        state = str(opened.path)
+    channels = [_channel_status(channel, states[channel.name], per_channel.get(channel.name, {}),
+                                oldest.get(channel.name)) for channel in loaded.channels]
+    feeds = []
+    for row in rows:
+        regular = row.last_attempt + intervals[row.url] if row.last_attempt and row.url in intervals else None
+        next_poll = max(filter(None, (row.next_poll, regular)), default=None)
+        feeds.append({
+            "url": row.url, "name": names.get(row.url) or row.title, "configured": row.url in names,
+            "status": row.status, "health": _health(row), "last_success": times.iso(row.last_success),
+            "last_attempt": times.iso(row.last_attempt), "error_kind": row.error_kind, "last_error": row.last_error,
+            "consecutive_failures": row.error_count, "next_poll": times.iso(next_poll) if row.status != "disabled" else None,
+            "entries": row.entries, "fetch_url": row.fetch_url if row.fetch_url != row.url else None,
+        })
+    if args.json:
+        print(json.dumps({"state": state, "feeds": feeds, "alerts": counts, "channels": channels}, indent=2,
+                         ensure_ascii=False))
+        return EXIT_OK
+    print(f"state: {state}")
+    for feed in feeds:
+        moved = f"\n  moved to {feed['fetch_url']}" if feed["fetch_url"] else ""
+        gone = "" if feed["configured"] else " (no longer in the configuration)"
+        print(f"{feed['name'] or feed['url']}{gone}\n  {feed['url']}{moved}\n"
+              f"  {feed['health']} · {feed['entries']} entries · last success {times.shown(feed['last_success'])}"
+              f" · next poll {times.shown(feed['next_poll']) if feed['next_poll'] else ('-' if feed['status'] == 'disabled' else 'on schedule')}")
+    print("alerts: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"))
+    for channel in channels:
+        line = ", ".join(f"{n} {s}" for s, n in sorted(channel["alerts"].items())) or "no alerts"
+        if channel["failing"]:
+            line += (f" · FAILING: {channel['consecutive_failures']} attempt(s), next try "
+                     f"{times.shown(channel['retry_at'])}; last error: {channel['last_error']}")
+        if channel["folding_until"]:
+            line += f" · flood control: alerts fold into a summary at {times.shown(channel['folding_until'])}"
+        if channel["next_digest"]:
+            line += f" · next digest {times.shown(channel['next_digest'])}"
+        print(f"  channel {channel['name']}: {line}")
+    return EXIT_OK
+
+
+def _channel_status(channel, state, counts: dict[str, int], oldest: float | None) -> dict:
+    """A channel's delivery health for `status`."""
+    next_digest = None
+    if oldest is not None:  # a digest channel with alerts waiting
+        from monitor import alert
+
+        next_digest = alert.digest_due(channel, state, oldest)
+    return {"name": channel.name, "alerts": counts, "failing": bool(state.failures),
+            "consecutive_failures": state.failures, "retry_at": times.iso(state.retry_at), "last_error": state.last_error,
+            "folding_until": times.iso(state.fold_until), "next_digest": times.iso(next_digest)}
+
+
+def cmd_stories(args: argparse.Namespace) -> int:
+    with open_existing(args) as opened:
+        rows = opened.stories(time.time() - args.since)
+        state = str(opened.path)
+    stories = [{
+        "id": row.id, "first_seen": times.iso(row.first_seen), "title": row.title, "rules": list(row.rules),
+        "articles": [{"outlet": outlet, "title": title, "url": url, "seen": times.iso(seen)}
+                     for outlet, title, url, seen in row.articles],
+    } for row in rows]
+    if args.json:
+        print(json.dumps({"state": state, "stories": stories}, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    if not stories:
+        print(f"no stories in the last {args.since / 3600:g} h (state: {state})")
+    for story in stories:
+        outlets = sorted({article["outlet"] for article in story["articles"]})
+        rules = f" · rules: {', '.join(story['rules'])}" if story["rules"] else ""
+        print(f"#{story['id']} {times.shown(story['first_seen'])} · {len(outlets)} outlet(s){rules}\n  {story['title']}")
+        for article in story["articles"]:
+            print(f"    {times.shown(article['seen'])}  {article['outlet']}: {article['title']}  {article['url'] or ''}")
+    return EXIT_OK
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    with open_existing(args) as opened:
+        if args.retry_dead:
+            count = opened.retry_dead(time.time())
+            print(f"{count} dead alert{'s' * (count != 1)} queued again (state: {opened.path})" if count
+                  else f"no dead alerts (state: {opened.path})")
+            return EXIT_OK
+        status = "pending" if args.pending else "dead" if args.dead else None
+        since = time.time() - args.since if args.since else None
+        rows = opened.alerts(limit=args.limit or None, status=status, since=since)
+        state = str(opened.path)
+    if args.json:
+        print(json.dumps({"state": state, "alerts": [{
+            "id": row.id, "status": row.status, "channel": row.channel, "rule": row.rule, "severity": row.severity,
+            "story": row.story_id, "title": row.title, "url": row.url, "outlet": row.outlet,
+            "published": row.published, "queued": times.iso(row.created), "sent": times.iso(row.sent), "via": row.via,
+            "attempts": row.attempts, "last_error": row.last_error,
+        } for row in rows]}, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    if not rows:
+        which = {"pending": "pending ", "dead": "dead "}.get(status or "", "")
+        print(f"no {which}alerts{f' in the last {args.since / 3600:g} h' if args.since else ''} (state: {state})")
+    for row in rows:
+        when = times.shown(row.sent or row.created)
+        how = f" ({row.via})" if row.via and row.via != "alert" else ""
+        error = f" · last error: {row.last_error}" if row.last_error and row.status != "sent" else ""
+        print(f"#{row.id} {row.status:<8}{how} {when} [{row.rule}] → {row.channel} · {row.title}"
+              f"{' · ' + row.url if row.url else ''} · attempts {row.attempts}{error}")
+    return EXIT_OK

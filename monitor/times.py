@@ -1,0 +1,31 @@
+"""How newsmon writes a moment: ISO 8601 in UTC for machines (JSON, stored messages), and
+"2026-12-05 14:03 UTC" for people (alerts, `status`, `alerts`, `stories`). The one place that
+formats times."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+
+def iso(timestamp: float | None) -> str | None:
+    """A Unix time as ISO 8601 in UTC to the second ("2026-12-05T14:03:07+00:00"); None stays None."""
+    if timestamp is None:
+        return None
+    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
+
+
+def shown(moment: float | str | None, missing: str = "never") -> str:
+    """A moment as people read it: "2026-12-05 14:03 UTC". `moment` is a Unix time or an ISO
+    8601 text (an unreadable text is shown as it is); `missing` stands in for none (None, 0 or "")."""
+    if not moment:
+        return missing
+    if isinstance(moment, str):
+        try:
+            value = datetime.fromisoformat(moment)
+        except ValueError:
+            return moment
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc)
+    else:
+        value = datetime.fromtimestamp(moment, timezone.utc)
+    return value.strftime("%Y-%m-%d %H:%M UTC")
