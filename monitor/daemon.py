@@ -97,17 +97,23 @@ def running_pid(state_dir: Path) -> int | None:
 
 
 def sd_notify(message: str, environ: Mapping[str, str] = os.environ) -> bool:
-    """Send a message to systemd's notification socket, if there is one."""
+    """Send a message to systemd's notification socket, if there is one. Never blocks: it runs
+    on the event loop, and a reader that has stopped reading (its queue full) must not stall the
+    daemon, its stop included; such a message is dropped, said at DEBUG (a watchdog ping is sent
+    again within half the watchdog interval)."""
     address = environ.get("NOTIFY_SOCKET")
     if not address:
         return False
     if address.startswith("@"):
         address = "\0" + address[1:]
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK) as sock:
             sock.connect(address)
-            sock.sendall(message.encode())
+            sock.send(message.encode())
         return True
+    except BlockingIOError:
+        log.debug("systemd's notification socket is full: message dropped socket=%s message=%s", address, message)
+        return False
     except OSError as error:
         log.warning("cannot notify systemd socket=%s error=%s", address, error)
         return False

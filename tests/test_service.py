@@ -167,3 +167,23 @@ def test_metrics_and_healthz_reflect_a_real_cycle(tmp_path, web):
     finally:
         code, stderr = stop(process)
     assert code == 0, stderr
+
+
+def test_a_notify_socket_nobody_reads_does_not_stall_the_daemon(tmp_path, web):
+    """systemd's side stops reading (its queue fills with watchdog pings): the daemon keeps
+    polling and still stops cleanly on SIGTERM."""
+    courier, _dispatch = publish(web)
+    path = write_config(tmp_path, [{"url": courier, "interval": "1m"}], {"hook": ["json://127.0.0.1:9/x"]})
+    deaf = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    deaf.bind(str(tmp_path / "notify.sock"))  # never read
+    process = start(path, {"NOTIFY_SOCKET": str(tmp_path / "notify.sock"), "WATCHDOG_USEC": "100000"})
+    try:
+        assert wait_for(lambda: web.gets("/courier/rss.xml") >= 1, timeout=30)
+        time.sleep(3)  # 60 pings: far more than a datagram queue holds
+        assert process.poll() is None
+    finally:
+        started = time.monotonic()
+        code, stderr = stop(process)
+        deaf.close()
+    assert code == 0 and time.monotonic() - started < 10
+    assert "stopped" in stderr and "Traceback" not in stderr
