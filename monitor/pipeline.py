@@ -98,8 +98,13 @@ async def _poll(app: App, feed: FeedSpec, force: bool, on_queued: Callable[[], N
         app.store.feed_moved(state.id, response.moved_to)
         log.warning("feed moved feed=%s to=%s (permanent redirect: polling the new address; "
                     "update the config when convenient)", feed.url, response.moved_to)
-    hold = schedule.success_hold(interval, feed.interval is not None, settings.max_backoff,
-                               max_age=schedule.parse_max_age(response.cache_control))
+    max_age = schedule.parse_max_age(response.cache_control)
+
+    def hold_for(ttl: float | None) -> float:  # the publisher's floor between polls: its TTL, its max-age
+        return schedule.success_hold(interval, feed.interval is not None, settings.max_backoff, ttl=ttl,
+                                     max_age=max_age)
+
+    hold = hold_for(state.ttl)  # nothing new: the TTL of the last body read still holds
     if response.status == 304:
         next_poll = now + hold if hold else None
         app.store.feed_unchanged(state.id, etag=response.etag or state.etag, now=now, next_poll=next_poll,
@@ -126,11 +131,14 @@ async def _poll(app: App, feed: FeedSpec, force: bool, on_queued: Callable[[], N
         return _failed(app, feed, state, "not-a-feed", str(error), interval, None)
     except Exception as error:  # feedparser has more failure modes than it documents
         return _failed(app, feed, state, "parse-error", f"{type(error).__name__}: {error}", interval, None)
-    hold = max(hold, schedule.success_hold(interval, feed.interval is not None, settings.max_backoff,
-                                         ttl=document.ttl))
+    hold = hold_for(document.ttl)
     known = app.store.known_entries(state.id)
-    first_poll = state.last_success is None and not known
-    silent = first_poll and not feed.alert_on_first_poll
+    # A new feed catches up silently until one poll of it completes, however often that is
+    # interrupted (the entries recorded before an interruption are known; the rest are not);
+    # so does a re-enabled feed, and one that moved (this poll may be the one that found out).
+    catching_up = state.catch_up or bool(response.moved_to)
+    never_read = state.last_success is None
+    silent = "" if not catching_up or feed.alert_on_first_poll else "first poll" if never_read else "catching up"
     outlet = feed.outlet or urls.outlet_of(document.site_url) or urls.outlet_of(feed.url) or feed.url
     name = feed.name or document.title or feed.url
     fresh = [entry for entry in document.entries
@@ -164,15 +172,16 @@ async def _poll(app: App, feed: FeedSpec, force: bool, on_queued: Callable[[], N
         return PollResult(feed.url, "failed", count, len(fresh), queued, "some entries not recorded")
     next_poll = now + hold if hold else None
     app.store.feed_succeeded(state.id, etag=response.etag, last_modified=response.last_modified, body_hash=body_hash,
-                             now=now, next_poll=next_poll, title=document.title, site_url=document.site_url)
+                             now=now, next_poll=next_poll, title=document.title, site_url=document.site_url,
+                             ttl=document.ttl, parsed=True)
     if items:
         app.feed_items[state.id] = items
     else:
         app.feed_items.pop(state.id, None)
     _recovered(feed, state.last_error)
-    if first_poll:
-        log.info("feed added feed=%s entries=%d alerts=%d%s", feed.url, len(fresh), queued,
-                 "" if feed.alert_on_first_poll else " (first poll records without alerting)")
+    if catching_up:
+        log.info("%s feed=%s entries=%d alerts=%d%s", "feed added" if never_read else "feed caught up", feed.url,
+                 len(fresh), queued, f" ({silent}: recorded without alerting)" if silent else "")
     elif fresh:
         log.info("feed polled feed=%s new=%d alerts=%d", feed.url, len(fresh), queued)
     return PollResult(feed.url, "new", count, len(fresh), queued, next_poll=next_poll)
@@ -249,7 +258,7 @@ def _page_problem(app: App, feed: FeedSpec, entry: Entry, kind: str, message: st
 
 
 async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: int, entry: Entry,
-                   known: KnownEntry | None, silent: bool, on_queued: Callable[[], None]) -> int:
+                   known: KnownEntry | None, silent: str, on_queued: Callable[[], None]) -> int:
     """Extract, match and record one new or changed entry; returns how many alerts it queued.
 
     A new entry whose canonical link (or page's canonical URL) we already have is the same
@@ -307,7 +316,7 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
     app.metrics.entries.inc()
     for found in matches:
         app.metrics.matches.labels(found.rule).inc()
-        why = " (silent: first poll)" if silent else " (silent: published too long ago)" if too_old else ""
+        why = f" (silent: {silent})" if silent else " (silent: published too long ago)" if too_old else ""
         log.info("match rule=%s story=%s feed=%s title=%r %s%s", found.rule, story, feed.url, article.title, kind, why)
     if alerts:
         on_queued()

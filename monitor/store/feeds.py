@@ -25,12 +25,14 @@ class Feeds(StoreBase):
             body_hash=row["body_hash"], last_success=row["last_success"], last_error=row["last_error"],
             error_count=row["error_count"], status=row["status"], next_poll=row["next_poll"],
             last_attempt=row["last_attempt"], created=row["created"], silent_since=row["silent_since"],
+            catch_up=bool(row["catch_up"]), ttl=row["ttl"],
         )
         unchanged = self._deferred.get(("unchanged", state.id))
         if unchanged is not None:  # a 304 recorded but not written yet
             etag, last_modified, now, _also_now, next_poll, _id = unchanged[1]
             state = dataclasses.replace(state, etag=etag, last_modified=last_modified, last_attempt=now,
-                                        last_success=now, last_error=None, error_count=0, next_poll=next_poll)
+                                        last_success=now, last_error=None, error_count=0, next_poll=next_poll,
+                                        catch_up=False)
         return state
 
     def last_new_entry(self, feed_id: int) -> float | None:
@@ -53,17 +55,19 @@ class Feeds(StoreBase):
 
     def feed_succeeded(self, feed_id: int, *, etag: str | None, last_modified: str | None, body_hash: str | None,
                        now: float, next_poll: float | None = None, title: str | None = None,
-                       site_url: str | None = None) -> None:
-        """Record a successful poll. Call only after every entry of the response is recorded:
-        the validators stored here make the next poll skip this response. One commit for the
-        poll: the entries that waited for one (see `later`) go with it."""
+                       site_url: str | None = None, ttl: float | None = None, parsed: bool = False) -> None:
+        """Record a successful poll; its catch-up, if any, is over. Call only after every entry
+        of the response is recorded: the validators stored here make the next poll skip this
+        response. One commit for the poll: the entries that waited for one (see `later`) go with
+        it. `parsed`: the body was read, and `ttl` is what it asked for (else the stored one stays)."""
         with self.transaction() as db:
             db.execute(
                 """UPDATE feeds SET etag = ?, last_modified = ?, body_hash = COALESCE(?, body_hash),
                    title = COALESCE(?, title), site_url = COALESCE(?, site_url), last_attempt = ?,
-                   last_success = ?, last_error = NULL, error_kind = NULL, error_count = 0, next_poll = ?
+                   last_success = ?, last_error = NULL, error_kind = NULL, error_count = 0, next_poll = ?,
+                   catch_up = 0, ttl = CASE WHEN ? THEN ? ELSE ttl END
                    WHERE id = ?""",
-                (etag, last_modified, body_hash, title, site_url, now, now, next_poll, feed_id),
+                (etag, last_modified, body_hash, title, site_url, now, now, next_poll, parsed, ttl, feed_id),
             )
 
     def feed_unchanged(self, feed_id: int, *, etag: str | None, last_modified: str | None, now: float,
@@ -74,19 +78,23 @@ class Feeds(StoreBase):
         feeds cost one fsync, not a thousand. `feed()` sees it at once. A crash loses at most
         these timestamps: the feed is then polled again sooner, nothing else."""
         self.defer(("unchanged", feed_id), """UPDATE feeds SET etag = ?, last_modified = ?, last_attempt = ?,
-                   last_success = ?, last_error = NULL, error_kind = NULL, error_count = 0, next_poll = ?
-                   WHERE id = ?""", (etag, last_modified, now, now, next_poll, feed_id))
+                   last_success = ?, last_error = NULL, error_kind = NULL, error_count = 0, next_poll = ?,
+                   catch_up = 0 WHERE id = ?""", (etag, last_modified, now, now, next_poll, feed_id))
 
     def feed_moved(self, feed_id: int, new_url: str) -> None:
-        """A permanent redirect: fetch from `new_url` from now on (the feed keeps its id)."""
+        """A permanent redirect: fetch from `new_url` from now on (the feed keeps its id). What
+        the new address serves is caught up with, silently, until a poll of it completes."""
         with self.transaction() as db:
-            db.execute("UPDATE feeds SET fetch_url = ?, moved_to = ? WHERE id = ?", (new_url, new_url, feed_id))
+            db.execute("UPDATE feeds SET fetch_url = ?, moved_to = ?, catch_up = 1 WHERE id = ?",
+                       (new_url, new_url, feed_id))
 
     def set_feed_status(self, url: str, status: str, reason: str | None) -> bool:
-        """Set a feed 'active' or 'disabled' (with the reason); False if no such feed is stored."""
+        """Set a feed 'active' or 'disabled' (with the reason); False if no such feed is stored.
+        A disabled feed made active again catches up silently with what it missed."""
         with self.transaction() as db:
-            changed = db.execute("UPDATE feeds SET status = ?, status_reason = ?, next_poll = NULL WHERE url = ?",
-                                 (status, reason, url)).rowcount
+            changed = db.execute("""UPDATE feeds SET status = ?, status_reason = ?, next_poll = NULL,
+                                    catch_up = CASE WHEN status = 'disabled' AND ? = 'active' THEN 1 ELSE catch_up END
+                                    WHERE url = ?""", (status, reason, status, url)).rowcount
         return changed == 1
 
     def parsed_feeds(self) -> set[str]:

@@ -157,6 +157,14 @@ MIGRATIONS: list[str] = [
         window_start REAL                         -- flood control: sends count from here (a summary resets it)
     );
     """,
+    # 5 -> 6: a feed's catch-up (its next complete poll records without alerting: a new feed
+    # until its first poll completes, however often it is interrupted; a re-enabled or moved
+    # one), and the TTL its last parsed body asked for (a floor between polls, kept after 304s).
+    """
+    ALTER TABLE feeds ADD COLUMN catch_up INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE feeds ADD COLUMN ttl REAL;
+    UPDATE feeds SET catch_up = 0 WHERE last_success IS NOT NULL;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

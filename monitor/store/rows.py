@@ -30,6 +30,8 @@ class FeedState:
     last_attempt: float | None = None
     created: float | None = None
     silent_since: float | None = None
+    catch_up: bool = False  # its next complete poll records without alerting (new, re-enabled or moved)
+    ttl: float | None = None  # seconds: the <ttl> of its last parsed body
 
 
 @dataclass(frozen=True)
