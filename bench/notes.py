@@ -194,7 +194,7 @@ def _dominates(results, s, plan) -> str:
                 "(interpreter, imports, reading and checking the configuration, opening the store), so start-up "
                 f"dominates a single cycle, and the per-feed part is {s['warm_cpu_ms_per_feed']:.2f} ms: a "
                 "conditional GET through aiohttp and a read of the feed's row in SQLite; the row's new timestamps "
-                "are written with the next transaction or the daemon's heartbeat, so many unchanged feeds share one "
+                "are written with the next transaction or the daemon's 5-second tick, so many unchanged feeds share one "
                 "commit (`synchronous = FULL`: an fsync per commit, which costs wall time rather than CPU). ")
         if not s.get("warm_all_304", True):
             text += "**Not every feed answered 304 in every warm run** (see the per-run numbers). "

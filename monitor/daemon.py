@@ -27,7 +27,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor import pipeline
 from monitor.app import App
-from monitor.config import Config
+from monitor.config import Config, changes as config_changes
 from monitor.errors import ConfigError, NewsmonError, StoreError
 from monitor.model import FeedSpec
 
@@ -99,8 +99,8 @@ def running_pid(state_dir: Path) -> int | None:
 def sd_notify(message: str, environ: Mapping[str, str] = os.environ) -> bool:
     """Send a message to systemd's notification socket, if there is one. Never blocks: it runs
     on the event loop, and a reader that has stopped reading (its queue full) must not stall the
-    daemon, its stop included; such a message is dropped, said at DEBUG (a watchdog ping is sent
-    again within half the watchdog interval)."""
+    daemon, its stop included; such a message is dropped, and said (at DEBUG for a watchdog ping,
+    which is sent again within half the watchdog interval)."""
     address = environ.get("NOTIFY_SOCKET")
     if not address:
         return False
@@ -111,8 +111,9 @@ def sd_notify(message: str, environ: Mapping[str, str] = os.environ) -> bool:
             sock.connect(address)
             sock.send(message.encode())
         return True
-    except BlockingIOError:
-        log.debug("systemd's notification socket is full: message dropped socket=%s message=%s", address, message)
+    except BlockingIOError:  # systemd is not reading: a watchdog ping is sent again soon, a state change is not
+        log.log(logging.DEBUG if message == "WATCHDOG=1" else logging.WARNING,
+                "systemd's notification socket is full: message dropped socket=%s message=%s", address, message)
         return False
     except OSError as error:
         log.warning("cannot notify systemd socket=%s error=%s", address, error)
@@ -254,7 +255,9 @@ class Daemon:
 
     def reload(self) -> bool:
         """Re-read the configuration. If it is invalid, log every problem and keep running on
-        the old one. Feeds added or removed gain or lose their job at once."""
+        the old one. Feeds added or removed gain or lose their job at once. The outcome (what
+        changed by name, or every problem) is logged and recorded in the store, where `newsmon
+        reload` waits for it."""
         if self.loader is None:
             return False
         sd_notify("RELOADING=1", self.environ)
@@ -265,8 +268,11 @@ class Daemon:
                 for problem in error.problems:
                     log.error("reload refused: %s", problem)
                 log.error("reload refused problems=%d (still running on the previous configuration)", len(error.problems))
+                self._record_reload(False, [str(problem) for problem in error.problems])
                 return False
+            previous = self.app.config
             needs_restart = self.app.reconfigure(fresh)
+            changes = config_changes.between(previous, fresh, needs_restart)
             old = {job.id for job in self.scheduler.get_jobs() if job.id.startswith("feed:")} if self.scheduler else set()
             new = {f"feed:{feed.url}": feed for feed in fresh.feeds}
             if self.scheduler is not None:
@@ -280,10 +286,19 @@ class Daemon:
             log.info("reloaded feeds=%d added=%d removed=%d rules=%d channels=%d%s", len(new), len(set(new) - old),
                      len(old - set(new)), len(fresh.rules), len(fresh.channels),
                      f" (restart to apply: {', '.join(needs_restart)})" if needs_restart else "")
+            for line in changes:
+                log.info("reload: %s", line)
+            self._record_reload(True, changes)
             self._status()
             return True
         finally:
             sd_notify("READY=1", self.environ)
+
+    def _record_reload(self, applied: bool, lines: list[str]) -> None:
+        try:
+            self.app.store.record_reload(at=time.time(), pid=os.getpid(), applied=applied, lines=lines)
+        except Exception as error:  # the reload itself stands; only its answer to `newsmon reload` is lost
+            log.error("cannot record the reload's outcome error=%s ('newsmon reload' will not see it)", error)
 
     def _status(self) -> None:
         config = self.app.config

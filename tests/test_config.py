@@ -270,7 +270,8 @@ def test_env_vars_come_from_the_given_mapping_only(tmp_path: Path, monkeypatch):
         config.load(path, environ={"HOME": str(tmp_path)})
     (problem,) = caught.value.problems
     assert problem.path == "channels.telegram.urls[0]"
-    assert problem.message == "environment variable 'TG_TOKEN' is not set"
+    assert problem.message == ("environment variable 'TG_TOKEN' is not set (looked in the environment and "
+                               f"{tmp_path}/.config/newsmon/env, which does not exist)")  # where newsmon looked (#14)
 
 
 def test_dollar_without_braces_is_left_alone(tmp_path: Path):

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -18,7 +19,8 @@ from fixtures import publish, write_config
 
 
 class NotifySocket:
-    """A datagram socket standing in for systemd's NOTIFY_SOCKET."""
+    """A datagram socket standing in for systemd's NOTIFY_SOCKET: like systemd, it reads every
+    message as it comes (a reader that stops reading is tested apart)."""
 
     def __init__(self, directory: Path):
         self.path = directory / "notify.sock"
@@ -26,13 +28,25 @@ class NotifySocket:
         self.sock.bind(str(self.path))
         self.sock.settimeout(0.1)
         self.messages: list[str] = []
+        self.lock = threading.Lock()
+        self.closed = threading.Event()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        while not self.closed.is_set():
+            try:
+                message = self.sock.recv(4096).decode()
+            except (TimeoutError, BlockingIOError, socket.timeout):
+                continue
+            except OSError:
+                return
+            with self.lock:
+                self.messages.append(message)
 
     def collect(self) -> list[str]:
-        while True:
-            try:
-                self.messages.append(self.sock.recv(4096).decode())
-            except (TimeoutError, BlockingIOError, socket.timeout):
-                return self.messages
+        with self.lock:
+            return list(self.messages)
 
     def seen(self, text: str) -> bool:
         return any(text in message for message in self.collect())

@@ -57,8 +57,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="check the configuration and report every problem",
                                 description="Read the configuration and its includes, check every key, "
-                                            "reference and apprise URL, and print one line per problem "
-                                            "(exit 2), or a one-line summary (exit 0). Touches no state.")
+                                            "reference and apprise URL, and that the state directory can be "
+                                            "created and written, and print one line per problem (exit 2), or a "
+                                            "one-line summary (exit 0). Touches no state. With --online, then "
+                                            "fetch each feed once as the daemon would and print what it is "
+                                            "(RSS, Atom or JSON feed, title, entries, newest entry), why it "
+                                            "failed, or, for a web page, the feeds it links to; exit 1 when any "
+                                            "feed failed.")
+    check.add_argument("--online", action="store_true",
+                       help="also fetch each feed once and report what it is (exit 1 if any failed)")
     check.set_defaults(handler=check_commands.cmd_check)
 
     demo_ = commands.add_parser("demo", help="a self-contained demonstration (no internet, no accounts)",
@@ -77,9 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
     status.set_defaults(handler=status_commands.cmd_status)
 
     reload = commands.add_parser("reload", help="make the running daemon re-read its configuration",
-                                 description="Send SIGHUP to the newsmon running on this configuration's state "
-                                             "directory. An invalid configuration is refused (the daemon logs "
-                                             "every problem and keeps the old one); run 'newsmon check' first.")
+                                 description="Check the configuration, send SIGHUP to the newsmon running on its "
+                                             "state directory, and wait up to 10 s for its answer: print what "
+                                             "changed, by name (feeds, rules, entities, channels, settings). Exit 0 "
+                                             "when the daemon runs the new configuration; 2 when the configuration "
+                                             "has problems (the daemon is not asked) or the daemon refused it (it "
+                                             "keeps the previous one; its problems are printed); 1 when no daemon "
+                                             "runs or it did not answer.")
     reload.set_defaults(handler=run_commands.cmd_reload)
 
     stories_ = commands.add_parser("stories", help="recent stories: their articles, outlets and rules",

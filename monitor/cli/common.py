@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from monitor import config
+from monitor.errors import ConfigError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2  # every command's exit codes; see `monitor.cli`
 
@@ -16,13 +17,25 @@ def config_path(args: argparse.Namespace) -> Path:
     """The configuration file the command line points at (see `config.find_config`)."""
     return config.find_config(args.config, os.environ)
 
+def read_config(args: argparse.Namespace) -> config.Config:
+    """The configuration, for a command that reads the state: problems that leave the state
+    directory unknown (the file missing, unreadable or not TOML; a bad [newsmon] table or
+    state_dir) raise ConfigError, rather than a guess at the default state directory. Other
+    problems (a rule's typo, a secret this shell cannot see) are `check`'s and `run`'s business."""
+    loaded, problems = config.read(config_path(args))
+    main = str(loaded.path)
+    blocking = [problem for problem in problems if problem.file == main
+                and (problem.path in ("", "newsmon") or problem.path.startswith("newsmon.state_dir"))]
+    if blocking:
+        raise ConfigError(blocking)
+    return loaded
 
 
-def open_existing(args: argparse.Namespace):
+def open_existing(args: argparse.Namespace, loaded: config.Config | None = None):
     """The existing store of the configuration's state directory (never creates one)."""
     from monitor import store
 
-    loaded, _problems = config.read(config_path(args))  # reading state needs only state_dir
+    loaded = loaded or read_config(args)
     return store.open_existing(loaded.settings.state_dir)
 
 

@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 from monitor import config
-from monitor.cli.common import EXIT_FAILED, EXIT_OK, config_path, open_existing
+from monitor.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, config_path, open_existing, read_config
+from monitor.errors import ConfigError
 
 log = logging.getLogger("newsmon")
 
@@ -53,18 +54,59 @@ async def _once(loaded: config.Config) -> int:
 
 
 def cmd_reload(args: argparse.Namespace) -> int:
+    """Check the configuration, signal the daemon, and wait for its answer: what changed, or
+    why it kept the previous configuration."""
     import signal
 
-    from monitor import daemon
+    from monitor import app, daemon, store
 
-    loaded, _problems = config.read(config_path(args))
-    pid = daemon.running_pid(loaded.settings.state_dir)
+    path = config_path(args)
+    try:
+        loaded = app.check(path)
+    except ConfigError as error:
+        # A secret this shell cannot see is the daemon's to judge (systemd may hand it one);
+        # every other problem stops the reload here.
+        own = [problem for problem in error.problems if not _unset_variable(problem)]
+        if own:
+            raise ConfigError(own) from None
+        loaded = read_config(args)
+    state_dir = loaded.settings.state_dir
+    pid = daemon.running_pid(state_dir)
     if pid is None:
-        print(f"newsmon: no running newsmon on {loaded.settings.state_dir} (no lock held on newsmon.pid)", file=sys.stderr)
+        print(f"newsmon: no running newsmon on {state_dir} (no lock held on newsmon.pid)", file=sys.stderr)
         return EXIT_FAILED
-    os.kill(pid, signal.SIGHUP)
-    print(f"asked newsmon (pid {pid}) to reload; it logs what changed, or every problem and keeps the old configuration")
+    with store.open_existing(state_dir) as opened:
+        before = opened.last_reload()
+        os.kill(pid, signal.SIGHUP)
+        deadline = time.monotonic() + RELOAD_WAIT
+        answer = None
+        while time.monotonic() < deadline:
+            answer = opened.last_reload()
+            if answer is not None and (before is None or answer.id > before.id):
+                break
+            answer = None
+            time.sleep(0.1)
+    if answer is None:
+        print(f"newsmon: asked newsmon (pid {pid}) to reload, but it did not answer within {RELOAD_WAIT:g} s; "
+              "its log says what happened", file=sys.stderr)
+        return EXIT_FAILED
+    if not answer.applied:
+        print(f"newsmon (pid {pid}) refused the new configuration and keeps running on the previous one:",
+              file=sys.stderr)
+        for line in answer.lines:
+            print(f"  {line}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"newsmon (pid {pid}) reloaded {path}: " + ("nothing changed" if not answer.lines else ""))
+    for line in answer.lines:
+        print(f"  {line}")
     return EXIT_OK
+
+
+RELOAD_WAIT = 10.0  # seconds `newsmon reload` waits for the daemon's answer
+
+
+def _unset_variable(problem) -> bool:
+    return problem.message.startswith("environment variable ") and " is not set" in problem.message
 
 
 def cmd_toggle(args: argparse.Namespace) -> int:

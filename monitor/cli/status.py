@@ -7,8 +7,8 @@ import argparse
 import json
 import time
 
-from monitor import config, times
-from monitor.cli.common import EXIT_OK, config_path, open_existing
+from monitor import times
+from monitor.cli.common import EXIT_OK, open_existing, read_config
 
 
 def _health(row) -> str:
@@ -22,10 +22,10 @@ def _health(row) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    loaded, _problems = config.read(config_path(args))
+    loaded = read_config(args)
     names = {feed.url: feed.name for feed in loaded.feeds}
     intervals = {feed.url: feed.interval or loaded.settings.poll_interval for feed in loaded.feeds}
-    with open_existing(args) as opened:
+    with open_existing(args, loaded) as opened:
         rows = opened.feeds()
         counts = opened.alert_counts()
         per_channel = opened.channel_counts()

@@ -20,6 +20,7 @@ from typing import Any
 
 from monitor import __version__
 from monitor.config import channels as channels_module, watchlist
+from monitor.config.secrets import Secrets, env_file, parse_env  # noqa: F401 - env_file, parse_env re-exported
 from monitor.errors import ConfigError, Problem
 from monitor.model import ChannelSpec, Entity, FeedSpec, Rule
 from monitor.config.schema import (FEED_KEYS, HTTP_KEYS, INCLUDE_KEYS, NEWSMON_KEYS, REQUIRED, TOP_KEYS, Checker,
@@ -86,9 +87,10 @@ ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 class _Reader(Checker):
     """Collects problems while reading one configuration."""
 
-    def __init__(self, environ: Mapping[str, str]):
+    def __init__(self, environ: Mapping[str, str], secrets: Secrets):
         super().__init__()
         self.environ = environ
+        self.secrets = secrets
 
     def load_toml(self, path: Path) -> dict | None:
         self.file = str(path)
@@ -114,26 +116,13 @@ class _Reader(Checker):
                 self.problem("", f"invalid TOML: {text}")
         return None
 
-    def secret(self, name: str) -> str | None:
-        """`name` from the environment, else from systemd's credentials directory
-        ($CREDENTIALS_DIRECTORY/name, as LoadCredential= provides), else None."""
-        if name in self.environ:
-            return self.environ[name]
-        directory = self.environ.get("CREDENTIALS_DIRECTORY")
-        if directory:
-            try:
-                return (Path(directory) / name).read_text(encoding="utf-8").strip()
-            except OSError:
-                return None
-        return None
-
     def expand(self, text: str, path: str) -> str:
-        """`${VAR}` replaced from the environment or credentials; "" (and a problem) if unset."""
-        values = {name: self.secret(name) for name in ENV_REFERENCE.findall(text)}
+        """`${VAR}` replaced from the environment, credentials or env file; "" (and a problem)
+        if unset."""
+        values = {name: self.secrets.get(name) for name in ENV_REFERENCE.findall(text)}
         missing = [name for name, value in values.items() if value is None]
         for name in missing:
-            where = " (nor a credential of that name)" if self.environ.get("CREDENTIALS_DIRECTORY") else ""
-            self.problem(path, f"environment variable {name!r} is not set{where}")
+            self.problem(path, f"environment variable {name!r} is not set (looked in {self.secrets.looked(name)})")
         if missing:
             return ""
         return ENV_REFERENCE.sub(lambda found: values[found.group(1)], text)
@@ -184,7 +173,7 @@ def read(path: Path | str, environ: Mapping[str, str] | None = None) -> tuple[Co
     later checks (channel URLs, rule compilation) can add theirs to the same report."""
     environ = os.environ if environ is None else environ
     path = Path(path)
-    reader = _Reader(environ)
+    reader = _Reader(environ, Secrets(environ, path))
     raw = reader.load_toml(path)
     base = path.resolve().parent
     files = [path]

@@ -1,9 +1,9 @@
 """The state database: one SQLite file; this package is the only code that speaks SQL.
 
 `Store` is composed of one part per responsibility: `feeds` (feed health), `entries`
-(entries, articles, stories, hits), `outbox` (the alerts queue); `schema` holds the migrations
-and opens connections; `rows` the dataclasses handed out. Every write is a short explicit
-transaction.
+(entries, articles, stories, hits), `outbox` (the alerts queue), `reloads` (each reload's
+outcome); `migrations` holds the migrations and opens connections; `rows` the dataclasses
+handed out. Every write is a short explicit transaction.
 """
 
 from __future__ import annotations
@@ -15,14 +15,15 @@ from monitor.errors import StoreError
 from monitor.store.entries import Entries
 from monitor.store.feeds import Feeds
 from monitor.store.outbox import Outbox
+from monitor.store.reloads import Reload, Reloads
 from monitor.store.rows import AlertRow, ChannelState, FeedRow, FeedState, KnownEntry, QueuedAlert, StoryRow, _dump, _load
 from monitor.store.migrations import MIGRATIONS, SCHEMA_VERSION, _connect, _statements, migrate
 
-__all__ = ["AlertRow", "ChannelState", "FeedRow", "FeedState", "KnownEntry", "MIGRATIONS", "QueuedAlert", "SCHEMA_VERSION", "Store",
+__all__ = ["AlertRow", "ChannelState", "FeedRow", "FeedState", "KnownEntry", "MIGRATIONS", "QueuedAlert", "Reload", "SCHEMA_VERSION", "Store",
            "StoreError", "StoryRow", "migrate", "open_existing", "open_store"]
 
 
-class Store(Feeds, Entries, Outbox):
+class Store(Feeds, Entries, Outbox, Reloads):
     """An open state database. Use as a context manager, or call `close()`."""
 
 

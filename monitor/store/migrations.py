@@ -160,10 +160,18 @@ MIGRATIONS: list[str] = [
     # 5 -> 6: a feed's catch-up (its next complete poll records without alerting: a new feed
     # until its first poll completes, however often it is interrupted; a re-enabled or moved
     # one), and the TTL its last parsed body asked for (a floor between polls, kept after 304s).
+    # Each reload's outcome, which `newsmon reload` waits for and shows.
     """
     ALTER TABLE feeds ADD COLUMN catch_up INTEGER NOT NULL DEFAULT 1;
     ALTER TABLE feeds ADD COLUMN ttl REAL;
     UPDATE feeds SET catch_up = 0 WHERE last_success IS NOT NULL;
+    CREATE TABLE reloads (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        pid INTEGER NOT NULL,
+        applied INTEGER NOT NULL,                 -- 1: the new configuration runs; 0: refused, the old one still runs
+        lines TEXT NOT NULL                       -- JSON: what changed by name, or every problem
+    );
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
