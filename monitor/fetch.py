@@ -1,6 +1,12 @@
 """HTTP: conditional GET with pooled connections, a total deadline, a cap on decoded bytes,
 manual redirects, failure classification, and the address guard for untrusted URLs.
 
+The deadline measures the request, not the queue: at most `max_per_host` requests are in
+flight to one host and `max_connections` in all (both sessions together), and a request's
+`timeout` starts when it is granted its slot. Waiting for a slot has its own, longer bound
+(`queue_timeout`), failing with kind "queue-timeout". Each redirect hop takes the slot of the
+host it asks; the time of every hop counts against the one deadline, the waits do not.
+
 Feed URLs come from the user's configuration; article links come from third parties, so those
 requests go through the guard: a host that resolves to a loopback, private, link-local,
 shared (CGNAT) or otherwise non-public address is refused before any connection is made,
@@ -16,6 +22,7 @@ are plain digits there).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import inspect
 import ipaddress
@@ -152,15 +159,87 @@ def _refusing_socket_factory(allowed: tuple[Network, ...]):
     return factory
 
 
+class Budget:
+    """Seconds to spend over several stretches (a request's hops, or its waits for a slot)."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.left = seconds
+
+    @contextlib.asynccontextmanager
+    async def spend(self):
+        """A deadline for what is left (TimeoutError when it passes); the time taken is spent."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            async with asyncio.timeout(self.left):
+                yield
+        finally:
+            self.left -= loop.time() - started
+
+
+@dataclass
+class _Host:
+    slots: asyncio.Semaphore
+    users: int = 0  # requests holding or awaiting one of its slots; forgotten at 0
+
+
+class Slots:
+    """Connection slots: at most `per_host` requests in flight to one host and `total` in all.
+    A host is what aiohttp's pool keys connections by: name (as sent), port and TLS or not."""
+
+    def __init__(self, total: int, per_host: int):
+        self.total = total
+        self.per_host = per_host
+        self.anywhere = asyncio.Semaphore(total)
+        self.hosts: dict[tuple[str, int | None, bool], _Host] = {}
+
+    @contextlib.asynccontextmanager
+    async def slot(self, url: URL, queue: Budget):
+        """Hold a slot for a request to `url`'s host; waiting for it spends `queue`.
+        Raises FetchError "queue-timeout" when that runs out first."""
+        key = (url.raw_host or "", url.port, url.scheme == "https")
+        host = self.hosts.get(key)
+        if host is None:
+            host = self.hosts[key] = _Host(asyncio.Semaphore(self.per_host))
+        host.users += 1
+        limit = f"max_connections_per_host = {self.per_host}"
+        try:
+            try:
+                async with queue.spend():
+                    await host.slots.acquire()
+                    limit = f"max_connections = {self.total}"
+                    try:
+                        await self.anywhere.acquire()  # after the host's: a queue for one busy host holds no other's slot
+                    except BaseException:
+                        host.slots.release()
+                        raise
+            except TimeoutError:
+                raise FetchError("queue-timeout", f"waited {queue.seconds:g}s for a free connection to "
+                                 f"{url.host_port_subcomponent} ({limit})") from None
+            try:
+                yield
+            finally:
+                self.anywhere.release()
+                host.slots.release()
+        finally:
+            host.users -= 1
+            if not host.users:
+                del self.hosts[key]
+
+
 class Fetcher:
-    """Two pooled sessions: one for the user's feeds, one guarded for third-party links."""
+    """Two pooled sessions: one for the user's feeds, one guarded for third-party links. They
+    share the connection slots, so the limits hold for both together."""
 
     def __init__(self, *, user_agent: str, allowed_networks: Sequence[Network] = (), timeout: float = 30.0,
                  max_connections: int = 8, max_per_host: int = 2, max_redirects: int = 5,
-                 resolver: AbstractResolver | None = None):
+                 resolver: AbstractResolver | None = None, queue_timeout: float | None = None):
         self.user_agent = user_agent
         self.allowed = tuple(allowed_networks)
-        self.timeout = timeout
+        self.timeout = timeout  # of one request, from when it has a connection slot
+        self.queue_timeout = max(120.0, 4 * timeout) if queue_timeout is None else queue_timeout
+        self.slots = Slots(max_connections, max_per_host)
         self.max_redirects = max_redirects
         self.max_connections = max_connections
         self.max_per_host = max_per_host
@@ -173,6 +252,7 @@ class Fetcher:
 
     def _session(self, resolver: AbstractResolver | None, *, trust_env: bool, guard: bool = False) -> aiohttp.ClientSession:
         extra = {"socket_factory": _refusing_socket_factory(self.allowed)} if guard and SOCKET_FACTORY else {}
+        # the connector's limits are a backstop: self.slots, stricter, decides who waits
         connector = aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=self.max_per_host,
                                          resolver=resolver, ttl_dns_cache=300, **extra)
         return aiohttp.ClientSession(connector=connector, trust_env=trust_env, headers={"User-Agent": self.user_agent},
@@ -186,7 +266,9 @@ class Fetcher:
 
     async def get(self, url: str, *, max_bytes: int, etag: str | None = None, last_modified: str | None = None,
                   untrusted: bool = False, accept: str = FEED_ACCEPT, proxy: str | None = None) -> Response:
-        """Download `url`. Raises FetchError, classified by `kind`.
+        """Download `url`. Raises FetchError, classified by `kind`: "timeout" when the request
+        took more than `timeout` from when it had a connection slot, "queue-timeout" when it
+        waited more than `queue_timeout` for slots.
 
         `untrusted` URLs (article links) go through the address guard; redirects of every URL
         do. `proxy` (else the standard environment variables) sends the request through a
@@ -198,8 +280,7 @@ class Fetcher:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         try:
-            async with asyncio.timeout(self.timeout):
-                return await self._follow(url, headers, max_bytes, untrusted, proxy)
+            return await self._follow(url, headers, max_bytes, untrusted, proxy)
         except TimeoutError:
             raise FetchError("timeout", f"no complete response within {self.timeout:g}s") from None
         except AddressRefused as error:
@@ -282,35 +363,41 @@ class Fetcher:
         permanent = True
         current = url
         guard = untrusted
+        request = Budget(self.timeout)  # the request's own time, every hop's
+        queue = Budget(self.queue_timeout)  # time waiting for connection slots
         for _hop in range(self.max_redirects + 1):
             hop_proxy = proxy or self._env_proxy(current)
-            target: str | URL = current
             if guard:
-                checked = target = self._guard(current)
-                if hop_proxy and not _is_ip(checked.host or ""):
-                    await self._check_target(checked.host or "", checked.port or (443 if checked.scheme == "https" else 80))
+                target = self._guard(current)
             else:
                 problem = _plain_url_problem(current)
                 if problem:
                     raise FetchError("url", problem, transient=False)
+                try:
+                    target = URL(current)  # as aiohttp would read it
+                except ValueError:
+                    raise aiohttp.InvalidURL(current) from None
             session = self._guarded() if guard and not hop_proxy else self._trusted()
-            async with session.get(target, headers=headers, allow_redirects=False, proxy=hop_proxy) as response:
-                if response.status in REDIRECTS and "Location" in response.headers:
-                    permanent = permanent and response.status in PERMANENT
-                    current = urljoin(current, response.headers["Location"])
-                    guard = True  # where a redirect leads is a third party's choice
-                    continue
-                moved = current if permanent and current != url else None
-                if response.status == 304:
-                    return Response(304, current, b"", response.headers.get("ETag"),
-                                    response.headers.get("Last-Modified"), None, moved,
-                                    response.headers.get("Cache-Control"))
-                if response.status >= 400:
-                    raise _http_error(response)
-                body = await _read_capped(response, max_bytes)
-                return Response(response.status, current, body, response.headers.get("ETag"),
-                                response.headers.get("Last-Modified"), response.headers.get("Content-Type"),
-                                moved, response.headers.get("Cache-Control"))
+            async with self.slots.slot(target, queue), request.spend():  # the deadline starts with the slot
+                if guard and hop_proxy and not _is_ip(target.host or ""):
+                    await self._check_target(target.host or "", target.port or (443 if target.scheme == "https" else 80))
+                async with session.get(target, headers=headers, allow_redirects=False, proxy=hop_proxy) as response:
+                    if response.status in REDIRECTS and "Location" in response.headers:
+                        permanent = permanent and response.status in PERMANENT
+                        current = urljoin(current, response.headers["Location"])
+                        guard = True  # where a redirect leads is a third party's choice
+                        continue
+                    moved = current if permanent and current != url else None
+                    if response.status == 304:
+                        return Response(304, current, b"", response.headers.get("ETag"),
+                                        response.headers.get("Last-Modified"), None, moved,
+                                        response.headers.get("Cache-Control"))
+                    if response.status >= 400:
+                        raise _http_error(response)
+                    body = await _read_capped(response, max_bytes)
+                    return Response(response.status, current, body, response.headers.get("ETag"),
+                                    response.headers.get("Last-Modified"), response.headers.get("Content-Type"),
+                                    moved, response.headers.get("Cache-Control"))
         raise FetchError("redirects", f"more than {self.max_redirects} redirects", transient=False)
 
 

@@ -19,6 +19,8 @@ class Metrics:
         self.polls = Counter("newsmon_polls", "Feed polls by result", ["result"], registry=registry)
         self.fetch_errors = Counter("newsmon_fetch_errors", "Failed feed polls by kind of failure", ["kind"],
                                     registry=registry)
+        self.pages_unread = Counter("newsmon_article_pages_unread", "Article pages whose text could not be read "
+                                    "(the feed's own text was matched instead), by why", ["kind"], registry=registry)
         self.entries = Counter("newsmon_entries", "New or changed feed entries recorded", registry=registry)
         self.matches = Counter("newsmon_matches", "Rule matches", ["rule"], registry=registry)
         self.alerts_sent = Counter("newsmon_alerts_sent", "Alerts a channel accepted", ["channel"], registry=registry)

@@ -19,24 +19,23 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from monitor import alert, feed_watch, fetch, sandbox, schedule, stories, urls
+from monitor import alert, article as article_reader, feed_watch, sandbox, schedule, stories, times, urls
 from monitor.app import App
-from monitor.errors import ExtractError, FetchError, NewsmonError, ParseError
-from monitor.model import Article, Entry, FeedSpec, Page
+from monitor.errors import FetchError, ParseError
+from monitor.model import Article, Entry, FeedSpec
 from monitor.store import KnownEntry
 
 if TYPE_CHECKING:
-    from monitor import extract, feeds  # noqa: F401 - run in the workers: PARSE, EXTRACT
+    from monitor import feeds  # noqa: F401 - run in the workers: PARSE
 
 log = logging.getLogger("newsmon.pipeline")
-# The parsers run in the workers only, named rather than imported (see sandbox.Task); the
-# imports above are for the import contract and type checkers, and tests/test_architecture.py
+# The parser runs in the workers only, named rather than imported (see sandbox.Task); the
+# import above is for the import contract and type checkers, and tests/test_architecture.py
 # resolves every task.
 PARSE = sandbox.Task("monitor.feeds", "parse_changed")
-EXTRACT = sandbox.Task("monitor.extract", "extract")
+WARN_AGAIN = 86400.0  # a feed that keeps failing is said at WARNING again after this long
 
 
 @dataclass(frozen=True)
@@ -50,6 +49,8 @@ class PollResult:
     alerts: int = 0
     error: str | None = None
     next_poll: float | None = None  # not before this time (backoff, Retry-After, TTL); None: on schedule
+    silent: int = 0  # entries recorded without alerting: the first poll of a new feed, or catching up
+    too_old: int = 0  # entries recorded without alerting: published longer ago than alert_max_age
 
 
 def _nothing() -> None:
@@ -146,30 +147,36 @@ async def _poll(app: App, feed: FeedSpec, force: bool, on_queued: Callable[[], N
     # Entries that share a link are one article: the first is processed with the others' company,
     # the rest after it, so that they find it recorded.
     first, later, links = [], [], set()
+    unread: list[tuple[str, str, str]] = []  # article pages that could not be fetched, said once below
     for entry in fresh:
         key = urls.canonical(entry.link) if entry.link else None
         (later if key and key in links else first).append(entry)
         links.add(key)
-    outcomes = await asyncio.gather(*(_process(app, feed, name, outlet, state.id, entry, known.get(entry.key), silent, on_queued)
+    outcomes = await asyncio.gather(*(_process(app, feed, name, outlet, state.id, entry, known.get(entry.key), silent, on_queued, unread)
                                       for entry in first), return_exceptions=True)
     for entry in later:
         try:
-            outcomes.append(await _process(app, feed, name, outlet, state.id, entry, known.get(entry.key), silent, on_queued))
+            outcomes.append(await _process(app, feed, name, outlet, state.id, entry, known.get(entry.key), silent, on_queued, unread))
         except Exception as error:  # recorded below like the others' failures
             outcomes.append(error)
     fresh = first + later
-    queued = 0
+    queued, quiet = 0, {"first poll": 0, "catching up": 0, "too old": 0}
     for entry, outcome in zip(fresh, outcomes):
         if isinstance(outcome, BaseException):
             if isinstance(outcome, asyncio.CancelledError):
                 raise outcome
             log.error("entry not recorded feed=%s entry=%s error=%r (will retry next poll)", feed.url, entry.key, outcome)
         else:
-            queued += outcome
+            queued += outcome[0]
+            if outcome[1]:
+                quiet[outcome[1]] += 1
+    article_reader.say_unread(feed, unread)
     count = items.count if items else len(document.entries)
+    silenced = quiet["first poll"] + quiet["catching up"]
     if any(isinstance(outcome, BaseException) for outcome in outcomes):
         app.feed_items.pop(state.id, None)  # the next poll reads every item again, and retries these
-        return PollResult(feed.url, "failed", count, len(fresh), queued, "some entries not recorded")
+        return PollResult(feed.url, "failed", count, len(fresh), queued, "some entries not recorded",
+                          silent=silenced, too_old=quiet["too old"])
     next_poll = now + hold if hold else None
     app.store.feed_succeeded(state.id, etag=response.etag, last_modified=response.last_modified, body_hash=body_hash,
                              now=now, next_poll=next_poll, title=document.title, site_url=document.site_url,
@@ -183,8 +190,11 @@ async def _poll(app: App, feed: FeedSpec, force: bool, on_queued: Callable[[], N
         log.info("%s feed=%s entries=%d alerts=%d%s", "feed added" if never_read else "feed caught up", feed.url,
                  len(fresh), queued, f" ({silent}: recorded without alerting)" if silent else "")
     elif fresh:
-        log.info("feed polled feed=%s new=%d alerts=%d", feed.url, len(fresh), queued)
-    return PollResult(feed.url, "new", count, len(fresh), queued, next_poll=next_poll)
+        log.info("feed polled feed=%s new=%d alerts=%d%s", feed.url, len(fresh), queued,
+                 f" too_old={quiet['too old']} (published before alert_max_age: recorded without alerting)"
+                 if quiet["too old"] else "")
+    return PollResult(feed.url, "new", count, len(fresh), queued, next_poll=next_poll, silent=silenced,
+                      too_old=quiet["too old"])
 
 
 def _failed(app: App, feed: FeedSpec, state, kind: str, message: str, interval: float,
@@ -193,10 +203,18 @@ def _failed(app: App, feed: FeedSpec, state, kind: str, message: str, interval: 
     failures = state.error_count + 1
     hold = schedule.failure_hold(interval, failures, app.config.settings.max_backoff, retry_after)
     next_poll = now + hold if hold else None
-    app.store.feed_failed(state.id, kind, message, now=now, next_poll=next_poll)
+    # Said at WARNING when the problem is new, and again once a day while it lasts (cron runs
+    # with --log-level warning see a feed failing for days); repeats in between at DEBUG.
+    new_problem = state.last_error != message
+    warn = new_problem or now - (state.warned_at or 0.0) >= WARN_AGAIN
+    app.store.feed_failed(state.id, kind, message, now=now, next_poll=next_poll, warned=warn)
     wait = f"next try in {hold:.0f}s" if hold else "next try at the next poll"
-    if state.last_error != message:
+    if new_problem:
         log.warning("feed failed feed=%s kind=%s error=%s failures=%d (%s)", feed.url, kind, message, failures, wait)
+    elif warn:
+        since = f" since {times.shown(state.last_success)}" if state.last_success else " since it was added"
+        log.warning("feed still failing feed=%s kind=%s error=%s failures=%d (no success%s; %s; said once a day)",
+                    feed.url, kind, message, failures, since, wait)
     else:
         log.debug("feed still failing feed=%s kind=%s failures=%d (%s)", feed.url, kind, failures, wait)
     return PollResult(feed.url, "failed", error=f"{kind}: {message}", next_poll=next_poll)
@@ -207,59 +225,11 @@ def _recovered(feed: FeedSpec, previous: str | None) -> None:
         log.info("feed recovered feed=%s after=%r", feed.url, previous)
 
 
-async def _article(app: App, feed: FeedSpec, outlet: str, entry: Entry, link: str | None) -> Article:
-    """The entry's article: the page's extracted text when possible, else the feed's text.
-    `link` is the entry's link with redirectors (Google Alerts, News) unwrapped."""
-    page: Page | None = None
-    if feed.full_text and link:
-        try:
-            response = await app.fetcher.get(link, max_bytes=app.config.settings.max_page_size, untrusted=True,
-                                             accept=fetch.PAGE_ACCEPT, proxy=feed.proxy)
-            # a page's date and title are read only when the feed has none (a page's date is a
-            # guess more often than not); without them the page is parsed once, by trafilatura
-            page = await app.sandbox.run(EXTRACT, response.body, response.url, entry.published is None,
-                                         not entry.title)
-        except FetchError as error:
-            _page_problem(app, feed, entry, error.kind, str(error))
-        except (ExtractError, NewsmonError) as error:
-            _page_problem(app, feed, entry, "extract", str(error))
-        except Exception as error:  # an extractor bug on one page must not lose the entry
-            _page_problem(app, feed, entry, "extract", f"{type(error).__name__}: {error}")
-    feed_text = entry.content or entry.summary
-    published = entry.published
-    if published is None and page and page.published:
-        try:
-            published = datetime.fromisoformat(page.published).replace(tzinfo=timezone.utc)
-        except ValueError:
-            published = None
-    return Article(
-        url=entry.link,
-        title=entry.title or (page.title if page else "") or "(untitled)",
-        text=page.text if page else feed_text,
-        source="page" if page else "feed",
-        outlet=outlet,
-        published=published,
-        canonical_url=urls.canonical(page.canonical_url) if page and page.canonical_url else None,
-        language=page.language if page else None,
-    )
-
-
-def _page_problem(app: App, feed: FeedSpec, entry: Entry, kind: str, message: str) -> None:
-    """An article page that could not be read: the feed's own text is used. Refused addresses
-    are said once per feed (at WARNING); everything else at INFO."""
-    if kind == "refused":
-        if (feed.url, kind) not in app.warned:
-            app.warned.add((feed.url, kind))
-            log.warning("article link refused feed=%s url=%s error=%s (using the feed's text; said once per feed)",
-                        feed.url, entry.link, message)
-        return
-    log.info("article text unavailable feed=%s url=%s kind=%s error=%s (using the feed's text)",
-             feed.url, entry.link, kind, message)
-
-
 async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: int, entry: Entry,
-                   known: KnownEntry | None, silent: str, on_queued: Callable[[], None]) -> int:
-    """Extract, match and record one new or changed entry; returns how many alerts it queued.
+                   known: KnownEntry | None, silent: str, on_queued: Callable[[], None],
+                   unread: list[tuple[str, str, str]]) -> tuple[int, str]:
+    """Extract, match and record one new or changed entry; returns how many alerts it queued,
+    and why it was recorded without alerting ("first poll", "catching up", "too old"; "" if not).
 
     A new entry whose canonical link (or page's canonical URL) we already have is the same
     article (a guid flip, a URL variant, syndication in another feed of the outlet): linked,
@@ -271,8 +241,8 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
         existing = app.store.article_by_link(canonical_link)
         if existing is not None and existing.article_id is not None:
             app.store.link_entry(feed_id, entry, canonical_link, existing.article_id, now=app.clock())
-            return 0
-    article = await _article(app, feed, outlet, entry, link)
+            return 0, ""
+    article = await article_reader.read(app, feed, outlet, entry, link, unread)
     signed = functools.cache(lambda: stories.signature(article.title, article.text))  # made once, if needed
 
     if known is None:  # meanwhile another entry (of this poll or another feed) may have brought it
@@ -280,7 +250,7 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
             existing = app.store.article_by_link(canonical_link)
             if existing is not None and existing.article_id is not None:
                 app.store.link_entry(feed_id, entry, canonical_link, existing.article_id, now=app.clock())
-                return 0
+                return 0, ""
         page_key = _identity(article.canonical_url)
         if page_key and page_key != canonical_link:
             existing = app.store.article_by_link(page_key)
@@ -288,20 +258,20 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
             # one: it identifies the article only if the stored one is the same text.
             if existing is not None and existing.article_id is not None and _same_text(app, existing.article_id, article, signed):
                 app.store.link_entry(feed_id, entry, canonical_link, existing.article_id, now=app.clock())
-                return 0
+                return 0, ""
     # the rules that match, and every entity named (kept for replay and trends), in one pass
     matches, mentions = app.matcher.read(article.title, article.text, feed_tags=feed.tags)
     now = app.clock()
     # Only the feed's own date counts: a page's date is often a guess (a footer's copyright year).
     too_old = entry.published is not None and entry.published.timestamp() < now - app.config.settings.alert_max_age
-    quiet = silent or too_old
+    quiet = silent or ("too old" if too_old else "")
     # From here to the store's commit there is no await: finding the story and joining it are
     # one step, so two outlets' copies arriving together cannot both start a story.
     if known is not None and known.article_id is not None:
         story = known.story_id
         alerts = [] if quiet else app.router.alerts_for(matches, article, name, story, app.store)
         app.store.update_entry(feed_id, entry, known.article_id, article, matches, alerts,
-                               canonical_link=canonical_link, now=now, mentions=mentions)
+                               canonical_link=canonical_link, now=now, mentions=mentions, quiet=quiet or None)
         kind = "updated"
     else:
         signature = signed()
@@ -309,7 +279,7 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
         alerts = [] if quiet else app.router.alerts_for(matches, article, name, story, app.store)
         _article_id, story_id = app.store.record_entry(feed_id, entry, article, matches, alerts, story_id=story,
                                                        canonical_link=canonical_link, signature=signature.pack(),
-                                                       now=now, mentions=mentions)
+                                                       now=now, mentions=mentions, quiet=quiet or None)
         app.stories.add(story_id, signature, now, article.title)
         kind = "joined story" if story is not None else "new story"
         story = story_id
@@ -320,7 +290,7 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
         log.info("match rule=%s story=%s feed=%s title=%r %s%s", found.rule, story, feed.url, article.title, kind, why)
     if alerts:
         on_queued()
-    return len(alerts)
+    return len(alerts), quiet
 
 
 def _identity(url: str | None) -> str | None:
@@ -361,10 +331,17 @@ async def deliver(app: App, *, ignore_backoff: bool = False, stop: asyncio.Event
                              warned=app.warned, ignore_backoff=ignore_backoff, stop=stop)
 
 
-async def cycle(app: App) -> list[PollResult]:
-    """Poll every feed once (those not held back), then try every pending alert once
-    (backoff ignored)."""
-    outcomes = await asyncio.gather(*(poll(app, feed) for feed in app.config.feeds), return_exceptions=True)
+async def cycle(app: App, *, progress: Callable[[], None] = _nothing) -> list[PollResult]:
+    """Poll every feed once (those not held back: see PollResult "not-due"), then try every
+    pending alert once (backoff ignored). `progress` is called as each feed's poll ends."""
+
+    async def one(feed: FeedSpec) -> PollResult:
+        try:
+            return await poll(app, feed)
+        finally:
+            progress()
+
+    outcomes = await asyncio.gather(*(one(feed) for feed in app.config.feeds), return_exceptions=True)
     results = []
     for feed, outcome in zip(app.config.feeds, outcomes):
         if isinstance(outcome, BaseException):

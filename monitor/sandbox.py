@@ -124,6 +124,14 @@ def _serve(channel: socket.socket, limit: int | None, preload: tuple[str, ...]) 
     # full collection walks only what tasks made, not these ~33,000 objects again (4 ms a time).
     gc.freeze()
     channel.setblocking(True)
+    try:
+        _answer(channel)
+    except (ConnectionResetError, BrokenPipeError):  # newsmon is gone (killed): nobody to answer
+        return
+
+
+def _answer(channel: socket.socket) -> None:
+    """Say READY, then answer tasks until newsmon closes the channel."""
     channel.sendall(READY)
     while True:
         frame = _receive(channel)

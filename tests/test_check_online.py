@@ -90,7 +90,7 @@ def test_the_daemon_logs_that_a_feed_is_a_web_page_and_the_feeds_it_links(tmp_pa
 
     result = run_newsmon("--config", str(path), "run", "--once")
 
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # its only feed fails: exit 1
     assert (f"this is a web page (HTML), not a feed; it links to these feeds: {web.base}/courier/rss.xml, "
             f"{web.base}/courier/atom.xml") in result.stderr
     assert "not well-formed" not in result.stderr and "Traceback" not in result.stderr

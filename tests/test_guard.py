@@ -157,9 +157,9 @@ def hook_url(web) -> str:
     return web.base.replace("http://", "json://") + "/hook"
 
 
-def run_once(path, capsys) -> str:
+def run_once(path, capsys, expect: int = 0) -> str:
     capsys.readouterr()
-    assert cli.main(["--config", str(path), "run", "--once"]) == 0
+    assert cli.main(["--config", str(path), "run", "--once"]) == expect
     return capsys.readouterr().err
 
 
@@ -235,7 +235,7 @@ def test_a_feed_redirected_into_a_private_address_fails_as_refused(tmp_path, web
     path = write_config(tmp_path, [{"url": url, "alert_on_first_poll": True}], {"hook": [hook_url(web)]},
                         allow_loopback=False)
 
-    stderr = run_once(path, capsys)
+    stderr = run_once(path, capsys, expect=1)  # its only feed failing: exit 1 (#14)
 
     assert target.connections == 0
     feed = status(path, capsys)[url]

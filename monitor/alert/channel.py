@@ -28,7 +28,12 @@ from monitor.model import AlertMessage, ChannelSpec
 log = logging.getLogger(__name__)
 EMAIL_SCHEMES = ("mailto", "mailtos")
 redact.install()
+# apprise's WARNING and ERROR records are its reasons for a failure: they reach only apprise's
+# own handlers (its per-call capture, read back by `_reason`; `_server`'s) and are said once, in
+# our "channel failed" line or by `check`, never as a second line of their own. Set once here,
+# not around each send: sends run in threads, and a process-wide toggle per send would race.
 logging.getLogger("apprise").setLevel(logging.WARNING)
+logging.getLogger("apprise").propagate = False
 
 
 @apprise_plugin(on="console", name="newsmon console (standard output)", body_format=NotifyFormat.TEXT)
@@ -124,23 +129,24 @@ def _known_schemas() -> set[str]:
 
 
 class _Capture(logging.Handler):
+    """apprise's WARNING and ERROR messages logged by this thread (not by concurrent sends)."""
+
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
+        self.thread = threading.get_ident()
         self.messages: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
+        if record.thread in (self.thread, None):  # None: logging.logThreads is off
+            self.messages.append(record.getMessage())
 
 
 def _server(url: str, reasons: list[str] | None = None) -> object | None:
     """apprise's plugin object for a URL, or None if apprise refuses it. apprise's own log
-    lines about a refused URL are caught (into `reasons`) rather than logged: check_url says
-    what is wrong, once."""
+    lines about a refused URL are caught (into `reasons`); they are not logged (the "apprise"
+    logger does not propagate): check_url says what is wrong, once."""
     logger = logging.getLogger("apprise")
     capture = _Capture()
-    saved = logger.level, logger.propagate
-    logger.setLevel(logging.WARNING)
-    logger.propagate = False
     logger.addHandler(capture)
     try:
         probe = apprise.Apprise()
@@ -151,8 +157,6 @@ def _server(url: str, reasons: list[str] | None = None) -> object | None:
         return next(iter(probe))
     finally:
         logger.removeHandler(capture)
-        logger.setLevel(saved[0])
-        logger.propagate = saved[1]
 
 
 def _known(url: str, reasons: list[str] | None = None) -> object | None:

@@ -74,6 +74,7 @@ class _Round:
     outbox: Outbox
     clock: Callable[[], float]
     metrics: Metrics
+    every_attempt: bool = False  # backoff ignored (run --once): the next try is the next run
     sent: int = 0
     failed: int = 0
 
@@ -86,7 +87,7 @@ async def drain(outbox: Outbox, channels: Mapping[str, Channel], *, clock: Calla
     --once) tries every channel now, whatever its backoff. With `stop`, no new delivery starts
     once it is set. `warned` remembers what was said once (alerts for a channel that is gone)."""
     async with lock:
-        run = _Round(outbox, clock, metrics)
+        run = _Round(outbox, clock, metrics, every_attempt=ignore_backoff)
         _expire(run)
         for name in outbox.pending_channels():
             if stop is not None and stop.is_set():
@@ -258,11 +259,12 @@ def _failed(run: _Round, channel: Channel, state: ChannelState, problem: str) ->
     run.outbox.set_channel_state(channel.name, failures=failures, retry_at=run.clock() + delay, last_error=problem)
     run.failed += 1
     run.metrics.alerts_failed.labels(channel.name).inc()
+    retry = "retry at the next run" if run.every_attempt else f"retry in {delay:.0f}s"
     if state.last_error != problem:
-        log.warning("channel failed channel=%s attempt=%d error=%s (its alerts wait, in order; retry in %.0fs)",
-                    channel.name, failures, problem, delay)
+        log.warning("channel failed channel=%s attempt=%d error=%s (its alerts wait, in order; %s)",
+                    channel.name, failures, problem, retry)
     else:
-        log.debug("channel still failing channel=%s attempt=%d (retry in %.0fs)", channel.name, failures, delay)
+        log.debug("channel still failing channel=%s attempt=%d (%s)", channel.name, failures, retry)
 
 
 def _succeeded(run: _Round, channel: Channel, state: ChannelState) -> ChannelState:

@@ -40,18 +40,17 @@ def build_parser() -> argparse.ArgumentParser:
                "else /etc/newsmon/config.toml. Try 'newsmon demo' first.",
     )
     parser.add_argument("--version", action="version", version=f"newsmon {__version__}")
-    parser.add_argument("--config", metavar="PATH", help="configuration file (TOML)")
-    parser.add_argument("--log-level", default=None, type=str.lower, choices=["debug", "info", "warning", "error"],
-                        help="log detail on stderr (default: info; warning for 'demo')")
-    parser.add_argument("--log-format", default="text", choices=["text", "json"],
-                        help="text: one line per event with key=value fields (default); json: one JSON object per line")
+    _global_options(parser, {"config": None, "log_level": None, "log_format": "text"})
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 
     run = commands.add_parser("run", help="run the monitor (a daemon, or one cycle with --once)",
                               description="Poll every feed on its schedule and send alerts, until SIGTERM or "
-                                          "Ctrl-C. With --once: poll every feed once, try every pending alert "
-                                          "once, and exit 0 even if some feeds or channels failed (for cron).")
+                                          "Ctrl-C. With --once: poll every feed that is due once (a feed held "
+                                          "back by its backoff, a Retry-After or its TTL waits for a later run), "
+                                          "try every pending alert once, and exit: 0 even if some feeds or "
+                                          "channels failed (they are logged and retried), 1 when every feed is "
+                                          "failing. On a terminal it ends with a summary.")
     run.add_argument("--once", action="store_true", help="one cycle, then exit")
     run.set_defaults(handler=run_commands.cmd_run)
 
@@ -95,15 +94,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     stories_ = commands.add_parser("stories", help="recent stories: their articles, outlets and rules",
                                    description="List stories first seen within --since, newest first: every "
-                                               "outlet that reported each one, when, and the rules it matched.")
+                                               "outlet that reported each one, when it was seen and published, "
+                                               "and the rules it matched.")
     stories_.add_argument("--since", default="24h", type=_duration, help="how far back (default 24h)")
+    stories_.add_argument("--rule", metavar="NAME", help="only stories this rule matched")
+    stories_.add_argument("--limit", type=int, default=50, help="how many stories at most (default 50; 0: all)")
     stories_.add_argument("--json", action="store_true", help="one JSON document, for scripts")
     stories_.set_defaults(handler=status_commands.cmd_stories)
 
     for verb, text in (("enable", "poll a disabled feed again (e.g. after '410 Gone')"),
                        ("disable", "stop polling a feed, keeping its history")):
         toggle = commands.add_parser(verb, help=text, description=text[0].upper() + text[1:] + ".")
-        toggle.add_argument("url", help="the feed's url, as in the configuration")
+        toggle.add_argument("feed", metavar="FEED", help="the feed's URL, or its name, as in the configuration")
         toggle.add_argument("--reason", default=None, help="a note shown by 'newsmon status'")
         toggle.set_defaults(handler=run_commands.cmd_toggle, verb=verb)
 
@@ -148,14 +150,53 @@ def build_parser() -> argparse.ArgumentParser:
                              "repeated); without it, feed_tags are not checked")
     match_.add_argument("--title", help="the article's title (default: the page's title; none for plain text)")
     match_.set_defaults(handler=match_command.cmd_match)
+    for command in commands.choices.values():
+        _global_options(command, None)
     return parser
 
 
+def _global_options(parser: argparse.ArgumentParser, defaults: dict[str, object] | None) -> None:
+    """--config, --log-level and --log-format, on the main parser (with their `defaults`) and on
+    every command's (defaults None: nothing set unless given), so that they work before or after
+    the command. Given twice (`newsmon --config A check --config B`), the later one counts: a
+    command's parser sets only what it was given, over what the main parser set."""
+    def default(name: str) -> object:
+        return argparse.SUPPRESS if defaults is None else defaults[name]
+
+    group = parser.add_argument_group("global options (before or after the command)")
+    group.add_argument("--config", metavar="PATH", default=default("config"),
+                       help="configuration file (TOML; default: $NEWSMON_CONFIG, else ~/.config/newsmon/config.toml, "
+                            "else /etc/newsmon/config.toml)")
+    group.add_argument("--log-level", default=default("log_level"), type=str.lower,
+                       choices=["debug", "info", "warning", "error"],
+                       help="log detail on stderr (default: info; warning for 'demo')")
+    group.add_argument("--log-format", default=default("log_format"), choices=["text", "json"],
+                       help="text: one line per event with key=value fields (default); json: one JSON object per "
+                            "line, the fields as keys (numbers as numbers)")
+
+
 FIELD = re.compile(r"(\w+)=('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|\S+)")
+INTEGER = re.compile(r"0|-?[1-9][0-9]*")
+DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]*)\.[0-9]+")
+
+
+def field_value(text: str) -> str | int | float:
+    """A key=value field's value for JSON: a plain decimal integer (`3`, `-2`) or decimal
+    fraction (`1.5`) as a number; anything else as the string it is: a quoted value without its
+    quotes, and words, URLs, `007`, `1.2.3`, `1e5`, `500.`, `nan`, `true` as they are."""
+    if text[:1] in "'\"":
+        return text[1:-1]
+    if INTEGER.fullmatch(text):
+        return int(text)
+    if DECIMAL.fullmatch(text):
+        return float(text)
+    return text
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, and the message's key=value fields."""
+    """One JSON object per line: time, level, logger, message, and the message's key=value
+    fields (numbers as JSON numbers, see `field_value`; a field named like a fixed key is left
+    in the message only)."""
 
     def format(self, record: logging.LogRecord) -> str:
         message = record.getMessage()
@@ -163,7 +204,7 @@ class JsonFormatter(logging.Formatter):
                 "level": record.levelname.lower(), "logger": record.name, "message": message}
         for key, value in FIELD.findall(message):
             if key not in data:
-                data[key] = value[1:-1] if value[:1] in "'\"" else value
+                data[key] = field_value(value)
         if record.exc_info:
             data["exception"] = self.formatException(record.exc_info)
         return json.dumps(data, ensure_ascii=False)
@@ -178,8 +219,12 @@ def setup_logging(level: str, style: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("apprise", "trafilatura", "htmldate", "apscheduler", "asyncio"):
+    for noisy in ("trafilatura", "htmldate", "apscheduler", "asyncio"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # apprise at WARNING whatever the level asked: its warnings are a failed send's reason, said in
+    # newsmon's own line (monitor.alert.channel keeps its records from these handlers); and its
+    # import's DEBUG lines (locale) are noise
+    logging.getLogger("apprise").setLevel(logging.WARNING)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import logging
 import os
 import sys
@@ -13,8 +12,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from monitor import config
+from monitor.cli import once
 from monitor.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, config_path, open_existing, read_config
+from monitor.config.schema import suggest
 from monitor.errors import ConfigError
 
 log = logging.getLogger("newsmon")
@@ -27,29 +27,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     loaded = app.check(path)
     with daemon.StateLock(loaded.settings.state_dir):  # one newsmon per state directory
         if args.once:
-            return asyncio.run(_once(loaded))
+            return asyncio.run(once.run(loaded, summary=sys.stdout.isatty()))
         running = app.open_app(loaded, start_workers="now")
         asyncio.run(daemon.Daemon(running, loader=lambda: app.check(path)).run())
-    return EXIT_OK
-
-
-async def _once(loaded: config.Config) -> int:
-    from monitor import app, pipeline
-
-    running = app.open_app(loaded, start_workers="if-new-feeds")
-    gc.freeze()  # what start-up built stays: out of the cyclic collector's full passes (see daemon.run)
-    try:
-        running.store.recover()
-        started = time.monotonic()
-        results = await pipeline.cycle(running)
-        counts = running.store.alert_counts()
-    finally:
-        await running.close()
-    failed = [r for r in results if r.status == "failed"]
-    new = sum(r.new for r in results)
-    log.info("cycle done feeds=%d failed=%d new_entries=%d alerts_sent=%d alerts_pending=%d seconds=%.1f",
-             len(results), len(failed), new, counts.get("sent", 0), counts.get("pending", 0),
-             time.monotonic() - started)
     return EXIT_OK
 
 
@@ -110,16 +90,33 @@ def _unset_variable(problem) -> bool:
 
 
 def cmd_toggle(args: argparse.Namespace) -> int:
-    with open_existing(args) as opened:
+    """`enable` / `disable` a feed given by its URL or its configured name."""
+    loaded = read_config(args)
+    with open_existing(args, loaded) as opened:
+        stored = [row.url for row in opened.feeds()]
+        url = _feed_url(args.feed, loaded, stored)
+        if url is None:
+            known = [feed.name or feed.url for feed in loaded.feeds] or stored
+            hint = suggest(args.feed, known) or (f"; feeds: {', '.join(known)}" if known else "")
+            print(f"newsmon: no feed {args.feed!r} in {loaded.path} or {opened.path}{hint}", file=sys.stderr)
+            return EXIT_FAILED
         status = "active" if args.verb == "enable" else "disabled"
         reason = None if args.verb == "enable" else (args.reason or "disabled by the user")
-        if not opened.set_feed_status(args.url, status, reason):
-            known = [row.url for row in opened.feeds()]
-            print(f"newsmon: no feed {args.url!r} in {opened.path}" +
-                  (f"; known feeds: {', '.join(known)}" if known else ""), file=sys.stderr)
+        if not opened.set_feed_status(url, status, reason):
+            print(f"newsmon: {url} has not been polled yet: nothing to {args.verb} (state: {opened.path})",
+                  file=sys.stderr)
             return EXIT_FAILED
-    print(f"{args.url}: {'enabled' if args.verb == 'enable' else 'disabled'}")
+    caught_up = " (its next poll catches up without alerting)" if args.verb == "enable" else ""
+    print(f"{url}: {'enabled' if args.verb == 'enable' else 'disabled'}{caught_up}")
     return EXIT_OK
+
+
+def _feed_url(given: str, loaded, stored: list[str]) -> str | None:
+    """The URL of the feed `given` names: its URL, or its configured `name` (case-insensitive)."""
+    if given in stored or any(feed.url == given for feed in loaded.feeds):
+        return given
+    named = [feed.url for feed in loaded.feeds if feed.name and feed.name.casefold() == given.casefold()]
+    return named[0] if len(named) == 1 else None
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -137,7 +134,7 @@ def _demo(directory: Path) -> int:
         path = demo.write_config(directory, base)
         print(f"newsmon demo: sample feeds served at {base}; config and state in {directory}\n", flush=True)
         loaded = app.check(path)
-        asyncio.run(_once(loaded))
+        asyncio.run(once.run(loaded))
         with store.open_existing(loaded.settings.state_dir) as opened:
             counts = opened.alert_counts()
             entries = opened.counts()["entries"]

@@ -21,6 +21,20 @@ def _health(row) -> str:
     return "ok"
 
 
+QUIET = {"first poll": "first poll of a new feed", "catching up": "catching up after a re-enable or a move",
+         "too old": "published before alert_max_age"}
+
+
+def _quiet(counts: dict[str, int]) -> str:
+    """" · 24 entries recorded without alerting (first poll of a new feed)" for `status`."""
+    if not counts:
+        return ""
+    total = sum(counts.values())
+    why = "; ".join(f"{QUIET.get(reason, reason)}: {count}" if len(counts) > 1 else QUIET.get(reason, reason)
+                    for reason, count in sorted(counts.items()))
+    return f" · {total} {'entry' if total == 1 else 'entries'} recorded without alerting ({why})"
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     loaded = read_config(args)
     names = {feed.url: feed.name for feed in loaded.feeds}
@@ -44,6 +58,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             "last_attempt": times.iso(row.last_attempt), "error_kind": row.error_kind, "last_error": row.last_error,
             "consecutive_failures": row.error_count, "next_poll": times.iso(next_poll) if row.status != "disabled" else None,
             "entries": row.entries, "fetch_url": row.fetch_url if row.fetch_url != row.url else None,
+            "last_alert": times.iso(row.last_alert), "recorded_without_alerting": dict(row.quiet),
         })
     if args.json:
         print(json.dumps({"state": state, "feeds": feeds, "alerts": counts, "channels": channels}, indent=2,
@@ -56,6 +71,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"{feed['name'] or feed['url']}{gone}\n  {feed['url']}{moved}\n"
               f"  {feed['health']} · {feed['entries']} entries · last success {times.shown(feed['last_success'])}"
               f" · next poll {times.shown(feed['next_poll']) if feed['next_poll'] else ('-' if feed['status'] == 'disabled' else 'on schedule')}")
+        print(f"  last alert {times.shown(feed['last_alert'])}{_quiet(feed['recorded_without_alerting'])}")
     print("alerts: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"))
     for channel in channels:
         line = ", ".join(f"{n} {s}" for s, n in sorted(channel["alerts"].items())) or "no alerts"
@@ -84,12 +100,13 @@ def _channel_status(channel, state, counts: dict[str, int], oldest: float | None
 
 def cmd_stories(args: argparse.Namespace) -> int:
     with open_existing(args) as opened:
-        rows = opened.stories(time.time() - args.since)
+        rows = opened.stories(time.time() - args.since, limit=args.limit or -1, rule=args.rule)
         state = str(opened.path)
     stories = [{
         "id": row.id, "first_seen": times.iso(row.first_seen), "title": row.title, "rules": list(row.rules),
-        "articles": [{"outlet": outlet, "title": title, "url": url, "seen": times.iso(seen)}
-                     for outlet, title, url, seen in row.articles],
+        "articles": [{"outlet": outlet, "title": title, "url": url, "seen": times.iso(seen),
+                      "published": times.iso(published)}
+                     for outlet, title, url, seen, published in row.articles],
     } for row in rows]
     if args.json:
         print(json.dumps({"state": state, "stories": stories}, indent=2, ensure_ascii=False))
@@ -101,7 +118,9 @@ def cmd_stories(args: argparse.Namespace) -> int:
         rules = f" · rules: {', '.join(story['rules'])}" if story["rules"] else ""
         print(f"#{story['id']} {times.shown(story['first_seen'])} · {len(outlets)} outlet(s){rules}\n  {story['title']}")
         for article in story["articles"]:
-            print(f"    {times.shown(article['seen'])}  {article['outlet']}: {article['title']}  {article['url'] or ''}")
+            title = "" if article["title"] == story["title"] else f" {article['title']}"  # each title once
+            published = f" (published {times.shown(article['published'])})" if article["published"] else ""
+            print(f"    {times.shown(article['seen'])}  {article['outlet']}:{title}{published}  {article['url'] or ''}")
     return EXIT_OK
 
 

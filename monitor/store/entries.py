@@ -40,11 +40,12 @@ class Entries(StoreBase):
     def record_entry(self, feed_id: int, entry: Entry, article: Article, matches: list[Match],
                      alerts: list[QueuedAlert], *, story_id: int | None = None, canonical_link: str | None = None,
                      signature: bytes | None = None, now: float | None = None,
-                     mentions: list[Hit] = ()) -> tuple[int, int]:
+                     mentions: list[Hit] = (), quiet: str | None = None) -> tuple[int, int]:
         """Record a new entry with its article, hits and outbox rows, in one transaction. The
         article joins `story_id`, or starts a new story. Returns (article id, story id). With
         no alerts it is committed with the next transaction (see `later`): lost in a crash, it
-        is read again, as new, from its feed."""
+        is read again, as new, from its feed. `quiet`: why it was recorded without alerting
+        ("first poll", "catching up", "too old"), for `newsmon status`."""
         now = time.time() if now is None else now
         published = article.published.timestamp() if article.published else None
         with self.transaction() if alerts else self.later() as db:
@@ -60,8 +61,8 @@ class Entries(StoreBase):
             ).lastrowid
             if story_id is None:
                 db.execute("UPDATE stories SET representative_article = ? WHERE id = ?", (article_id, story))
-            self._upsert_entry(db, feed_id, entry, canonical_link, article_id, now)
-            self._hits_and_alerts(db, article_id, story, matches, alerts, now, mentions)
+            self._upsert_entry(db, feed_id, entry, canonical_link, article_id, now, quiet)
+            self._hits_and_alerts(db, article_id, story, matches, alerts, now, mentions, feed_id)
         return article_id, story
 
     def link_entry(self, feed_id: int, entry: Entry, canonical_link: str | None, article_id: int,
@@ -74,7 +75,7 @@ class Entries(StoreBase):
 
     def update_entry(self, feed_id: int, entry: Entry, article_id: int, article: Article, matches: list[Match],
                      alerts: list[QueuedAlert], *, canonical_link: str | None = None, now: float | None = None,
-                     mentions: list[Hit] = ()) -> None:
+                     mentions: list[Hit] = (), quiet: str | None = None) -> None:
         """A known entry whose content changed: new text, the article's hits replaced, new outbox
         rows (rows already queued for the same rule, story, channel and seq are kept as they are)."""
         now = time.time() if now is None else now
@@ -83,24 +84,26 @@ class Entries(StoreBase):
             db.execute("UPDATE articles SET title = ?, text = ?, source = ? WHERE id = ?",
                        (article.title, article.text, article.source, article_id))
             db.execute("DELETE FROM hits WHERE article_id = ?", (article_id,))
-            self._upsert_entry(db, feed_id, entry, canonical_link, article_id, now)
-            self._hits_and_alerts(db, article_id, story, matches, alerts, now, mentions)
+            self._upsert_entry(db, feed_id, entry, canonical_link, article_id, now, quiet)
+            self._hits_and_alerts(db, article_id, story, matches, alerts, now, mentions, feed_id)
 
     @staticmethod
     def _upsert_entry(db: sqlite3.Connection, feed_id: int, entry: Entry, canonical_link: str | None,
-                      article_id: int, now: float) -> None:
+                      article_id: int, now: float, quiet: str | None = None) -> None:
         db.execute(
             """INSERT INTO entries (feed_id, entry_key, content_hash, title, link, first_seen, last_seen,
-               article_id, canonical_link) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+               article_id, canonical_link, quiet) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (feed_id, entry_key) DO UPDATE SET content_hash = excluded.content_hash,
                title = excluded.title, link = excluded.link, last_seen = excluded.last_seen,
-               article_id = excluded.article_id, canonical_link = excluded.canonical_link""",
-            (feed_id, entry.key, entry.content_hash, entry.title, entry.link, now, now, article_id, canonical_link),
+               article_id = excluded.article_id, canonical_link = excluded.canonical_link,
+               quiet = COALESCE(entries.quiet, excluded.quiet)""",
+            (feed_id, entry.key, entry.content_hash, entry.title, entry.link, now, now, article_id, canonical_link,
+             quiet),
         )
 
     @staticmethod
     def _hits_and_alerts(db: sqlite3.Connection, article_id: int, story: int, matches: list[Match],
-                         alerts: list[QueuedAlert], now: float, mentions: list[Hit] = ()) -> None:
+                         alerts: list[QueuedAlert], now: float, mentions: list[Hit] = (), feed_id: int | None = None) -> None:
         """Store the hits of each matching rule, and every entity mention (rule '') for replay."""
         db.executemany(
             'INSERT INTO hits (article_id, rule, term, entity, alias, field, start, "end") VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
@@ -108,9 +111,10 @@ class Entries(StoreBase):
             + [(article_id, "", h.term, h.entity, h.alias, h.field, h.start, h.end) for h in mentions],
         )
         db.executemany(
-            """INSERT OR IGNORE INTO alerts (rule, story_id, channel, seq, article_id, next_attempt, created, message)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-            [(a.rule, story, a.channel, a.seq, article_id, now + a.delay, now, _dump(a.message)) for a in alerts],
+            """INSERT OR IGNORE INTO alerts (rule, story_id, channel, seq, article_id, next_attempt, created, message,
+               feed_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [(a.rule, story, a.channel, a.seq, article_id, now + a.delay, now, _dump(a.message), feed_id)
+             for a in alerts],
         )
 
     def alerted(self, story_id: int) -> dict[str, int]:
@@ -150,18 +154,23 @@ class Entries(StoreBase):
             db.executemany("UPDATE articles SET signature = ? WHERE id = ?",
                            [(blob, article_id) for article_id, blob in signatures])
 
-    def stories(self, since: float, limit: int = 200) -> list[StoryRow]:
-        """Stories first seen since `since`, newest first, with their articles and rules."""
+    def stories(self, since: float, limit: int = 200, rule: str | None = None) -> list[StoryRow]:
+        """Stories first seen since `since`, newest first (at most `limit`; only those `rule`
+        matched, if given), with their articles and rules."""
+        query = "SELECT id, first_seen, title FROM stories s WHERE first_seen >= ?"
+        params: list = [since]
+        if rule is not None:
+            query += (" AND EXISTS (SELECT 1 FROM hits h JOIN articles a ON a.id = h.article_id "
+                      "WHERE a.story_id = s.id AND h.rule = ?)")
+            params.append(rule)
         out = []
-        for story in self.db.execute("SELECT id, first_seen, title FROM stories WHERE first_seen >= ? "
-                                     "ORDER BY first_seen DESC LIMIT ?", (since, limit)).fetchall():
-            articles = self.db.execute("SELECT outlet, title, url, fetched FROM articles WHERE story_id = ? "
+        for story in self.db.execute(query + " ORDER BY first_seen DESC LIMIT ?", (*params, limit)).fetchall():
+            articles = self.db.execute("SELECT outlet, title, url, fetched, published FROM articles WHERE story_id = ? "
                                        "ORDER BY fetched", (story[0],)).fetchall()
             rules = [row[0] for row in self.db.execute(
                 "SELECT DISTINCT h.rule FROM hits h JOIN articles a ON a.id = h.article_id WHERE a.story_id = ? "
                 "AND h.rule != '' ORDER BY h.rule", (story[0],))]
-            out.append(StoryRow(story[0], story[1], story[2], tuple((a[0], a[1], a[2], a[3]) for a in articles),
-                                tuple(rules)))
+            out.append(StoryRow(story[0], story[1], story[2], tuple(tuple(a) for a in articles), tuple(rules)))
         return out
 
     def prune(self, before: float) -> int:

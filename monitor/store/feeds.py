@@ -25,7 +25,7 @@ class Feeds(StoreBase):
             body_hash=row["body_hash"], last_success=row["last_success"], last_error=row["last_error"],
             error_count=row["error_count"], status=row["status"], next_poll=row["next_poll"],
             last_attempt=row["last_attempt"], created=row["created"], silent_since=row["silent_since"],
-            catch_up=bool(row["catch_up"]), ttl=row["ttl"],
+            catch_up=bool(row["catch_up"]), ttl=row["ttl"], warned_at=row["warned_at"],
         )
         unchanged = self._deferred.get(("unchanged", state.id))
         if unchanged is not None:  # a 304 recorded but not written yet
@@ -43,13 +43,15 @@ class Feeds(StoreBase):
         with self.transaction() as db:
             db.execute("UPDATE feeds SET silent_since = ? WHERE id = ?", (since, feed_id))
 
-    def feed_failed(self, feed_id: int, kind: str, message: str, *, now: float, next_poll: float | None) -> int:
-        """Record a failed poll; returns the number of consecutive failures."""
+    def feed_failed(self, feed_id: int, kind: str, message: str, *, now: float, next_poll: float | None,
+                    warned: bool = False) -> int:
+        """Record a failed poll (`warned`: said at WARNING now); returns the number of
+        consecutive failures."""
         with self.transaction() as db:
             db.execute(
                 """UPDATE feeds SET last_attempt = ?, last_error = ?, error_kind = ?, error_count = error_count + 1,
-                   next_poll = ? WHERE id = ?""",
-                (now, message, kind, next_poll, feed_id),
+                   next_poll = ?, warned_at = CASE WHEN ? THEN ? ELSE warned_at END WHERE id = ?""",
+                (now, message, kind, next_poll, warned, now, feed_id),
             )
             return db.execute("SELECT error_count FROM feeds WHERE id = ?", (feed_id,)).fetchone()[0]
 
@@ -102,11 +104,19 @@ class Feeds(StoreBase):
         return {row[0] for row in self.db.execute("SELECT url FROM feeds WHERE body_hash IS NOT NULL")}
 
     def feeds(self) -> list[FeedRow]:
+        """Every stored feed for `newsmon status`: health, entries, its last alert, and how many
+        entries it recorded without alerting, by why."""
         self.flush()
         rows = self.db.execute(
             """SELECT f.*, (SELECT COUNT(*) FROM entries e WHERE e.feed_id = f.id) AS entries
                FROM feeds f ORDER BY f.id"""
         ).fetchall()
+        last_alert = dict(self.db.execute(
+            "SELECT feed_id, MAX(created) FROM alerts WHERE feed_id IS NOT NULL GROUP BY feed_id").fetchall())
+        quiet: dict[int, dict[str, int]] = {}
+        for feed_id, why, count in self.db.execute(
+                "SELECT feed_id, quiet, COUNT(*) FROM entries WHERE quiet IS NOT NULL GROUP BY feed_id, quiet"):
+            quiet.setdefault(feed_id, {})[why] = count
         return [FeedRow(r["url"], r["title"], r["last_success"], r["last_error"], r["error_count"], r["entries"],
                         r["status"], r["error_kind"], r["next_poll"], r["last_attempt"], r["status_reason"],
-                        r["fetch_url"]) for r in rows]
+                        r["fetch_url"], last_alert.get(r["id"]), quiet.get(r["id"], {})) for r in rows]

@@ -159,12 +159,19 @@ MIGRATIONS: list[str] = [
     """,
     # 5 -> 6: a feed's catch-up (its next complete poll records without alerting: a new feed
     # until its first poll completes, however often it is interrupted; a re-enabled or moved
-    # one), and the TTL its last parsed body asked for (a floor between polls, kept after 304s).
-    # Each reload's outcome, which `newsmon reload` waits for and shows.
+    # one), and the TTL its last parsed body asked for (a floor between polls, kept after 304s);
+    # when a failing feed was last said at WARNING. Why an entry was recorded without alerting
+    # ('first poll', 'catching up', 'too old'); which feed's entry queued an alert (a feed's last
+    # alert, for `status`). Each reload's outcome, which `newsmon reload`
+    # waits for and shows.
     """
     ALTER TABLE feeds ADD COLUMN catch_up INTEGER NOT NULL DEFAULT 1;
     ALTER TABLE feeds ADD COLUMN ttl REAL;
+    ALTER TABLE feeds ADD COLUMN warned_at REAL;   -- its failure was last said at WARNING then
     UPDATE feeds SET catch_up = 0 WHERE last_success IS NOT NULL;
+    ALTER TABLE entries ADD COLUMN quiet TEXT;     -- why it was recorded without alerting, if it was
+    CREATE INDEX entries_quiet ON entries(feed_id, quiet) WHERE quiet IS NOT NULL;
+    ALTER TABLE alerts ADD COLUMN feed_id INTEGER;  -- the feed whose entry queued it (NULL: a notice)
     CREATE TABLE reloads (
         id INTEGER PRIMARY KEY,
         at REAL NOT NULL,

@@ -146,6 +146,10 @@ class Outbox(StoreBase):
             out.setdefault(channel, {})[status] = count
         return out
 
+    def sent_since(self, since: float) -> int:
+        """How many alerts were sent (alone, in a digest or a summary) at or after `since`."""
+        return self.db.execute("SELECT COUNT(*) FROM alerts WHERE status = 'sent' AND sent >= ?", (since,)).fetchone()[0]
+
     def alert_counts(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT status, COUNT(*) FROM alerts GROUP BY status").fetchall())
 

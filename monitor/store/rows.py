@@ -32,6 +32,7 @@ class FeedState:
     silent_since: float | None = None
     catch_up: bool = False  # its next complete poll records without alerting (new, re-enabled or moved)
     ttl: float | None = None  # seconds: the <ttl> of its last parsed body
+    warned_at: float | None = None  # its failure was last said at WARNING then
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class StoryRow:
     id: int
     first_seen: float
     title: str | None
-    articles: tuple[tuple[str, str, str | None, float], ...]  # (outlet, title, url, fetched)
+    articles: tuple[tuple[str, str, str | None, float, float | None], ...]  # (outlet, title, url, fetched, published)
     rules: tuple[str, ...]
 
 
@@ -70,6 +71,8 @@ class FeedRow:
     last_attempt: float | None = None
     status_reason: str | None = None
     fetch_url: str | None = None
+    last_alert: float | None = None  # when an entry of this feed last queued an alert
+    quiet: dict[str, int] = dataclasses.field(default_factory=dict)  # entries recorded without alerting, by why
 
 
 def _dump(message: AlertMessage) -> str:

@@ -1,0 +1,89 @@
+"""An entry's article: its page fetched (through the address guard, within the page size cap)
+and its text extracted in a sandbox worker, or, when that fails or the feed has full_text =
+false, the feed's own text. Why a page could not be read is said and counted here."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+from monitor import fetch, sandbox, urls
+from monitor.app import App
+from monitor.errors import ExtractError, FetchError, NewsmonError
+from monitor.model import Article, Entry, FeedSpec, Page
+
+if TYPE_CHECKING:
+    from monitor import extract  # noqa: F401 - run in the workers: EXTRACT
+
+log = logging.getLogger("newsmon.pipeline")
+# trafilatura runs in the workers only, named rather than imported (see sandbox.Task)
+EXTRACT = sandbox.Task("monitor.extract", "extract")
+
+
+async def read(app: App, feed: FeedSpec, outlet: str, entry: Entry, link: str | None,
+               unread: list[tuple[str, str, str]]) -> Article:
+    """The entry's article: the page's extracted text when possible, else the feed's text.
+    `link` is the entry's link with redirectors (Google Alerts, News) unwrapped. A page that
+    could not be fetched goes on `unread` (kind, url, why), said once per poll."""
+    page: Page | None = None
+    if feed.full_text and link:
+        try:
+            response = await app.fetcher.get(link, max_bytes=app.config.settings.max_page_size, untrusted=True,
+                                             accept=fetch.PAGE_ACCEPT, proxy=feed.proxy)
+            # a page's date and title are read only when the feed has none (a page's date is a
+            # guess more often than not); without them the page is parsed once, by trafilatura
+            page = await app.sandbox.run(EXTRACT, response.body, response.url, entry.published is None,
+                                         not entry.title)
+        except FetchError as error:
+            _page_problem(app, feed, entry, error.kind, str(error), unread)
+        except (ExtractError, NewsmonError) as error:
+            _page_problem(app, feed, entry, "extract", str(error), unread)
+        except Exception as error:  # an extractor bug on one page must not lose the entry
+            _page_problem(app, feed, entry, "extract", f"{type(error).__name__}: {error}", unread)
+    feed_text = entry.content or entry.summary
+    published = entry.published
+    if published is None and page and page.published:
+        try:
+            published = datetime.fromisoformat(page.published).replace(tzinfo=timezone.utc)
+        except ValueError:
+            published = None
+    return Article(
+        url=entry.link,
+        title=entry.title or (page.title if page else "") or "(untitled)",
+        text=page.text if page else feed_text,
+        source="page" if page else "feed",
+        outlet=outlet,
+        published=published,
+        canonical_url=urls.canonical(page.canonical_url) if page and page.canonical_url else None,
+        language=page.language if page else None,
+    )
+
+
+def _page_problem(app: App, feed: FeedSpec, entry: Entry, kind: str, message: str,
+                  unread: list[tuple[str, str, str]]) -> None:
+    """An article page that could not be read: the feed's own text is used, and counted
+    (`newsmon_article_pages_unread_total`). Refused addresses are said once per feed (at
+    WARNING); a page that could not be fetched goes on `unread`, said at WARNING once per poll
+    (full-text matches may be missed); a page with no article text to extract (a video, a
+    gallery) at INFO."""
+    app.metrics.pages_unread.labels(kind).inc()
+    if kind == "refused":
+        if (feed.url, kind) not in app.warned:
+            app.warned.add((feed.url, kind))
+            log.warning("article link refused feed=%s url=%s error=%s (using the feed's text; said once per feed)",
+                        feed.url, entry.link, message)
+        return
+    if kind != "extract":
+        unread.append((kind, entry.link or "", message))
+    log.info("article text unavailable feed=%s url=%s kind=%s error=%s (using the feed's text)",
+             feed.url, entry.link, kind, message)
+
+
+def say_unread(feed: FeedSpec, unread: list[tuple[str, str, str]]) -> None:
+    """One WARNING for a poll's article pages that could not be fetched."""
+    if unread:
+        kinds = ",".join(sorted({kind for kind, _url, _why in unread}))
+        kind, url, why = unread[0]
+        log.warning("article pages not read feed=%s count=%d kinds=%s first=%s error=%s (matched the feed's own "
+                    "text instead: full-text matches may be missed)", feed.url, len(unread), kinds, url, why)
