@@ -24,7 +24,7 @@ from urllib.parse import urljoin
 import htmldate
 import trafilatura
 
-from monitor import urls
+from monitor import markup, urls
 from monitor.errors import ExtractError
 from monitor.model import Page
 
@@ -99,7 +99,7 @@ class Head:
         the first of each), from one reading of the page."""
         found: dict[str, str] = {}
         for tag in _META.finditer(self.html):
-            attributes = _attributes(tag.group(1))
+            attributes = markup.attributes(tag.group(1))
             key = (attributes.get(b"property") or attributes.get(b"name") or attributes.get(b"itemprop")
                    or attributes.get(b"http-equiv") or b"").strip().lower()
             if key and key.decode("latin-1") not in found:
@@ -113,7 +113,7 @@ class Head:
         absolute; the page's own address when it names none (as trafilatura does): a
         redirected link then still identifies the article by where it led."""
         for tag in _LINK.finditer(self.html):
-            attributes = _attributes(tag.group(1))
+            attributes = markup.attributes(tag.group(1))
             if b"canonical" in attributes.get(b"rel", b"").lower().split():
                 found = _web_url(self._text(attributes.get(b"href", b"")), url)
                 if found:
@@ -129,7 +129,7 @@ class Head:
         candidates = []
         root = _HTML_TAG.search(self.html, 0, HEAD_BYTES)
         if root:
-            attributes = _attributes(root.group(1))
+            attributes = markup.attributes(root.group(1))
             candidates += [self._text(attributes.get(b"lang", b"")), self._text(attributes.get(b"xml:lang", b""))]
         for candidate in (*candidates, *(self.metas.get(key) for key in LANGUAGE_KEYS)):
             if candidate:
@@ -138,21 +138,9 @@ class Head:
                     return candidate.replace("_", "-")
         return None
 
-def _attributes(text: bytes) -> dict[bytes, bytes]:
-    """A tag's attributes (names lower-cased, the first of each kept), values as written."""
-    attributes: dict[bytes, bytes] = {}
-    for attribute in _ATTRIBUTE.finditer(text):
-        value = attribute.group(2) or b""
-        if value[:1] in (b'"', b"'"):
-            value = value[1:-1]
-        attributes.setdefault(attribute.group(1).lower(), value)
-    return attributes
-
-
 # Each pattern reads at most 2,048 bytes of a tag, so that a hostile page of unclosed tags costs
 # time in proportion to its size, not to its size squared.
 _CHARSET = re.compile(rb"<meta[^>]{1,2048}charset\s*=\s*[\"']?([\w-]+)", re.IGNORECASE)
-_ATTRIBUTE = re.compile(rb"([^\s=/>\"']+)(?:\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s>]+))?")
 _LINK = re.compile(rb"<link\b([^>]{0,2048})>", re.IGNORECASE)
 _META = re.compile(rb"<meta\b([^>]{0,2048})>", re.IGNORECASE)
 _HTML_TAG = re.compile(rb"<html\b([^>]{0,2048})>", re.IGNORECASE)

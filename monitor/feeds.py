@@ -18,7 +18,7 @@ from urllib.parse import urljoin
 import feedparser
 import feedparser.datetimes
 
-from monitor import feedsplit, urls
+from monitor import feedsplit, markup, urls
 from monitor.errors import ParseError
 from monitor.model import Entry, FeedDocument, FeedItems
 
@@ -206,7 +206,6 @@ SHOWN_FEEDS = 5  # feeds a web page's ParseError names
 _LINK_TAG = re.compile(rb"<link\b([^<>]{0,2048})>", re.IGNORECASE)
 _BASE_TAG = re.compile(rb"<base\b([^<>]{0,2048})>", re.IGNORECASE)
 _CHARSET = re.compile(rb"<meta\b[^<>]{0,2048}?charset\s*=\s*[\"']?([\w-]{1,40})", re.IGNORECASE)
-_ATTRIBUTE = re.compile(rb"([^\s=/>\"']+)(?:\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s>]+))?")
 _HTML_START = re.compile(rb"<(?:!doctype\s+html|html)\b", re.IGNORECASE)
 _SPACE = re.compile(rb"[\xef\xbb\xbf \t\r\n\x0b\x0c]*")
 HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -227,12 +226,12 @@ def discover(body: bytes, base_url: str | None) -> tuple[tuple[str, str | None, 
     base = base_url or ""
     found_base = _BASE_TAG.search(page)
     if found_base:
-        href = _link_url(_decoded(_attributes(found_base.group(1)).get(b"href", b""), encoding), base)
+        href = _link_url(_decoded(markup.attributes(found_base.group(1)).get(b"href", b""), encoding), base)
         base = href or base
     feeds: list[tuple[str, str | None, str]] = []
     seen: set[str] = set()
     for tag in _LINK_TAG.finditer(page):
-        attributes = _attributes(tag.group(1))
+        attributes = markup.attributes(tag.group(1))
         if b"alternate" not in attributes.get(b"rel", b"").lower().split():
             continue
         kind = attributes.get(b"type", b"").split(b";")[0].strip().lower().decode("latin-1")
@@ -279,17 +278,6 @@ def _is_web_page(body: bytes, content_type: str | None) -> bool:
             return False
         position = _SPACE.match(start, end + len(closer)).end()
     return _HTML_START.match(start, position) is not None
-
-
-def _attributes(text: bytes) -> dict[bytes, bytes]:
-    """A tag's attributes (names lower-cased, the first of each kept), values unquoted."""
-    attributes: dict[bytes, bytes] = {}
-    for attribute in _ATTRIBUTE.finditer(text):
-        value = attribute.group(2) or b""
-        if value[:1] in (b'"', b"'"):
-            value = value[1:-1]
-        attributes.setdefault(attribute.group(1).lower(), value)
-    return attributes
 
 
 def _decoded(value: bytes, encoding: str) -> str:
