@@ -21,11 +21,7 @@ are plain digits there).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import functools
-import inspect
-import ipaddress
 import socket
 import urllib.request
 from collections.abc import Sequence
@@ -33,14 +29,15 @@ from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import DefaultResolver
+from aiohttp.abc import AbstractResolver
 from yarl import URL
 
 from monitor import urls
 from monitor.errors import FetchError
+from monitor.fetch.guard import (SOCKET_FACTORY, AddressRefused, GuardedResolver, Network,  # noqa: F401 - re-exported
+                                  _is_ip, _odd_ipv4, _refusing_socket_factory, address_allowed)
+from monitor.fetch.slots import Budget, Slots
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 REDIRECTS = {301, 302, 303, 307, 308}
 PERMANENT = {301, 308}
 FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
@@ -60,172 +57,6 @@ class Response:
     moved_to: str | None = None  # set when every redirect on the way was permanent
     cache_control: str | None = None
 
-
-class AddressRefused(OSError):
-    """Raised inside the resolver: the host's address is not public and not allowed."""
-
-
-NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
-# Not public, though this Python's ipaddress may not say so: deprecated site-local (RFC 3879)
-# and the 2024 documentation prefix (RFC 9637).
-NOT_PUBLIC = (ipaddress.ip_network("fec0::/10"), ipaddress.ip_network("3fff::/20"))
-
-
-def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
-    """IPv4 addresses an IPv6 address carries: mapped (::ffff:), 6to4 (2002::/16), Teredo,
-    NAT64 (64:ff9b::/96) and the deprecated IPv4-compatible form (::a.b.c.d)."""
-    found = []
-    if ip.ipv4_mapped:
-        found.append(ip.ipv4_mapped)
-    if ip.sixtofour:
-        found.append(ip.sixtofour)
-    if ip.teredo:
-        found.extend(ip.teredo)
-    if any(ip in network for network in NAT64) or (int(ip) >> 32 == 0 and int(ip) > 1):
-        found.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
-    return found
-
-
-def address_allowed(address: str, allowed: Sequence[Network]) -> bool:
-    """Whether connecting to `address` is allowed for an untrusted URL: public unicast only,
-    unless the address is in one of the `allowed` ranges."""
-    try:
-        ip = ipaddress.ip_address(address.split("%")[0].strip("[]"))
-    except ValueError:
-        return False
-    if any(ip in network for network in allowed):
-        return True
-    if isinstance(ip, ipaddress.IPv6Address):
-        embedded = _embedded_ipv4(ip)
-        if embedded:
-            return all(address_allowed(str(inner), allowed) for inner in embedded)
-    if any(ip in network for network in NOT_PUBLIC):
-        return False
-    return ip.is_global and not ip.is_multicast and not ip.is_reserved
-
-
-class GuardedResolver(AbstractResolver):
-    """Resolves like aiohttp's default resolver, then refuses non-public addresses."""
-
-    def __init__(self, allowed: Sequence[Network], inner: AbstractResolver | None = None):
-        self.inner = inner or DefaultResolver()
-        self.allowed = tuple(allowed)
-
-    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
-        results = await self.inner.resolve(host, port, family)
-        for result in results:
-            if not address_allowed(result["host"], self.allowed):
-                raise AddressRefused(f"{host} resolves to {result['host']}, a non-public address "
-                                     "(allow it with [newsmon] allow_private_networks)")
-        return results
-
-    async def close(self) -> None:
-        await self.inner.close()
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.split("%")[0].strip("[]"))
-        return True
-    except ValueError:
-        return False
-
-
-def _odd_ipv4(host: str) -> bool:
-    """A host that socket calls would read as an IPv4 address but that is not written as a
-    standard dotted quad: `127.1`, `0x7f.1`, `2130706433`, `017700000001`, `0`, `127.0.0.1.`."""
-    bare = host.rstrip(".")
-    if _is_ip(bare) and bare == host:
-        return False
-    try:
-        socket.inet_aton(bare)
-        return True
-    except (OSError, ValueError):
-        return bare.replace(".", "").isdigit()  # all digits: never a name, whatever inet_aton says
-
-
-SOCKET_FACTORY = "socket_factory" in inspect.signature(aiohttp.TCPConnector).parameters  # aiohttp >= 3.12
-
-
-def _refusing_socket_factory(allowed: tuple[Network, ...]):
-    """The last check, at the moment a socket is made for a guarded connection: the address it
-    will connect to must be allowed (whatever path the host took to get there)."""
-    def factory(addr_info) -> socket.socket:
-        family, type_, proto, _canonname, address = addr_info
-        if not address_allowed(str(address[0]), allowed):
-            raise AddressRefused(f"{address[0]} is a non-public address "
-                                 "(allow it with [newsmon] allow_private_networks)")
-        return socket.socket(family=family, type=type_, proto=proto)
-    return factory
-
-
-class Budget:
-    """Seconds to spend over several stretches (a request's hops, or its waits for a slot)."""
-
-    def __init__(self, seconds: float):
-        self.seconds = seconds
-        self.left = seconds
-
-    @contextlib.asynccontextmanager
-    async def spend(self):
-        """A deadline for what is left (TimeoutError when it passes); the time taken is spent."""
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        try:
-            async with asyncio.timeout(self.left):
-                yield
-        finally:
-            self.left -= loop.time() - started
-
-
-@dataclass
-class _Host:
-    slots: asyncio.Semaphore
-    users: int = 0  # requests holding or awaiting one of its slots; forgotten at 0
-
-
-class Slots:
-    """Connection slots: at most `per_host` requests in flight to one host and `total` in all.
-    A host is what aiohttp's pool keys connections by: name (as sent), port and TLS or not."""
-
-    def __init__(self, total: int, per_host: int):
-        self.total = total
-        self.per_host = per_host
-        self.anywhere = asyncio.Semaphore(total)
-        self.hosts: dict[tuple[str, int | None, bool], _Host] = {}
-
-    @contextlib.asynccontextmanager
-    async def slot(self, url: URL, queue: Budget):
-        """Hold a slot for a request to `url`'s host; waiting for it spends `queue`.
-        Raises FetchError "queue-timeout" when that runs out first."""
-        key = (url.raw_host or "", url.port, url.scheme == "https")
-        host = self.hosts.get(key)
-        if host is None:
-            host = self.hosts[key] = _Host(asyncio.Semaphore(self.per_host))
-        host.users += 1
-        limit = f"max_connections_per_host = {self.per_host}"
-        try:
-            try:
-                async with queue.spend():
-                    await host.slots.acquire()
-                    limit = f"max_connections = {self.total}"
-                    try:
-                        await self.anywhere.acquire()  # after the host's: a queue for one busy host holds no other's slot
-                    except BaseException:
-                        host.slots.release()
-                        raise
-            except TimeoutError:
-                raise FetchError("queue-timeout", f"waited {queue.seconds:g}s for a free connection to "
-                                 f"{url.host_port_subcomponent} ({limit})") from None
-            try:
-                yield
-            finally:
-                self.anywhere.release()
-                host.slots.release()
-        finally:
-            host.users -= 1
-            if not host.users:
-                del self.hosts[key]
 
 
 class Fetcher:
