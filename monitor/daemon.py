@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import fcntl
 import gc
+import ipaddress
 import logging
 import os
 import signal
@@ -117,6 +118,16 @@ def sd_notify(message: str, environ: Mapping[str, str] = os.environ) -> bool:
         return False
     except OSError as error:
         log.warning("cannot notify systemd socket=%s error=%s", address, error)
+        return False
+
+
+def _loopback(host: str) -> bool:
+    """Whether a listen host is a loopback address (or "localhost")."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
         return False
 
 
@@ -232,6 +243,10 @@ class Daemon:
         site = web.TCPSite(runner, host.strip("[]"), int(port))
         await site.start()
         log.info("serving /metrics and /healthz listen=%s", listen)
+        if not _loopback(host.strip("[]")):
+            log.warning("/metrics and /healthz are served on a non-loopback address listen=%s: anyone who can reach "
+                        "this machine can read them (feed URLs, rule and channel names); use 127.0.0.1 and a reverse "
+                        "proxy, or a firewall", listen)
         return runner
 
     def healthy(self) -> bool:
