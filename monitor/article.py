@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("newsmon.pipeline")
 # trafilatura runs in the workers only, named rather than imported (see sandbox.Task)
 EXTRACT = sandbox.Task("monitor.extract", "extract")
+MAX_TEXT = 200_000  # characters of an article's text that are matched and stored (a long report is ~30,000)
 
 
 async def read(app: App, feed: FeedSpec, outlet: str, entry: Entry, link: str | None,
@@ -51,7 +52,7 @@ async def read(app: App, feed: FeedSpec, outlet: str, entry: Entry, link: str | 
     return Article(
         url=entry.link,
         title=entry.title or (page.title if page else "") or "(untitled)",
-        text=page.text if page else feed_text,
+        text=_capped(page.text if page else feed_text),
         source="page" if page else "feed",
         outlet=outlet,
         published=published,
@@ -87,3 +88,9 @@ def say_unread(feed: FeedSpec, unread: list[tuple[str, str, str]]) -> None:
         kind, url, why = unread[0]
         log.warning("article pages not read feed=%s count=%d kinds=%s first=%s error=%s (matched the feed's own "
                     "text instead: full-text matches may be missed)", feed.url, len(unread), kinds, url, why)
+
+
+def _capped(text: str) -> str:
+    """An article's text, at most MAX_TEXT characters: a publisher cannot grow the state
+    database by megabytes an item, nor make matching slow."""
+    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT]

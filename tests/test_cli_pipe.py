@@ -41,3 +41,24 @@ def test_metrics_on_a_non_loopback_address_are_warned_about(tmp_path, web):
         code, stderr = stop(process)
     assert code == 0
     assert "served on a non-loopback address listen=0.0.0.0:" in stderr
+
+
+def test_a_huge_article_is_stored_capped(tmp_path, web):
+    import sqlite3
+
+    from fixtures import RFC822, page
+
+    body = "".join(f"<p>Paragraph {n}: the TTP attacked checkpoint {n * 7} in Bannu, officials said on day {n}.</p>"
+                   for n in range(30000))  # ~2.4 MB of text, every paragraph its own
+    web.add("/huge.html", page("/huge.html", "Huge report", "Courier", "Start of the report."
+                               ).replace("<p>Start of the report.</p>", body))
+    feed = web.add("/feed.xml", f'<?xml version="1.0"?><rss version="2.0"><channel><title>C</title><item>'
+                                f"<title>Huge report</title><link>{{BASE}}/huge.html</link><guid>h1</guid>"
+                                f"<pubDate>{RFC822}</pubDate></item></channel></rss>", "application/rss+xml")
+    path = write_config(tmp_path, [{"url": feed}], {"hook": ["json://127.0.0.1:9/x"]})
+    result = subprocess.run([sys.executable, "-m", "monitor", "--config", str(path), "run", "--once"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(tmp_path / "state" / "newsmon.db") as db:
+        (length, source), = db.execute("SELECT LENGTH(text), source FROM articles").fetchall()
+    assert source == "page" and 190_000 <= length <= 200_000, result.stderr[-2000:]
