@@ -97,18 +97,24 @@ def _reason(result: object) -> str:
     return redact.SECRETS.redact(text)
 
 
-# Chat services that render Markdown well but that apprise sends plain text by default.
-MARKDOWN_SERVICES = {"discord", "matrix", "matrixs", "mmost", "mmosts", "rocket", "rockets", "zulip"}
+# Chat services that render a message's Markdown whatever apprise declares for them (apprise
+# sends Mattermost and Zulip as TEXT): a plain-text body there would let a headline's
+# `[text](url)` become a live link, so they get Markdown, escaped.
+MARKDOWN_SERVICES = {"discord", "mmost", "mmosts", "rocket", "rockets", "zulip"}
+# Services that can render Markdown (apprise declares it) and show plain text as typed.
+MARKDOWN_PREFERRED = {"matrix", "matrixs"}
 
 
 def _format_of(server: object, url: str = "") -> str:
     """The body format a target gets: the URL's own `?format=` if it set one; Markdown for chat
-    services that render it (Discord, Matrix, Mattermost...); else the format its service
-    prefers (apprise's first declared one: HTML for email and Telegram, Markdown for Slack)."""
+    services that render it (Discord, Mattermost, Zulip, Rocket.Chat, whatever apprise declares;
+    Matrix); else the format its service prefers (apprise's first declared one: HTML for email
+    and Telegram, Markdown for Slack)."""
     declared = getattr(server, "notify_format", NotifyFormat.TEXT)
     declared = [getattr(item, "value", str(item)) for item in (declared if isinstance(declared, (tuple, list)) else [declared])]
     explicit = "format=" in urlsplit(url).query.lower() if url else False
-    if not explicit and "markdown" in declared and url.split("://", 1)[0].lower() in MARKDOWN_SERVICES:
+    scheme = url.split("://", 1)[0].lower()
+    if not explicit and (scheme in MARKDOWN_SERVICES or ("markdown" in declared and scheme in MARKDOWN_PREFERRED)):
         return "markdown"
     resolve = getattr(server, "resolve_format", None)
     if resolve is not None:

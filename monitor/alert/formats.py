@@ -2,8 +2,13 @@
 (email, Telegram). Pure functions of their inputs.
 
 Third-party text (headlines, snippets, outlet names) is escaped for the format, so a headline
-cannot inject markup, links or mass mentions (`@channel`, `<!here>`, `@everyone`). A user
-template (`title` / `body`) gets the same escaped values.
+cannot inject markup, links or mentions (`@channel`, `<!here>`, `@everyone`, `<@U123>`,
+`<!subteam^S123>`, `<#C123>`), nor extra lines: control and bidi-override characters become
+spaces. Only an `http(s)` article link is rendered as a link; any other (`javascript:`, `data:`)
+is shown as inert text. A title is plain text in every format (a subject line, a heading): its
+links, images and tags are broken with a zero-width space rather than backslashes, so that it
+stays readable where the service shows it as typed. A user template (`title` / `body`) gets the
+same escaped values.
 """
 
 from __future__ import annotations
@@ -37,16 +42,44 @@ PLACEHOLDERS = {
 }
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+|~!])")
 MENTIONS = re.compile(r"(?i)(@)(channel|here|everyone|all)\b|<!(channel|here|everyone)>")
+# Slack's (and Discord's) `<@U123>`, `<@&role>`, `<!subteam^S123|@team>`, `<#C123>`, `<!date^…>`
+# (also entity-escaped, which Slack's legacy mode turns back): a zero-width space after the sigil
+# leaves an id no service resolves.
+TAG_MENTIONS = re.compile(r"(<|&lt;)([@!#])(?=[^\s\u200b])", re.IGNORECASE)
+# Line breaks, tabs, other C0 / C1 controls, line / paragraph separators and bidi overrides.
+CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# What makes a link, an image or a tag of a title: `](`, `]:` and `<` before a tag or address.
+TITLE_MARKUP = re.compile(r"(\])(?=[(:])|(<)(?=[A-Za-z/!?])")
+LINK_SCHEMES = ("http", "https")
 MARKS = {"html": ("<b>", "</b>"), "markdown": ("**", "**"), "text": ("«", "»")}
 
 
 def _neutralise_mentions(text: str) -> str:
-    return MENTIONS.sub(lambda m: (m.group(1) or "") + "\u200b" + (m.group(2) or m.group(3) or ""), text)
+    text = MENTIONS.sub(lambda m: (m.group(1) or "") + "\u200b" + (m.group(2) or m.group(3) or ""), text)
+    return TAG_MENTIONS.sub(lambda m: m.group(1) + m.group(2) + "\u200b", text)
+
+
+def one_line(text: str) -> str:
+    """`text` with every control, separator and bidi-override character replaced by a space (one
+    for one: highlight offsets into it stay right)."""
+    return CONTROLS.sub(" ", text)
+
+
+def heading(text: str, kind: str) -> str:
+    """Third-party text made inert for a title: one line, mentions defused; for Markdown and HTML
+    targets (whose services may render a title), a zero-width space after `]` before `(` or `:`
+    and after `<` before a tag, so that no link, image, autolink or tag forms. Plain text is
+    otherwise left as typed: no backslashes, no entities."""
+    text = _neutralise_mentions(one_line(text))
+    if kind in ("markdown", "html"):
+        text = TITLE_MARKUP.sub(lambda m: (m.group(1) or m.group(2)) + "\u200b", text)
+    return text
 
 
 def escape(text: str, kind: str) -> str:
-    """Third-party text made inert for a body format."""
-    text = _neutralise_mentions(text)
+    """Third-party text made inert for a body format: controls become spaces, mentions are
+    defused, markup is escaped."""
+    text = _neutralise_mentions(one_line(text))
     if kind == "html":
         return html.escape(text, quote=True)
     if kind == "markdown":
@@ -68,13 +101,39 @@ def _highlighted(message: AlertMessage, kind: str) -> str:
     return "".join(out)
 
 
+def linkable(url: str | None) -> bool:
+    """Whether `url` may be rendered as a link: only `http(s)` addresses (not `javascript:`,
+    `data:`, `file:` …)."""
+    scheme = (url or "").split(":", 1)[0].strip().lower() if ":" in (url or "") else ""
+    return scheme in LINK_SCHEMES and not CONTROLS.search(url or "")
+
+
 def _link(url: str | None, kind: str, label: str | None = None) -> str:
+    """The article's link for a body: a link for `http(s)`, inert escaped text otherwise."""
     if not url:
         return "(no link)"
+    if not linkable(url):
+        return escape(url, kind)
     if kind == "html":
         return f'<a href="{html.escape(url, quote=True)}">{html.escape(label or url)}</a>'
     if kind == "markdown":
         return "<" + url.replace("<", "%3C").replace(">", "%3E").replace(" ", "%20") + ">"
+    return url
+
+
+def _url_value(url: str | None, kind: str) -> str:
+    """`{url}` in a template: a link in HTML; in Markdown and text the bare address, with what
+    could close a Markdown link or start another percent-encoded; inert text if not `http(s)`
+    (in Markdown with a space after its scheme, so that it cannot be a link's destination)."""
+    if not url:
+        return ""
+    if kind == "markdown" and not linkable(url):  # a space ends a link destination: `[x]({url})` is no link
+        return escape(url.replace(":", ": ", 1), kind)
+    if kind == "html" or not linkable(url):
+        return _link(url, kind)
+    if kind == "markdown":
+        for char in " <>()[]":
+            url = url.replace(char, f"%{ord(char):02X}")
     return url
 
 
@@ -95,20 +154,31 @@ def template_problem(template: str) -> str | None:
     return None
 
 
-def values(message: AlertMessage, kind: str) -> dict[str, str]:
-    """What a template's placeholders (`PLACEHOLDERS`) stand for, escaped for `kind`."""
+def values(message: AlertMessage, kind: str, title: bool = False) -> dict[str, str]:
+    """What a template's placeholders (`PLACEHOLDERS`) stand for, escaped for `kind`; with
+    `title`, made inert for a title line (`heading`) for a target whose body is in `kind`."""
     also = ", ".join(f"{name} ({times.shown(at, 'time unknown')})" for name, at in message.also_reported_by)
+    if title:
+        def quote(text: str) -> str:
+            return heading(text, kind)
+        snippet = quote(_highlighted(message, "text"))
+        url = quote(message.url or "")
+    else:
+        def quote(text: str) -> str:
+            return escape(text, kind)
+        snippet = _highlighted(message, kind)
+        url = _url_value(message.url, kind)
     return {
-        "rule": escape(label(message), kind),
+        "rule": quote(label(message)),
         "severity": message.severity,
-        "title": escape(message.title, kind),
-        "outlet": escape(message.outlet, kind),
-        "feed": escape(message.feed, kind),
-        "url": _link(message.url, kind) if kind == "html" else (message.url or ""),
+        "title": quote(message.title),
+        "outlet": quote(message.outlet),
+        "feed": quote(message.feed),
+        "url": url,
         "published": times.shown(message.published, "time unknown"),
-        "snippet": _highlighted(message, kind),
-        "entities": escape(", ".join(dict.fromkeys(message.matched)), kind),
-        "also_reported_by": escape(also, kind),
+        "snippet": snippet,
+        "entities": quote(", ".join(dict.fromkeys(message.matched))),
+        "also_reported_by": quote(also),
         "update": "Update: " if message.update else "",
     }
 
@@ -120,12 +190,13 @@ def label(message: AlertMessage) -> str:
 def render(message: AlertMessage, kind: str, title_template: str | None = None,
            body_template: str | None = None) -> tuple[str, str]:
     """Title and body of an alert for a body format ("text", "markdown" or "html"). The title
-    is plain text (a subject line, a notification's heading); the body is in `kind`."""
+    is plain text (a subject line, a notification's heading), its third-party parts made inert
+    by `heading`; the body is in `kind`."""
     if title_template:
-        title = string.Formatter().vformat(title_template, (), values(message, "text"))
+        title = string.Formatter().vformat(title_template, (), values(message, kind, title=True))
     else:
         prefix = "Update: " if message.update else ""
-        title = f"[{label(message)}] {prefix}{_neutralise_mentions(message.title)}"
+        title = f"[{heading(label(message), kind)}] {prefix}{heading(message.title, kind)}"
     if body_template:
         return title, string.Formatter().vformat(body_template, (), values(message, kind))
     return title, _default_body(message, kind)
@@ -148,7 +219,7 @@ def _default_body(message: AlertMessage, kind: str) -> str:
         if also:
             body += f"\nAlso reported by: {also}"
     else:
-        body = f"{outlet} · {published}\n{message.url or '(no link)'}\n\n  {v['snippet']}"
+        body = f"{outlet} · {published}\n{_link(message.url, kind)}\n\n  {v['snippet']}"
         if matched:
             body += f"\n\nMatched: {matched}"
         if also:
@@ -163,7 +234,7 @@ def merged(title: str, body: str, kind: str) -> str:
         return f"<b>{escape(title, kind)}</b>\n{body}"
     if kind == "markdown":
         return f"**{escape(title, kind)}**\n{body}"
-    return f"{title}\n{body}"
+    return f"{one_line(title)}\n{body}"
 
 
 # ---------------------------------------------------------------- digests and summaries
@@ -188,7 +259,7 @@ def _item(message: AlertMessage, kind: str) -> str:
     if kind == "markdown":
         return (f"- {prefix}**{v['title']}** · {v['published']}\n  {_link(message.url, kind)}\n  {outlets}"
                 + (f" · matched {v['entities']}" if v["entities"] else ""))
-    return (f"- {prefix}{message.title} · {v['published']}\n  {message.url or '(no link)'}\n  {outlets}"
+    return (f"- {prefix}{v['title']} · {v['published']}\n  {_link(message.url, kind)}\n  {outlets}"
             + (f" · matched {v['entities']}" if v["entities"] else ""))
 
 
