@@ -20,7 +20,9 @@ from typing import Any
 
 from monitor import __version__
 from monitor.config import channels as channels_module, watchlist
-from monitor.config.secrets import Secrets, env_file, parse_env  # noqa: F401 - env_file, parse_env re-exported
+from monitor.config.files import NotReadable, read_regular_file
+from monitor.config.secrets import Secrets
+from monitor.config.secrets import env_file, parse_env  # noqa: F401 - re-exported
 from monitor.errors import ConfigError, Problem
 from monitor.model import ChannelSpec, Entity, FeedSpec, Rule
 from monitor.config.schema import (FEED_KEYS, HTTP_KEYS, INCLUDE_KEYS, NEWSMON_KEYS, REQUIRED, TOP_KEYS, Checker,
@@ -80,6 +82,13 @@ class Config:
 
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
+# Limits checked before a file reaches tomllib, which recurses once per nested array or inline
+# table (1,000 of them: RecursionError) and is quadratic in the parts of a dotted key.
+MAX_FILE_SIZE = 1000 * 1000
+MAX_NESTING = 32  # arrays and inline tables inside one another
+MAX_KEY_PARTS = 64  # a.b.c is 3
+MAX_LINE_LENGTH = 64 * 1000
+
 
 # ---------------------------------------------------------------- reading
 
@@ -93,27 +102,46 @@ class _Reader(Checker):
         self.secrets = secrets
 
     def load_toml(self, path: Path) -> dict | None:
+        """The TOML table of the file at `path`, or None (and a problem) when it cannot be read
+        or parsed. Only a regular file of at most MAX_FILE_SIZE bytes is read, and its text must
+        keep within the nesting, key and line limits before tomllib sees it."""
         self.file = str(path)
         try:
-            with open(path, "rb") as handle:
-                return tomllib.load(handle)
+            data = read_regular_file(path, MAX_FILE_SIZE)
+            text = data.decode("utf-8")
+        except NotReadable as error:
+            self.problem("", f"{error}; a configuration file may be at most 1 MB" if error.too_large else str(error))
+            return None
         except FileNotFoundError:
             self.problem("", "file not found")
-        except IsADirectoryError:
-            self.problem("", "is a directory, not a TOML file")
+            return None
         except PermissionError:
             self.problem("", "permission denied")
+            return None
+        except OSError as error:
+            self.problem("", f"cannot read: {(error.strerror or type(error).__name__).lower()}")
+            return None
         except UnicodeDecodeError as error:
             self.problem("", f"not UTF-8 text ({error.reason})")
+            return None
+        found = text_problem(text)
+        if found:
+            line, message = found
+            self.problems.append(Problem(self.file, "", message, line, 1))
+            return None
+        try:
+            return tomllib.loads(text)
+        except RecursionError:  # text_problem should have caught it first
+            self.problem("", f"too deeply nested (at most {MAX_NESTING} arrays or inline tables inside one another)")
         except tomllib.TOMLDecodeError as error:
             message = str(error)
             place = re.search(r"\(at line (\d+), column (\d+)\)", message)
-            text = re.sub(r"\s*\(at line \d+, column \d+\)", "", message)
+            reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", message)
             if place:
-                self.problems.append(Problem(self.file, "", f"invalid TOML: {text}",
+                self.problems.append(Problem(self.file, "", f"invalid TOML: {reason}",
                                              int(place.group(1)), int(place.group(2))))
             else:
-                self.problem("", f"invalid TOML: {text}")
+                self.problem("", f"invalid TOML: {reason}")
         return None
 
     def expand(self, text: str, path: str) -> str:
@@ -126,6 +154,51 @@ class _Reader(Checker):
         if missing:
             return ""
         return ENV_REFERENCE.sub(lambda found: values[found.group(1)], text)
+
+
+_TOKEN = re.compile("\"\"\"|'''|\"|'|#|[\\[\\]{}.\n]|[^\\s\\w\"'#\\[\\]{}.\\-]")
+_STRING_END = {
+    '"""': re.compile(r'(?:[^"\\]|\\.|"(?!""))*""""{0,2}', re.S),
+    "'''": re.compile(r"(?:[^']|'(?!''))*''''{0,2}"),
+    '"': re.compile(r'(?:[^"\\\n]|\\.)*"'),
+    "'": re.compile(r"[^'\n]*'"),
+}
+
+
+def text_problem(text: str) -> tuple[int, str] | None:
+    """(line, message) when TOML text goes beyond MAX_NESTING, MAX_KEY_PARTS or
+    MAX_LINE_LENGTH, else None. A scan of brackets and dots outside strings and comments; it
+    may count a dot in a float as a key part, never fewer parts or levels than tomllib sees."""
+    depth, parts, position, line = 0, 1, 0, 1
+    while (found := _TOKEN.search(text, position)) is not None:
+        token, position = found.group(), found.end()
+        if token in _STRING_END:
+            end = _STRING_END[token].match(text, position)
+            if end is None:
+                return None  # an unterminated string: tomllib says where
+            line += text.count("\n", position, end.end())
+            position = end.end()
+        elif token == "#":
+            position = text.find("\n", position)
+            if position < 0:
+                return None
+        elif token in "[{":
+            depth, parts = depth + 1, 1
+            if depth > MAX_NESTING:
+                return line, f"nested more than {MAX_NESTING} deep (arrays or inline tables inside one another)"
+        elif token in "]}":
+            depth, parts = depth - 1, 1
+        elif token == ".":
+            parts += 1
+            if parts > MAX_KEY_PARTS:
+                return line, f"a dotted key of more than {MAX_KEY_PARTS} parts"
+        else:  # a newline, '=', ',' or any other character that ends a key
+            parts = 1
+            line += token == "\n"
+    for number, row in enumerate(text.split("\n"), 1):
+        if len(row) > MAX_LINE_LENGTH:
+            return number, f"a line of {len(row):,} characters; a line may be at most {MAX_LINE_LENGTH:,}"
+    return None
 
 
 def find_config(explicit: str | None, environ: Mapping[str, str]) -> Path:

@@ -16,8 +16,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from monitor.model import SEVERITIES, ChannelSpec
-from monitor.config.schema import Invalid, describe, parse_duration, string_list, suggest
+from monitor.config.files import NotReadable, read_regular_file
+from monitor.config.schema import (Invalid, describe, look_alike_problem, name_problem, parse_duration, string_list,
+                                   suggest)
 
+MAX_URLS_FILE_SIZE = 1000 * 1000
 KEYS = ("urls", "urls_file", "min_severity", "rules", "title", "body", "digest", "timezone", "max_per_hour")
 MIN_DIGEST = 60.0
 
@@ -38,6 +41,12 @@ def read(reader: Reader, raw: Any, base: Path) -> list[ChannelSpec]:
     if not isinstance(raw, dict):
         reader.problem("channels", f"expected tables [channels.NAME], got {describe(raw)}")
         return []
+    skeletons: dict[str, str] = {}
+    for name in raw:  # an unprintable name is shown escaped, in the message only
+        if message := name_problem(name):
+            reader.problem("channels", message)
+        elif message := look_alike_problem("channel", name, skeletons):
+            reader.problem(f"channels.{name}", message)
     return [spec for name, table in raw.items() if (spec := _channel(reader, name, table, base)) is not None]
 
 
@@ -111,7 +120,11 @@ def _urls_file(reader: Reader, path: str, value: Any, base: Path) -> list[str]:
             reader.problem(path, f"{file} is readable by {'group and others' if mode & 0o004 and mode & 0o040 else 'others' if mode & 0o004 else 'its group'} "
                                  f"(mode {stat.S_IMODE(mode):04o}); it holds secrets: run 'chmod 600 {file}'")
             return []
-        lines = file.read_text(encoding="utf-8").splitlines()
+        lines = read_regular_file(file, MAX_URLS_FILE_SIZE).decode("utf-8").splitlines()
+    except NotReadable as error:
+        reader.problem(path, f"{file} {error}" + (f"; a urls_file may be at most {MAX_URLS_FILE_SIZE:,} bytes"
+                                                   if error.too_large else ""))
+        return []
     except FileNotFoundError:
         reader.problem(path, f"{file} not found")
         return []

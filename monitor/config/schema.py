@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import re
+import unicodedata
 from collections.abc import Callable
 from typing import Any
 
@@ -137,6 +138,48 @@ def suggest(word: Any, known: Any) -> str:
         return ""
     close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# ---------------------------------------------------------------- names
+
+BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Cyrillic and Greek letters drawn like Latin ones, mapped to the Latin letter (after NFKC).
+LOOK_ALIKES = str.maketrans({
+    "а": "a", "е": "e", "і": "i", "ј": "j", "к": "k", "о": "o", "р": "p", "с": "c", "ѕ": "s",
+    "у": "y", "х": "x", "ԁ": "d", "һ": "h", "ԛ": "q", "ԝ": "w", "ӏ": "l",
+    "А": "A", "В": "B", "Е": "E", "І": "I", "Ј": "J", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P",
+    "С": "C", "Ѕ": "S", "Т": "T", "Х": "X", "У": "Y",
+    "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N", "Ο": "O",
+    "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X", "ο": "o", "ι": "i", "κ": "k", "ν": "v", "ρ": "p", "υ": "u",
+    "χ": "x", "α": "a",
+})
+
+
+def name_problem(name: str) -> str | None:
+    """Why `name` (of a rule, entity or channel) cannot be a name, or None: it must be printable,
+    without control, format (bidi, zero-width) or line-break characters."""
+    for char in name:
+        if char in BIDI_CONTROLS:
+            return f"a name may not hold a bidirectional control character (U+{ord(char):04X}): {name!r}"
+        if not char.isprintable():
+            what = "a line break" if char in "\n\r\u2028\u2029\x85" else f"U+{ord(char):04X} ({unicodedata.category(char)})"
+            return f"a name must be printable, without control characters; this one holds {what}: {name!r}"
+    return None
+
+
+def skeleton(name: str) -> str:
+    """What `name` looks like: NFKC-normalized, with Cyrillic and Greek look-alikes made Latin.
+    Two names with the same skeleton cannot be told apart on screen."""
+    return unicodedata.normalize("NFKC", name).translate(LOOK_ALIKES)
+
+
+def look_alike_problem(kind: str, name: str, seen: dict[str, str]) -> str | None:
+    """Why `name` is refused next to the names of its kind already in `seen` (skeleton ->
+    name), or None; `name` is added to `seen` when it is new."""
+    other = seen.setdefault(skeleton(name), name)
+    if other != name:
+        return f"{kind} {name!r} looks the same as {kind} {other!r} (they differ only by look-alike characters)"
+    return None
 
 
 # ---------------------------------------------------------------- tables

@@ -12,7 +12,10 @@ import stat
 from collections.abc import Mapping
 from pathlib import Path
 
+from monitor.config.files import NotReadable, read_regular_file
+
 SYSTEM_CONFIG_DIR = Path("/etc/newsmon")
+MAX_SECRET_SIZE = 64 * 1000  # a credential or env file larger than this is refused
 
 
 class Secrets:
@@ -31,8 +34,8 @@ class Secrets:
             return self.environ[name]
         if self.credentials is not None:
             try:
-                return (self.credentials / name).read_text(encoding="utf-8").strip()
-            except OSError:
+                return read_regular_file(self.credentials / name, MAX_SECRET_SIZE).decode("utf-8").strip()
+            except (OSError, NotReadable, UnicodeDecodeError):
                 pass
         return self.env_values().get(name)
 
@@ -103,7 +106,10 @@ def _read_env_file(file: Path | None) -> tuple[dict[str, str], str]:
                        "others" if mode & 0o004 else "its group")
             return {}, (f", which newsmon does not read: it is readable by {readers} "
                         f"(mode {stat.S_IMODE(mode):04o}) and holds secrets; run 'chmod 600 {file}'")
-        text = file.read_text(encoding="utf-8")
+        text = read_regular_file(file, MAX_SECRET_SIZE).decode("utf-8")
+    except NotReadable as error:
+        limit = f" (at most {MAX_SECRET_SIZE:,} bytes are read)" if error.too_large else ""
+        return {}, f", which newsmon does not read: it {error}{limit}"
     except FileNotFoundError:
         return {}, ", which does not exist"
     except UnicodeDecodeError:

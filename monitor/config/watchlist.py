@@ -13,7 +13,8 @@ from typing import Any
 
 from monitor.errors import Problem
 from monitor.model import Entity, Rule
-from monitor.config.schema import ENTITY_KEYS, REQUIRED, RULE_KEYS, Checker, nonempty_string, suggest
+from monitor.config.schema import (ENTITY_KEYS, REQUIRED, RULE_KEYS, Checker, look_alike_problem, name_problem,
+                                   nonempty_string, suggest)
 
 TERM_PREFIX = re.compile(r"^(.*?)\*$")
 
@@ -21,6 +22,7 @@ TERM_PREFIX = re.compile(r"^(.*?)\*$")
 def entities(reader: Checker, raw: list) -> list[Entity]:
     """The entities of (file, name, table) triples, one per name; problems go to `reader`."""
     found: dict[str, Entity] = {}
+    skeletons: dict[str, str] = {}
     for file, name, table in raw:
         reader.file = file
         path = f"entities.{name}"
@@ -29,6 +31,10 @@ def entities(reader: Checker, raw: list) -> list[Entity]:
         if name in found:
             reader.problem(path, f"entity {name!r} is defined twice")
             continue
+        if message := name_problem(name):  # shown escaped, in the message only
+            reader.problem("entities", message)
+        elif message := look_alike_problem("entity", name, skeletons):
+            reader.problem(path, message)
         if name.startswith("pack."):
             reader.problem(path, f"entity names starting with 'pack.' belong to the bundled pack: {name!r}")
         if "names" in checked and not checked["names"] and not extends:
@@ -42,6 +48,7 @@ def rules(reader: Checker, raw: list, channel_names: list[str], entity_names: se
     against the known entities and channels; problems go to `reader`."""
     found: list[Rule] = []
     seen: set[str] = set()
+    skeletons: dict[str, str] = {}
     for file, index, table in raw:
         reader.file = file
         path = f"rules[{index}]"
@@ -51,6 +58,9 @@ def rules(reader: Checker, raw: list, channel_names: list[str], entity_names: se
             if name in seen:
                 reader.problem(f"{path}.name", f"duplicate rule name {name!r}")
             seen.add(name)
+            message = name_problem(name) or look_alike_problem("rule", name, skeletons)
+            if message:
+                reader.problem(f"{path}.name", message)
         for key in ("all", "any", "none"):
             for position, term in enumerate(checked.get(key, ())):
                 message = term_problem(term, entity_names)
