@@ -20,9 +20,9 @@ RESTART_SETTINGS = ("state_dir", "user_agent", "allow_private_networks", "max_co
                     "request_timeout", "parse_timeout", "worker_memory", "story_window")
 
 
-def check(path: Path | str, environ: Mapping[str, str] | None = None) -> config.Config:
-    """Load and fully check a configuration: apprise URLs, templates and routing included.
-    Raises ConfigError listing every problem."""
+def read(path: Path | str, environ: Mapping[str, str] | None = None) -> tuple[config.Config, list[Problem]]:
+    """A configuration read as far as it goes, with every problem: the config package's own,
+    apprise URLs, templates and routing. `check` is this, refusing any problem."""
     loaded, problems = config.read(path, environ)
     file = str(loaded.path)
     for channel in loaded.channels:
@@ -43,6 +43,13 @@ def check(path: Path | str, environ: Mapping[str, str] | None = None) -> config.
         else:  # "channels.NAME.rules[i]: message"
             where, _, text = message.partition(": ")
             problems.append(Problem(file, where, text))
+    return loaded, problems
+
+
+def check(path: Path | str, environ: Mapping[str, str] | None = None) -> config.Config:
+    """Load and fully check a configuration: apprise URLs, templates and routing included.
+    Raises ConfigError listing every problem."""
+    loaded, problems = read(path, environ)
     if problems:
         raise ConfigError(problems)
     return loaded
@@ -105,9 +112,7 @@ def open_app(loaded: config.Config, *, workers: int | None = None, start_workers
         router=router(loaded),
         channels=alert.build_channels(loaded.channels),
         store=opened,
-        fetcher=fetch.Fetcher(user_agent=settings.user_agent, allowed_networks=settings.allow_private_networks,
-                              timeout=settings.request_timeout, max_connections=settings.max_connections,
-                              max_per_host=settings.max_connections_per_host),
+        fetcher=fetch.for_settings(settings),
         sandbox=box,
         stories=story_index(opened, settings.story_window),
     )

@@ -122,16 +122,8 @@ async def _poll(app: App, feed: FeedSpec, force: bool, on_queued: Callable[[], N
     try:
         document, items = await app.sandbox.run(PARSE, response.body, response.url, response.content_type,
                                                 app.feed_items.get(state.id))
-    except sandbox.WorkerTimeout as error:
-        return _failed(app, feed, state, "parse-timeout", str(error), interval, None)
-    except sandbox.WorkerOutOfMemory as error:
-        return _failed(app, feed, state, "parse-memory", str(error), interval, None)
-    except sandbox.WorkerCrashed as error:
-        return _failed(app, feed, state, "parse-crashed", str(error), interval, None)
-    except ParseError as error:
-        return _failed(app, feed, state, "not-a-feed", str(error), interval, None)
     except Exception as error:  # feedparser has more failure modes than it documents
-        return _failed(app, feed, state, "parse-error", f"{type(error).__name__}: {error}", interval, None)
+        return _failed(app, feed, state, *parse_failure(error), interval, None)
     hold = hold_for(document.ttl)
     known = app.store.known_entries(state.id)
     # A new feed catches up silently until one poll of it completes, however often that is
@@ -195,6 +187,16 @@ async def _poll(app: App, feed: FeedSpec, force: bool, on_queued: Callable[[], N
                  if quiet["too old"] else "")
     return PollResult(feed.url, "new", count, len(fresh), queued, next_poll=next_poll, silent=silenced,
                       too_old=quiet["too old"])
+
+
+def parse_failure(error: Exception) -> tuple[str, str]:
+    """(kind, message) of a feed body that could not be parsed: a worker past its deadline or
+    memory cap, or crashed; not a feed; or a parser's own failure."""
+    for kind, types in (("parse-timeout", sandbox.WorkerTimeout), ("parse-memory", sandbox.WorkerOutOfMemory),
+                        ("parse-crashed", sandbox.WorkerCrashed), ("not-a-feed", ParseError)):
+        if isinstance(error, types):
+            return kind, str(error)
+    return "parse-error", f"{type(error).__name__}: {error}"
 
 
 def _failed(app: App, feed: FeedSpec, state, kind: str, message: str, interval: float,

@@ -18,7 +18,7 @@ import re
 import string
 from dataclasses import dataclass
 
-from monitor import times
+from monitor import times, urls
 from monitor.config.schema import suggest
 from monitor.model import AlertMessage
 
@@ -50,7 +50,6 @@ TAG_MENTIONS = re.compile(r"(<|&lt;)([@!#])(?=[^\s\u200b])", re.IGNORECASE)
 CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 # What makes a link, an image or a tag of a title: `](`, `]:` and `<` before a tag or address.
 TITLE_MARKUP = re.compile(r"(\])(?=[(:])|(<)(?=[A-Za-z/!?])")
-LINK_SCHEMES = ("http", "https")
 MARKS = {"html": ("<b>", "</b>"), "markdown": ("**", "**"), "text": ("«", "»")}
 
 
@@ -104,8 +103,7 @@ def _highlighted(message: AlertMessage, kind: str) -> str:
 def linkable(url: str | None) -> bool:
     """Whether `url` may be rendered as a link: only `http(s)` addresses (not `javascript:`,
     `data:`, `file:` …)."""
-    scheme = (url or "").split(":", 1)[0].strip().lower() if ":" in (url or "") else ""
-    return scheme in LINK_SCHEMES and not CONTROLS.search(url or "")
+    return urls.web_url(url) is not None and not CONTROLS.search(url or "")
 
 
 def _link(url: str | None, kind: str, label: str | None = None) -> str:

@@ -18,20 +18,18 @@ from monitor.errors import ConfigError, FetchError, ParseError, Problem
 def cmd_check(args: argparse.Namespace) -> int:
     from monitor import app
 
-    path: Path | None = None
     try:
         path = config_path(args)
-        loaded = app.check(path)
-        problems: list[Problem] = []
-    except ConfigError as error:
-        loaded, problems = None, list(error.problems)
-    if path is not None:  # else no configuration file was found: no state_dir either
-        problems += _state_problems(path, loaded, problems)
+    except ConfigError as error:  # no configuration file found: nothing more to check
+        for problem in error.problems:
+            print(problem)
+        return EXIT_USAGE
+    loaded, problems = app.read(path)
+    problems += _state_problems(loaded, problems)
     if problems:
         for problem in problems:
             print(problem)
         return EXIT_USAGE
-    assert loaded is not None
     extra = f" (+{len(loaded.files) - 1} included file(s))" if len(loaded.files) > 1 else ""
     counts = ", ".join(plural(len(items), noun) for items, noun in (
         (loaded.feeds, "feed"), (loaded.entities, "entity"), (loaded.rules, "rule"), (loaded.channels, "channel")))
@@ -48,17 +46,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def _state_problems(path: Path, loaded: config.Config | None, problems: list[Problem]) -> list[Problem]:
+def _state_problems(loaded: config.Config, problems: list[Problem]) -> list[Problem]:
     """The state directory's problem, if any, for the report: with the configuration's other
     problems too, unless the main file could not be read at all (then where the state goes is
     not known) or its `state_dir` is itself wrong."""
-    if loaded is None:
-        if any((problem.file == str(path) and not problem.path) or problem.path.startswith("newsmon.state_dir")
-               for problem in problems):
-            return []
-        loaded, _problems = config.read(path)  # best effort: where the state would go
+    main = str(loaded.path)
+    if any((problem.file == main and not problem.path) or problem.path.startswith("newsmon.state_dir")
+           for problem in problems):
+        return []
     message = state_dir_problem(loaded.settings.state_dir)
-    return [Problem(str(loaded.path), "newsmon.state_dir", message)] if message else []
+    return [Problem(main, "newsmon.state_dir", message)] if message else []
 
 
 def state_dir_problem(state_dir: Path) -> str | None:
@@ -111,9 +108,7 @@ async def check_feeds(loaded: config.Config) -> list[tuple[bool, str]]:
     from monitor import fetch, sandbox
 
     settings = loaded.settings
-    fetcher = fetch.Fetcher(user_agent=settings.user_agent, allowed_networks=settings.allow_private_networks,
-                            timeout=settings.request_timeout, max_connections=settings.max_connections,
-                            max_per_host=settings.max_connections_per_host)
+    fetcher = fetch.for_settings(settings)
     box = sandbox.Sandbox(min(len(loaded.feeds), os.cpu_count() or 1), timeout=settings.parse_timeout,
                           memory_limit=settings.worker_memory, preload=("monitor.feeds",))
     room = asyncio.Semaphore(settings.max_connections)  # bodies held at once: no more than connections
@@ -132,7 +127,7 @@ async def check_feeds(loaded: config.Config) -> list[tuple[bool, str]]:
 async def _check_feed(fetcher, box, settings: config.Settings, feed) -> tuple[bool, str]:
     """(ok, what it is or why not) for one feed, fetched once (within the fetcher's deadline)
     and parsed in a sandbox worker (within the sandbox's)."""
-    from monitor import pipeline, sandbox
+    from monitor import pipeline
 
     try:
         response = await fetcher.get(feed.url, max_bytes=settings.max_feed_size, proxy=feed.proxy)
@@ -142,17 +137,12 @@ async def _check_feed(fetcher, box, settings: config.Settings, feed) -> tuple[bo
     moved = f"; moved permanently to {response.moved_to}: update the config" if response.moved_to else ""
     try:
         document, _items = await box.run(pipeline.PARSE, response.body, response.url, response.content_type, None)
-    except ParseError as error:
-        found = getattr(error, "feeds", None)
-        if found is None:
-            return False, f"FAILED (not-a-feed): {error}{moved}"
-        return False, f"this is a web page; {_feed_links(found)}{moved}"
-    except Exception as error:  # the pipeline's kinds: a worker past its deadline or memory, a parser's bug
-        for kind, types in (("parse-timeout", sandbox.WorkerTimeout), ("parse-memory", sandbox.WorkerOutOfMemory),
-                            ("parse-crashed", sandbox.WorkerCrashed)):
-            if isinstance(error, types):
-                return False, f"FAILED ({kind}): {error}{moved}"
-        return False, f"FAILED (parse-error): {type(error).__name__}: {error}{moved}"
+    except Exception as error:  # the pipeline's kinds: not a feed, a worker past its deadline or memory, a bug
+        found = getattr(error, "feeds", None) if isinstance(error, ParseError) else None
+        if found is not None:
+            return False, f"this is a web page; {_feed_links(found)}{moved}"
+        kind, message = pipeline.parse_failure(error)
+        return False, f"FAILED ({kind}): {message}{moved}"
     title = f"'{_one_line(document.title)}'" if document.title else "(untitled)"
     newest = max((entry.published for entry in document.entries if entry.published), default=None)
     dated = f", newest {times.shown(newest.timestamp())}" if newest else ", none dated" if document.entries else ""

@@ -69,8 +69,7 @@ async def _read_article(source: str, settings: config.Settings) -> tuple[str, st
     if source == "-":
         body = sys.stdin.buffer.read()
     elif source.lower().startswith(("http://", "https://")):
-        fetcher = fetch.Fetcher(user_agent=settings.user_agent, allowed_networks=settings.allow_private_networks,
-                                timeout=settings.request_timeout)
+        fetcher = fetch.for_settings(settings)
         try:  # a URL typed here is the user's own, like a feed URL: trusted as written
             response = await fetcher.get(source, max_bytes=settings.max_page_size, accept=fetch.PAGE_ACCEPT)
         finally:

@@ -41,15 +41,12 @@ def cmd_reload(args: argparse.Namespace) -> int:
     from monitor import app, daemon, store
 
     path = config_path(args)
-    try:
-        loaded = app.check(path)
-    except ConfigError as error:
-        # A secret this shell cannot see is the daemon's to judge (systemd may hand it one);
-        # every other problem stops the reload here.
-        own = [problem for problem in error.problems if not _unset_variable(problem)]
-        if own:
-            raise ConfigError(own) from None
-        loaded = read_config(args)
+    loaded, problems = app.read(path)
+    # A secret this shell cannot see is the daemon's to judge (systemd may hand it one); every
+    # other problem stops the reload here.
+    own = [problem for problem in problems if not _unset_variable(problem)]
+    if own:
+        raise ConfigError(own)
     state_dir = loaded.settings.state_dir
     pid = daemon.running_pid(state_dir)
     if pid is None:

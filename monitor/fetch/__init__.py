@@ -33,6 +33,7 @@ from aiohttp.abc import AbstractResolver
 from yarl import URL
 
 from monitor import urls
+from monitor.config import Settings
 from monitor.errors import FetchError
 from monitor.fetch.guard import (SOCKET_FACTORY, AddressRefused, GuardedResolver, Network,  # noqa: F401 - re-exported
                                   _is_ip, _odd_ipv4, _refusing_socket_factory, address_allowed)
@@ -233,6 +234,15 @@ class Fetcher:
 
 
 @functools.lru_cache(maxsize=4096)
+def for_settings(settings: Settings) -> Fetcher:
+    """The HTTP client newsmon fetches with, from its settings: User-Agent, allowed networks,
+    deadline and connection limits (the daemon, `run --once`, `check --online` and `match URL`
+    alike)."""
+    return Fetcher(user_agent=settings.user_agent, allowed_networks=settings.allow_private_networks,
+                   timeout=settings.request_timeout, max_connections=settings.max_connections,
+                   max_per_host=settings.max_connections_per_host)
+
+
 def _plain_url_problem(url: str) -> str | None:
     """Why a configured feed URL cannot be fetched, or None. Cached: the same few thousand
     feed URLs come back every poll, and taking each apart was a few % of a 304 poll's CPU."""
