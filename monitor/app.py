@@ -5,6 +5,7 @@ templates, routing) is collected into one ConfigError together with the config p
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -13,9 +14,11 @@ from pathlib import Path
 
 from monitor import alert, config, fetch, match, sandbox, store, stories
 from monitor.metrics import Metrics
-from monitor.errors import ConfigError, Problem
+from monitor.errors import ConfigError, Problem, StoreFault
 from monitor.model import FeedItems
 
+log = logging.getLogger("newsmon.store")
+BUSY_WAIT = 0.2  # seconds a statement blocks for another process's lock; then the caller waits on the event loop
 RESTART_SETTINGS = ("state_dir", "user_agent", "allow_private_networks", "max_connections", "max_connections_per_host",
                     "request_timeout", "parse_timeout", "worker_memory", "story_window")
 
@@ -73,6 +76,24 @@ class App:
     warned: set[tuple[str, str]] = field(default_factory=set)  # (feed, kind) said once already
     # per feed id, what its last fully recorded body held: its next body's unchanged items are not parsed
     feed_items: dict[int, FeedItems] = field(default_factory=dict)
+    unrecorded: list[alert.Mark] = field(default_factory=list)  # delivery outcomes a store fault kept out
+    store_fault: StoreFault | None = None  # what keeps the store from recording now, if anything
+    store_fault_since: float | None = None
+
+    def store_failed(self, fault: StoreFault) -> None:
+        """The store cannot record: said once (ERROR) per kind of fault; sending stops until it can."""
+        if self.store_fault is None or self.store_fault.kind != fault.kind:
+            log.error("%s (newsmon stops sending and recording until this clears, then goes on: nothing is lost)", fault)
+            self.store_fault_since = self.store_fault_since or time.time()
+        self.store_fault = fault
+        self.metrics.store_faults.labels(fault.kind).inc()
+
+    def store_works(self) -> None:
+        """The store recorded something: a fault said before has cleared."""
+        if self.store_fault is not None:
+            lasted = time.time() - (self.store_fault_since or time.time())
+            log.warning("state database recording again after %.0fs (it was %s)", lasted, self.store_fault.kind)
+            self.store_fault = self.store_fault_since = None
 
     def reconfigure(self, fresh: config.Config) -> list[str]:
         """Switch to a new, checked configuration: feeds, rules, entities and channels apply at
@@ -100,7 +121,7 @@ def open_app(loaded: config.Config, *, workers: int | None = None, start_workers
     feed has never been read (`run --once` on new feeds; a run whose feeds all answer 304
     should not pay half a second of CPU a worker for nothing)."""
     settings = loaded.settings
-    opened = store.open_store(settings.state_dir)
+    opened = store.open_store(settings.state_dir, busy=BUSY_WAIT)
     box = sandbox.Sandbox(workers or os.cpu_count(), timeout=settings.parse_timeout,
                           memory_limit=settings.worker_memory, preload=("monitor.feeds", "monitor.extract"))
     if start_workers == "now" or (start_workers == "if-new-feeds"

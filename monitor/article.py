@@ -8,7 +8,7 @@ import logging
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from monitor import fetch, sandbox, urls
+from monitor import fetch, sandbox, shown, urls
 from monitor.app import App
 from monitor.errors import ExtractError, FetchError, NewsmonError
 from monitor.model import Article, Entry, FeedSpec, Page
@@ -36,6 +36,7 @@ async def read(app: App, feed: FeedSpec, outlet: str, entry: Entry, link: str | 
             # guess more often than not); without them the page is parsed once, by trafilatura
             page = await app.sandbox.run(EXTRACT, response.body, response.url, entry.published is None,
                                          not entry.title)
+            say_repaired(app, feed, page.replaced, page=response.url)
         except FetchError as error:
             _page_problem(app, feed, entry, error.kind, str(error), unread)
         except (ExtractError, NewsmonError) as error:
@@ -73,12 +74,12 @@ def _page_problem(app: App, feed: FeedSpec, entry: Entry, kind: str, message: st
         if (feed.url, kind) not in app.warned:
             app.warned.add((feed.url, kind))
             log.warning("article link refused feed=%s url=%s error=%s (using the feed's text; said once per feed)",
-                        feed.url, entry.link, message)
+                        shown.url(feed.url), shown.url(entry.link), message)
         return
     if kind != "extract":
         unread.append((kind, entry.link or "", message))
     log.info("article text unavailable feed=%s url=%s kind=%s error=%s (using the feed's text)",
-             feed.url, entry.link, kind, message)
+             shown.url(feed.url), shown.url(entry.link), kind, message)
 
 
 def say_unread(feed: FeedSpec, unread: list[tuple[str, str, str]]) -> None:
@@ -87,7 +88,26 @@ def say_unread(feed: FeedSpec, unread: list[tuple[str, str, str]]) -> None:
         kinds = ",".join(sorted({kind for kind, _url, _why in unread}))
         kind, url, why = unread[0]
         log.warning("article pages not read feed=%s count=%d kinds=%s first=%s error=%s (matched the feed's own "
-                    "text instead: full-text matches may be missed)", feed.url, len(unread), kinds, url, why)
+                    "text instead: full-text matches may be missed)", shown.url(feed.url), len(unread), kinds,
+                    shown.url(url), why)
+
+
+def say_repaired(app: App, feed: FeedSpec, replaced: int, page: str | None = None) -> None:
+    """Say that the feed's body (or, with `page`, that article page of the feed) had `replaced`
+    invalid UTF-8 byte sequences, read as U+FFFD (see monitor.decoding): at WARNING the first time
+    for the feed and kind (`app.warned` remembers), at DEBUG after that; nothing when none."""
+    if not replaced:
+        return
+    kind = "page-bytes" if page else "feed-bytes"
+    first = (feed.url, kind) not in app.warned
+    app.warned.add((feed.url, kind))
+    level, once = (logging.WARNING, "; said once per feed") if first else (logging.DEBUG, "")
+    if page:
+        log.log(level, "article page has invalid UTF-8 bytes feed=%s url=%s replaced=%d (read as UTF-8, each "
+                "replaced by U+FFFD%s)", shown.url(feed.url), shown.url(page), replaced, once)
+    else:
+        log.log(level, "feed has invalid UTF-8 bytes feed=%s replaced=%d (read as UTF-8, each replaced by "
+                "U+FFFD%s)", shown.url(feed.url), replaced, once)
 
 
 def _capped(text: str) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import gc
 import ipaddress
 import logging
@@ -22,79 +21,21 @@ import socket
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from monitor import pipeline
+from monitor import pipeline, shown
 from monitor.app import App
 from monitor.config import Config, changes as config_changes
-from monitor.errors import ConfigError, NewsmonError, StoreError
+from monitor.errors import ConfigError, StoreFault
 from monitor.model import FeedSpec
 
 log = logging.getLogger("newsmon.daemon")
 DRAIN_EVERY = 30.0
 CLEANUP = 4.5  # seconds of the stop grace kept for cancelling and closing
 TICK = 5.0  # seconds between the scheduler's `tick` jobs; the watchdog pings only while they run
-
-
-class StateLock:
-    """An exclusive lock on a state directory, holding the owner's pid in `newsmon.pid`, so that
-    a second newsmon on the same state refuses to start and `newsmon reload` finds the daemon."""
-
-    def __init__(self, state_dir: Path):
-        self.path = state_dir / "newsmon.pid"
-        self.handle = None
-
-    def acquire(self) -> StateLock:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle = open(self.path, "a+")
-        except OSError as error:
-            raise StoreError(f"cannot create the state directory {self.path.parent}: {error.strerror}") from error
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            owner = handle.read().strip() or "?"
-            handle.close()
-            raise NewsmonError(f"another newsmon (pid {owner}) is already running on {self.path.parent}; "
-                               "stop it first, or use another state_dir") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
-        self.handle = handle
-        return self
-
-    def release(self) -> None:
-        if self.handle is not None:
-            with contextlib.suppress(OSError):
-                self.path.unlink()
-            self.handle.close()
-            self.handle = None
-
-    def __enter__(self) -> StateLock:
-        return self.acquire()
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-
-def running_pid(state_dir: Path) -> int | None:
-    """The pid of the daemon holding the state directory's lock, or None."""
-    path = state_dir / "newsmon.pid"
-    try:
-        with open(path) as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
-                text = handle.read().strip()
-                return int(text) if text.isdigit() else None
-            fcntl.flock(handle, fcntl.LOCK_UN)
-            return None  # a stale file: nobody holds the lock
-    except FileNotFoundError:
-        return None
+HEARTBEAT = 30.0  # seconds between the heartbeat's writes: a store that cannot write is found within this
+CLOCK_STEP = 10.0  # a wall-clock change this much larger than the time elapsed is a step
 
 
 def sd_notify(message: str, environ: Mapping[str, str] = os.environ) -> bool:
@@ -193,7 +134,7 @@ class Daemon:
 
     def _add_feed_job(self, scheduler: AsyncIOScheduler, feed: FeedSpec, first: datetime) -> None:
         every = self.interval(feed)
-        scheduler.add_job(self._poll, "interval", args=(feed,), id=f"feed:{feed.url}", name=feed.url,
+        scheduler.add_job(self._poll, "interval", args=(feed,), id=f"feed:{feed.url}", name=shown.url(feed.url),
                           seconds=every, jitter=min(every * 0.1, 300), next_run_time=first,
                           max_instances=1, coalesce=True, misfire_grace_time=int(max(60, every / 2)),
                           replace_existing=True)
@@ -212,12 +153,67 @@ class Daemon:
         return scheduler
 
     async def _tick(self) -> None:
-        """Every TICK seconds: the proof of life /healthz and the watchdog look at, and the
-        store's deferred-commit flush (unchanged feeds' timestamps and entries that queued no
-        alert, committed together: see `Store.later`)."""
+        """Every TICK seconds, run by the scheduler: the proof of life /healthz and the watchdog
+        look at."""
         self.last_tick = time.monotonic()
-        self.app.store.flush()
         self.app.metrics.last_cycle.set(time.time())
+
+    async def _heartbeat(self) -> None:
+        """Every TICK seconds of real (monotonic) time, whatever the wall clock does: notice a
+        wall-clock step and move the schedules with it; write the store's deferred commits
+        (unchanged feeds' timestamps and entries that queued no alert: see `Store.later`) and,
+        every HEARTBEAT seconds, a heartbeat row, so that a store that cannot write is noticed
+        even when nothing else writes; put back a database deleted while open."""
+        checked = time.monotonic()
+        offset = time.time() - checked
+        beat = 0.0
+        while not self.stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), TICK)
+            now_offset = time.time() - time.monotonic()
+            if abs(now_offset - offset) > CLOCK_STEP:
+                # the step came after the last check: what reads the last check's time or later on
+                # the new clock was set since the step (or waits longer than the jump)
+                await self._clock_stepped(now_offset - offset, since=checked + now_offset)
+            offset, checked = now_offset, time.monotonic()
+            store = self.app.store
+            try:
+                if store.replaced():
+                    log.error("the state database %s was deleted while newsmon had it open: putting it back "
+                              "(to start afresh, stop newsmon first, then remove it)", store.path)
+                    store.restore()
+                    log.warning("the state database is back at %s, nothing lost", store.path)
+                await pipeline.stored(store.flush)  # another process's lock is waited for, off SQLite
+                if time.monotonic() - beat >= HEARTBEAT or self.app.store_fault is not None:
+                    await pipeline.stored(lambda: store.heartbeat(time.time(), os.getpid()))
+                    beat = time.monotonic()
+                self.app.store_works()
+            except StoreFault as fault:
+                self.app.store_failed(fault)
+                continue
+            if self.app.unrecorded:  # outcomes the store could not take: record them now
+                self.kick.set()
+
+    async def _clock_stepped(self, delta: float, since: float) -> None:
+        """The wall clock jumped by `delta` seconds (set by hand, an NTP step, a VM resumed)
+        at some moment after `since` (a time on the new clock): every scheduled run and every
+        alert's wait moves with it, so that nothing waits an extra `delta` (a step back) and
+        nothing is late or expired all at once (a jump ahead). After a jump ahead, what was
+        set at `since` or later (the scheduler and the outbox went on before the step was
+        noticed) is already on the new clock and stays."""
+        log.warning("wall clock stepped by %+.0fs: schedules and waits moved with it", delta)
+        if self.scheduler is not None:
+            now = datetime.now(timezone.utc)
+            for job in self.scheduler.get_jobs():
+                if job.next_run_time is not None and (delta < 0 or job.next_run_time.timestamp() < since):
+                    # a run moved into the past is due now, not missed (APScheduler skips a run
+                    # later than its misfire grace)
+                    job.modify(next_run_time=max(now, job.next_run_time + timedelta(seconds=delta)))
+            self.scheduler.wakeup()
+        try:
+            await pipeline.stored(lambda: self.app.store.clock_stepped(delta, since=None if delta < 0 else since))
+        except StoreFault as fault:
+            self.app.store_failed(fault)
 
     async def _serve_http(self, listen: str):
         """/metrics (Prometheus) and /healthz (200 while the scheduler ticks and the store
@@ -231,8 +227,9 @@ class Daemon:
             return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
         async def healthz(_request: web.Request) -> web.Response:
-            ok = self.healthy()
-            return web.Response(status=200 if ok else 503, text="ok\n" if ok else "unhealthy\n")
+            problem = self.problem()
+            return web.Response(status=200 if problem is None else 503,
+                                text="ok\n" if problem is None else f"unhealthy: {problem}\n")
 
         application = web.Application()
         application.router.add_get("/metrics", metrics)
@@ -250,21 +247,26 @@ class Daemon:
         return runner
 
     def healthy(self) -> bool:
-        """The scheduler ticked recently and the store answers."""
+        """The scheduler ticked recently and the store takes writes (its last write, the
+        heartbeat's at the latest, succeeded)."""
+        return self.problem() is None
+
+    def problem(self) -> str | None:
+        """Why newsmon is not healthy, or None."""
         if time.monotonic() - self.last_tick > max(3 * TICK, 30):
-            return False
-        try:
-            return self.app.store.db.execute("SELECT 1").fetchone()[0] == 1
-        except Exception:  # a broken store is exactly what the watchdog is for
-            return False
+            return "the scheduler has not run for a while"
+        if self.app.store_fault is not None:
+            return str(self.app.store_fault)
+        return None
 
     async def _watchdog(self, every: float) -> None:
         """Ping systemd's watchdog while healthy; when not, stay silent so that systemd acts."""
         while not self.stopping.is_set():
-            if self.healthy():
+            problem = self.problem()
+            if problem is None:
                 sd_notify("WATCHDOG=1", self.environ)
             else:
-                log.error("unhealthy: not pinging the watchdog (scheduler stalled or store not answering)")
+                log.error("unhealthy: not pinging the watchdog (%s)", problem)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), every)
 
@@ -337,6 +339,8 @@ class Daemon:
         self.scheduler.start()
         outbox = asyncio.create_task(self._outbox(), name="newsmon-outbox")
         self.running.add(outbox)
+        heart = asyncio.create_task(self._heartbeat(), name="newsmon-heartbeat")
+        self.running.add(heart)
         self.kick.set()  # alerts left from the last run go out first
         watchdog_usec = self.environ.get("WATCHDOG_USEC", "")
         if watchdog_usec.isdigit() and self.environ.get("WATCHDOG_PID", str(os.getpid())) == str(os.getpid()):

@@ -58,5 +58,16 @@ class StoreError(NewsmonError):
     """The state database cannot be opened or used."""
 
 
+class StoreFault(StoreError):
+    """A statement failed because of the database's condition, not newsmon's: `kind` is one of
+    locked, read-only, full, corrupt, deleted, io; `transient`: whether the same
+    statement may succeed later without anyone's help (a lock released, space freed)."""
+
+    def __init__(self, kind: str, message: str, *, transient: bool = False):
+        self.kind = kind
+        self.transient = transient
+        super().__init__(message)
+
+
 class DeliveryError(NewsmonError):
     """A notification channel did not accept an alert."""

@@ -24,7 +24,7 @@ from urllib.parse import urljoin
 import htmldate
 import trafilatura
 
-from monitor import markup, urls
+from monitor import decoding, markup, urls
 from monitor.errors import ExtractError
 from monitor.model import Page
 
@@ -57,7 +57,13 @@ logging.getLogger("htmldate").setLevel(logging.ERROR)
 def extract(html: bytes, url: str | None, date: bool = True, title: bool = True) -> Page:
     """The main text and metadata of an article page. Raises ExtractError if there is none.
     `date=False` skips looking for its publication date, `title=False` for its title (the
-    feed gave them): then the page is parsed once, by trafilatura, and nothing else walks it."""
+    feed gave them): then the page is parsed once, by trafilatura, and nothing else walks it.
+    A page that is UTF-8 but for a few stray bytes is read as UTF-8, those replaced
+    (`Page.replaced` counts them); trafilatura would otherwise guess a legacy charset for all
+    of it (see monitor.decoding)."""
+    repaired = decoding.repair(html, decoding.meta_charset(html))
+    if repaired is not None:
+        html = repaired.text.encode("utf-8")
     tree = None
     try:
         if date or title:
@@ -73,7 +79,8 @@ def extract(html: bytes, url: str | None, date: bool = True, title: bool = True)
     canonical_url = head.canonical(url)
     return Page(text=text, title=read_title(tree, head.metas) if title and tree is not None else None,
                 canonical_url=canonical_url, language=head.language(),
-                published=_date(tree, canonical_url) if date and tree is not None else None)
+                published=_date(tree, canonical_url) if date and tree is not None else None,
+                replaced=repaired.replaced if repaired is not None else 0)
 
 
 class Head:
@@ -84,8 +91,7 @@ class Head:
 
     def __init__(self, html: bytes):
         self.html = html
-        found = _CHARSET.search(html, 0, 4096)
-        self.encoding = found.group(1).decode("ascii") if found else "utf-8"
+        self.encoding = decoding.meta_charset(html) or "utf-8"
 
     def _text(self, value: bytes) -> str:
         try:
@@ -140,7 +146,6 @@ class Head:
 
 # Each pattern reads at most 2,048 bytes of a tag, so that a hostile page of unclosed tags costs
 # time in proportion to its size, not to its size squared.
-_CHARSET = re.compile(rb"<meta[^>]{1,2048}charset\s*=\s*[\"']?([\w-]+)", re.IGNORECASE)
 _LINK = re.compile(rb"<link\b([^>]{0,2048})>", re.IGNORECASE)
 _META = re.compile(rb"<meta\b([^>]{0,2048})>", re.IGNORECASE)
 _HTML_TAG = re.compile(rb"<html\b([^>]{0,2048})>", re.IGNORECASE)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from monitor import alert, times
+from monitor import alert, shown, times
 from monitor.app import App
 from monitor.model import FeedSpec
 
@@ -23,18 +23,18 @@ def watch(app: App, feed: FeedSpec) -> None:
     silent = now - last_new > feed.expect_every
     if silent == (state.silent_since is not None):
         return
-    name = feed.name or state.title or feed.url
+    name = feed.name or state.title or shown.url(feed.url)
     hours = feed.expect_every / 3600
     if silent:
-        failing = f" It is failing: {state.last_error}." if state.last_error else ""
+        failing = f" It is failing: {shown.urls_in(state.last_error)}." if state.last_error else ""
         title, text, rule = f"Feed silent: {name}", (
             f"No new entries from {name} since {times.iso(last_new)} (expected at least every {hours:g} h).{failing}"
         ), "newsmon:feed-silent"
     else:
         title, text, rule = f"Feed recovered: {name}", (
             f"{name} brought new entries again (silent since {times.iso(state.silent_since)})."), "newsmon:feed-recovered"
-    message = alert.notice(rule, title, text, url=feed.url, source=name, now=now)
+    message = alert.notice(rule, title, text, url=shown.url(feed.url), source=name, now=now)
     app.store.queue_notice(rule, app.router.admin, message, now)
     app.store.set_silent(state.id, now if silent else None)
     log.warning("%s feed=%s last_new=%s expect_every=%gh", "feed silent" if silent else "feed recovered",
-                feed.url, times.iso(last_new), hours)
+                shown.url(feed.url), times.iso(last_new), hours)

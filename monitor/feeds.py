@@ -18,7 +18,7 @@ from urllib.parse import urljoin
 import feedparser
 import feedparser.datetimes
 
-from monitor import feedsplit, markup, urls
+from monitor import decoding, feedsplit, markup, shown, urls
 from monitor.errors import ParseError
 from monitor.model import Entry, FeedDocument, FeedItems
 
@@ -112,8 +112,9 @@ def _absolute(base: str, link: str) -> str:
 
 def _json_feed(body: bytes, url: str) -> FeedDocument:
     """A JSON Feed (jsonfeed.org 1.0 / 1.1), which feedparser does not read."""
+    repaired = decoding.repair(body, "utf-8")  # JSON is UTF-8
     try:
-        data = json.loads(body.decode("utf-8-sig"))
+        data = json.loads(repaired.text if repaired else body.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError) as error:
         raise ParseError(f"not a feed: invalid JSON ({error})") from None
     if not isinstance(data, dict) or not isinstance(data.get("items"), list):
@@ -138,7 +139,8 @@ def _json_feed(body: bytes, url: str) -> FeedDocument:
             seen.add(entry.key)
             entries.append(entry)
     title = str(data.get("title") or "") or None
-    return FeedDocument(title=title, site_url=str(data.get("home_page_url") or "") or None, entries=tuple(entries))
+    return FeedDocument(title=title, site_url=str(data.get("home_page_url") or "") or None, entries=tuple(entries),
+                        replaced=repaired.replaced if repaired else 0)
 
 
 def parse_changed(body: bytes, url: str, content_type: str | None = None,
@@ -150,8 +152,9 @@ def parse_changed(body: bytes, url: str, content_type: str | None = None,
     remember, e.g. a JSON Feed)."""
     if _is_json(body):
         return _json_feed(body, url), None
+    body, replaced = _utf8(body, content_type)
     part, items = feedsplit.changed(body, url, content_type, previous)
-    return parse(part, url, content_type), items
+    return _parse(part, url, content_type, replaced), items
 
 
 def _is_json(body: bytes) -> bool:
@@ -159,10 +162,38 @@ def _is_json(body: bytes) -> bool:
 
 
 def parse(body: bytes, url: str, content_type: str | None = None) -> FeedDocument:
-    """Parse a feed response body (RSS, Atom, RDF or JSON Feed). Raises ParseError when it
-    holds no feed at all."""
+    """Parse a feed response body (RSS, Atom, RDF or JSON Feed). A body that is UTF-8 but for
+    a few stray bytes is read as UTF-8, those replaced (`FeedDocument.replaced` counts them).
+    Raises ParseError when it holds no feed at all."""
     if _is_json(body):
         return _json_feed(body, url)
+    body, replaced = _utf8(body, content_type)
+    return _parse(body, url, content_type, replaced)
+
+
+# An XML declaration at the very start, as feedparser finds it (and replaces it once it has
+# decoded the bytes); one that says UTF-8 for bytes that now are.
+_XML_DECLARATION = re.compile(r"<\?xml\b[^>]*>")
+UTF8_DECLARATION = '<?xml version="1.0" encoding="utf-8"?>'
+
+
+def _utf8(body: bytes, content_type: str | None) -> tuple[bytes, int]:
+    """`body` as valid UTF-8 that says so, and how many invalid byte sequences were replaced
+    to make it, when it is UTF-8 but for a few stray bytes (see monitor.decoding); else `body`
+    as it is, and 0: feedparser reads it as before. The declared charset is the one feedparser
+    goes by: the Content-Type's, else the XML declaration's."""
+    repaired = decoding.repair(body, decoding.charset(content_type) or decoding.xml_encoding(body))
+    if repaired is None:
+        return body, 0
+    text = repaired.text
+    declaration = _XML_DECLARATION.match(text)
+    # feedparser reads the encoding from a declaration at the very start only (else, without a
+    # Content-Type, it takes ISO-8859-1); what it parses is then what the valid body would give
+    text = UTF8_DECLARATION + text[declaration.end():] if declaration else UTF8_DECLARATION + "\n" + text
+    return text.encode("utf-8"), repaired.replaced
+
+
+def _parse(body: bytes, url: str, content_type: str | None, replaced: int) -> FeedDocument:
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
@@ -183,7 +214,7 @@ def parse(body: bytes, url: str, content_type: str | None = None) -> FeedDocumen
         entries.append(entry)
     title = html_to_text(feed.get("title", "") or "") or None
     return FeedDocument(title=title, site_url=(feed.get("link") or None), entries=tuple(entries), bozo=bozo,
-                        ttl=_ttl(feed.get("ttl")))
+                        ttl=_ttl(feed.get("ttl")), replaced=replaced)
 
 
 def _ttl(value: object) -> float | None:
@@ -250,10 +281,11 @@ def discover(body: bytes, base_url: str | None) -> tuple[tuple[str, str | None, 
 
 def _web_page_error(body: bytes, url: str | None) -> ParseError:
     """The ParseError for a web page given as a feed: it says so, and names the feeds the page
-    links to (see `discover`), which it also carries as `error.feeds`."""
+    links to (see `discover`; in the message without credentials, which links resolved against
+    the feed's URL inherit), which it also carries as `error.feeds`."""
     feeds = discover(body, url)
     if feeds:
-        listed = ", ".join(link for link, _title, _kind in feeds[:SHOWN_FEEDS])
+        listed = ", ".join(shown.url(link) for link, _title, _kind in feeds[:SHOWN_FEEDS])
         more = f" and {len(feeds) - SHOWN_FEEDS} more" if len(feeds) > SHOWN_FEEDS else ""
         links = f"it links to these feeds: {listed}{more}"
     else:

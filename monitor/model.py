@@ -7,6 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 
+# An alert a service refuses for good (SMTP 5xx, HTTP 4xx but 408/425/429) this many times
+# fails for the targets that refused it: the store records it, the drain says it.
+REFUSALS_TO_FAIL = 3
+
 @dataclass(frozen=True)
 class FeedSpec:
     """One `[[feeds]]` entry of the configuration."""
@@ -99,6 +103,7 @@ class FeedDocument:
     entries: tuple[Entry, ...]
     bozo: str | None = None  # feedparser's complaint about malformed XML, if any
     ttl: float | None = None  # seconds: RSS <ttl>, the publisher's minimum time between polls
+    replaced: int = 0  # invalid UTF-8 byte sequences read as U+FFFD (see monitor.decoding)
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,7 @@ class Page:
     canonical_url: str | None = None
     language: str | None = None
     published: str | None = None
+    replaced: int = 0  # invalid UTF-8 byte sequences read as U+FFFD (see monitor.decoding)
 
 
 @dataclass(frozen=True)
@@ -188,6 +194,8 @@ class PendingAlert:
     message: AlertMessage
     created: float = 0.0  # when the match was recorded (for detection-to-delivery latency)
     delivered: frozenset[str] = frozenset()  # ids of the channel's targets that have accepted it
+    refused: frozenset[str] = frozenset()  # ids of the targets that refused it for good
+    refusals: int = 0  # how often a target refused it for good
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,11 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
-from monitor import alert, article as article_reader, feed_watch, sandbox, schedule, stories, times, urls
+from monitor import alert, article as article_reader, feed_watch, sandbox, schedule, shown, stories, times, urls
 from monitor.app import App
-from monitor.errors import FetchError, ParseError
+from monitor.errors import FetchError, ParseError, StoreFault
 from monitor.model import Article, Entry, FeedSpec
 from monitor.store import KnownEntry
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from monitor import feeds  # noqa: F401 - run in the workers: PARSE
 
 log = logging.getLogger("newsmon.pipeline")
+T = TypeVar("T")
 # The parser runs in the workers only, named rather than imported (see sandbox.Task); the
 # import above is for the import contract and type checkers, and tests/test_architecture.py
 # resolves every task.
@@ -57,6 +58,24 @@ def _nothing() -> None:
     pass
 
 
+LOCK_PATIENCE = 60.0  # seconds a write waits for another process's lock before it counts as a fault
+
+
+async def stored(write: Callable[[], T]) -> T:
+    """`write()`, waiting while another process holds the state database's lock: SQLite blocks
+    only briefly (`app.BUSY_WAIT`), the waiting is done here, on the event loop, so polls,
+    deliveries, /healthz and a stop go on meanwhile."""
+    delay, deadline = 0.05, time.monotonic() + LOCK_PATIENCE
+    while True:
+        try:
+            return write()
+        except StoreFault as fault:
+            if fault.kind != "locked" or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(delay)
+        delay = min(1.0, delay * 2)
+
+
 async def poll(app: App, feed: FeedSpec, *, force: bool = False, on_queued: Callable[[], None] = _nothing) -> PollResult:
     """Poll one feed once. Never raises for a feed's own failures: they are classified, logged
     (once per change) and stored, and the feed backs off. A feed held back by a backoff,
@@ -65,7 +84,11 @@ async def poll(app: App, feed: FeedSpec, *, force: bool = False, on_queued: Call
     `on_queued` is called each time an entry's alerts are queued (the daemon delivers at once,
     while the poll's other entries are still being read)."""
     started = time.perf_counter()
-    result = await _poll(app, feed, force, on_queued)
+    try:
+        result = await _poll(app, feed, force, on_queued)
+    except StoreFault as fault:  # said once for every feed; the poll is repeated, nothing half-recorded
+        app.store_failed(fault)
+        result = PollResult(feed.url, "failed", error=f"store: {fault.kind}")
     if result.status not in ("not-due", "disabled"):
         app.metrics.poll_seconds.observe(time.perf_counter() - started)
     app.metrics.polls.labels(result.status).inc()
@@ -77,7 +100,7 @@ async def poll(app: App, feed: FeedSpec, *, force: bool = False, on_queued: Call
 
 
 async def _poll(app: App, feed: FeedSpec, force: bool, on_queued: Callable[[], None]) -> PollResult:
-    state = app.store.feed(feed.url)
+    state = await stored(lambda: app.store.feed(feed.url))
     now = app.clock()
     if state.status == "disabled":
         return PollResult(feed.url, "disabled")
@@ -91,14 +114,15 @@ async def _poll(app: App, feed: FeedSpec, force: bool, on_queued: Callable[[], N
     except FetchError as error:
         if error.kind == "gone":
             app.store.set_feed_status(feed.url, "disabled", str(error))
-            log.error("feed disabled feed=%s error=%s (re-enable with 'newsmon enable %s')", feed.url, error, feed.url)
+            log.error("feed disabled feed=%s error=%s (re-enable with 'newsmon enable %s')", shown.url(feed.url), error,
+                      shown.url(feed.url))
             return PollResult(feed.url, "disabled", error=str(error))
         retry_after = schedule.parse_retry_after(error.retry_after, now)
-        return _failed(app, feed, state, error.kind, str(error), interval, retry_after)
+        return await _failed(app, feed, state, error.kind, str(error), interval, retry_after)
     if response.moved_to:
         app.store.feed_moved(state.id, response.moved_to)
         log.warning("feed moved feed=%s to=%s (permanent redirect: polling the new address; "
-                    "update the config when convenient)", feed.url, response.moved_to)
+                    "update the config when convenient)", shown.url(feed.url), shown.url(response.moved_to))
     max_age = schedule.parse_max_age(response.cache_control)
 
     def hold_for(ttl: float | None) -> float:  # the publisher's floor between polls: its TTL, its max-age
@@ -123,7 +147,8 @@ async def _poll(app: App, feed: FeedSpec, force: bool, on_queued: Callable[[], N
         document, items = await app.sandbox.run(PARSE, response.body, response.url, response.content_type,
                                                 app.feed_items.get(state.id))
     except Exception as error:  # feedparser has more failure modes than it documents
-        return _failed(app, feed, state, *parse_failure(error), interval, None)
+        return await _failed(app, feed, state, *parse_failure(error), interval, None)
+    article_reader.say_repaired(app, feed, document.replaced)  # invalid UTF-8 bytes replaced: said once
     hold = hold_for(document.ttl)
     known = app.store.known_entries(state.id)
     # A new feed catches up silently until one poll of it completes, however often that is
@@ -157,7 +182,11 @@ async def _poll(app: App, feed: FeedSpec, force: bool, on_queued: Callable[[], N
         if isinstance(outcome, BaseException):
             if isinstance(outcome, asyncio.CancelledError):
                 raise outcome
-            log.error("entry not recorded feed=%s entry=%s error=%r (will retry next poll)", feed.url, entry.key, outcome)
+            if isinstance(outcome, StoreFault):
+                app.store_failed(outcome)  # once, not once per entry
+                continue
+            log.error("entry not recorded feed=%s entry=%s error=%r (will retry next poll)", shown.url(feed.url), entry.key,
+                      outcome)
         else:
             queued += outcome[0]
             if outcome[1]:
@@ -170,19 +199,19 @@ async def _poll(app: App, feed: FeedSpec, force: bool, on_queued: Callable[[], N
         return PollResult(feed.url, "failed", count, len(fresh), queued, "some entries not recorded",
                           silent=silenced, too_old=quiet["too old"])
     next_poll = now + hold if hold else None
-    app.store.feed_succeeded(state.id, etag=response.etag, last_modified=response.last_modified, body_hash=body_hash,
-                             now=now, next_poll=next_poll, title=document.title, site_url=document.site_url,
-                             ttl=document.ttl, parsed=True)
+    await stored(lambda: app.store.feed_succeeded(state.id, etag=response.etag, last_modified=response.last_modified,
+                                                  body_hash=body_hash, now=now, next_poll=next_poll, title=document.title,
+                                                  site_url=document.site_url, ttl=document.ttl, parsed=True))
     if items:
         app.feed_items[state.id] = items
     else:
         app.feed_items.pop(state.id, None)
     _recovered(feed, state.last_error)
     if catching_up:
-        log.info("%s feed=%s entries=%d alerts=%d%s", "feed added" if never_read else "feed caught up", feed.url,
+        log.info("%s feed=%s entries=%d alerts=%d%s", "feed added" if never_read else "feed caught up", shown.url(feed.url),
                  len(fresh), queued, f" ({silent}: recorded without alerting)" if silent else "")
     elif fresh:
-        log.info("feed polled feed=%s new=%d alerts=%d%s", feed.url, len(fresh), queued,
+        log.info("feed polled feed=%s new=%d alerts=%d%s", shown.url(feed.url), len(fresh), queued,
                  f" too_old={quiet['too old']} (published before alert_max_age: recorded without alerting)"
                  if quiet["too old"] else "")
     return PollResult(feed.url, "new", count, len(fresh), queued, next_poll=next_poll, silent=silenced,
@@ -199,7 +228,7 @@ def parse_failure(error: Exception) -> tuple[str, str]:
     return "parse-error", f"{type(error).__name__}: {error}"
 
 
-def _failed(app: App, feed: FeedSpec, state, kind: str, message: str, interval: float,
+async def _failed(app: App, feed: FeedSpec, state, kind: str, message: str, interval: float,
             retry_after: float | None) -> PollResult:
     now = app.clock()
     failures = state.error_count + 1
@@ -209,22 +238,23 @@ def _failed(app: App, feed: FeedSpec, state, kind: str, message: str, interval: 
     # with --log-level warning see a feed failing for days); repeats in between at DEBUG.
     new_problem = state.last_error != message
     warn = new_problem or now - (state.warned_at or 0.0) >= WARN_AGAIN
-    app.store.feed_failed(state.id, kind, message, now=now, next_poll=next_poll, warned=warn)
+    await stored(lambda: app.store.feed_failed(state.id, kind, message, now=now, next_poll=next_poll, warned=warn))
     wait = f"next try in {hold:.0f}s" if hold else "next try at the next poll"
     if new_problem:
-        log.warning("feed failed feed=%s kind=%s error=%s failures=%d (%s)", feed.url, kind, message, failures, wait)
+        log.warning("feed failed feed=%s kind=%s error=%s failures=%d (%s)", shown.url(feed.url), kind, message, failures,
+                    wait)
     elif warn:
         since = f" since {times.shown(state.last_success)}" if state.last_success else " since it was added"
         log.warning("feed still failing feed=%s kind=%s error=%s failures=%d (no success%s; %s; said once a day)",
-                    feed.url, kind, message, failures, since, wait)
+                    shown.url(feed.url), kind, message, failures, since, wait)
     else:
-        log.debug("feed still failing feed=%s kind=%s failures=%d (%s)", feed.url, kind, failures, wait)
+        log.debug("feed still failing feed=%s kind=%s failures=%d (%s)", shown.url(feed.url), kind, failures, wait)
     return PollResult(feed.url, "failed", error=f"{kind}: {message}", next_poll=next_poll)
 
 
 def _recovered(feed: FeedSpec, previous: str | None) -> None:
     if previous:
-        log.info("feed recovered feed=%s after=%r", feed.url, previous)
+        log.info("feed recovered feed=%s after=%r", shown.url(feed.url), shown.urls_in(previous))
 
 
 async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: int, entry: Entry,
@@ -242,7 +272,7 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
     if known is None and canonical_link:
         existing = app.store.article_by_link(canonical_link)
         if existing is not None and existing.article_id is not None:
-            app.store.link_entry(feed_id, entry, canonical_link, existing.article_id, now=app.clock())
+            await stored(lambda: app.store.link_entry(feed_id, entry, canonical_link, existing.article_id, now=app.clock()))
             return 0, ""
     article = await article_reader.read(app, feed, outlet, entry, link, unread)
     signed = functools.cache(lambda: stories.signature(article.title, article.text))  # made once, if needed
@@ -251,7 +281,8 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
         if canonical_link:
             existing = app.store.article_by_link(canonical_link)
             if existing is not None and existing.article_id is not None:
-                app.store.link_entry(feed_id, entry, canonical_link, existing.article_id, now=app.clock())
+                await stored(lambda: app.store.link_entry(feed_id, entry, canonical_link, existing.article_id,
+                                                          now=app.clock()))
                 return 0, ""
         page_key = _identity(article.canonical_url)
         if page_key and page_key != canonical_link:
@@ -259,7 +290,8 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
             # A page's canonical URL is the site's word, and some sites give every page the same
             # one: it identifies the article only if the stored one is the same text.
             if existing is not None and existing.article_id is not None and _same_text(app, existing.article_id, article, signed):
-                app.store.link_entry(feed_id, entry, canonical_link, existing.article_id, now=app.clock())
+                await stored(lambda: app.store.link_entry(feed_id, entry, canonical_link, existing.article_id,
+                                                          now=app.clock()))
                 return 0, ""
     # the rules that match, and every entity named (kept for replay and trends), in one pass
     matches, mentions = app.matcher.read(article.title, article.text, feed_tags=feed.tags)
@@ -267,15 +299,15 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
     # Only the feed's own date counts: a page's date is often a guess (a footer's copyright year).
     too_old = entry.published is not None and entry.published.timestamp() < now - app.config.settings.alert_max_age
     quiet = silent or ("too old" if too_old else "")
-    # From here to the store's commit there is no await: finding the story and joining it are
-    # one step, so two outlets' copies arriving together cannot both start a story.
-    if known is not None and known.article_id is not None:
-        story = known.story_id
-        alerts = [] if quiet else app.router.alerts_for(matches, article, name, story, app.store)
-        app.store.update_entry(feed_id, entry, known.article_id, article, matches, alerts,
-                               canonical_link=canonical_link, now=now, mentions=mentions, quiet=quiet or None)
-        kind = "updated"
-    else:
+    # From finding the story to the store's commit there is no await: finding the story and
+    # joining it are one step, so two outlets' copies arriving together cannot both start a
+    # story. A commit that meets another process's lock is made again from the start.
+    def commit() -> tuple[int, list, str]:
+        if known is not None and known.article_id is not None:
+            alerts = [] if quiet else app.router.alerts_for(matches, article, name, known.story_id, app.store)
+            app.store.update_entry(feed_id, entry, known.article_id, article, matches, alerts,
+                                   canonical_link=canonical_link, now=now, mentions=mentions, quiet=quiet or None)
+            return known.story_id, alerts, "updated"
         signature = signed()
         story = app.stories.find(signature, now)
         alerts = [] if quiet else app.router.alerts_for(matches, article, name, story, app.store)
@@ -283,13 +315,15 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
                                                        canonical_link=canonical_link, signature=signature.pack(),
                                                        now=now, mentions=mentions, quiet=quiet or None)
         app.stories.add(story_id, signature, now, article.title)
-        kind = "joined story" if story is not None else "new story"
-        story = story_id
+        return story_id, alerts, "joined story" if story is not None else "new story"
+
+    story, alerts, kind = await stored(commit)
     app.metrics.entries.inc()
     for found in matches:
         app.metrics.matches.labels(found.rule).inc()
         why = f" (silent: {silent})" if silent else " (silent: published too long ago)" if too_old else ""
-        log.info("match rule=%s story=%s feed=%s title=%r %s%s", found.rule, story, feed.url, article.title, kind, why)
+        log.info("match rule=%s story=%s feed=%s title=%r %s%s", found.rule, story, shown.url(feed.url), article.title,
+                 kind, why)
     if alerts:
         on_queued()
     return len(alerts), quiet
@@ -329,8 +363,17 @@ def prune(app: App) -> None:
 async def deliver(app: App, *, ignore_backoff: bool = False, stop: asyncio.Event | None = None) -> tuple[int, int]:
     """Drain the outbox through this running newsmon's channels (see `monitor.alert.drain`);
     returns (alerts sent, failed attempts)."""
-    return await alert.drain(app.store, app.channels, clock=app.clock, metrics=app.metrics, lock=app.outbox_lock,
-                             warned=app.warned, ignore_backoff=ignore_backoff, stop=stop)
+    try:
+        outcome = await alert.drain(app.store, app.channels, clock=app.clock, metrics=app.metrics, lock=app.outbox_lock,
+                                    warned=app.warned, ignore_backoff=ignore_backoff, stop=stop,
+                                    unrecorded=app.unrecorded)
+    except StoreFault as fault:  # nothing more is sent until the store can record it
+        if fault.kind == "locked":  # another process's write: the next round tries again (the heartbeat says a long one)
+            log.debug("outbox round put off: %s", fault)
+        else:
+            app.store_failed(fault)
+        return 0, 0
+    return outcome
 
 
 async def cycle(app: App, *, progress: Callable[[], None] = _nothing) -> list[PollResult]:
@@ -349,7 +392,7 @@ async def cycle(app: App, *, progress: Callable[[], None] = _nothing) -> list[Po
         if isinstance(outcome, BaseException):
             if isinstance(outcome, (KeyboardInterrupt, asyncio.CancelledError)):
                 raise outcome
-            log.error("poll failed unexpectedly feed=%s error=%r", feed.url, outcome, exc_info=outcome)
+            log.error("poll failed unexpectedly feed=%s error=%r", shown.url(feed.url), outcome, exc_info=outcome)
             outcome = PollResult(feed.url, "failed", error=repr(outcome))
         results.append(outcome)
     await deliver(app, ignore_backoff=True)

@@ -14,13 +14,13 @@ Why did this alert go (or not go) to that channel, and what did it say? Read, in
 """
 
 from monitor.alert.channel import Channel, Outcome, Target, build_channels, check_url, privacy_url, thread_id
-from monitor.alert.drain import Outbox, digest_due, drain, retry_delay
+from monitor.alert.drain import Mark, Outbox, digest_due, drain, retry_delay
 from monitor.alert.formats import PLACEHOLDERS, Batch, Part, escape, render, render_batch, template_problem
 from monitor.alert.message import for_match, notice, sample, with_outlets
 from monitor.alert.redact import SECRETS
 from monitor.alert.routing import Router, StoryHistory, accepts, routes, routing_problems
 
-__all__ = ["PLACEHOLDERS", "SECRETS", "Batch", "Channel", "Outbox", "Outcome", "Part", "Router", "StoryHistory",
+__all__ = ["PLACEHOLDERS", "SECRETS", "Batch", "Channel", "Mark", "Outbox", "Outcome", "Part", "Router", "StoryHistory",
            "Target", "accepts", "build_channels", "check_url", "digest_due", "drain", "escape", "for_match", "notice",
            "privacy_url", "render", "render_batch", "retry_delay", "routes", "routing_problems", "sample",
            "template_problem", "thread_id", "with_outlets"]

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import logging
+import re
 import socket
 import sys
 import threading
@@ -21,7 +23,7 @@ import apprise
 from apprise import NotifyFormat
 from apprise.decorators import notify as apprise_plugin
 
-from monitor.alert import formats, redact
+from monitor.alert import fit, formats, redact
 from monitor.config.schema import suggest
 from monitor.model import AlertMessage, ChannelSpec
 
@@ -29,10 +31,12 @@ log = logging.getLogger(__name__)
 EMAIL_SCHEMES = ("mailto", "mailtos")
 redact.install()
 # apprise's WARNING and ERROR records are its reasons for a failure: they reach only apprise's
-# own handlers (its per-call capture, read back by `_reason`; `_server`'s) and are said once, in
+# own handlers (its per-call capture, read back by `_failure`; `_server`'s) and are said once, in
 # our "channel failed" line or by `check`, never as a second line of their own. Set once here,
 # not around each send: sends run in threads, and a process-wide toggle per send would race.
-logging.getLogger("apprise").setLevel(logging.WARNING)
+# Its DEBUG records are made too (they go nowhere else): one of them carries an SMTP server's
+# reply code, which tells a permanent refusal from a passing one (`_failure`).
+logging.getLogger("apprise").setLevel(logging.DEBUG)
 logging.getLogger("apprise").propagate = False
 
 
@@ -51,6 +55,7 @@ class Outcome:
 
     ok: bool
     reason: str = ""
+    permanent: bool = False  # the service refused this message for good (SMTP 5xx, HTTP 4xx but 408/429)
 
 
 class Target:
@@ -78,23 +83,45 @@ class Target:
             sender = apprise.Apprise()
             sender.add(self._url + ("&" if "?" in self._url else "?") + urlencode(headers))
         try:
-            result = sender.notify(body=body, title=title, body_format=self.kind)
+            result = sender.notify(body=body, title=title, body_format=self.kind, log_level=logging.DEBUG)
         except Exception as error:  # a plugin bug is a failed delivery, not a crash
             return Outcome(False, redact.describe_error(error))
         if bool(result):
             return Outcome(True)
-        return Outcome(False, _reason(result))
+        return _failure(result)
 
 
-def _reason(result: object) -> str:
-    """apprise's own account of a failure (its WARNING and ERROR log lines), redacted."""
-    lines = []
+# apprise's words for a service's answer: an HTTP status ("error=400."), an SMTP reply
+# ("Socket Exception: (550, b'...')", at DEBUG).
+_HTTP_STATUS = re.compile(r"\berror=(\d{3})\b")
+_SMTP_REPLY = re.compile(r"Socket Exception: \((\d{3}), b?['\"](.*?)['\"]\)")
+TRANSIENT_HTTP = {408, 425, 429}
+
+
+def _failure(result: object) -> Outcome:
+    """apprise's own account of a failure (its WARNING and ERROR log lines, and a server's
+    reply it logs at DEBUG), redacted; permanent when the service answered that it will not
+    take this message (SMTP 5xx; HTTP 4xx other than 408, 425 and 429)."""
+    lines, permanent = [], False
     with contextlib.suppress(Exception):  # older apprise: a bare bool, no logs
         for entry in result.logs():
-            if entry.level in ("WARNING", "ERROR", "CRITICAL") and entry.message not in lines:
-                lines.append(entry.message)
+            reply = _SMTP_REPLY.search(entry.message)
+            if reply:
+                code = int(reply.group(1))
+                permanent = permanent or 500 <= code < 600
+                line = f"SMTP server replied {code} {reply.group(2)[:200]}"
+            elif entry.level in ("WARNING", "ERROR", "CRITICAL"):
+                status = _HTTP_STATUS.search(entry.message)
+                if status:
+                    code = int(status.group(1))
+                    permanent = permanent or (400 <= code < 500 and code not in TRANSIENT_HTTP)
+                line = entry.message
+            else:
+                continue
+            if line not in lines:
+                lines.append(line)
     text = "; ".join(lines) or "the service did not accept the message"
-    return redact.SECRETS.redact(text)
+    return Outcome(False, redact.SECRETS.redact(text), permanent=permanent)
 
 
 # Chat services that render a message's Markdown whatever apprise declares for them (apprise
@@ -223,9 +250,12 @@ class Channel:
         return ", ".join(target.privacy for target in self.targets)
 
     def render(self, message: AlertMessage, target: Target) -> tuple[str, str]:
-        return formats.render(message, target.kind, self.spec.title, self.spec.body)
+        """Title and body for `target`, every field capped and the whole within its limit."""
+        return fit.render(message, target.kind, target.max_length, title_template=self.spec.title,
+                          body_template=self.spec.body, title_in_body=target.merge_title)
 
     def parts(self, batch: formats.Batch, target: Target) -> list[formats.Part]:
+        batch = dataclasses.replace(batch, messages=tuple(fit.bounded(message) for message in batch.messages))
         return formats.render_batch(batch, target.kind, target.max_length)
 
     async def deliver(self, target: Target, title: str, body: str, thread: str | None = None,

@@ -29,8 +29,9 @@ from zoneinfo import ZoneInfo
 from monitor import schedule, times
 from monitor.alert import formats, message as messages
 from monitor.alert.channel import Channel, thread_id
+from monitor.errors import StoreError
 from monitor.metrics import Metrics
-from monitor.model import AlertRow, ChannelSpec, ChannelState, PendingAlert
+from monitor.model import REFUSALS_TO_FAIL, AlertRow, ChannelSpec, ChannelState, PendingAlert
 
 log = logging.getLogger("newsmon.delivery")
 RETRY_BASE = 30.0
@@ -51,10 +52,12 @@ class Outbox(Protocol):
 
     def pending(self, channel: str, now: float, *, limit: int | None = 100) -> list[PendingAlert]: ...
 
-    def mark_delivered(self, alert_ids: Iterable[int], targets: Iterable[str], now: float, via: str,
-                       required: Iterable[str], error: str | None = None) -> int: ...
+    def begin_attempt(self, alert_ids: Iterable[int], now: float) -> None: ...
 
-    def expire(self, now: float) -> list[AlertRow]: ...
+    def mark_delivered(self, alert_ids: Iterable[int], targets: Iterable[str], now: float, via: str,
+                       required: Iterable[str], error: str | None = None, refused: Iterable[str] = ()) -> int: ...
+
+    def expire(self, now: float, configured: Iterable[str]) -> list[AlertRow]: ...
 
     def hold(self, channel: str, until: float) -> None: ...
 
@@ -67,6 +70,21 @@ class Outbox(Protocol):
     def story_outlets(self, story_id: int) -> list[tuple[str, float, str | None]]: ...
 
 
+@dataclasses.dataclass(frozen=True)
+class Mark:
+    """An attempt's outcome to record: `targets` accepted alerts `ids`; `refused` refused them
+    for good; `error` says why the others did not. Kept in memory while the store cannot take
+    it, and recorded first at the next drain: the alerts are not sent again meanwhile."""
+
+    ids: tuple[int, ...]
+    targets: frozenset[str]
+    now: float
+    via: str
+    required: tuple[str, ...]
+    error: str | None = None
+    refused: frozenset[str] = frozenset()
+
+
 @dataclasses.dataclass
 class _Round:
     """One drain: what it works with, and what it did."""
@@ -74,21 +92,41 @@ class _Round:
     outbox: Outbox
     clock: Callable[[], float]
     metrics: Metrics
+    unrecorded: list[Mark]
     every_attempt: bool = False  # backoff ignored (run --once): the next try is the next run
     sent: int = 0
     failed: int = 0
 
+    def record(self, mark: Mark) -> int:
+        """Record an outcome (see `Mark`); returns how many alerts became sent. A store fault
+        keeps it in `unrecorded` and stops the drain (StoreError)."""
+        try:
+            return self.outbox.mark_delivered(mark.ids, mark.targets, mark.now, mark.via, mark.required,
+                                              mark.error, mark.refused)
+        except StoreError:
+            self.unrecorded.append(mark)
+            raise
+
 
 async def drain(outbox: Outbox, channels: Mapping[str, Channel], *, clock: Callable[[], float], metrics: Metrics,
                 lock: asyncio.Lock, warned: set[tuple[str, str]], ignore_backoff: bool = False,
-                stop: asyncio.Event | None = None) -> tuple[int, int]:
+                stop: asyncio.Event | None = None, unrecorded: list[Mark] | None = None) -> tuple[int, int]:
     """Deliver what is due, per channel; returns (alerts sent, failed attempts). Drains never
     run at the same time (they take `lock`, one per running newsmon). `ignore_backoff` (run
     --once) tries every channel now, whatever its backoff. With `stop`, no new delivery starts
-    once it is set. `warned` remembers what was said once (alerts for a channel that is gone)."""
+    once it is set. `warned` remembers what was said once (alerts for a channel that is gone).
+
+    Every send is recorded in the store before it is made (`Outbox.begin_attempt`) and its
+    outcome after: a store that cannot write stops the drain (StoreError, for the caller to
+    say) instead of sending again what it could not mark. Outcomes it could not record wait in
+    `unrecorded` (one list per running newsmon) and are recorded first next time."""
     async with lock:
-        run = _Round(outbox, clock, metrics, every_attempt=ignore_backoff)
-        _expire(run)
+        run = _Round(outbox, clock, metrics, unrecorded if unrecorded is not None else [], every_attempt=ignore_backoff)
+        while run.unrecorded:
+            mark = run.unrecorded[0]
+            outbox.mark_delivered(mark.ids, mark.targets, mark.now, mark.via, mark.required, mark.error, mark.refused)
+            run.unrecorded.pop(0)
+        _expire(run, [name for name, channel in channels.items() if channel.targets])
         for name in outbox.pending_channels():
             if stop is not None and stop.is_set():
                 break
@@ -111,8 +149,8 @@ async def drain(outbox: Outbox, channels: Mapping[str, Channel], *, clock: Calla
         return run.sent, run.failed
 
 
-def _expire(run: _Round) -> None:
-    for row in run.outbox.expire(run.clock()):
+def _expire(run: _Round, configured: list[str]) -> None:
+    for row in run.outbox.expire(run.clock(), configured):
         run.metrics.alerts_dead.labels(row.channel).inc()
         log.error("alert dead: not delivered within 48 h alert=%d channel=%s rule=%s story=%d title=%r last_error=%s "
                   "(listed by 'newsmon alerts --dead'; 'newsmon alerts --retry-dead' queues it again)",
@@ -123,7 +161,8 @@ async def _singles(run: _Round, channel: Channel, state: ChannelState,
                    stop: asyncio.Event | None, budget: int | None = None) -> bool:
     """Send due alerts one by one, oldest first, until none is left, the channel fails, `stop`
     is set or `budget` alerts were sent. Returns True when alerts are left over because of the
-    budget."""
+    budget. An alert a target refuses for good waits a little and is tried again, then fails
+    for that target; the channel goes on with its next alert meanwhile."""
     while True:
         batch = run.outbox.pending(channel.name, run.clock())
         if not batch:
@@ -135,9 +174,10 @@ async def _singles(run: _Round, channel: Channel, state: ChannelState,
                 return True
             message = messages.with_outlets(pending.message, run.outbox.story_outlets(pending.story_id))
             thread = thread_id(pending.story_id, pending.rule)
-            accepted, problems = set(), []
+            run.outbox.begin_attempt([pending.id], run.clock())  # nothing is sent that cannot be recorded
+            accepted, refused, problems, passing = set(), set(), [], []
             for target in channel.targets:
-                if target.id in pending.delivered:
+                if target.id in pending.delivered or target.id in pending.refused:
                     continue
                 title, body = channel.render(message, target)
                 outcome = await channel.deliver(target, title, body, thread, reply=message.update)
@@ -145,12 +185,18 @@ async def _singles(run: _Round, channel: Channel, state: ChannelState,
                     accepted.add(target.id)
                 else:
                     problems.append(f"{target.privacy}: {outcome.reason}")
+                    (refused.add(target.id) if outcome.permanent else passing.append(problems[-1]))
             now = run.clock()
             problem = "; ".join(problems) or None
-            run.outbox.mark_delivered([pending.id], accepted, now, "alert", channel.target_ids, problem)
-            if problem:
-                _failed(run, channel, state, problem)
+            became_sent = run.record(Mark((pending.id,), frozenset(accepted), now, "alert", tuple(channel.target_ids),
+                                          problem, frozenset(refused)))
+            if refused:
+                _refused(run, channel, pending, problem or "")
+            if passing:
+                _failed(run, channel, state, "; ".join(passing))
                 return False
+            if not became_sent:
+                continue
             run.sent += 1
             if budget is not None:
                 budget -= 1
@@ -159,6 +205,21 @@ async def _singles(run: _Round, channel: Channel, state: ChannelState,
                 run.metrics.latency.observe(max(0.0, now - pending.created))
             log.info("alert sent channel=%s rule=%s story=%d", channel.name, pending.rule, pending.story_id)
             state = _succeeded(run, channel, state)
+
+
+def _refused(run: _Round, channel: Channel, pending: PendingAlert, problem: str) -> None:
+    """A target refused an alert for good: said at WARNING while it is tried again, at ERROR
+    when it fails for that target."""
+    refusals = pending.refusals + 1
+    run.metrics.alerts_failed.labels(channel.name).inc()
+    if refusals >= REFUSALS_TO_FAIL:
+        log.error("alert failed: refused %d times alert=%d channel=%s rule=%s story=%d error=%s (not tried again; "
+                  "listed by 'newsmon alerts --failed'; the channel's other alerts go on)", refusals, pending.id,
+                  channel.name, pending.rule, pending.story_id, problem)
+    else:
+        log.warning("alert refused alert=%d channel=%s rule=%s story=%d attempt=%d error=%s (tried again later, %d "
+                    "times at most; the channel's other alerts go on)", pending.id, channel.name, pending.rule,
+                    pending.story_id, refusals, problem, REFUSALS_TO_FAIL)
 
 
 async def _flood_controlled(run: _Round, channel: Channel, state: ChannelState,
@@ -232,22 +293,32 @@ async def _batch(run: _Round, channel: Channel, state: ChannelState, rows: list[
     """Send `rows` as one batch message (several parts when long) to every target that has not
     had them yet, recording each part as it is accepted. False when a target failed."""
     outgoing = [messages.with_outlets(row.message, run.outbox.story_outlets(row.story_id)) for row in rows]
+    required = tuple(channel.target_ids)
     for target in channel.targets:
-        todo = [index for index, row in enumerate(rows) if target.id not in row.delivered]
+        todo = [index for index, row in enumerate(rows) if target.id not in row.delivered and target.id not in row.refused]
         if not todo:
             continue
-        parts = channel.parts(dataclasses.replace(batch, messages=tuple(outgoing[i] for i in todo)), target)
+        run.outbox.begin_attempt([rows[i].id for i in todo], run.clock())
+        listed = todo  # a part's members are positions in this list
+        parts = channel.parts(dataclasses.replace(batch, messages=tuple(outgoing[i] for i in listed)), target)
         for part in parts:
             outcome = await channel.deliver(target, part.title, part.body)
             if not outcome.ok:
                 problem = f"{target.privacy}: {outcome.reason}"
-                run.outbox.mark_delivered([rows[i].id for i in todo], (), run.clock(), via, channel.target_ids,
-                                         problem)  # none accepted: an attempt, and why it failed
+                # none accepted: an attempt, and why it failed
+                run.record(Mark(tuple(rows[i].id for i in todo), frozenset(), run.clock(), via, required, problem,
+                                frozenset({target.id}) if outcome.permanent else frozenset()))
+                if outcome.permanent:
+                    for i in todo:
+                        _refused(run, channel, rows[i], problem)
+                    break
                 _failed(run, channel, state, problem)
                 return False
-            ids = [rows[todo[member]].id for member in part.members]
-            run.sent += run.outbox.mark_delivered(ids, {target.id}, run.clock(), via, channel.target_ids)
-            run.metrics.alerts_sent.labels(channel.name).inc(len(ids))
+            done = [listed[member] for member in part.members]
+            run.sent += run.record(Mark(tuple(rows[i].id for i in done), frozenset({target.id}), run.clock(), via,
+                                        required))
+            run.metrics.alerts_sent.labels(channel.name).inc(len(done))
+            todo = [i for i in todo if i not in done]
     _succeeded(run, channel, state)
     return True
 

@@ -9,13 +9,14 @@ import dataclasses
 import time
 from collections.abc import Iterable
 
-from monitor import text, times
+from monitor import shown, text, times
 from monitor.model import AlertMessage, Article, Hit, Match, Rule
 
 
 def for_match(found: Match, article: Article, rule: Rule, feed_name: str, *, update: bool = False) -> AlertMessage:
     """What an alert for this match shows: the sentence around the first hit in the text (else
-    the headline), hits marked; the rule's name and severity."""
+    the headline), hits marked; the rule's name and severity. `feed_name` is the feed's name,
+    else its title, else its URL: shown without credentials."""
     text_hits = [hit for hit in found.hits if hit.field == "text"]
     title_hits = [hit for hit in found.hits if hit.field == "title"]
     if text_hits:
@@ -36,7 +37,7 @@ def for_match(found: Match, article: Article, rule: Rule, feed_name: str, *, upd
         snippet=snippet,
         highlights=highlights,
         matched=matched,
-        feed=feed_name,
+        feed=shown.urls_in(feed_name),
         update=update,
         severity=rule.severity,
     )

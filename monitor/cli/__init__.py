@@ -112,16 +112,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     alerts = commands.add_parser("alerts", help="alert history: what was sent where, what waits, what died",
                                  description="List alerts from the outbox, newest first: status (pending, "
-                                             "sent, dead), channel, rule, how it went (alone, in a digest, in a flood "
-                                             "summary), attempts and the last error. Dead alerts are those not "
-                                             "delivered within 48 h; --retry-dead queues them again.")
+                                             "sent, failed, dead), channel, rule, how it went (alone, in a digest, in "
+                                             "a flood summary), attempts and the last error. Failed alerts are those "
+                                             "a service refused for good 3 times (the channel's other alerts went "
+                                             "on); dead ones were not delivered within 48 h while their channel kept "
+                                             "failing; --retry-dead queues both again.")
     alerts.add_argument("--since", type=_duration, default=None, metavar="DURATION", help="only alerts queued or sent within this long, e.g. 24h")
     alerts.add_argument("--limit", type=int, default=50, help="how many at most (default 50; 0: all)")
     shown = alerts.add_mutually_exclusive_group()
     shown.add_argument("--pending", action="store_true", help="only alerts not yet delivered")
     shown.add_argument("--dead", action="store_true", help="only dead alerts (not delivered within 48 h)")
+    shown.add_argument("--failed", action="store_true",
+                       help="only failed alerts (a service refused them for good, e.g. SMTP 5xx or HTTP 400, 3 times)")
     shown.add_argument("--retry-dead", action="store_true",
-                       help="queue every dead alert again (a fresh 48 h); a running daemon sends them within a minute")
+                       help="queue every dead and failed alert again (a fresh 48 h); a running daemon sends them "
+                            "within a minute")
     alerts.add_argument("--json", action="store_true", help="one JSON document, for scripts")
     alerts.set_defaults(handler=status_commands.cmd_alerts)
 
@@ -222,10 +227,13 @@ def setup_logging(level: str, style: str = "text") -> None:
     root.setLevel(level.upper())
     for noisy in ("trafilatura", "htmldate", "apscheduler", "asyncio"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
-    # apprise at WARNING whatever the level asked: its warnings are a failed send's reason, said in
-    # newsmon's own line (monitor.alert.channel keeps its records from these handlers); and its
-    # import's DEBUG lines (locale) are noise
-    logging.getLogger("apprise").setLevel(logging.WARNING)
+    # apprise's records never reach these handlers, whatever the level asked, its import's DEBUG
+    # lines (locale) included: its warnings are a failed send's reason, said in newsmon's own line,
+    # and its DEBUG ones carry an SMTP server's reply code; both are read back from apprise's own
+    # per-send capture (monitor.alert.channel, which sets the same)
+    apprise_log = logging.getLogger("apprise")
+    apprise_log.propagate = False
+    apprise_log.setLevel(logging.DEBUG)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

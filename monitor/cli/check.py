@@ -10,7 +10,7 @@ import re
 import sys
 from pathlib import Path
 
-from monitor import config, times
+from monitor import config, shown, times
 from monitor.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, config_path, plural
 from monitor.errors import ConfigError, FetchError, ParseError, Problem
 
@@ -40,7 +40,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         return EXIT_OK
     outcomes = asyncio.run(check_feeds(loaded))
     for feed, (ok, text) in zip(loaded.feeds, outcomes):
-        print(f"  feed {feed.url}: {text}")
+        print(f"  feed {shown.url(feed.url)}: {text}")
     failed = sum(1 for ok, _text in outcomes if not ok)
     print(f"{plural(len(outcomes), 'feed')} fetched: {len(outcomes) - failed} OK, {failed} failed")
     return EXIT_FAILED if failed else EXIT_OK
@@ -134,7 +134,7 @@ async def _check_feed(fetcher, box, settings: config.Settings, feed) -> tuple[bo
     except FetchError as error:
         kind = f"http-{error.status}" if error.kind == "http" and error.status else error.kind
         return False, f"FAILED ({kind}): {error}"
-    moved = f"; moved permanently to {response.moved_to}: update the config" if response.moved_to else ""
+    moved = f"; moved permanently to {shown.url(response.moved_to)}: update the config" if response.moved_to else ""
     try:
         document, _items = await box.run(pipeline.PARSE, response.body, response.url, response.content_type, None)
     except Exception as error:  # the pipeline's kinds: not a feed, a worker past its deadline or memory, a bug
@@ -155,12 +155,14 @@ _ROOT = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,40}:)?(rss|feed|RDF)[\s/>]")
 
 
 def _feed_links(found: tuple[tuple[str, str | None, str], ...]) -> str:
-    """What a web page links to, from `feeds.discover`'s (url, title, type) tuples."""
+    """What a web page links to, from `feeds.discover`'s (url, title, type) tuples (links
+    resolved against a feed URL with credentials inherit them: not shown)."""
     if not found:
         return "it links to no feed"
-    shown = ", ".join(f"{url} ('{_one_line(title)}')" if title else url for url, title, _kind in found[:SHOWN_FEEDS])
+    listed = ", ".join(f"{shown.url(url)} ('{_one_line(title)}')" if title else shown.url(url)
+                       for url, title, _kind in found[:SHOWN_FEEDS])
     more = f" and {len(found) - SHOWN_FEEDS} more" if len(found) > SHOWN_FEEDS else ""
-    return f"it links to these feeds: {shown}{more}"
+    return f"it links to these feeds: {listed}{more}"
 
 
 def _format(body: bytes) -> str:

@@ -9,7 +9,7 @@ import logging
 import sys
 import time
 
-from monitor import config, times
+from monitor import config, shown, times
 from monitor.cli.common import EXIT_FAILED, EXIT_OK, plural
 
 log = logging.getLogger("newsmon")
@@ -82,6 +82,7 @@ def summary_lines(loaded: config.Config, polled, held, failing, rows, new: int, 
         lines.append(f"  {plural(too_old, 'entry')} recorded without alerting: published more than {days:g} days "
                      "ago (alert_max_age)")
     if failing:
-        named = "; ".join(f"{feed.url} ({rows[feed.url].error_kind}: {rows[feed.url].last_error})" for feed in failing)
+        named = "; ".join(f"{shown.url(feed.url)} ({rows[feed.url].error_kind}: {shown.urls_in(rows[feed.url].last_error)})"
+                          for feed in failing)
         lines.append(f"  {plural(len(failing), 'feed')} failing: {named}")
     return lines

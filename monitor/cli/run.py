@@ -12,6 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from monitor import shown
 from monitor.cli import once
 from monitor.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, config_path, open_existing, read_config
 from monitor.config.schema import suggest
@@ -21,11 +22,11 @@ log = logging.getLogger("newsmon")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from monitor import app, daemon
+    from monitor import app, daemon, statelock
 
     path = config_path(args)
     loaded = app.check(path)
-    with daemon.StateLock(loaded.settings.state_dir):  # one newsmon per state directory
+    with statelock.StateLock(loaded.settings.state_dir):  # one newsmon per state directory
         if args.once:
             return asyncio.run(once.run(loaded, summary=sys.stdout.isatty()))
         running = app.open_app(loaded, start_workers="now")
@@ -38,7 +39,7 @@ def cmd_reload(args: argparse.Namespace) -> int:
     why it kept the previous configuration."""
     import signal
 
-    from monitor import app, daemon, store
+    from monitor import app, statelock, store
 
     path = config_path(args)
     loaded, problems = app.read(path)
@@ -48,9 +49,9 @@ def cmd_reload(args: argparse.Namespace) -> int:
     if own:
         raise ConfigError(own)
     state_dir = loaded.settings.state_dir
-    pid = daemon.running_pid(state_dir)
+    pid = statelock.running_pid(state_dir)
     if pid is None:
-        print(f"newsmon: no running newsmon on {state_dir} (no lock held on newsmon.pid)", file=sys.stderr)
+        print(f"newsmon: no running newsmon on {state_dir} (nothing holds its lock)", file=sys.stderr)
         return EXIT_FAILED
     with store.open_existing(state_dir) as opened:
         before = opened.last_reload()
@@ -87,31 +88,36 @@ def _unset_variable(problem) -> bool:
 
 
 def cmd_toggle(args: argparse.Namespace) -> int:
-    """`enable` / `disable` a feed given by its URL or its configured name."""
+    """`enable` / `disable` a feed given by its URL, its shown form (credentials as `***`, as
+    logs and `status` show it) or its configured name."""
     loaded = read_config(args)
     with open_existing(args, loaded) as opened:
         stored = [row.url for row in opened.feeds()]
         url = _feed_url(args.feed, loaded, stored)
         if url is None:
-            known = [feed.name or feed.url for feed in loaded.feeds] or stored
+            known = [feed.name or shown.url(feed.url) for feed in loaded.feeds] or [shown.url(url) for url in stored]
             hint = suggest(args.feed, known) or (f"; feeds: {', '.join(known)}" if known else "")
-            print(f"newsmon: no feed {args.feed!r} in {loaded.path} or {opened.path}{hint}", file=sys.stderr)
+            print(f"newsmon: no feed {shown.url(args.feed)!r} in {loaded.path} or {opened.path}{hint}", file=sys.stderr)
             return EXIT_FAILED
         status = "active" if args.verb == "enable" else "disabled"
         reason = None if args.verb == "enable" else (args.reason or "disabled by the user")
         if not opened.set_feed_status(url, status, reason):
-            print(f"newsmon: {url} has not been polled yet: nothing to {args.verb} (state: {opened.path})",
+            print(f"newsmon: {shown.url(url)} has not been polled yet: nothing to {args.verb} (state: {opened.path})",
                   file=sys.stderr)
             return EXIT_FAILED
     caught_up = " (its next poll catches up without alerting)" if args.verb == "enable" else ""
-    print(f"{url}: {'enabled' if args.verb == 'enable' else 'disabled'}{caught_up}")
+    print(f"{shown.url(url)}: {'enabled' if args.verb == 'enable' else 'disabled'}{caught_up}")
     return EXIT_OK
 
 
 def _feed_url(given: str, loaded, stored: list[str]) -> str | None:
-    """The URL of the feed `given` names: its URL, or its configured `name` (case-insensitive)."""
+    """The URL of the feed `given` names: its URL, its shown form (when only one feed has it),
+    or its configured `name` (case-insensitive)."""
     if given in stored or any(feed.url == given for feed in loaded.feeds):
         return given
+    same = {url for url in [*stored, *(feed.url for feed in loaded.feeds)] if shown.url(url) == given}
+    if len(same) == 1:
+        return same.pop()
     named = [feed.url for feed in loaded.feeds if feed.name and feed.name.casefold() == given.casefold()]
     return named[0] if len(named) == 1 else None
 

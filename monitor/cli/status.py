@@ -1,5 +1,6 @@
 """`newsmon status`, `stories` and `alerts`: what the state database says, for people and
-(with --json) for scripts. Read-only, except `alerts --retry-dead`."""
+(with --json) for scripts. Read-only, except `alerts --retry-dead`. URLs are shown without
+their credentials (`monitor.shown`), in errors too; `enable` takes that form."""
 
 from __future__ import annotations
 
@@ -7,15 +8,31 @@ import argparse
 import json
 import time
 
-from monitor import times
+from monitor import shown, times
 from monitor.cli.common import EXIT_OK, open_existing, read_config
+from monitor.statelock import running_pid
+from monitor.store import faults as store_faults
+
+STALE_HEARTBEAT = 120.0  # seconds: a running daemon writes its heartbeat every 30 s while it can
+
+
+def _store_problems(opened, daemon: int | None) -> list[str]:
+    """What keeps the state database from recording, seen from here: its file and filesystem
+    (gone, read-only, too little free space), and a running daemon's heartbeat gone stale
+    (it writes one every half minute while it can; feed lines below may be out of date then)."""
+    problems = [str(fault) for fault in store_faults.health(opened.path)]
+    beat = opened.last_heartbeat()
+    if daemon is not None and beat is not None and beat[1] == daemon and time.time() - beat[0] > STALE_HEARTBEAT:
+        problems.append(f"the running newsmon (pid {daemon}) has not recorded anything since {times.shown(beat[0])}: "
+                        "it cannot write its state (see its log); what follows may be out of date")
+    return problems
 
 
 def _health(row) -> str:
     if row.status == "disabled":
-        return f"disabled: {row.status_reason or 'by the user'}"
+        return f"disabled: {shown.urls_in(row.status_reason) or 'by the user'}"
     if row.last_error:
-        return f"failing ({row.error_kind}, {row.error_count} in a row): {row.last_error}"
+        return f"failing ({row.error_kind}, {row.error_count} in a row): {shown.urls_in(row.last_error)}"
     if row.last_success is None:
         return "not polled yet"
     return "ok"
@@ -46,6 +63,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         states = {channel.name: opened.channel_state(channel.name) for channel in loaded.channels}
         oldest = {channel.name: opened.oldest_pending(channel.name) for channel in loaded.channels if channel.digest}
         state = str(opened.path)
+        problems = _store_problems(opened, running_pid(loaded.settings.state_dir))
     channels = [_channel_status(channel, states[channel.name], per_channel.get(channel.name, {}),
                                 oldest.get(channel.name)) for channel in loaded.channels]
     feeds = []
@@ -53,18 +71,21 @@ def cmd_status(args: argparse.Namespace) -> int:
         regular = row.last_attempt + intervals[row.url] if row.last_attempt and row.url in intervals else None
         next_poll = max(filter(None, (row.next_poll, regular)), default=None)
         feeds.append({
-            "url": row.url, "name": names.get(row.url) or row.title, "configured": row.url in names,
+            "url": shown.url(row.url), "name": names.get(row.url) or row.title, "configured": row.url in names,
             "status": row.status, "health": _health(row), "last_success": times.iso(row.last_success),
-            "last_attempt": times.iso(row.last_attempt), "error_kind": row.error_kind, "last_error": row.last_error,
+            "last_attempt": times.iso(row.last_attempt), "error_kind": row.error_kind,
+            "last_error": shown.urls_in(row.last_error),
             "consecutive_failures": row.error_count, "next_poll": times.iso(next_poll) if row.status != "disabled" else None,
-            "entries": row.entries, "fetch_url": row.fetch_url if row.fetch_url != row.url else None,
+            "entries": row.entries, "fetch_url": shown.url(row.fetch_url) if row.fetch_url != row.url else None,
             "last_alert": times.iso(row.last_alert), "recorded_without_alerting": dict(row.quiet),
         })
     if args.json:
-        print(json.dumps({"state": state, "feeds": feeds, "alerts": counts, "channels": channels}, indent=2,
-                         ensure_ascii=False))
+        print(json.dumps({"state": state, "state_problems": problems, "feeds": feeds, "alerts": counts,
+                          "channels": channels}, indent=2, ensure_ascii=False))
         return EXIT_OK
     print(f"state: {state}")
+    for problem in problems:
+        print(f"  PROBLEM: {problem}")
     for feed in feeds:
         moved = f"\n  moved to {feed['fetch_url']}" if feed["fetch_url"] else ""
         gone = "" if feed["configured"] else " (no longer in the configuration)"
@@ -104,7 +125,7 @@ def cmd_stories(args: argparse.Namespace) -> int:
         state = str(opened.path)
     stories = [{
         "id": row.id, "first_seen": times.iso(row.first_seen), "title": row.title, "rules": list(row.rules),
-        "articles": [{"outlet": outlet, "title": title, "url": url, "seen": times.iso(seen),
+        "articles": [{"outlet": outlet, "title": title, "url": shown.url(url), "seen": times.iso(seen),
                       "published": times.iso(published)}
                      for outlet, title, url, seen, published in row.articles],
     } for row in rows]
@@ -128,28 +149,29 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     with open_existing(args) as opened:
         if args.retry_dead:
             count = opened.retry_dead(time.time())
-            print(f"{count} dead alert{'s' * (count != 1)} queued again (state: {opened.path})" if count
-                  else f"no dead alerts (state: {opened.path})")
+            print(f"{count} dead or failed alert{'s' * (count != 1)} queued again (state: {opened.path})" if count
+                  else f"no dead or failed alerts (state: {opened.path})")
             return EXIT_OK
-        status = "pending" if args.pending else "dead" if args.dead else None
+        status = "pending" if args.pending else "dead" if args.dead else "failed" if args.failed else None
         since = time.time() - args.since if args.since else None
         rows = opened.alerts(limit=args.limit or None, status=status, since=since)
         state = str(opened.path)
     if args.json:
         print(json.dumps({"state": state, "alerts": [{
             "id": row.id, "status": row.status, "channel": row.channel, "rule": row.rule, "severity": row.severity,
-            "story": row.story_id, "title": row.title, "url": row.url, "outlet": row.outlet,
+            "story": row.story_id, "title": row.title, "url": shown.url(row.url),
+            "outlet": shown.urls_in(row.outlet),
             "published": row.published, "queued": times.iso(row.created), "sent": times.iso(row.sent), "via": row.via,
             "attempts": row.attempts, "last_error": row.last_error,
         } for row in rows]}, indent=2, ensure_ascii=False))
         return EXIT_OK
     if not rows:
-        which = {"pending": "pending ", "dead": "dead "}.get(status or "", "")
+        which = {"pending": "pending ", "dead": "dead ", "failed": "failed "}.get(status or "", "")
         print(f"no {which}alerts{f' in the last {args.since / 3600:g} h' if args.since else ''} (state: {state})")
     for row in rows:
         when = times.shown(row.sent or row.created)
         how = f" ({row.via})" if row.via and row.via != "alert" else ""
         error = f" · last error: {row.last_error}" if row.last_error and row.status != "sent" else ""
         print(f"#{row.id} {row.status:<8}{how} {when} [{row.rule}] → {row.channel} · {row.title}"
-              f"{' · ' + row.url if row.url else ''} · attempts {row.attempts}{error}")
+              f"{' · ' + shown.url(row.url) if row.url else ''} · attempts {row.attempts}{error}")
     return EXIT_OK

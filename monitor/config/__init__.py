@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from monitor import __version__
+from monitor import __version__, shown
 from monitor.config import channels as channels_module, watchlist
 from monitor.config.files import NotReadable, read_regular_file
 from monitor.config.secrets import Secrets
@@ -354,7 +354,7 @@ def _feeds(reader: _Reader, raw: list) -> tuple[FeedSpec, ...]:
         if "url" not in checked:
             continue
         if checked["url"] in seen:
-            reader.problem(f"{path}.url", f"feed {checked['url']!r} is listed twice (also in {seen[checked['url']]})")
+            reader.problem(f"{path}.url", f"feed {shown.url(checked['url'])!r} is listed twice (also in {seen[checked['url']]})")
             continue
         seen[checked["url"]] = f"{file} {path}"
         feeds.append(FeedSpec(**checked))

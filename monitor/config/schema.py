@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Callable
 from typing import Any
 
-from monitor import urls
+from monitor import shown, urls
 from monitor.errors import Problem
 
 ENTITY_KINDS = ("actor", "region", "topic")
@@ -71,10 +71,11 @@ def positive_int(value: Any) -> int:
 
 
 def _web_url(value: Any, what: str) -> str:
-    """An http(s) URL with a host, or Invalid saying it is not `what`."""
+    """An http(s) URL with a host, or Invalid saying it is not `what` (quoting it without
+    credentials: feed and proxy URLs may hold some)."""
     text = nonempty_string(value).strip()
     if urls.web_url(text) is None:
-        raise Invalid(f"{text!r} is not {what}")
+        raise Invalid(f"{shown.url(text)!r} is not {what}")
     return text
 
 

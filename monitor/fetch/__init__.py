@@ -32,7 +32,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver
 from yarl import URL
 
-from monitor import urls
+from monitor import shown, urls
 from monitor.config import Settings
 from monitor.errors import FetchError
 from monitor.fetch.guard import (SOCKET_FACTORY, AddressRefused, GuardedResolver, Network,  # noqa: F401 - re-exported
@@ -105,7 +105,17 @@ class Fetcher:
         `untrusted` URLs (article links) go through the address guard; redirects of every URL
         do. `proxy` (else the standard environment variables) sends the request through a
         proxy; then the proxy resolves names, so the guard resolves and checks the target
-        itself first (a name that resolves differently for the proxy is beyond its reach)."""
+        itself first (a name that resolves differently for the proxy is beyond its reach).
+        A FetchError's message shows URLs without their credentials (`monitor.shown`): it is
+        logged, stored and shown by `status`."""
+        try:
+            return await self._get(url, max_bytes, etag, last_modified, untrusted, accept, proxy)
+        except FetchError as error:
+            error.args = (shown.urls_in(str(error)),)
+            raise
+
+    async def _get(self, url: str, max_bytes: int, etag: str | None, last_modified: str | None, untrusted: bool,
+                   accept: str, proxy: str | None) -> Response:
         headers = {"Accept": accept}
         if etag:
             headers["If-None-Match"] = etag

@@ -27,14 +27,15 @@ class Store(Feeds, Entries, Outbox, Reloads):
     """An open state database. Use as a context manager, or call `close()`."""
 
 
-def open_store(state_dir: Path) -> Store:
-    """Open (creating if needed) the database in `state_dir`, migrated to the current schema."""
+def open_store(state_dir: Path, *, busy: float = 30.0) -> Store:
+    """Open (creating if needed) the database in `state_dir`, migrated to the current schema.
+    `busy`: how long a statement may block waiting for another process's lock (see `_connect`)."""
     try:
         state_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise StoreError(f"cannot create the state directory {state_dir}: {error.strerror}") from error
     path = state_dir / "newsmon.db"
-    return _migrated(_connect(path), path)
+    return _migrated(_connect(path, busy), path)
 
 
 def _migrated(connection: sqlite3.Connection, path: Path) -> Store:

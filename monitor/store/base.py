@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Self
+
+from monitor.store import faults
 
 
 LATER_FOR = 1.0  # seconds a transaction left open by `later()` may stay open
@@ -19,6 +22,7 @@ class StoreBase:
     def __init__(self, connection: sqlite3.Connection, path: Path):
         self.db = connection
         self.path = path
+        self._inode = os.stat(path).st_ino if path.exists() else None
         # Writes that may wait (a 304's timestamps): key -> (statement, parameters). They go in
         # with the next write transaction, at `flush()` (the daemon's heartbeat) or at close.
         self._deferred: dict[object, tuple[str, tuple]] = {}
@@ -30,8 +34,47 @@ class StoreBase:
     # ------------------------------------------------------------ lifecycle
 
     def close(self) -> None:
+        """Write what waits (see `defer`, `later`), then close. The connection is closed even
+        when that write fails (the StoreFault is raised after): a stop on a full or read-only
+        disk, or under another process's lock, loses only those writes, which are made again."""
+        try:
+            self.flush()
+        finally:
+            self.db.close()
+
+    def replaced(self) -> bool:
+        """Whether the database file at `path` is no longer the one this connection has open
+        (deleted, or another put in its place)."""
+        try:
+            return os.stat(self.path).st_ino != self._inode
+        except FileNotFoundError:
+            return True
+
+    def restore(self) -> None:
+        """Put the open database back at `path` (it was deleted while open), whole: everything
+        is checkpointed into it, copied beside `path`, renamed into place, and reopened. Raises
+        StoreFault when that cannot be done (the open copy is kept, and tried again later)."""
         self.flush()
-        self.db.close()
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        spare = self.path.with_name(self.path.name + ".restoring")
+        spare.unlink(missing_ok=True)
+        try:
+            target = sqlite3.connect(spare)
+            try:
+                self.db.backup(target)
+            finally:
+                target.close()
+        except sqlite3.Error as error:
+            spare.unlink(missing_ok=True)
+            raise faults.fault("deleted", self.path, f"cannot restore it: {error}") from error
+        busy = self.db.execute("PRAGMA busy_timeout").fetchone()[0] / 1000
+        self.db.close()  # the last connection to the deleted file: its WAL goes with it
+        os.replace(spare, self.path)
+        from monitor.store.migrations import _connect  # migrations opens connections; it imports this module
+
+        self.db = _connect(self.path, busy)
+        self._inode = os.stat(self.path).st_ino
 
     def defer(self, key: object, statement: str, parameters: tuple) -> None:
         """A write that can wait; a later one with the same key replaces it."""
@@ -52,23 +95,38 @@ class StoreBase:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction: everything inside commits together or not at all (with what
-        `later()` left waiting, which is committed with it)."""
+        `later()` left waiting, which is committed with it). A fault (StoreFault) leaves nothing
+        half-written: the transaction is rolled back, deferred writes wait for the next one."""
         if self._open:
             self._write_deferred()  # outside the part: kept if the part fails
             with self._part() as db:
                 yield db
-            self.db.execute("COMMIT")
-            self._open = False
+            self._commit()
             return
         self.db.execute("BEGIN IMMEDIATE")
         deferred = self._write_deferred()
         try:
             yield self.db
+            self._commit()
         except BaseException:
-            self.db.execute("ROLLBACK")
+            self._rollback()
             self._deferred = {**deferred, **self._deferred}  # they wait for the next one
             raise
-        self.db.execute("COMMIT")
+
+    def _commit(self) -> None:
+        try:
+            self.db.execute("COMMIT")
+        except BaseException:
+            self._rollback()  # what `later()` made is lost with it: it is read again (see `later`)
+            raise
+        self._open = False
+
+    def _rollback(self) -> None:
+        """Undo the open transaction, if SQLite has not already (it does after some faults)."""
+        self._open = False
+        if self.db.in_transaction:
+            with contextlib.suppress(Exception):
+                self.db.execute("ROLLBACK")
 
     @contextlib.contextmanager
     def later(self) -> Iterator[sqlite3.Connection]:
@@ -83,12 +141,15 @@ class StoreBase:
         if not self._open:
             self.db.execute("BEGIN IMMEDIATE")
             self._open, self._opened_at = True, time.monotonic()
-        self._write_deferred()
+        try:
+            self._write_deferred()
+        except BaseException:
+            self._rollback()
+            raise
         with self._part() as db:
             yield db
         if time.monotonic() - self._opened_at > LATER_FOR:  # other processes wait for its lock
-            self.db.execute("COMMIT")
-            self._open = False
+            self._commit()
 
     def _write_deferred(self) -> dict[object, tuple[str, tuple]]:
         """The deferred writes, older than what follows them in the transaction: first."""
@@ -104,7 +165,10 @@ class StoreBase:
         try:
             yield self.db
         except BaseException:
-            self.db.execute("ROLLBACK TO part")
-            self.db.execute("RELEASE part")
+            try:
+                self.db.execute("ROLLBACK TO part")
+                self.db.execute("RELEASE part")
+            except Exception:  # the fault took the whole transaction with it
+                self._rollback()
             raise
         self.db.execute("RELEASE part")

@@ -9,7 +9,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from monitor.errors import StoreError
+from monitor.errors import StoreError, StoreFault
+from monitor.store.faults import FaultConnection
 
 MIGRATIONS: list[str] = [
     # 0 -> 1: the first schema.
@@ -180,18 +181,34 @@ MIGRATIONS: list[str] = [
         lines TEXT NOT NULL                       -- JSON: what changed by name, or every problem
     );
     """,
+    # 6 -> 7: an alert a service refuses for good (SMTP 5xx, HTTP 4xx) is tried a few times, then
+    # fails for that target (status 'failed') and the channel moves on: how often it was refused,
+    # the targets that refused it for good, and when it was last handed to a service (recorded
+    # before it is). The daemon's heartbeat: a write every half minute, proof that it can.
+    """
+    ALTER TABLE alerts ADD COLUMN refusals INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE alerts ADD COLUMN refused TEXT NOT NULL DEFAULT '';  -- target ids, space-separated
+    ALTER TABLE alerts ADD COLUMN last_attempt REAL;  -- when it was last handed to a service
+    CREATE TABLE heartbeat (id INTEGER PRIMARY KEY CHECK (id = 1), at REAL NOT NULL, pid INTEGER NOT NULL);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def _connect(path: Path, busy: float = 30.0) -> sqlite3.Connection:
+    """A connection whose failures are StoreFaults. `busy`: how long a statement waits for
+    another process's lock, blocking, before it fails as "locked" (the daemon keeps this short
+    and waits again on its event loop: see `Store.retrying`)."""
     try:
-        connection = sqlite3.connect(path, isolation_level=None, timeout=30)
+        connection = sqlite3.connect(path, isolation_level=None, timeout=busy, factory=FaultConnection)
+        connection.fault_path = str(path)
         connection.row_factory = sqlite3.Row
         connection.execute("PRAGMA journal_mode = WAL")
         connection.execute("PRAGMA synchronous = FULL")
         connection.execute("PRAGMA foreign_keys = ON")
         return connection
+    except StoreFault:
+        raise
     except sqlite3.Error as error:
         raise StoreError(f"cannot open the state database {path}: {error}") from error
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from monitor.model import AlertMessage, PendingAlert
+from monitor.model import REFUSALS_TO_FAIL, AlertMessage, PendingAlert
 from monitor.store.base import StoreBase
 from monitor.store.rows import AlertRow, ChannelState, _dump, _load
 
 DEAD_AFTER = 48 * 3600.0  # an alert still unsent this long after it was queued is dead
+DEAD_MIN_FAILURES = 3  # ... and only while its channel's attempts keep failing
+REFUSAL_WAIT = 60.0  # seconds before trying a refused alert again, times its refusals so far
 STATE_FIELDS = ("failures", "retry_at", "last_error", "digest_since", "fold_until", "window_start")
 
 
@@ -47,42 +49,91 @@ class Outbox(StoreBase):
             params += (limit,)
         return [_pending(row) for row in self.db.execute(query, params).fetchall()]
 
-    def mark_delivered(self, alert_ids: Iterable[int], targets: Iterable[str], now: float, via: str,
-                       required: Iterable[str], error: str | None = None) -> int:
-        """Record one attempt at these alerts, in one transaction: `targets` accepted them (and,
-        with `error`, others did not). An alert every `required` target has accepted is sent
-        (`via` 'alert', 'digest' or 'summary'). Returns how many became sent.
+    def begin_attempt(self, alert_ids: Iterable[int], now: float) -> None:
+        """Record that these alerts are about to be handed to a service ('sending', one more
+        attempt), before they are: if this cannot be written, nothing is sent, so a store that
+        cannot record stops the sending instead of repeating it. An alert left 'sending' (the
+        process died mid-send, or the outcome could not be recorded) is pending again at the
+        next start: at most one duplicate per fault."""
+        with self.transaction() as db:
+            db.executemany("UPDATE alerts SET status = 'sending', attempts = attempts + 1, last_attempt = ? "
+                           "WHERE id = ? AND status IN ('pending', 'sending')", [(now, alert_id) for alert_id in alert_ids])
 
-        There is no separate "claim" write before a send: if newsmon dies mid-send, the alert is
-        still pending and goes again after the restart (at most one duplicate), which is what a
-        claim would give, for one fsync less per alert."""
-        targets, required = set(targets), set(required)
+    def mark_delivered(self, alert_ids: Iterable[int], targets: Iterable[str], now: float, via: str,
+                       required: Iterable[str], error: str | None = None, refused: Iterable[str] = ()) -> int:
+        """Record an attempt's outcome, in one transaction: `targets` accepted these alerts
+        (and, with `error`, others did not; `refused`: those that refused them for good). An
+        alert every `required` target has accepted is sent (`via` 'alert', 'digest' or
+        'summary'). One refused `REFUSALS_TO_FAIL` times fails for the targets that refused it
+        (status 'failed' once no other target is left to try), and waits a little before its
+        next try meanwhile; the channel's other alerts go on. Returns how many became sent."""
+        targets, required, refused = set(targets), set(required), set(refused)
         done = 0
         with self.transaction() as db:
             for alert_id in alert_ids:
-                row = db.execute("SELECT delivered FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+                row = db.execute("SELECT delivered, refused, refusals FROM alerts WHERE id = ?", (alert_id,)).fetchone()
                 if row is None:
                     continue
-                delivered = set(row[0].split()) | targets
+                delivered = set(row["delivered"].split()) | targets
+                refusals = row["refusals"] + (1 if refused else 0)
+                given_up = set(row["refused"].split()) | (refused if refusals >= REFUSALS_TO_FAIL else set())
                 if required <= delivered:
-                    db.execute("UPDATE alerts SET delivered = ?, status = 'sent', sent = ?, via = ?, last_error = NULL, "
-                               "attempts = attempts + 1 WHERE id = ?", (" ".join(sorted(delivered)), now, via, alert_id))
-                    done += 1
+                    status, next_attempt = "sent", now
+                elif required <= delivered | given_up:
+                    status, next_attempt = "failed", now
                 else:
-                    db.execute("UPDATE alerts SET delivered = ?, status = 'pending', last_error = COALESCE(?, last_error), "
-                               "attempts = attempts + 1 WHERE id = ?", (" ".join(sorted(delivered)), error, alert_id))
+                    status = "pending"
+                    next_attempt = now + REFUSAL_WAIT * refusals if refused else now
+                db.execute("""UPDATE alerts SET delivered = ?, refused = ?, refusals = ?, status = ?, next_attempt = ?,
+                              last_attempt = COALESCE(last_attempt, ?),
+                              sent = CASE WHEN ? = 'sent' THEN ? ELSE sent END,
+                              via = CASE WHEN ? = 'sent' THEN ? ELSE via END,
+                              last_error = CASE WHEN ? = 'sent' THEN NULL ELSE COALESCE(?, last_error) END
+                              WHERE id = ?""",
+                           (" ".join(sorted(delivered)), " ".join(sorted(given_up)), refusals, status, next_attempt, now,
+                            status, now, status, via, status, error, alert_id))
+                done += status == "sent"
         return done
 
-    def expire(self, now: float) -> list[AlertRow]:
-        """Alerts still unsent past their deadline become 'dead'; returns them."""
-        query = f"""SELECT * FROM alerts WHERE status IN ('pending', 'sending')
-                    AND COALESCE(expires, created + {DEAD_AFTER}) <= ? ORDER BY id"""
-        if not self.db.execute(query + " LIMIT 1", (now,)).fetchone():
+    def failed_since(self, since: float) -> list[AlertRow]:
+        """Alerts that failed for good (a service refused them) since `since`, oldest first."""
+        rows = self.db.execute("SELECT * FROM alerts WHERE status = 'failed' AND last_attempt >= ? ORDER BY id", (since,))
+        return [_row(row) for row in rows.fetchall()]
+
+    def expire(self, now: float, configured: Iterable[str]) -> list[AlertRow]:
+        """Alerts past their deadline (48 h after they were queued, or after a hold) become
+        'dead' when delivery really has been failing: their channel's last `DEAD_MIN_FAILURES`
+        attempts or more all failed (or the channel is not configured any more). A clock that
+        jumps ahead alone kills nothing: a healthy channel just sends them. Returns them."""
+        names = sorted(set(configured))
+        query = f"""SELECT alerts.* FROM alerts LEFT JOIN channels ON channels.name = alerts.channel
+                    WHERE alerts.status = 'pending' AND COALESCE(alerts.expires, alerts.created + {DEAD_AFTER}) <= ?
+                    AND (COALESCE(channels.failures, 0) >= {DEAD_MIN_FAILURES}
+                         OR alerts.channel NOT IN ({', '.join('?' * len(names))}))
+                    ORDER BY alerts.id"""
+        if not self.db.execute(query + " LIMIT 1", (now, *names)).fetchone():
             return []  # the usual case: no write transaction at all
         with self.transaction() as db:
-            rows = db.execute(query, (now,)).fetchall()
+            rows = db.execute(query, (now, *names)).fetchall()
             db.executemany("UPDATE alerts SET status = 'dead' WHERE id = ?", [(row["id"],) for row in rows])
         return [_row(row) for row in rows]
+
+    def clock_stepped(self, delta: float, since: float | None = None) -> None:
+        """The wall clock jumped by `delta` seconds while newsmon ran: what waits (alerts not
+        yet sent, channels backing off or folding, feeds held back) keeps its real distance
+        from now, and an alert's age counts real time. With `since` (a time on the new clock,
+        before the step), a time from `since` on was set after the step, on the new clock,
+        and stays (a deadline: one set from `since` on)."""
+        def moved(column: str, reference: str = "") -> str:
+            return f"{column} = CASE WHEN ?2 IS NULL OR {column}{reference} < ?2 THEN {column} + ?1 ELSE {column} END"
+
+        with self.transaction() as db:
+            db.execute(f"""UPDATE alerts SET {moved('created')}, {moved('next_attempt')},
+                           {moved('expires', f' - {DEAD_AFTER}')} WHERE status IN ('pending', 'sending')""",
+                       (delta, since))
+            db.execute(f"""UPDATE channels SET {moved('retry_at')}, {moved('fold_until')}, {moved('window_start')},
+                           {moved('digest_since')}""", (delta, since))
+            db.execute(f"UPDATE feeds SET {moved('next_poll')} WHERE next_poll IS NOT NULL", (delta, since))
 
     def hold(self, channel: str, until: float) -> None:
         """A channel's pending alerts are held back on purpose (a digest, flood control) until
@@ -92,8 +143,10 @@ class Outbox(StoreBase):
                            AND COALESCE(expires, created + {DEAD_AFTER}) < ? + {DEAD_AFTER}""", (until, channel, until))
 
     def retry_dead(self, now: float, ids: Iterable[int] | None = None) -> int:
-        """Dead alerts (all, or these ids) back to pending, with a fresh 48 h deadline."""
-        query = f"UPDATE alerts SET status = 'pending', next_attempt = ?, expires = ? + {DEAD_AFTER} WHERE status = 'dead'"
+        """Dead and failed alerts (all, or these ids) back to pending, with a fresh 48 h deadline
+        and their refusals forgotten."""
+        query = (f"UPDATE alerts SET status = 'pending', next_attempt = ?, expires = ? + {DEAD_AFTER}, refusals = 0, "
+                 "refused = '' WHERE status IN ('dead', 'failed')")
         with self.transaction() as db:
             if ids is None:
                 return db.execute(query, (now, now)).rowcount
@@ -156,7 +209,7 @@ class Outbox(StoreBase):
 
 def _pending(r) -> PendingAlert:
     return PendingAlert(r["id"], r["rule"], r["story_id"], r["channel"], r["attempts"], _load(r["message"]),
-                        r["created"], frozenset(r["delivered"].split()))
+                        r["created"], frozenset(r["delivered"].split()), frozenset(r["refused"].split()), r["refusals"])
 
 
 def _row(r) -> AlertRow:

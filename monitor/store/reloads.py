@@ -1,5 +1,5 @@
-"""Reloads: each reload's outcome as the daemon recorded it, for `newsmon reload` to wait for
-and show."""
+"""The daemon's own records: each reload's outcome, for `newsmon reload` to wait for and show;
+and its heartbeat, the proof that it can still write (for /healthz and `status`)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ class Reload:
 
 
 class Reloads(StoreBase):
-    """The `reloads` table."""
+    """The `reloads` and `heartbeat` tables."""
 
     def record_reload(self, *, at: float, pid: int, applied: bool, lines: list[str]) -> int:
         with self.transaction() as db:
@@ -34,3 +34,14 @@ class Reloads(StoreBase):
         if row is None:
             return None
         return Reload(row["id"], row["at"], row["pid"], bool(row["applied"]), tuple(json.loads(row["lines"])))
+
+    def heartbeat(self, at: float, pid: int) -> None:
+        """A write that proves the database takes writes (the daemon's, every half minute)."""
+        with self.transaction() as db:
+            db.execute("INSERT INTO heartbeat (id, at, pid) VALUES (1, ?, ?) "
+                       "ON CONFLICT(id) DO UPDATE SET at = excluded.at, pid = excluded.pid", (at, pid))
+
+    def last_heartbeat(self) -> tuple[float, int] | None:
+        """(when, by which pid) the daemon last recorded its heartbeat."""
+        row = self.db.execute("SELECT at, pid FROM heartbeat WHERE id = 1").fetchone()
+        return (row["at"], row["pid"]) if row else None
