@@ -83,14 +83,17 @@ class App:
     def store_failed(self, fault: StoreFault) -> None:
         """The store cannot record: said once (ERROR) per kind of fault; sending stops until it can."""
         if self.store_fault is None or self.store_fault.kind != fault.kind:
-            log.error("%s (newsmon stops sending and recording until this clears, then goes on: nothing is lost)", fault)
+            then = ("until this clears, then goes on by itself: nothing is lost" if fault.transient
+                    else "until it is repaired and newsmon restarted")
+            log.error("%s (newsmon stops sending and recording %s)", fault, then)
             self.store_fault_since = self.store_fault_since or time.time()
         self.store_fault = fault
         self.metrics.store_faults.labels(fault.kind).inc()
 
     def store_works(self) -> None:
-        """The store recorded something: a fault said before has cleared."""
-        if self.store_fault is not None:
+        """The store recorded something: a fault said before has cleared (not corruption:
+        a write that missed the damaged pages proves nothing)."""
+        if self.store_fault is not None and self.store_fault.kind != "corrupt":
             lasted = time.time() - (self.store_fault_since or time.time())
             log.warning("state database recording again after %.0fs (it was %s)", lasted, self.store_fault.kind)
             self.store_fault = self.store_fault_since = None
@@ -121,12 +124,13 @@ def open_app(loaded: config.Config, *, workers: int | None = None, start_workers
     feed has never been read (`run --once` on new feeds; a run whose feeds all answer 304
     should not pay half a second of CPU a worker for nothing)."""
     settings = loaded.settings
-    opened = store.open_store(settings.state_dir, busy=BUSY_WAIT)
+    opened = store.open_store(settings.state_dir)  # migrations wait for another process's lock
     box = sandbox.Sandbox(workers or os.cpu_count(), timeout=settings.parse_timeout,
                           memory_limit=settings.worker_memory, preload=("monitor.feeds", "monitor.extract"))
     if start_workers == "now" or (start_workers == "if-new-feeds"
                                   and {feed.url for feed in loaded.feeds} - opened.parsed_feeds()):
         box.start_ahead()
+    opened.set_busy(BUSY_WAIT)  # from here on, waiting is done on the event loop (pipeline.stored)
     return App(
         config=loaded,
         matcher=match.Matcher(loaded.entities, loaded.rules),

@@ -29,6 +29,8 @@ from monitor.app import App
 from monitor.config import Config, changes as config_changes
 from monitor.errors import ConfigError, StoreFault
 from monitor.model import FeedSpec
+from monitor.statelock import StateLock
+from monitor.store import faults as store_faults
 
 log = logging.getLogger("newsmon.daemon")
 DRAIN_EVERY = 30.0
@@ -76,8 +78,9 @@ class Daemon:
     """Runs an App until stopped."""
 
     def __init__(self, app: App, *, grace: float | None = None, loader: Callable[[], Config] | None = None,
-                 environ: Mapping[str, str] = os.environ):
+                 environ: Mapping[str, str] = os.environ, lock: StateLock | None = None):
         self.app = app
+        self.lock = lock  # the state directory's, taken again if the directory is deleted and put back
         self.grace = app.config.settings.stop_grace if grace is None else grace
         self.loader = loader  # re-reads the configuration at reload
         self.environ = environ
@@ -147,10 +150,18 @@ class Daemon:
             # spread first polls over a few seconds, then jitter every run by up to 10%
             first = now + timedelta(seconds=min(5.0, self.interval(feed) / 10) * index / max(1, len(feeds)))
             self._add_feed_job(scheduler, feed, first)
-        scheduler.add_job(pipeline.prune, "interval", args=(self.app,), id="prune", hours=24, jitter=600,
+        scheduler.add_job(self._prune, "interval", id="prune", hours=24, jitter=600,
                           coalesce=True, max_instances=1)
         scheduler.add_job(self._tick, "interval", id="tick", seconds=TICK, coalesce=True, max_instances=1)
         return scheduler
+
+    async def _prune(self) -> None:
+        """Daily: forget what is older than `retention`. A coroutine, so that it runs on the
+        event loop with the store's connection (a plain function would run in a thread)."""
+        try:
+            await pipeline.stored(lambda: pipeline.prune(self.app))
+        except StoreFault as fault:
+            self.app.store_failed(fault)
 
     async def _tick(self) -> None:
         """Every TICK seconds, run by the scheduler: the proof of life /healthz and the watchdog
@@ -172,17 +183,14 @@ class Daemon:
                 await asyncio.wait_for(self.stopping.wait(), TICK)
             now_offset = time.time() - time.monotonic()
             if abs(now_offset - offset) > CLOCK_STEP:
-                # the step came after the last check: what reads the last check's time or later on
-                # the new clock was set since the step (or waits longer than the jump)
+                # the step came after the last check: on the new clock, a time from the last check
+                # on was set after the step (or is a wait longer than the jump)
                 await self._clock_stepped(now_offset - offset, since=checked + now_offset)
             offset, checked = now_offset, time.monotonic()
             store = self.app.store
             try:
                 if store.replaced():
-                    log.error("the state database %s was deleted while newsmon had it open: putting it back "
-                              "(to start afresh, stop newsmon first, then remove it)", store.path)
-                    store.restore()
-                    log.warning("the state database is back at %s, nothing lost", store.path)
+                    self._restore()
                 await pipeline.stored(store.flush)  # another process's lock is waited for, off SQLite
                 if time.monotonic() - beat >= HEARTBEAT or self.app.store_fault is not None:
                     await pipeline.stored(lambda: store.heartbeat(time.time(), os.getpid()))
@@ -193,6 +201,18 @@ class Daemon:
                 continue
             if self.app.unrecorded:  # outcomes the store could not take: record them now
                 self.kick.set()
+
+    def _restore(self) -> None:
+        """The state database was deleted while open: put it back (said once, however many
+        tries it takes), and lock the state directory again if it was deleted too."""
+        store = self.app.store
+        if self.app.store_fault is None or self.app.store_fault.kind != "deleted":
+            self.app.store_failed(store_faults.fault("deleted", store.path, "while newsmon had it open; putting it "
+                                                     "back (to start afresh, stop newsmon first, then remove it)"))
+        store.restore()
+        if self.lock is not None and self.lock.renew():
+            log.warning("the state directory %s was deleted too: locked it again", self.lock.directory)
+        log.warning("the state database is back at %s, nothing lost", store.path)
 
     async def _clock_stepped(self, delta: float, since: float) -> None:
         """The wall clock jumped by `delta` seconds (set by hand, an NTP step, a VM resumed)
@@ -327,8 +347,8 @@ class Daemon:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.stop, signum)
         loop.add_signal_handler(signal.SIGHUP, self.reload)
-        pipeline.prune(self.app)
-        recovered = self.app.store.recover()
+        await pipeline.stored(lambda: pipeline.prune(self.app))
+        recovered = await pipeline.stored(self.app.store.recover)
         if recovered:
             log.info("alerts in flight at the last stop returned to the outbox count=%d", recovered)
         self.scheduler = self.schedule()
@@ -385,5 +405,8 @@ class Daemon:
             if pending:
                 log.info("abandoned in-flight work at stop tasks=%d (it will be redone)", len(pending))
                 await asyncio.wait(pending, timeout=1)
-        await self.app.close()
+        try:
+            await self.app.close()
+        except StoreFault as fault:  # a stop is a stop: what could not be written is redone next time
+            log.warning("stopped with the state database still failing: %s", fault)
         log.info("stopped")

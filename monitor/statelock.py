@@ -76,6 +76,23 @@ class StateLock:
         os.close(self.descriptor)  # closing the last descriptor drops the flock
         self.descriptor = None
 
+    def renew(self) -> bool:
+        """Take the lock again when the directory was removed and made anew while held (the
+        daemon puts back a state deleted with `rm -rf`): a lock on the old, unlinked directory
+        protects nothing. True when it did. Raises like `acquire`."""
+        if self.descriptor is None:
+            return False
+        try:
+            current = os.stat(self.directory).st_ino
+        except FileNotFoundError:
+            return False
+        if current == os.fstat(self.descriptor).st_ino:
+            return False
+        os.close(self.descriptor)
+        self.descriptor = None
+        self.acquire()
+        return True
+
     def __enter__(self) -> StateLock:
         return self.acquire()
 

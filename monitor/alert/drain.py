@@ -83,6 +83,7 @@ class Mark:
     required: tuple[str, ...]
     error: str | None = None
     refused: frozenset[str] = frozenset()
+    channel: str = ""
 
 
 @dataclasses.dataclass
@@ -122,10 +123,16 @@ async def drain(outbox: Outbox, channels: Mapping[str, Channel], *, clock: Calla
     `unrecorded` (one list per running newsmon) and are recorded first next time."""
     async with lock:
         run = _Round(outbox, clock, metrics, unrecorded if unrecorded is not None else [], every_attempt=ignore_backoff)
-        while run.unrecorded:
+        while run.unrecorded:  # outcomes a store fault kept out: recorded first, never sent again
             mark = run.unrecorded[0]
-            outbox.mark_delivered(mark.ids, mark.targets, mark.now, mark.via, mark.required, mark.error, mark.refused)
+            sent = outbox.mark_delivered(mark.ids, mark.targets, mark.now, mark.via, mark.required, mark.error,
+                                         mark.refused)
             run.unrecorded.pop(0)
+            run.sent += sent
+            if sent:
+                metrics.alerts_sent.labels(mark.channel).inc(sent)
+                log.info("alert sent (recorded late: the store could not record it at the time) channel=%s alerts=%s",
+                         mark.channel, ",".join(map(str, mark.ids)))
         _expire(run, [name for name, channel in channels.items() if channel.targets])
         for name in outbox.pending_channels():
             if stop is not None and stop.is_set():
@@ -189,7 +196,7 @@ async def _singles(run: _Round, channel: Channel, state: ChannelState,
             now = run.clock()
             problem = "; ".join(problems) or None
             became_sent = run.record(Mark((pending.id,), frozenset(accepted), now, "alert", tuple(channel.target_ids),
-                                          problem, frozenset(refused)))
+                                          problem, frozenset(refused), channel.name))
             if refused:
                 _refused(run, channel, pending, problem or "")
             if passing:
@@ -307,7 +314,7 @@ async def _batch(run: _Round, channel: Channel, state: ChannelState, rows: list[
                 problem = f"{target.privacy}: {outcome.reason}"
                 # none accepted: an attempt, and why it failed
                 run.record(Mark(tuple(rows[i].id for i in todo), frozenset(), run.clock(), via, required, problem,
-                                frozenset({target.id}) if outcome.permanent else frozenset()))
+                                frozenset({target.id}) if outcome.permanent else frozenset(), channel.name))
                 if outcome.permanent:
                     for i in todo:
                         _refused(run, channel, rows[i], problem)
@@ -316,7 +323,7 @@ async def _batch(run: _Round, channel: Channel, state: ChannelState, rows: list[
                 return False
             done = [listed[member] for member in part.members]
             run.sent += run.record(Mark(tuple(rows[i].id for i in done), frozenset({target.id}), run.clock(), via,
-                                        required))
+                                        required, channel=channel.name))
             run.metrics.alerts_sent.labels(channel.name).inc(len(done))
             todo = [i for i in todo if i not in done]
     _succeeded(run, channel, state)

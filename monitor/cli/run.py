@@ -26,11 +26,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     path = config_path(args)
     loaded = app.check(path)
-    with statelock.StateLock(loaded.settings.state_dir):  # one newsmon per state directory
+    with statelock.StateLock(loaded.settings.state_dir) as lock:  # one newsmon per state directory
         if args.once:
             return asyncio.run(once.run(loaded, summary=sys.stdout.isatty()))
         running = app.open_app(loaded, start_workers="now")
-        asyncio.run(daemon.Daemon(running, loader=lambda: app.check(path)).run())
+        asyncio.run(daemon.Daemon(running, loader=lambda: app.check(path), lock=lock).run())
     return EXIT_OK
 
 

@@ -17,7 +17,8 @@ from monitor.store.feeds import Feeds
 from monitor.store.outbox import Outbox
 from monitor.store.reloads import Reload, Reloads
 from monitor.store.rows import AlertRow, ChannelState, FeedRow, FeedState, KnownEntry, QueuedAlert, StoryRow, _dump, _load
-from monitor.store.migrations import MIGRATIONS, SCHEMA_VERSION, _connect, _statements, migrate
+from monitor.store import faults
+from monitor.store.migrations import MIGRATIONS, SCHEMA_VERSION, _connect, _connect_read_only, _statements, migrate
 
 __all__ = ["AlertRow", "ChannelState", "FeedRow", "FeedState", "KnownEntry", "MIGRATIONS", "QueuedAlert", "Reload", "SCHEMA_VERSION", "Store",
            "StoreError", "StoryRow", "migrate", "open_existing", "open_store"]
@@ -55,4 +56,12 @@ def open_existing(state_dir: Path) -> Store:
     path = state_dir / "newsmon.db"
     if not path.exists():
         raise StoreError(f"no newsmon state in {state_dir} (no newsmon.db there yet: run 'newsmon run' first)")
-    return _migrated(_connect(path), path)
+    try:
+        connection = _connect(path)
+    except StoreError:
+        if not faults.refuses_writes(state_dir):
+            raise
+        # a read-only filesystem: SQLite cannot make the WAL's index there, so the file is read
+        # as it stands (nobody can be writing it); `status` then says what is wrong
+        connection = _connect_read_only(path)
+    return _migrated(connection, path)

@@ -42,6 +42,10 @@ class StoreBase:
         finally:
             self.db.close()
 
+    def set_busy(self, seconds: float) -> None:
+        """How long a statement may block waiting for another process's lock from now on."""
+        self.db.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
+
     def replaced(self) -> bool:
         """Whether the database file at `path` is no longer the one this connection has open
         (deleted, or another put in its place)."""

@@ -213,6 +213,18 @@ def _connect(path: Path, busy: float = 30.0) -> sqlite3.Connection:
         raise StoreError(f"cannot open the state database {path}: {error}") from error
 
 
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """A connection that reads the file as it stands, on a filesystem that refuses writes."""
+    try:
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True,
+                                     isolation_level=None, factory=FaultConnection)
+    except sqlite3.Error as error:
+        raise StoreError(f"cannot open the state database {path}: {error}") from error
+    connection.fault_path = str(path)
+    connection.row_factory = sqlite3.Row
+    return connection
+
+
 def migrate(connection: sqlite3.Connection, path: Path) -> None:
     """Bring the schema up to `SCHEMA_VERSION`, one migration per transaction."""
     version = connection.execute("PRAGMA user_version").fetchone()[0]

@@ -123,7 +123,7 @@ class Outbox(StoreBase):
         yet sent, channels backing off or folding, feeds held back) keeps its real distance
         from now, and an alert's age counts real time. With `since` (a time on the new clock,
         before the step), a time from `since` on was set after the step, on the new clock,
-        and stays (a deadline: one set from `since` on)."""
+        and stays; a deadline (`expires`) is judged by when it was set, 48 h before it."""
         def moved(column: str, reference: str = "") -> str:
             return f"{column} = CASE WHEN ?2 IS NULL OR {column}{reference} < ?2 THEN {column} + ?1 ELSE {column} END"
 
