@@ -201,3 +201,35 @@ def test_a_notify_socket_nobody_reads_does_not_stall_the_daemon(tmp_path, web):
         deaf.close()
     assert code == 0 and time.monotonic() - started < 10
     assert "stopped" in stderr and "Traceback" not in stderr
+
+
+def test_the_daily_prune_runs_on_the_event_loop_and_forgets_old_entries(tmp_path, web, caplog):
+    """The retention job runs where the store's connection lives: it used to be a plain function,
+    which APScheduler runs in a worker thread, where SQLite refuses the connection every day."""
+    import asyncio
+    import logging
+    from datetime import datetime, timezone
+
+    from monitor import app as app_module, daemon
+
+    courier, _dispatch = publish(web)
+    path = write_config(tmp_path, [{"url": courier}], {}, retention="1d")
+    running = app_module.open_app(app_module.check(path), workers=1)
+
+    async def scenario() -> None:
+        from monitor import pipeline
+
+        await pipeline.poll(running, running.config.feeds[0])
+        service = daemon.Daemon(running, grace=1)
+        task = asyncio.create_task(service.run())
+        await asyncio.sleep(0.5)  # started: its start-up prune found nothing old
+        running.clock = lambda: time.time() + 3 * 86400  # three days on: every entry is past retention
+        service.scheduler.get_job("prune").modify(next_run_time=datetime.now(timezone.utc))
+        await asyncio.sleep(1.5)
+        service.stop()
+        await task
+
+    with caplog.at_level(logging.INFO):
+        asyncio.run(scenario())
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], [r.getMessage() for r in caplog.records]
+    assert any("pruned entries=" in r.getMessage() for r in caplog.records)
