@@ -111,7 +111,7 @@ def test_an_alert_unsent_after_48_hours_is_dead_listed_and_can_be_retried(tmp_pa
     shown = run_newsmon("--config", str(path), "alerts", "--dead")
     assert shown.stdout.count("dead") >= 2 and "Story 000" in shown.stdout and "Story 001" in shown.stdout
     requeued = run_newsmon("--config", str(path), "alerts", "--retry-dead")
-    assert requeued.stdout.startswith("2 dead alerts queued again")
+    assert requeued.stdout.startswith("2 dead or failed alerts queued again")
     clock.now = time.time() + 1  # the command requeued them with a fresh 48 h from the real time
     web.routes["/down"].status = 200
     assert harness.drain(running, ignore_backoff=True) == (2, 0)

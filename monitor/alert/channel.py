@@ -17,6 +17,7 @@ import sys
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import urlencode, urlsplit
 
 import apprise
@@ -78,6 +79,7 @@ class Target:
         if self.merge_title and title:
             title, body = "", formats.merged(title, body, self.kind)
         sender = self._apprise
+        _forget_future_io(sender)
         if self.email and thread:
             headers = {"+References": thread, **({"+In-Reply-To": thread} if reply else {})}
             sender = apprise.Apprise()
@@ -89,6 +91,19 @@ class Target:
         if bool(result):
             return Outcome(True)
         return _failure(result)
+
+
+def _forget_future_io(sender: apprise.Apprise) -> None:
+    """apprise paces sends to a service (5.5 s apart for most) by the wall clock: after the clock
+    steps back, the last send looks to be in the future and the next one sleeps the size of the
+    step, holding every channel. A last send "in the future" is forgotten (apprise's attribute,
+    read defensively: an apprise without it paces as it likes)."""
+    now = datetime.now()
+    for server in sender:
+        with contextlib.suppress(Exception):
+            last = getattr(server, "_last_io_datetime", None)
+            if isinstance(last, datetime) and last > now:
+                server._last_io_datetime = None
 
 
 # apprise's words for a service's answer: an HTTP status ("error=400."), an SMTP reply
