@@ -13,18 +13,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import ipaddress
 import logging
 import os
 import signal
-import socket
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from monitor import pipeline, shown
+from monitor import pipeline, service, shown
+from monitor.service import sd_notify
 from monitor.app import App
 from monitor.config import Config, changes as config_changes
 from monitor.errors import ConfigError, StoreFault
@@ -38,40 +37,6 @@ CLEANUP = 4.5  # seconds of the stop grace kept for cancelling and closing
 TICK = 5.0  # seconds between the scheduler's `tick` jobs; the watchdog pings only while they run
 HEARTBEAT = 30.0  # seconds between the heartbeat's writes: a store that cannot write is found within this
 CLOCK_STEP = 10.0  # a wall-clock change this much larger than the time elapsed is a step
-
-
-def sd_notify(message: str, environ: Mapping[str, str] = os.environ) -> bool:
-    """Send a message to systemd's notification socket, if there is one. Never blocks: it runs
-    on the event loop, and a reader that has stopped reading (its queue full) must not stall the
-    daemon, its stop included; such a message is dropped, and said (at DEBUG for a watchdog ping,
-    which is sent again within half the watchdog interval)."""
-    address = environ.get("NOTIFY_SOCKET")
-    if not address:
-        return False
-    if address.startswith("@"):
-        address = "\0" + address[1:]
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK) as sock:
-            sock.connect(address)
-            sock.send(message.encode())
-        return True
-    except BlockingIOError:  # systemd is not reading: a watchdog ping is sent again soon, a state change is not
-        log.log(logging.DEBUG if message == "WATCHDOG=1" else logging.WARNING,
-                "systemd's notification socket is full: message dropped socket=%s message=%s", address, message)
-        return False
-    except OSError as error:
-        log.warning("cannot notify systemd socket=%s error=%s", address, error)
-        return False
-
-
-def _loopback(host: str) -> bool:
-    """Whether a listen host is a loopback address (or "localhost")."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class Daemon:
@@ -236,35 +201,9 @@ class Daemon:
             self.app.store_failed(fault)
 
     async def _serve_http(self, listen: str):
-        """/metrics (Prometheus) and /healthz (200 while the scheduler ticks and the store
-        answers, else 503) on `listen`, e.g. 127.0.0.1:9464."""
-        from aiohttp import web
-
-        from monitor.metrics import CONTENT_TYPE
-
-        async def metrics(_request: web.Request) -> web.Response:
-            body = self.app.metrics.render(lambda: self.app.store.alert_counts().get("pending", 0))
-            return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
-
-        async def healthz(_request: web.Request) -> web.Response:
-            problem = self.problem()
-            return web.Response(status=200 if problem is None else 503,
-                                text="ok\n" if problem is None else f"unhealthy: {problem}\n")
-
-        application = web.Application()
-        application.router.add_get("/metrics", metrics)
-        application.router.add_get("/healthz", healthz)
-        runner = web.AppRunner(application, access_log=None)
-        await runner.setup()
-        host, _, port = listen.rpartition(":")
-        site = web.TCPSite(runner, host.strip("[]"), int(port))
-        await site.start()
-        log.info("serving /metrics and /healthz listen=%s", listen)
-        if not _loopback(host.strip("[]")):
-            log.warning("/metrics and /healthz are served on a non-loopback address listen=%s: anyone who can reach "
-                        "this machine can read them (feed URLs, rule and channel names); use 127.0.0.1 and a reverse "
-                        "proxy, or a firewall", listen)
-        return runner
+        """/metrics (Prometheus) and /healthz (200 while healthy, else 503 with why) on `listen`."""
+        return await service.serve_http(listen, lambda: self.app.metrics.render(
+            lambda: self.app.store.alert_counts().get("pending", 0)), self.problem)
 
     def healthy(self) -> bool:
         """The scheduler ticked recently and the store takes writes (its last write, the
