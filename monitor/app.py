@@ -5,10 +5,11 @@ templates, routing) is collected into one ConfigError together with the config p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,9 +77,33 @@ class App:
     warned: set[tuple[str, str]] = field(default_factory=set)  # (feed, kind) said once already
     # per feed id, what its last fully recorded body held: its next body's unchanged items are not parsed
     feed_items: dict[int, FeedItems] = field(default_factory=dict)
+    # Article pages in flight (fetching, waiting for a worker, extracting) at most: a page is fetched
+    # only when an extraction slot will take it soon, so bodies never pile up however many entries
+    # a cycle brings. Set by open_app: max_connections + 2 x workers.
+    pages_bound: int = 16
+    pages_peak: int = 0  # the most in flight at once since start (newsmon_pages_in_flight_peak)
+    _pages: asyncio.Semaphore | None = None
+    _pages_now: int = 0
     unrecorded: list[alert.Mark] = field(default_factory=list)  # delivery outcomes a store fault kept out
     store_fault: StoreFault | None = None  # what keeps the store from recording now, if anything
     store_fault_since: float | None = None
+
+    @contextlib.asynccontextmanager
+    async def page_slot(self) -> AsyncIterator[None]:
+        """One of the `pages_bound` places for an article page, held from its fetch to the end
+        of its extraction."""
+        if self._pages is None:
+            self._pages = asyncio.Semaphore(self.pages_bound)
+        async with self._pages:
+            self._pages_now += 1
+            self.pages_peak = max(self.pages_peak, self._pages_now)
+            self.metrics.pages_in_flight.set(self._pages_now)
+            self.metrics.pages_in_flight_peak.set(self.pages_peak)
+            try:
+                yield
+            finally:
+                self._pages_now -= 1
+                self.metrics.pages_in_flight.set(self._pages_now)
 
     def store_failed(self, fault: StoreFault) -> None:
         """The store cannot record: said once (ERROR) per kind of fault; sending stops until it can."""
@@ -132,6 +157,7 @@ def open_app(loaded: config.Config, *, workers: int | None = None, start_workers
         box.start_ahead()
     opened.set_busy(BUSY_WAIT)  # from here on, waiting is done on the event loop (pipeline.stored)
     return App(
+        pages_bound=settings.max_connections + 2 * box.workers,
         config=loaded,
         matcher=match.Matcher(loaded.entities, loaded.rules),
         router=router(loaded),

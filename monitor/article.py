@@ -30,13 +30,16 @@ async def read(app: App, feed: FeedSpec, outlet: str, entry: Entry, link: str | 
     page: Page | None = None
     if feed.full_text and link:
         try:
-            response = await app.fetcher.get(link, max_bytes=app.config.settings.max_page_size, untrusted=True,
-                                             accept=fetch.PAGE_ACCEPT, proxy=feed.proxy)
-            # a page's date and title are read only when the feed has none (a page's date is a
-            # guess more often than not); without them the page is parsed once, by trafilatura
-            page = await app.sandbox.run(EXTRACT, response.body, response.url, entry.published is None,
-                                         not entry.title)
-            say_repaired(app, feed, page.replaced, page=response.url)
+            async with app.page_slot():  # fetched only when an extraction slot will take it soon
+                response = await app.fetcher.get(link, max_bytes=app.config.settings.max_page_size, untrusted=True,
+                                                 accept=fetch.PAGE_ACCEPT, proxy=feed.proxy)
+                # a page's date and title are read only when the feed has none (a page's date is a
+                # guess more often than not); without them the page is parsed once, by trafilatura
+                page_url = response.url
+                page = await app.sandbox.run(EXTRACT, response.body, page_url, entry.published is None,
+                                             not entry.title)
+                del response  # its body is not held while others wait for a place
+            say_repaired(app, feed, page.replaced, page=page_url)
         except FetchError as error:
             _page_problem(app, feed, entry, error.kind, str(error), unread)
         except (ExtractError, NewsmonError) as error:

@@ -28,6 +28,10 @@ class Metrics:
                                      registry=registry)
         self.alerts_dead = Counter("newsmon_alerts_dead", "Alerts not delivered within 48 h", ["channel"],
                                    registry=registry)
+        self.pages_in_flight = Gauge("newsmon_pages_in_flight", "Article pages being fetched or extracted now "
+                                     "(at most max_connections + 2 x workers)", registry=registry)
+        self.pages_in_flight_peak = Gauge("newsmon_pages_in_flight_peak", "The most article pages in flight at once "
+                                          "since start", registry=registry)
         self.store_faults = Counter("newsmon_store_faults", "Statements the state database refused, by fault "
                                     "(locked, read-only, full, corrupt, deleted, io)", ["kind"], registry=registry)
         self.alerts_pending = Gauge("newsmon_alerts_pending", "Alerts waiting in the outbox", registry=registry)
