@@ -165,6 +165,10 @@ def same_story(a: Signature, b: Signature) -> tuple[bool, float]:
 
 INDEXED = 12  # the smallest sketch values that make a signature findable (see StoryIndex)
 COMMON = 32  # a sketch value held by more signatures than this is a stock phrase, not a lead
+# Holders kept per value: every copy of a value follows the same probe chain, so without a cap
+# n items sharing a phrase cost n^2/2 probes to add (4,000 near-identical items took a minute).
+# Well above COMMON, so a stock phrase stays one after its oldest holders leave the window.
+HOLDERS_KEPT = 4 * COMMON
 
 
 class ValueTable:
@@ -186,6 +190,7 @@ class ValueTable:
             self._rebuild()
         keys, nums, mask = self.keys, self.nums, self.mask
         slot, step = value & mask, ((value >> 32) & mask) | 1  # odd step: visits every slot
+        holders = 0
         while True:
             held = nums[slot]
             if held == 0 or held == 0xFFFFFFFF:  # EMPTY or GONE
@@ -193,6 +198,10 @@ class ValueTable:
                 keys[slot], nums[slot] = value, number
                 self.live += 1
                 return
+            if keys[slot] == value:
+                holders += 1
+                if holders >= HOLDERS_KEPT:  # a stock phrase: more holders would only lengthen its chain
+                    return
             slot = (slot + step) & mask
 
     def get(self, value: int, limit: int) -> list[int]:
