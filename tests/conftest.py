@@ -9,6 +9,7 @@ import email.policy
 import hashlib
 import http.server
 import json
+import logging
 import os
 import socket
 import sys
@@ -47,6 +48,18 @@ class Route:
     etag: bool = True
     headers: dict = field(default_factory=dict)
     delay: float = 0.0  # seconds to wait before answering (a slow server)
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """A test that runs `cli.main` in-process points the root logger at its captured stdout;
+    put the handlers back, so later tests do not write to a closed stream ("Logging error")."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
 
 
 class WebServer:
