@@ -85,6 +85,11 @@ class Mark:
     refused: frozenset[str] = frozenset()
     channel: str = ""
 
+    def record(self, outbox: Outbox) -> int:
+        """Write it; returns how many alerts became sent."""
+        return outbox.mark_delivered(self.ids, self.targets, self.now, self.via, self.required, self.error,
+                                     self.refused)
+
 
 @dataclasses.dataclass
 class _Round:
@@ -102,8 +107,7 @@ class _Round:
         """Record an outcome (see `Mark`); returns how many alerts became sent. A store fault
         keeps it in `unrecorded` and stops the drain (StoreError)."""
         try:
-            return self.outbox.mark_delivered(mark.ids, mark.targets, mark.now, mark.via, mark.required,
-                                              mark.error, mark.refused)
+            return mark.record(self.outbox)
         except StoreError:
             self.unrecorded.append(mark)
             raise
@@ -125,8 +129,7 @@ async def drain(outbox: Outbox, channels: Mapping[str, Channel], *, clock: Calla
         run = _Round(outbox, clock, metrics, unrecorded if unrecorded is not None else [], every_attempt=ignore_backoff)
         while run.unrecorded:  # outcomes a store fault kept out: recorded first, never sent again
             mark = run.unrecorded[0]
-            sent = outbox.mark_delivered(mark.ids, mark.targets, mark.now, mark.via, mark.required, mark.error,
-                                         mark.refused)
+            sent = mark.record(outbox)
             run.unrecorded.pop(0)
             run.sent += sent
             if sent:
@@ -192,7 +195,10 @@ async def _singles(run: _Round, channel: Channel, state: ChannelState,
                     accepted.add(target.id)
                 else:
                     problems.append(f"{target.privacy}: {outcome.reason}")
-                    (refused.add(target.id) if outcome.permanent else passing.append(problems[-1]))
+                    if outcome.permanent:
+                        refused.add(target.id)
+                    else:
+                        passing.append(problems[-1])
             now = run.clock()
             problem = "; ".join(problems) or None
             became_sent = run.record(Mark((pending.id,), frozenset(accepted), now, "alert", tuple(channel.target_ids),

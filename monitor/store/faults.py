@@ -87,17 +87,14 @@ class FaultConnection(sqlite3.Connection):
     fault_path: str = "?"
 
     def execute(self, *args, **kwargs):  # type: ignore[override]
-        try:
-            return super().execute(*args, **kwargs)
-        except sqlite3.Error as error:
-            problem = classify(error, self.fault_path)
-            if problem is None:
-                raise
-            raise problem from error
+        return self._translated(super().execute, args, kwargs)
 
     def executemany(self, *args, **kwargs):  # type: ignore[override]
+        return self._translated(super().executemany, args, kwargs)
+
+    def _translated(self, call, args, kwargs):
         try:
-            return super().executemany(*args, **kwargs)
+            return call(*args, **kwargs)
         except sqlite3.Error as error:
             problem = classify(error, self.fault_path)
             if problem is None:
