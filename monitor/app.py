@@ -71,7 +71,7 @@ class App:
     fetcher: fetch.Fetcher
     sandbox: sandbox.Sandbox
     outbox_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    stories: stories.StoryIndex | None = None
+    _stories: stories.StoryIndex | None = None  # read from the store when first needed: story_index()
     metrics: Metrics = field(default_factory=Metrics)
     clock: Callable[[], float] = time.time  # tests pass a controllable clock
     warned: set[tuple[str, str]] = field(default_factory=set)  # (feed, kind) said once already
@@ -104,6 +104,15 @@ class App:
             finally:
                 self._pages_now -= 1
                 self.metrics.pages_in_flight.set(self._pages_now)
+
+    def story_index(self) -> stories.StoryIndex:
+        """The near-duplicate signatures within the story window, read from the store the first
+        time an article needs its story (a cycle that brings nothing new never reads them)."""
+        if self._stories is None:
+            started = time.process_time()
+            self._stories = story_index(self.store, self.config.settings.story_window)
+            log.debug("story window read: %d signatures in %.2fs", len(self._stories), time.process_time() - started)
+        return self._stories
 
     def store_failed(self, fault: StoreFault) -> None:
         """The store cannot record: said once (ERROR) per kind of fault; sending stops until it can."""
@@ -165,7 +174,6 @@ def open_app(loaded: config.Config, *, workers: int | None = None, start_workers
         store=opened,
         fetcher=fetch.for_settings(settings),
         sandbox=box,
-        stories=story_index(opened, settings.story_window),
     )
 
 
@@ -180,15 +188,14 @@ def story_index(opened: store.Store, window: float) -> stories.StoryIndex:
     """The signatures of the articles fetched within the story window. Those an older newsmon
     made with another shingle hash are made again from the stored text, and stored, so that
     stories from before an upgrade are still joined (and the next start reads them as they are)."""
-    index = stories.StoryIndex(window)
+    since = time.time() - window
+    index = stories.StoryIndex(window, expected=opened.count_recent_signatures(since))
     resigned = []
-    for article_id, story, blob, title, seen in opened.recent_signatures(time.time() - window):
-        if stories.is_current(blob):
-            signature = stories.unpack(blob, title)
-        else:
-            signature = stories.signature(title, opened.article_text(article_id))
-            resigned.append((article_id, signature.pack()))
-        index.add(story, signature, seen, title)
+    for article_id, story, blob, title, seen in opened.recent_signatures(since):
+        if not stories.is_current(blob):
+            blob = stories.signature(title, opened.article_text(article_id)).pack()
+            resigned.append((article_id, blob))
+        index.add_packed(story, blob, title, seen)
     if resigned:
         opened.set_signatures(resigned)
     return index

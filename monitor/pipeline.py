@@ -269,6 +269,7 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
     window, and alerts only for rules that have not alerted on that story yet."""
     link = urls.unwrap(entry.link) if entry.link else None
     canonical_link = _identity(link)
+    recorded = app.store.recorded
     if known is None and canonical_link:
         existing = app.store.article_by_link(canonical_link)
         if existing is not None and existing.article_id is not None:
@@ -278,7 +279,7 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
     signed = functools.cache(lambda: stories.signature(article.title, article.text))  # made once, if needed
 
     if known is None:  # meanwhile another entry (of this poll or another feed) may have brought it
-        if canonical_link:
+        if canonical_link and app.store.recorded != recorded:
             existing = app.store.article_by_link(canonical_link)
             if existing is not None and existing.article_id is not None:
                 await stored(lambda: app.store.link_entry(feed_id, entry, canonical_link, existing.article_id,
@@ -309,21 +310,24 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
                                    canonical_link=canonical_link, now=now, mentions=mentions, quiet=quiet or None)
             return known.story_id, alerts, "updated"
         signature = signed()
-        story = app.stories.find(signature, now)
+        story = app.story_index().find(signature, now)
         alerts = [] if quiet else app.router.alerts_for(matches, article, name, story, app.store)
         _article_id, story_id = app.store.record_entry(feed_id, entry, article, matches, alerts, story_id=story,
                                                        canonical_link=canonical_link, signature=signature.pack(),
                                                        now=now, mentions=mentions, quiet=quiet or None)
-        app.stories.add(story_id, signature, now, article.title)
+        app.story_index().add(story_id, signature, now, article.title)
         return story_id, alerts, "joined story" if story is not None else "new story"
 
     story, alerts, kind = await stored(commit)
     app.metrics.entries.inc()
+    # A silent first poll can record thousands of matches: each is said at DEBUG, and the feed's
+    # own line says how many entries it recorded without alerting.
+    level = logging.DEBUG if silent else logging.INFO
     for found in matches:
         app.metrics.matches.labels(found.rule).inc()
         why = f" (silent: {silent})" if silent else " (silent: published too long ago)" if too_old else ""
-        log.info("match rule=%s story=%s feed=%s title=%r %s%s", found.rule, story, shown.url(feed.url), article.title,
-                 kind, why)
+        log.log(level, "match rule=%s story=%s feed=%s title=%r %s%s", found.rule, story, shown.url(feed.url),
+                article.title, kind, why)
     if alerts:
         on_queued()
     return len(alerts), quiet

@@ -9,11 +9,14 @@ whole arrays at once, so no Python code runs per shingle (hashing every shingle 
 a third of a cold cycle's main-process CPU). Two articles are the same story when the
 estimated Jaccard similarity of their shingles is high, or moderately high with similar titles
 (outlets retitle wire copy and wrap it in their own boilerplate). Only a window of recent
-signatures (default 72 h) is searched; it is rebuilt from the store at start.
+signatures (default 72 h) is searched; it is read from the store when a process first needs
+it (a cycle whose feeds bring nothing new never reads it), straight from the stored bytes into
+a table sized for all of them, so reading it is linear in the window.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import heapq
 import re
@@ -21,6 +24,7 @@ import struct
 import unicodedata
 from array import array
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 K = 64  # sketch size: Jaccard estimates within about +-0.06
@@ -61,7 +65,9 @@ class Signature:
 
 
 def _words(text: str) -> list[str]:
-    return WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+    if not unicodedata.is_normalized("NFKC", text):  # most text is: checking is 20 times cheaper
+        text = unicodedata.normalize("NFKC", text)
+    return WORD.findall(text.casefold())
 
 
 def _lanes(words: list[str]) -> bytes:
@@ -127,15 +133,36 @@ def is_current(blob: bytes) -> bool:
     return len(blob) % 8 == 5 and blob[0] == VERSION
 
 
-def unpack(blob: bytes, title: str) -> Signature:
+def _parts(blob: bytes) -> tuple[int, tuple[int, ...], int]:
+    """A packed signature's hash version, sketch and shingle count."""
     if len(blob) % 8 == 5:
-        version, blob = blob[0], blob[1:]
+        version, offset = blob[0], 1
     else:
-        version = LEGACY
-    count = (len(blob) - 4) // 8
-    values = struct.unpack(f"<{count}QI", blob)
-    title_words = frozenset(word for word in _words(title) if word not in STOPWORDS and len(word) > 1)
-    return Signature(tuple(values[:count]), title_words, values[count], version)
+        version, offset = LEGACY, 0
+    count = (len(blob) - offset - 4) // 8
+    values = struct.unpack_from(f"<{count}QI", blob, offset)
+    return version, values[:count], values[count]
+
+
+@functools.lru_cache(maxsize=1 << 15)
+def _title_words(title: str) -> frozenset[str]:
+    """A title's content words (a candidate's, each time it is compared: kept for the next)."""
+    return frozenset(word for word in _words(title) if word not in STOPWORDS and len(word) > 1)
+
+
+def unpack(blob: bytes, title: str) -> Signature:
+    version, sketch, shingles = _parts(blob)
+    return Signature(sketch, _title_words(title), shingles, version)
+
+
+def _overlap(a: set[int], b: set[int]) -> float:
+    """Estimated Jaccard similarity of two bottom-k sketches: the share of the k smallest
+    values of their union that both hold."""
+    both = a & b
+    if not both:
+        return 0.0
+    union = sorted(a | b)[:K]
+    return len(both.intersection(union)) / len(union)
 
 
 def text_similarity(a: Signature, b: Signature) -> float:
@@ -143,24 +170,30 @@ def text_similarity(a: Signature, b: Signature) -> float:
     different shingle hashes: their values have nothing in common)."""
     if not a.sketch or not b.sketch or a.version != b.version:
         return 0.0
-    union = heapq.nsmallest(K, set(a.sketch) | set(b.sketch))
-    both = set(a.sketch) & set(b.sketch)
-    return sum(1 for value in union if value in both) / len(union)
+    return _overlap(set(a.sketch), set(b.sketch))
+
+
+def _title_overlap(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
 
 
 def title_similarity(a: Signature, b: Signature) -> float:
-    if not a.title_words or not b.title_words:
-        return 0.0
-    return len(a.title_words & b.title_words) / len(a.title_words | b.title_words)
+    return _title_overlap(a.title_words, b.title_words)
+
+
+def _judged(text: float, short: bool, title: Callable[[], float]) -> tuple[bool, float]:
+    """Whether two articles are one story, and a score for ranking candidates, from their
+    text similarity, whether either is short, and (asked only when it matters) their titles'."""
+    if not short and not TEXT_WITH_TITLE <= text < TEXT_JOIN:
+        return text >= TEXT_JOIN, text
+    similar = title()
+    joined = text >= TEXT_JOIN or (text >= TEXT_WITH_TITLE and similar >= TITLE_JOIN) or (short and similar >= SHORT_TITLE_JOIN)
+    return joined, max(text, similar if short else text)
 
 
 def same_story(a: Signature, b: Signature) -> tuple[bool, float]:
     """Whether two articles report the same story, and a score for ranking candidates."""
-    text = text_similarity(a, b)
-    title = title_similarity(a, b)
-    short = min(a.shingles, b.shingles) < SHORT
-    joined = text >= TEXT_JOIN or (text >= TEXT_WITH_TITLE and title >= TITLE_JOIN) or (short and title >= SHORT_TITLE_JOIN)
-    return joined, max(text, title if short else text)
+    return _judged(text_similarity(a, b), min(a.shingles, b.shingles) < SHORT, lambda: title_similarity(a, b))
 
 
 INDEXED = 12  # the smallest sketch values that make a signature findable (see StoryIndex)
@@ -178,6 +211,15 @@ class ValueTable:
 
     EMPTY, GONE = 0, 0xFFFFFFFF
 
+    @classmethod
+    def sized(cls, values: int) -> ValueTable:
+        """A table that holds `values` values at a load of at most 0.5, so filling it never
+        rebuilds and probe chains stay short."""
+        capacity = 1 << 12
+        while capacity < 2 * values:
+            capacity *= 2
+        return cls(capacity)
+
     def __init__(self, capacity: int = 1 << 12):
         self.keys = array("Q", bytes(8 * capacity))
         self.nums = array("I", bytes(4 * capacity))
@@ -185,24 +227,27 @@ class ValueTable:
         self.filled = 0  # slots holding a number or a tombstone
         self.live = 0
 
-    def add(self, value: int, number: int) -> None:
-        if (self.filled + 1) * 10 > len(self.nums) * 7:  # keep the load under 0.7
-            self._rebuild()
+    def add(self, values: tuple[int, ...], number: int) -> None:
+        """Add `number` as a holder of each of `values` (one loop for all: this is most of
+        reading a story window)."""
+        if (self.filled + len(values)) * 10 > len(self.nums) * 7:  # keep the load under 0.7
+            self._rebuild(len(values))
         keys, nums, mask = self.keys, self.nums, self.mask
-        slot, step = value & mask, ((value >> 32) & mask) | 1  # odd step: visits every slot
-        holders = 0
-        while True:
-            held = nums[slot]
-            if held == 0 or held == 0xFFFFFFFF:  # EMPTY or GONE
-                self.filled += held == 0
-                keys[slot], nums[slot] = value, number
-                self.live += 1
-                return
-            if keys[slot] == value:
-                holders += 1
-                if holders >= HOLDERS_KEPT:  # a stock phrase: more holders would only lengthen its chain
-                    return
-            slot = (slot + step) & mask
+        for value in values:
+            slot, step = value & mask, ((value >> 32) & mask) | 1  # odd step: visits every slot
+            holders = 0
+            while True:
+                held = nums[slot]
+                if held == 0 or held == 0xFFFFFFFF:  # EMPTY or GONE
+                    self.filled += held == 0
+                    keys[slot], nums[slot] = value, number
+                    self.live += 1
+                    break
+                if keys[slot] == value:
+                    holders += 1
+                    if holders >= HOLDERS_KEPT:  # a stock phrase: more holders would only lengthen its chain
+                        break
+                slot = (slot + step) & mask
 
     def get(self, value: int, limit: int) -> list[int]:
         """The numbers holding `value`, at most `limit` of them (more means "too many")."""
@@ -232,16 +277,23 @@ class ValueTable:
                 return
             slot = (slot + step) & mask
 
-    def _rebuild(self) -> None:
-        """A load of at most 0.6 after it (growing or shrinking), tombstones dropped."""
+    def _rebuild(self, coming: int = 1) -> None:
+        """A load of at most 0.6 after it and `coming` more values (growing or shrinking),
+        tombstones dropped."""
         capacity = 1 << 12
-        while capacity * 6 < (self.live + 1) * 10:
+        while capacity * 6 < (self.live + coming) * 10:
             capacity *= 2
         keys, nums = self.keys, self.nums
         self.__init__(capacity)
         for key, held in zip(keys, nums):
             if held != self.EMPTY and held != self.GONE:
-                self.add(key, held)
+                self.add((key,), held)
+
+
+def _leads(packed: bytes) -> tuple[int, ...]:
+    """The INDEXED smallest sketch values of a packed signature (the sketch is sorted)."""
+    offset = len(packed) % 8 - 4  # the version byte, if any
+    return struct.unpack_from(f"<{min(INDEXED, (len(packed) - 4) // 8)}Q", packed, offset)
 
 
 class StoryIndex:
@@ -253,9 +305,9 @@ class StoryIndex:
     about 1 - 0.5 ** INDEXED; values that many signatures share (stock phrases) are not used
     as leads. Candidates found that way are then compared in full."""
 
-    def __init__(self, window: float):
+    def __init__(self, window: float, expected: int = 0):
         self.window = window
-        self.by_value = ValueTable()  # sketch value -> entry numbers
+        self.by_value = ValueTable.sized(expected * INDEXED)  # sketch value -> entry numbers
         self.entries: dict[int, tuple[int, bytes, str, float]] = {}  # number -> (story, packed, title, seen)
         self.order: deque[int] = deque()
         self.counter = 0
@@ -264,12 +316,15 @@ class StoryIndex:
         return len(self.entries)
 
     def add(self, story: int, sig: Signature, seen: float, title: str = "") -> None:
+        self.add_packed(story, sig.pack(), title or " ".join(sorted(sig.title_words)), seen)
+
+    def add_packed(self, story: int, packed: bytes, title: str, seen: float) -> None:
+        """Add a signature as the store keeps it (`Signature.pack`), without unpacking it."""
         self.counter += 1
         number = self.counter
-        self.entries[number] = (story, sig.pack(), title or " ".join(sorted(sig.title_words)), seen)
+        self.entries[number] = (story, packed, title, seen)
         self.order.append(number)
-        for value in sig.sketch[:INDEXED]:
-            self.by_value.add(value, number)
+        self.by_value.add(_leads(packed), number)
 
     def prune(self, now: float) -> None:
         """Forget signatures older than the window (they stay in the store)."""
@@ -280,22 +335,30 @@ class StoryIndex:
                 break
             self.order.popleft()
             del self.entries[number]
-            offset = len(packed) % 8 - 4  # the version byte, if any
-            for value in struct.unpack_from(f"<{min(INDEXED, (len(packed) - 4) // 8)}Q", packed, offset):
+            for value in _leads(packed):
                 self.by_value.remove(value, number)
 
     def find(self, sig: Signature, now: float) -> int | None:
-        """The story `sig` belongs to, if one within the window matches; else None."""
+        """The story `sig` belongs to, if one within the window matches; else None. Candidates
+        are compared in order of how many of its leads they share, the most recent first among
+        equals; the best score wins, and a perfect one (a copy) ends the search."""
         self.prune(now)
-        candidates: set[int] = set()
+        shared: dict[int, int] = {}
         for value in sig.sketch[:INDEXED]:
             holders = self.by_value.get(value, COMMON + 1)
             if len(holders) <= COMMON:
-                candidates.update(holders)
+                for number in holders:
+                    shared[number] = shared.get(number, 0) + 1
         best: tuple[float, int] | None = None
-        for number in sorted(candidates, reverse=True)[:200]:  # the most recent first
+        mine, short = set(sig.sketch), sig.shingles < SHORT
+        for number in sorted(shared, key=lambda number: (shared[number], number), reverse=True)[:200]:
             story, packed, title, _seen = self.entries[number]
-            joined, score = same_story(sig, unpack(packed, title))
+            version, sketch, shingles = _parts(packed)  # compared as stored: no Signature made
+            text = _overlap(mine, set(sketch)) if version == sig.version and mine and sketch else 0.0
+            joined, score = _judged(text, short or shingles < SHORT,
+                                    lambda: _title_overlap(sig.title_words, _title_words(title)))
             if joined and (best is None or score > best[0]):
                 best = (score, story)
+                if score >= 1.0:
+                    break
         return best[1] if best else None

@@ -92,7 +92,7 @@ class _Tables:
         # (spaces and dashes included), or one character that is not plain, a space or a dash.
         self.special = re.compile(f"[^{klass}]{{2,}}|[^{klass} \\-]")
         self.ascii = str.maketrans({**{c: " " for c in "\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"}, "`": "'"})
-        self.runs: dict[tuple[str, str], list[tuple[str, int]]] = {}
+        self.runs: dict[tuple[str, str], tuple[str, tuple[int, ...]]] = {}  # normalize's per-run cache
 
 
 _tables: _Tables | None = None
@@ -181,9 +181,13 @@ def normalize(text: str) -> Normalized:
     else:
         text_ = text
     pieces: list[str] = []
+    # Segments: from position starts[i] on, a character's origin is origins[i] plus its distance
+    # from starts[i]. One begins only where that shift changes (a character dropped or added),
+    # not at every special character: a newline that becomes a space moves nothing.
     starts: list[int] = []
     origins: list[int] = []
     length = 0
+    shift = None  # origin minus position in the current segment
     previous = ""
     done = 0
     cache = tables.runs
@@ -196,28 +200,35 @@ def normalize(text: str) -> Normalized:
             if plain[0] == " " and not length:
                 plain, origin = plain[1:], origin + 1
             if plain:
+                if origin - length != shift:
+                    shift = origin - length
+                    starts.append(length)
+                    origins.append(origin)
                 pieces.append(plain)
-                starts.append(length)
-                origins.append(origin)
                 length += len(plain)
                 previous = plain[-1]
         if found is None:
             break
         run = found.group()
         key = (run, _previous_key(run, previous))
-        out = cache.get(key)
-        if out is None:
+        known = cache.get(key)
+        if known is None:
             out = _run(run, previous)
+            # the run's output, and each output character's index in the run minus its own
+            known = ("".join(char for char, _index in out), tuple(index - k for k, (_char, index) in enumerate(out)))
             if len(cache) > 50000:
                 cache.clear()
-            cache[key] = out
-        for char, index in out:
-            pieces.append(char)
-            starts.append(length)
-            origins.append(begin + index)
-            length += 1
-        if out:
-            previous = out[-1][0]
+            cache[key] = known
+        chars, offsets = known
+        for k, offset in enumerate(offsets):
+            if begin + offset - length != shift:
+                shift = begin + offset - length
+                starts.append(length + k)
+                origins.append(begin + offset + k)
+        if chars:
+            pieces.append(chars)
+            length += len(chars)
+            previous = chars[-1]
         done = end
     cased = "".join(pieces)
     if cased.endswith(" "):

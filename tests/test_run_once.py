@@ -184,3 +184,20 @@ def test_progress_is_said_every_few_seconds_during_a_long_cycle(capsys):
         progress()
     lines = capsys.readouterr().err.splitlines()
     assert lines == ["newsmon: 20 of 100 feeds polled (5 s)", "newsmon: 40 of 100 feeds polled (10 s)"]
+
+
+def test_a_run_whose_feeds_bring_nothing_new_does_not_read_the_story_window(tmp_path, web):
+    """Start-up does not grow with history: the near-duplicate signatures of the story window
+    are read only by a run that has an article to place in a story."""
+    courier, _dispatch = publish(web, courier_items=COURIER_ITEMS[:-1])
+    path = write_config(tmp_path, [{"url": courier}], {"hook": [hook(web)]})
+    first = run_newsmon("--config", str(path), "--log-level", "debug", "run", "--once")
+    assert first.returncode == 0, first.stderr
+    assert "story window read: 0 signatures" in first.stderr  # the first poll records articles
+    quiet = run_newsmon("--config", str(path), "--log-level", "debug", "run", "--once")
+    assert quiet.returncode == 0, quiet.stderr
+    assert "new_entries=0" in quiet.stderr and "story window read" not in quiet.stderr
+    publish(web)  # one more item
+    news = run_newsmon("--config", str(path), "--log-level", "debug", "run", "--once")
+    assert news.returncode == 0, news.stderr
+    assert f"story window read: {len(COURIER_ITEMS) - 1} signatures" in news.stderr and "new_entries=1" in news.stderr

@@ -373,7 +373,7 @@ def test_the_value_table_behaves_like_a_dict_of_lists_through_growth_removals_an
     live: list[tuple[int, int]] = []
     for number in range(1, 6000):
         for value in [rng.getrandbits(64) for _ in range(3)] + [rng.choice(stock)]:
-            table.add(value, number)
+            table.add((value,), number)
             reference.setdefault(value, []).append(number)
             live.append((value, number))
         if rng.random() < 0.4 and live:
@@ -394,6 +394,6 @@ def test_a_phrase_every_item_shares_does_not_make_adding_quadratic():
     adding n items that share a stock phrase grows with n, not n squared."""
     table = stories.ValueTable()
     for number in range(1, 20001):
-        table.add(12345, number)
+        table.add((12345,), number)
     assert len(table.get(12345, 10**6)) == stories.HOLDERS_KEPT
     assert len(table.get(12345, stories.COMMON + 1)) == stories.COMMON + 1  # still a stock phrase

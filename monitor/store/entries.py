@@ -15,6 +15,8 @@ class Entries(StoreBase):
     """The `entries`, `articles`, `stories` and `hits` tables (and the outbox rows queued with
     a new or changed entry)."""
 
+    recorded = 0  # entries this process recorded or linked: a lookup made since none was need not be made again
+
     def known_entries(self, feed_id: int) -> dict[str, KnownEntry]:
         """Every entry recorded for a feed, by entry key."""
         rows = self.db.execute(
@@ -63,6 +65,7 @@ class Entries(StoreBase):
                 db.execute("UPDATE stories SET representative_article = ? WHERE id = ?", (article_id, story))
             self._upsert_entry(db, feed_id, entry, canonical_link, article_id, now, quiet)
             self._hits_and_alerts(db, article_id, story, matches, alerts, now, mentions, feed_id)
+        self.recorded += 1
         return article_id, story
 
     def link_entry(self, feed_id: int, entry: Entry, canonical_link: str | None, article_id: int,
@@ -72,6 +75,7 @@ class Entries(StoreBase):
         transaction (see `later`): lost in a crash, it is read and linked again."""
         with self.later() as db:
             self._upsert_entry(db, feed_id, entry, canonical_link, article_id, time.time() if now is None else now)
+        self.recorded += 1
 
     def update_entry(self, feed_id: int, entry: Entry, article_id: int, article: Article, matches: list[Match],
                      alerts: list[QueuedAlert], *, canonical_link: str | None = None, now: float | None = None,
@@ -105,11 +109,13 @@ class Entries(StoreBase):
     def _hits_and_alerts(db: sqlite3.Connection, article_id: int, story: int, matches: list[Match],
                          alerts: list[QueuedAlert], now: float, mentions: list[Hit] = (), feed_id: int | None = None) -> None:
         """Store the hits of each matching rule, and every entity mention (rule '') for replay."""
-        db.executemany(
-            'INSERT INTO hits (article_id, rule, term, entity, alias, field, start, "end") VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-            [(article_id, m.rule, h.term, h.entity, h.alias, h.field, h.start, h.end) for m in matches for h in m.hits]
-            + [(article_id, "", h.term, h.entity, h.alias, h.field, h.start, h.end) for h in mentions],
-        )
+        hits = ([(article_id, m.rule, h.term, h.entity, h.alias, h.field, h.start, h.end) for m in matches for h in m.hits]
+                + [(article_id, "", h.term, h.entity, h.alias, h.field, h.start, h.end) for h in mentions])
+        if hits:
+            db.executemany('INSERT INTO hits (article_id, rule, term, entity, alias, field, start, "end") '
+                           'VALUES (?, ?, ?, ?, ?, ?, ?, ?)', hits)
+        if not alerts:
+            return
         db.executemany(
             """INSERT OR IGNORE INTO alerts (rule, story_id, channel, seq, article_id, next_attempt, created, message,
                feed_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
@@ -142,6 +148,11 @@ class Entries(StoreBase):
         yield from self.db.execute(
             """SELECT id, story_id, signature, title, fetched FROM articles
                WHERE fetched >= ? AND signature IS NOT NULL ORDER BY fetched""", (since,))
+
+    def count_recent_signatures(self, since: float) -> int:
+        """How many articles fetched since `since` have a signature."""
+        return self.db.execute("SELECT COUNT(*) FROM articles WHERE fetched >= ? AND signature IS NOT NULL",
+                               (since,)).fetchone()[0]
 
     def article_text(self, article_id: int) -> str:
         """An article's stored text ("" if there is no such article)."""
