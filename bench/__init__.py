@@ -2,7 +2,7 @@
 
 Run from the repository root with the project's virtualenv:
 
-    python -m bench --quick     # about 2 minutes, results in bench/results/quick.json
+    python -m bench --quick     # about 8 minutes, results in bench/results/quick-<time>.json
     python -m bench             # the full run; rewrites docs/benchmarks.md
 
 Modules, one job each:
@@ -16,7 +16,12 @@ Modules, one job each:
 - `floor`    the libraries alone: feedparser + trafilatura + the matcher in a 2-process pool
 - `quality`  extraction quality on the article-extraction-benchmark pages
 - `scenarios` the measures (a)-(f), each a function returning plain numbers
-- `report`   the results table and docs/benchmarks.md
+- `peers`    rss2email and feed2exec (Debian's packages) and newsmon, each set up to poll the farm,
+             and the loopback SMTP sink their mails go to
+- `copies`   article pages copied per link, their URLs made unique to it (no two items share one)
+- `sidebyside` the measures (h)-(j): newsmon next to the peers, full-text memory, warm at scale
+- `report`   the results table and docs/benchmarks.md (`notes` the page around it, `peer_report`
+             the side-by-side part)
 
 Benchmarks send traffic to loopback addresses (127.0.0.0/8) only.
 """

@@ -1,7 +1,7 @@
 """`python -m bench`: run newsmon's benchmarks and report them.
 
-    python -m bench --quick     # about 2 minutes: fewer feeds, fewer runs; prints the table
-    python -m bench             # the full run (about 15-25 minutes); rewrites docs/benchmarks.md
+    python -m bench --quick     # about 8 minutes: fewer feeds, fewer runs; prints the table
+    python -m bench             # the full run (about an hour, (h)-(j) most of it); rewrites docs/benchmarks.md
 
 Results (every number, every run) go to bench/results/<mode>-<time>.json.
 """
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import corpus, procs, report, scenarios
+from bench import corpus, peers, procs, report, scenarios, sidebyside
 
-MEASURES = "abcdefg"
+MEASURES = "abcdefghij"
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,14 @@ class Plan:
     memory_rate: float  # new entries per second while it runs
     memory_runs: int
     startup_repeat: int
+    peer_feeds: int = 500  # (h): newsmon, rss2email and feed2exec side by side
+    peer_delays: tuple = (0.0, 50.0)  # ms per response
+    peer_runs: int = 3  # warm and changed10 runs at the first delay (cold: one per tool and delay)
+    peer_delayed_runs: int = 1  # ... at the other delays
+    text_feeds: tuple = (150, 500)  # (i): full-text cold polls (the size (h) measured at 0 ms is not repeated)
+    text_runs: int = 1
+    warm_sizes: tuple = (500, 2000)  # (j): warm polls, CPU per feed
+    warm_runs: int = 3
 
 
 FULL = Plan(feeds=500, items=10, hosts=8, runs=3, latency_feeds=30, latency_events=60, latency_rate=2.0,
@@ -48,18 +56,20 @@ FULL = Plan(feeds=500, items=10, hosts=8, runs=3, latency_feeds=30, latency_even
             memory_runs=3, startup_repeat=10)
 QUICK = Plan(feeds=50, items=10, hosts=8, runs=2, latency_feeds=10, latency_events=20, latency_rate=2.0,
              latency_runs=1, memory_feeds=100, memory_entries=100_000, memory_window=30.0, memory_rate=2.0,
-             memory_runs=1, startup_repeat=10)
+             memory_runs=1, startup_repeat=10, peer_feeds=20, peer_runs=1, text_feeds=(10, 20), warm_sizes=(50, 200),
+             warm_runs=2)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description="newsmon's benchmarks: what newsmon costs, "
                                      "measured against its libraries' own floor, on a loopback feed farm.")
-    parser.add_argument("--quick", action="store_true", help="a short run (about 2 minutes); docs are not rewritten")
+    parser.add_argument("--quick", action="store_true", help="a short run (about 8 minutes); docs are not rewritten")
     parser.add_argument("--corpus", help="the shared corpus (default: $NEWSMON_CORPUS, else ../shared/corpus)")
     parser.add_argument("--only", default=MEASURES, metavar="LETTERS",
-                        help="which measures, e.g. 'abc' (default: all of abcdefg; a and c run together)")
+                        help="which measures, e.g. 'abc' (default: all of abcdefghij; a and c run together)")
     parser.add_argument("--feeds", type=int, help="feeds in the cold/warm cycles (default 500; 50 with --quick)")
     parser.add_argument("--runs", type=int, help="repetitions of each measure (default 3; fewer with --quick)")
+    parser.add_argument("--delays", metavar="MS,MS", help="(h): response delays of the farm, in ms (default 0,50)")
     parser.add_argument("--write-docs", action=argparse.BooleanOptionalAction, default=None,
                         help="rewrite docs/benchmarks.md (default: yes for a full run of every measure)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (state, logs, configs)")
@@ -75,17 +85,24 @@ def main(argv: list[str] | None = None) -> int:
     if args.feeds:
         plan = _replace(plan, feeds=args.feeds)
     if args.runs:
-        plan = _replace(plan, runs=args.runs, latency_runs=args.runs, memory_runs=args.runs)
+        plan = _replace(plan, runs=args.runs, latency_runs=args.runs, memory_runs=args.runs, peer_runs=args.runs,
+                        warm_runs=args.runs)
+    if args.delays:
+        plan = _replace(plan, peer_delays=tuple(float(value) for value in args.delays.split(",")))
     only = set(args.only.lower()) & set(MEASURES)
     if "c" in only:
         only.add("a")
     corpus_dir = corpus.find_corpus(args.corpus, scenarios.REPO)
+    if "h" in only and peers.missing():
+        raise SystemExit(f"bench: (h) needs rss2email and feed2exec ({', '.join(peers.missing())} missing): "
+                         f"{peers.INSTALL}")
     procs.become_subreaper()
     work = Path(tempfile.mkdtemp(prefix="newsmon-bench-"))
     mode = "quick" if args.quick else "full"
     results: dict = {"mode": mode, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                      "command": "python -m bench" + (" --quick" if args.quick else "")
-                                + (f" --only {args.only}" if only != set(MEASURES) else ""),
+                                + (f" --only {args.only}" if only != set(MEASURES) else "")
+                     + (f" --delays {args.delays}" if args.delays else ""),
                      "plan": plan.__dict__, "machine": report.machine(), "versions": report.versions(),
                      "source": report.source(scenarios.REPO),
                      "corpus": str(corpus_dir)}
@@ -166,6 +183,10 @@ def main(argv: list[str] | None = None) -> int:
                 _say(f"    peak RSS {last['peak_rss']:.0f} MiB (PSS {last['peak_pss']:.0f} MiB), "
                      f"{last['processes']} processes, first poll {last['first_poll_after'] or 0:.1f} s after start"
                      + (f"; newsmon logged: {last['error']}" if last["error"] else ""))
+        if only & set("hij"):
+            started_new = time.monotonic()
+            sidebyside.run(plan, only, corpus_dir, work, results, _say)
+            results["seconds_hij"] = time.monotonic() - started_new
     finally:
         if farm is not None:
             farm.stop()

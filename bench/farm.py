@@ -2,6 +2,7 @@
 corpus and the corpus's real article pages.
 
     python -m bench.farm --corpus PATH --feeds 500 --items 10 --hosts 8 --out DIR
+    python -m bench.farm ... --items 0 --strict-xml --page-copies --delay-ms 50   (the peers' farm)
 
 It binds one port on each of `--hosts` loopback addresses (127.0.0.2, 127.0.0.3, ...), so that
 newsmon's per-host connection limit (aiohttp keys it by host and port) does not make every
@@ -9,12 +10,19 @@ feed queue behind one host, plus a control port on 127.0.0.1. When ready it writ
 DIR/farm.json (URLs, and every feed's entries as newsmon parses them) and DIR/inputs.pickle
 (the feed bodies), then prints one line, `READY DIR/farm.json`.
 
+`--items 0` keeps every entry of each corpus feed; `--strict-xml` uses only the corpus's RSS,
+Atom and RDF feeds that a strict XML parser accepts; `--page-copies` makes every item link its
+own article (bench/copies.py); `--delay-ms N` holds every response (feed, 304, page) N ms
+before answering, as a distant server would.
+
 Feed hosts:   GET /f/<id>.xml|.json   a feed; ETag and If-None-Match (304), Last-Modified
               GET <anything else>      an article page (real HTML, chosen by a hash of the path)
 Control host: GET  /_control/stats     request counts and this process's CPU seconds
               POST /_control/publish   {"feeds": [ids], "count": n, "rate": per_second}: new
                                        entries, round robin over the feeds, each matching the
-                                       demo watchlist's "ttp-activity" rule
+                                       demo watchlist's "ttp-activity" rule (rate 0: all now,
+                                       before the answer)
+              POST /_control/delay     {"ms": n}: the per-response delay from now on
               GET  /_control/events    every published entry: published, first served, alert arrived
               POST /_control/reset     feeds back to their first state; counters and events cleared
               POST /hook               the webhook receiver: an alert naming a published entry's
@@ -41,7 +49,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bench import corpus
+from bench import copies, corpus
 
 # Published entries: titles that the demo watchlist's "ttp-activity" rule matches, so every one
 # alerts, and different enough from each other (and each on a different article page) that
@@ -66,9 +74,12 @@ def event_summary(number: int, token: str) -> str:
 
 
 class Farm:
-    def __init__(self, feeds: list[corpus.FarmFeed], pages: list[corpus.ArticlePage]):
+    def __init__(self, feeds: list[corpus.FarmFeed], pages: list[corpus.ArticlePage], page_copies: bool = False,
+                 delay_ms: float = 0.0):
         self.feeds = feeds
         self.pages = [page.html for page in pages]
+        self.copies = copies.PageCopies(self.pages) if page_copies else None
+        self.delay = delay_ms / 1000
         self.started = time.time()
         self.events: dict[str, dict] = {}
         self.sequence = itertools.count(1)
@@ -126,6 +137,8 @@ class Farm:
     # ------------------------------------------------------------ feed hosts
 
     async def serve(self, request: web.Request) -> web.StreamResponse:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         path = request.path
         if path.startswith("/f/"):
             try:
@@ -151,19 +164,25 @@ class Farm:
                                                     "Content-Type": feed.content_type})
         self.counts["pages"] += 1
         event_page = self.page_of.get(path.rsplit("/", 1)[-1]) if path.startswith("/n/") else None
-        html = self.pages[event_page if event_page is not None else corpus.page_index(path, len(self.pages))]
+        index = event_page if event_page is not None else corpus.page_index(path, len(self.pages))
+        html = self.copies.copy(index, f"http://{request.host}{path}") if self.copies else self.pages[index]
         return web.Response(body=html, headers={"Content-Type": "text/html"})
 
     # ------------------------------------------------------------ control host
 
     async def stats(self, request: web.Request) -> web.Response:
-        data = {"cpu": time.process_time(), "first_feed": self.first_feed, **self.counts}
+        data = {"cpu": time.process_time(), "first_feed": self.first_feed, "delay_ms": 1000 * self.delay,
+                **self.counts}
         if request.query.get("per_feed"):
             data["per_feed"] = {str(k): v for k, v in self.per_feed.items()}
         return web.json_response(data)
 
     async def publish_request(self, request: web.Request) -> web.Response:
         order = await request.json()
+        if float(order.get("rate", 1.0)) <= 0:
+            feeds = [self.feeds[i] for i in order["feeds"] if 0 <= i < len(self.feeds) and self.feeds[i].publishable]
+            tokens = [self.publish(feeds[n % len(feeds)]) for n in range(int(order.get("count", 1)))] if feeds else []
+            return web.json_response({"ok": True, "tokens": tokens})
         task = asyncio.create_task(self.publish_many(list(order["feeds"]), int(order.get("count", 1)),
                                                      float(order.get("rate", 1.0))))
         self.publishers.add(task)
@@ -172,6 +191,10 @@ class Farm:
 
     async def events_request(self, request: web.Request) -> web.Response:
         return web.json_response(self.events)
+
+    async def delay_request(self, request: web.Request) -> web.Response:
+        self.delay = float((await request.json())["ms"]) / 1000
+        return web.json_response({"ok": True})
 
     async def reset_request(self, request: web.Request) -> web.Response:
         self.reset()
@@ -205,6 +228,7 @@ async def _serve(farm: Farm, control_sock: socket.socket, feed_socks: list[socke
     control_app.router.add_post("/_control/publish", farm.publish_request)
     control_app.router.add_get("/_control/events", farm.events_request)
     control_app.router.add_post("/_control/reset", farm.reset_request)
+    control_app.router.add_post("/_control/delay", farm.delay_request)
     control_app.router.add_post("/hook", farm.hook)
     runners = []
     for app, socks in ((feed_app, feed_socks), (control_app, [control_sock])):
@@ -227,7 +251,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.farm", description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", help="the shared corpus (default: $NEWSMON_CORPUS or ../shared/corpus)")
     parser.add_argument("--feeds", type=int, default=500)
-    parser.add_argument("--items", type=int, default=10, help="entries per feed at most")
+    parser.add_argument("--items", type=int, default=10, help="entries per feed at most (0: all)")
+    parser.add_argument("--strict-xml", action="store_true",
+                        help="only the corpus's RSS 2.0, Atom and RDF feeds that a strict XML parser accepts")
+    parser.add_argument("--page-copies", action="store_true",
+                        help="every item link its own copy of a page, its URLs made unique to that link")
+    parser.add_argument("--delay-ms", type=float, default=0.0, help="hold every response this long")
+    parser.add_argument("--check-each", action=argparse.BooleanOptionalAction, default=True,
+                        help="parse every farm feed before serving it (default), not just one per corpus feed")
     parser.add_argument("--hosts", type=int, default=8, help="loopback addresses to serve feeds from")
     parser.add_argument("--out", required=True, help="directory for farm.json and inputs.pickle")
     args = parser.parse_args(argv)
@@ -242,14 +273,18 @@ def main(argv: list[str] | None = None) -> int:
     control = "http://127.0.0.1:%d" % control_sock.getsockname()[1]
 
     pages = corpus.load_pages(corpus_dir)
-    templates = corpus.load_templates(corpus_dir, args.items)
-    feeds, refused = corpus.build_feeds(templates, args.feeds, bases, workers=os.cpu_count() or 1)
+    templates = corpus.load_templates(corpus_dir, args.items, strict_xml=args.strict_xml)
+    feeds, refused = corpus.build_feeds(templates, args.feeds, bases, workers=os.cpu_count() or 1,
+                                        check_each=args.check_each)
     description = {
         "control": control,
         "hook": control + "/hook",
         "bases": bases,
         "corpus": str(corpus_dir),
         "items": args.items,
+        "strict_xml": args.strict_xml,
+        "page_copies": args.page_copies,
+        "used_templates": len({f.template for f in feeds}),
         "pages": len(pages),
         "templates": len(templates),
         "refused": refused,
@@ -260,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     with open(out / "inputs.pickle", "wb") as handle:
         pickle.dump({f.id: (f.url, f.body, f.content_type) for f in feeds}, handle, protocol=pickle.HIGHEST_PROTOCOL)
     sys.stdout.write(f"BUILT {out / 'farm.json'}\n")
-    asyncio.run(_serve(Farm(feeds, pages), control_sock, feed_socks))
+    asyncio.run(_serve(Farm(feeds, pages, args.page_copies, args.delay_ms), control_sock, feed_socks))
     return 0
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import statistics
 
+from bench import peer_report
 from bench.corpus import EVENT_PAGES
 
 
@@ -21,7 +22,10 @@ def document(results: dict, table: str) -> str:
     machine = results["machine"]
     versions = results["versions"]
     source = results.get("source", {})
-    parts = [_head(results, table, s, plan, machine, versions, source), _setup(results, plan)]
+    parts = [_head(results, table, s, plan, machine, versions, source)]
+    if peer_report.section(results):
+        parts.append(peer_report.section(results))
+    parts.append(_setup(results, plan))
     parts.append(_dominates(results, s, plan))
     parts.append(_per_run(results))
     return "\n".join(parts).rstrip() + "\n"
@@ -43,15 +47,16 @@ def _head(results, table, s, plan, machine, versions, source) -> str:
         "checkout (`../shared/corpus`, or `--corpus PATH`, or `$NEWSMON_CORPUS`):",
         "",
         "```",
-        ".venv/bin/python -m bench --quick    # about 2 minutes, smaller; prints the table, leaves this page alone",
-        ".venv/bin/python -m bench            # the full run (about 15-25 minutes); rewrites this page",
+        ".venv/bin/python -m bench --quick    # about 8 minutes, smaller; prints the table, leaves this page alone",
+        ".venv/bin/python -m bench            # the full run (about an hour); rewrites this page",
         "```",
         "",
-        "`--only abcdefg` picks measures, `--feeds N` and `--runs N` resize them, `--keep` keeps the",
+        "`--only abcdefghij` picks measures, `--feeds N` and `--runs N` resize them, `--keep` keeps the",
         "work directory (configs, state, newsmon's logs), `--profile` adds the main-process profile to a",
         "quick run, `--render RESULTS.json` rewrites this page from a saved run without measuring.",
         "Linux only (it reads `/proc` and uses `PR_SET_CHILD_SUBREAPER`). It sends traffic",
         "to loopback addresses (127.0.0.0/8) only, and reads the corpus in place.",
+        *peer_report.running_lines(),
         "",
         f"## Results ({'quick run: smaller than the full one, see the sizes below' if quick else 'full run'})",
         "",
@@ -141,6 +146,8 @@ def _setup(results, plan) -> str:
         "scored as that benchmark's `evaluate.py` does: `\\w+` tokens, 4-token shingles, per-page "
         "precision and recall over shingle multisets, means over pages, F1 of the means. A page newsmon "
         "refuses (too little text) counts as empty.",
+        *(peer_report.setup_lines(results) if any(key in results for key in ("peers", "full_text", "warm_scaling"))
+          else []),
     ]
     if results["mode"] == "quick":
         lines += ["", "Quick run sizes: " + ", ".join(f"{key} {value}" for key, value in plan.items()) + "."]
@@ -312,7 +319,8 @@ def _per_run(results) -> str:
     return "\n".join(lines)
 
 
-OWN_SECTIONS = ("Running them", "Results", "How each number is measured", "What dominates each number", "Per run")
+OWN_SECTIONS = ("Running them", "Results", "Side by side", "How each number is measured", "What dominates each number",
+                "Per run")
 
 
 def merge(existing: str, written: str) -> str:

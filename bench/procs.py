@@ -130,12 +130,16 @@ def children_cpu() -> tuple[float, float]:
 
 
 def run_measured(command: list[str], *, keep: set[int], env: dict, cwd: Path, stdout=subprocess.DEVNULL,
-                 stderr=subprocess.DEVNULL, timeout: float = 1800) -> Usage:
-    """Run `command` to completion; wall time to its exit, CPU of its whole process tree."""
+                 stderr=subprocess.DEVNULL, timeout: float = 1800, on_start=None) -> Usage:
+    """Run `command` to completion; wall time to its exit, CPU of its whole process tree.
+    `on_start(pid)`, if given, is called as soon as the process exists (e.g. to start a
+    `TreeSampler` on it)."""
     user0, sys0 = children_cpu()
     busy0 = system_busy()
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, cwd=cwd, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL)
+    if on_start is not None:
+        on_start(process.pid)
     timer = threading.Timer(timeout, process.kill)
     timer.start()
     try:

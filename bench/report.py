@@ -134,6 +134,9 @@ def summarise(results: dict) -> dict:
         s["f1_newsmon"] = extractors["newsmon (monitor.extract.extract)"]["shingles"]["f1"]
         s["f1_trafilatura"] = extractors["trafilatura.extract, default options"]["shingles"]["f1"]
         s["met_g"] = s["f1_newsmon"] >= 0.95 and s["f1_newsmon"] >= s["f1_trafilatura"]
+    from bench import peer_report
+
+    s.update(peer_report.summarise(results))
     return s
 
 
@@ -184,7 +187,9 @@ def rows(results: dict) -> list[tuple[str, str, str, str]]:
         out.append(("(g) extraction F1 on the AEB pages",
                     f"{s['f1_newsmon']:.3f} (trafilatura default: {s['f1_trafilatura']:.3f})",
                     "≥ 0.95 and ≥ trafilatura default", _yes(s.get("met_g"))))
-    return out
+    from bench import peer_report
+
+    return out + peer_report.rows(results)
 
 
 def table(results: dict) -> str:

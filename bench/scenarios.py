@@ -60,11 +60,11 @@ def first_error(log: Path) -> str | None:
 class Farm:
     """The farm process (`python -m bench.farm`) and its control API."""
 
-    def __init__(self, corpus: Path, feeds: int, items: int, hosts: int, out: Path):
+    def __init__(self, corpus: Path, feeds: int, items: int, hosts: int, out: Path, extra: tuple[str, ...] = ()):
         out.mkdir(parents=True, exist_ok=True)
         self.log = open(out / "farm.log", "wb")
         command = [PYTHON, "-m", "bench.farm", "--corpus", str(corpus), "--feeds", str(feeds),
-                   "--items", str(items), "--hosts", str(hosts), "--out", str(out)]
+                   "--items", str(items), "--hosts", str(hosts), "--out", str(out), *extra]
         self.process = subprocess.Popen(command, cwd=REPO, env=clean_env(), stdout=subprocess.PIPE,
                                         stderr=self.log, stdin=subprocess.DEVNULL,
                                         preexec_fn=procs.die_with_parent)
