@@ -24,16 +24,20 @@ RESTART_SETTINGS = ("state_dir", "user_agent", "allow_private_networks", "max_co
                     "request_timeout", "parse_timeout", "worker_memory", "story_window")
 
 
-def read(path: Path | str, environ: Mapping[str, str] | None = None) -> tuple[config.Config, list[Problem]]:
+def read(path: Path | str, environ: Mapping[str, str] | None = None, *,
+         remembered: bool = False) -> tuple[config.Config, list[Problem]]:
     """A configuration read as far as it goes, with every problem: the config package's own,
-    apprise URLs, templates and routing. `check` is this, refusing any problem."""
+    apprise URLs, templates and routing. `check` is this, refusing any problem. `remembered`:
+    channel URLs apprise accepted before (`alert.accepted`) are not checked again."""
     loaded, problems = config.read(path, environ)
     file = str(loaded.path)
+    accepted = alert.accepted.load(loaded.settings.state_dir) if remembered else None
+    before = dict(accepted or {})
     for channel in loaded.channels:
         for index, url in enumerate(channel.urls):
             if not url:
                 continue
-            message = alert.check_url(url)
+            message = alert.check_url(url, accepted)
             if message:
                 problems.append(Problem(file, f"channels.{channel.name}.urls[{index}]", message))
         for key in ("title", "body"):
@@ -41,6 +45,8 @@ def read(path: Path | str, environ: Mapping[str, str] | None = None) -> tuple[co
             message = alert.template_problem(template) if template else None
             if message:
                 problems.append(Problem(file, f"channels.{channel.name}.{key}", message))
+    if accepted is not None and accepted != before and not problems:
+        alert.accepted.save(loaded.settings.state_dir, accepted)
     for rule_name, message in alert.routing_problems(loaded.channels, loaded.settings.default_channels, loaded.rules):
         if rule_name:
             problems.append(Problem(file, f"rules[name={rule_name!r}]", message))
@@ -50,10 +56,10 @@ def read(path: Path | str, environ: Mapping[str, str] | None = None) -> tuple[co
     return loaded, problems
 
 
-def check(path: Path | str, environ: Mapping[str, str] | None = None) -> config.Config:
+def check(path: Path | str, environ: Mapping[str, str] | None = None, *, remembered: bool = False) -> config.Config:
     """Load and fully check a configuration: apprise URLs, templates and routing included.
-    Raises ConfigError listing every problem."""
-    loaded, problems = read(path, environ)
+    Raises ConfigError listing every problem. `remembered`: see `read`."""
+    loaded, problems = read(path, environ, remembered=remembered)
     if problems:
         raise ConfigError(problems)
     return loaded

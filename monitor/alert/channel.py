@@ -15,18 +15,19 @@ import re
 import socket
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlencode, urlsplit
 
-import apprise
-from apprise import NotifyFormat
-from apprise.decorators import notify as apprise_plugin
+from typing import TYPE_CHECKING
 
 from monitor.alert import fit, formats, redact
 from monitor.config.schema import suggest
 from monitor.model import AlertMessage, ChannelSpec
+
+if TYPE_CHECKING:
+    import apprise
 
 log = logging.getLogger(__name__)
 EMAIL_SCHEMES = ("mailto", "mailtos")
@@ -41,13 +42,28 @@ logging.getLogger("apprise").setLevel(logging.DEBUG)
 logging.getLogger("apprise").propagate = False
 
 
-@apprise_plugin(on="console", name="newsmon console (standard output)", body_format=NotifyFormat.TEXT)
 def _console(body: str, title: str, notify_type: str, *args: object, **kwargs: object) -> bool:
     """`console://`: print alerts to standard output, for trying newsmon without any account."""
     out = sys.stdout
     out.write(f"{title}\n{body}\n\n" if title else f"{body}\n\n")
     out.flush()
     return True
+
+
+_APPRISE: list = []  # the apprise module, once imported
+
+
+def _apprise():  # -> the apprise module
+    """apprise, imported (with our `console://` plugin registered) the first time a channel URL
+    is checked or a message sent: importing it and its plugins costs about half a second of
+    CPU, which a cycle that sends nothing, with URLs checked before (`accepted`), never pays."""
+    if not _APPRISE:
+        import apprise
+        from apprise.decorators import notify
+
+        notify(on="console", name="newsmon console (standard output)", body_format=apprise.NotifyFormat.TEXT)(_console)
+        _APPRISE.append(apprise)
+    return _APPRISE[0]
 
 
 @dataclass(frozen=True)
@@ -70,7 +86,7 @@ class Target:
         self.max_length = int(getattr(server, "body_maxlen", 0) or 32768)
         self.merge_title = int(getattr(server, "title_maxlen", 1) or 0) <= 0
         self.email = url.split("://", 1)[0].lower() in EMAIL_SCHEMES
-        self._apprise = apprise.Apprise()
+        self._apprise = _apprise().Apprise()
         self._apprise.add(url)
 
     def send(self, title: str, body: str, thread: str | None = None, reply: bool = False) -> Outcome:
@@ -82,7 +98,7 @@ class Target:
         _forget_future_io(sender)
         if self.email and thread:
             headers = {"+References": thread, **({"+In-Reply-To": thread} if reply else {})}
-            sender = apprise.Apprise()
+            sender = _apprise().Apprise()
             sender.add(self._url + ("&" if "?" in self._url else "?") + urlencode(headers))
         try:
             result = sender.notify(body=body, title=title, body_format=self.kind, log_level=logging.DEBUG)
@@ -152,7 +168,7 @@ def _format_of(server: object, url: str = "") -> str:
     services that render it (Discord, Mattermost, Zulip, Rocket.Chat, whatever apprise declares;
     Matrix); else the format its service prefers (apprise's first declared one: HTML for email
     and Telegram, Markdown for Slack)."""
-    declared = getattr(server, "notify_format", NotifyFormat.TEXT)
+    declared = getattr(server, "notify_format", _apprise().NotifyFormat.TEXT)
     declared = [getattr(item, "value", str(item)) for item in (declared if isinstance(declared, (tuple, list)) else [declared])]
     explicit = "format=" in urlsplit(url).query.lower() if url else False
     scheme = url.split("://", 1)[0].lower()
@@ -169,6 +185,7 @@ def _format_of(server: object, url: str = "") -> str:
 
 def _known_schemas() -> set[str]:
     try:
+        _apprise()
         from apprise.manager_plugins import NotificationManager
 
         return set(NotificationManager().schemas())
@@ -197,7 +214,7 @@ def _server(url: str, reasons: list[str] | None = None) -> object | None:
     capture = _Capture()
     logger.addHandler(capture)
     try:
-        probe = apprise.Apprise()
+        probe = _apprise().Apprise()
         if not probe.add(url):
             if reasons is not None:
                 reasons.extend(message for message in capture.messages if message not in reasons)
@@ -221,10 +238,23 @@ def _shown(server: object) -> str:
     return redact.SECRETS.redact(server.url(privacy=True).split("?", 1)[0])
 
 
-def check_url(url: str) -> str | None:
-    """Why apprise refuses `url`, or None when it accepts it. Never shows a secret."""
+def check_url(url: str, accepted: MutableMapping[str, str] | None = None) -> str | None:
+    """Why apprise refuses `url`, or None when it accepts it. Never shows a secret.
+
+    `accepted` (see `monitor.alert.accepted`): the privacy URLs of URLs apprise accepted before,
+    by digest. A URL found there is accepted without apprise (its secrets are registered from
+    the privacy URL, as `_known` does); one apprise accepts now is added."""
+    if accepted is not None:
+        shown = accepted.get(url_digest(url))
+        if shown is not None:
+            redact.SECRETS.add_url(url, shown)
+            return None
     reasons: list[str] = []
     server = _known(url, reasons)
+    if server is not None and accepted is not None:
+        shown = redact.masked(url, server.url(privacy=True))
+        if shown is not None:
+            accepted[url_digest(url)] = shown
     if "://" not in url:
         return "not an apprise URL (expected SCHEME://...)"
     if server is not None:
@@ -245,16 +275,30 @@ def privacy_url(url: str) -> str:
 
 
 class Channel:
-    """A named destination: its targets, its spec (templates, digest, flood limit)."""
+    """A named destination: its targets, its spec (templates, digest, flood limit). The targets
+    (apprise objects) are made when first needed: a cycle that sends nothing makes none."""
 
     def __init__(self, spec: ChannelSpec):
         self.name = spec.name
         self.spec = spec
-        self.targets: list[Target] = []
-        for url in spec.urls:
-            server = _known(url)
-            if server is not None:  # refused URLs are reported by check_url at config load
-                self.targets.append(Target(url, server))
+        self._targets: list[Target] | None = None
+
+    @property
+    def configured(self) -> bool:
+        """Whether the channel has a URL to send to (refused URLs never get this far: the
+        configuration check refuses them)."""
+        return any("://" in url for url in self.spec.urls)
+
+    @property
+    def targets(self) -> list[Target]:
+        if self._targets is None:
+            targets = []
+            for url in self.spec.urls:
+                server = _known(url)
+                if server is not None:  # refused URLs are reported by check_url at config load
+                    targets.append(Target(url, server))
+            self._targets = targets
+        return self._targets
 
     @property
     def target_ids(self) -> list[str]:
@@ -300,6 +344,11 @@ class Channel:
 
 def build_channels(specs: Iterable[ChannelSpec]) -> dict[str, Channel]:
     return {spec.name: Channel(spec) for spec in specs}
+
+
+def url_digest(url: str) -> str:
+    """What identifies a channel URL in the file of accepted ones (the URL itself is a secret)."""
+    return hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def thread_id(story_id: int, rule: str) -> str:

@@ -136,7 +136,7 @@ async def drain(outbox: Outbox, channels: Mapping[str, Channel], *, clock: Calla
                 metrics.alerts_sent.labels(mark.channel).inc(sent)
                 log.info("alert sent (recorded late: the store could not record it at the time) channel=%s alerts=%s",
                          mark.channel, ",".join(map(str, mark.ids)))
-        _expire(run, [name for name, channel in channels.items() if channel.targets])
+        _expire(run, [name for name, channel in channels.items() if channel.configured])
         for name in outbox.pending_channels():
             if stop is not None and stop.is_set():
                 break

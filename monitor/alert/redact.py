@@ -84,6 +84,19 @@ def secret_parts(url: str, privacy_url: str | None = None) -> set[str]:
     return secrets
 
 
+def masked(url: str, privacy_url: str) -> str | None:
+    """What of `privacy_url` may be written down: its parts that are no secret of `url` (a
+    webhook's token is in apprise's privacy form of it), one space apart. Given back to
+    `Secrets.add_url` in place of the privacy URL it names the same secrets; None if no such
+    text can be made."""
+    secrets = secret_parts(url, privacy_url)
+    public = {part for part in SPLIT.split(unquote(privacy_url)) if part} - secrets
+    out = " ".join(sorted(public))
+    if any(secret in out for secret in secrets) or secret_parts(url, out) != secrets:
+        return None
+    return out
+
+
 def _token_like(part: str) -> bool:
     letters = sum(char.isalpha() for char in part)
     digits = sum(char.isdigit() for char in part)

@@ -22,15 +22,17 @@ log = logging.getLogger("newsmon")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from monitor import app, daemon, statelock
+    from monitor import app, statelock
 
     path = config_path(args)
-    loaded = app.check(path)
+    loaded = app.check(path, remembered=True)
     with statelock.StateLock(loaded.settings.state_dir) as lock:  # one newsmon per state directory
         if args.once:
             return asyncio.run(once.run(loaded, summary=sys.stdout.isatty()))
+        from monitor import daemon  # the scheduler: a daemon's, not a single cycle's
+
         running = app.open_app(loaded, start_workers="now")
-        asyncio.run(daemon.Daemon(running, loader=lambda: app.check(path), lock=lock).run())
+        asyncio.run(daemon.Daemon(running, loader=lambda: app.check(path, remembered=True), lock=lock).run())
     return EXIT_OK
 
 
