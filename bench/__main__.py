@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--feeds", type=int, help="feeds in the cold/warm cycles (default 500; 50 with --quick)")
     parser.add_argument("--runs", type=int, help="repetitions of each measure (default 3; fewer with --quick)")
     parser.add_argument("--delays", metavar="MS,MS", help="(h): response delays of the farm, in ms (default 0,50)")
+    parser.add_argument("--tools", metavar="NAME,NAME", help="(h): only these of " + ", ".join(peers.TOOLS))
     parser.add_argument("--write-docs", action=argparse.BooleanOptionalAction, default=None,
                         help="rewrite docs/benchmarks.md (default: yes for a full run of every measure)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (state, logs, configs)")
@@ -93,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     if "c" in only:
         only.add("a")
     corpus_dir = corpus.find_corpus(args.corpus, scenarios.REPO)
+    tools = tuple(name.strip() for name in args.tools.split(",")) if args.tools else peers.TOOLS
+    if set(tools) - set(peers.TOOLS):
+        raise SystemExit(f"bench: --tools: unknown {sorted(set(tools) - set(peers.TOOLS))}")
     if "h" in only and peers.missing():
         raise SystemExit(f"bench: (h) needs rss2email and feed2exec ({', '.join(peers.missing())} missing): "
                          f"{peers.INSTALL}")
@@ -102,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {"mode": mode, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                      "command": "python -m bench" + (" --quick" if args.quick else "")
                                 + (f" --only {args.only}" if only != set(MEASURES) else "")
-                     + (f" --delays {args.delays}" if args.delays else ""),
+                     + (f" --delays {args.delays}" if args.delays else "")
+                     + (f" --tools '{args.tools}'" if args.tools else ""),
                      "plan": plan.__dict__, "machine": report.machine(), "versions": report.versions(),
                      "source": report.source(scenarios.REPO),
                      "corpus": str(corpus_dir)}
@@ -185,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
                      + (f"; newsmon logged: {last['error']}" if last["error"] else ""))
         if only & set("hij"):
             started_new = time.monotonic()
-            sidebyside.run(plan, only, corpus_dir, work, results, _say)
+            sidebyside.run(plan, only, corpus_dir, work, results, _say, tools)
             results["seconds_hij"] = time.monotonic() - started_new
     finally:
         if farm is not None:

@@ -14,6 +14,9 @@ Each page is split at its URLs once, when the farm starts; a copy is then one `b
 from __future__ import annotations
 
 import hashlib
+import html as html_module
+import re
+from xml.sax.saxutils import escape as xml_escape
 
 from bench import corpus
 
@@ -43,3 +46,18 @@ class PageCopies:
         for digest, text in zip(digests, texts[1:]):
             pieces += (prefix, digest, text)
         return b"".join(pieces)
+
+
+_SKIP = re.compile(rb"<(script|style|noscript|template)\b.*?</\1\s*>|<!--.*?-->", re.DOTALL | re.IGNORECASE)
+_TAG = re.compile(rb"<[^>]*>")
+
+
+def words(html: bytes, count: int = 60) -> str:
+    """`count` words from the middle of a page's visible text (ASCII, escaped for XML), for a
+    published entry's own summary: a reader that sees only the feed (newsmon with `full_text =
+    false`) then gets a text of its own for each entry, not a near-duplicate of the others."""
+    text = _TAG.sub(b" ", _SKIP.sub(b" ", html)).decode("utf-8", "replace")
+    found = html_module.unescape(text).split()
+    middle = max(0, len(found) // 2 - count // 2)
+    # character references for anything not ASCII: the feed may declare a legacy encoding
+    return xml_escape(" ".join(found[middle:middle + count])).encode("ascii", "xmlcharrefreplace").decode("ascii")

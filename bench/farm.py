@@ -113,7 +113,10 @@ class Farm:
         link = f"{feed.base}/n/{feed.id}/{token}"
         title = event_title(number, token)
         self.page_of[token] = corpus.event_page(number, len(self.pages))
-        item = corpus.new_item(feed.kind, feed.item_tag, link, f"bench-{token}", title, event_summary(number, token),
+        summary = event_summary(number, token)
+        if self.copies:  # a text of its own: titles repeat their 12 events, and a feed-only reader sees no page
+            summary += " " + copies.words(self.pages[self.page_of[token]])
+        item = corpus.new_item(feed.kind, feed.item_tag, link, f"bench-{token}", title, summary,
                                email.utils.formatdate(now, usegmt=True),
                                datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
         self.items[feed.id].append(item)

@@ -107,7 +107,8 @@ def tool_runs(farm: scenarios.Farm, sink: peers.SmtpSink, work: Path, name: str,
     return out
 
 
-def side_by_side(farm: scenarios.Farm, work: Path, feeds: int, delays: list[float], runs: list[int], say) -> dict:
+def side_by_side(farm: scenarios.Farm, work: Path, feeds: int, delays: list[float], runs: list[int], say,
+                 tools: tuple[str, ...] = peers.TOOLS) -> dict:
     """(h): every tool at every delay. `runs[n]` is the number of warm and changed10 runs at
     `delays[n]`; each tool's cold poll is measured once per delay, but newsmon's full-text one
     only at the first delay (it is CPU-bound, and takes longest)."""
@@ -121,7 +122,7 @@ def side_by_side(farm: scenarios.Farm, work: Path, feeds: int, delays: list[floa
         for number, delay in enumerate(delays):
             farm.call("/_control/delay", {"ms": delay})
             by_tool = {}
-            for name in peers.TOOLS:
+            for name in tools:
                 cold_runs = 0 if number and name == "newsmon full text" else 1
                 say(f"(h) {name}, {feeds} feeds, response delay {delay:g} ms")
                 by_tool[name] = tool_runs(farm, sink, work, name, feeds, changed, cold_runs, runs[number], delay, say)
@@ -195,8 +196,9 @@ def _brief(result: dict) -> str:
     return f"{result['wall']:.1f} s, {result['cpu']:.1f} CPU-s"
 
 
-def run(plan, only: set[str], corpus_dir: Path, work: Path, results: dict, say) -> None:
-    """Measures (h), (i) and (j) of `plan`, each on its own farm, into `results`."""
+def run(plan, only: set[str], corpus_dir: Path, work: Path, results: dict, say,
+        tools: tuple[str, ...] = peers.TOOLS) -> None:
+    """Measures (h) (of `tools` only), (i) and (j) of `plan`, each on its own farm, into `results`."""
     if only & set("hi"):
         sizes = [plan.peer_feeds] if "h" in only else []
         sizes += list(plan.text_feeds) if "i" in only else []
@@ -212,7 +214,7 @@ def run(plan, only: set[str], corpus_dir: Path, work: Path, results: dict, say) 
             if "h" in only:
                 results["peers"] = side_by_side(farm, work, plan.peer_feeds, list(plan.peer_delays),
                                                 [plan.peer_runs] + [plan.peer_delayed_runs] * (len(plan.peer_delays) - 1),
-                                                say)
+                                                say, tools)
             if "i" in only:
                 results["full_text"] = {}
                 for size in plan.text_feeds:
