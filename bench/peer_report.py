@@ -251,7 +251,8 @@ def setup_lines(results: dict) -> list[str]:
         "VmRSS summed every 0.25 s, the peak reported; articles/s = entries recorded / wall time.",
         f"- **(j) warm at scale**: a farm of {max(plan['warm_sizes']):,} feeds capped at {plan['items']} entries; "
         "for " + " and ".join(f"{size:,}" for size in plan["warm_sizes"]) + " feeds, one feed-only cold "
-        f"`run --once` (not measured), then {plan['warm_runs']} warm ones.",
+        f"`run --once` (not measured); then {plan['warm_runs']} rounds of a `run --once` with no feeds and a warm one "
+        "at each size, interleaved so that a busy spell of the machine shifts them alike (medians).",
     ]
 
 

@@ -155,31 +155,35 @@ def full_text_cold(farm: scenarios.Farm, work: Path, feeds: int, runs: int, say)
 
 
 def warm_scaling(farm: scenarios.Farm, work: Path, sizes: list[int], runs: int, say) -> dict:
-    """(j): newsmon's warm `run --once` (every feed 304) at each size in `sizes`, after an
-    unmeasured feed-only cold poll; and `run --once` with no feeds at all, so that per feed =
-    (warm - empty) / feeds."""
+    """(j): newsmon's warm `run --once` (every feed 304) at each size in `sizes`, each on the
+    state of an unmeasured feed-only cold poll; and `run --once` with no feeds at all, so that
+    per feed = (warm - empty) / feeds. The per-feed part of a warm run at 500 feeds is a small
+    difference of two larger numbers, so the runs are interleaved (empty, then each size, `runs`
+    times over): a busy spell of the machine then shifts all of them alike."""
     sink = peers.SmtpSink()
-    out: dict = {"sizes": {}, "empty": []}
+    out: dict = {"sizes": {str(size): {"warm": []} for size in sizes}, "empty": []}
     try:
-        for _ in range(runs):
-            tool = peers.make("newsmon feed-only", work / "j-empty", [], sink.port)
-            usage = procs.run_measured(tool.command("warm"), keep={farm.pid}, env=tool.env(), cwd=tool.directory)
-            out["empty"].append({"wall": usage.wall, "cpu": usage.cpu})
+        tools = {}
         for size in sizes:
             farm.reset()
-            tool = peers.make("newsmon feed-only", work / f"j-{size}", [f["url"] for f in farm.info["feeds"][:size]],
-                              sink.port)
+            tools[size] = peers.make("newsmon feed-only", work / f"j-{size}",
+                                     [f["url"] for f in farm.info["feeds"][:size]], sink.port)
             say(f"(j) {size} feeds: the cold poll (not measured)")
             start = time.monotonic()
-            procs.run_measured(tool.command("cold"), keep={farm.pid}, env=tool.env(), cwd=tool.directory)
-            setup = time.monotonic() - start
-            warms = []
-            for run in range(runs):
-                result = _measure(farm, tool, sink, "warm", False)
+            procs.run_measured(tools[size].command("cold"), keep={farm.pid}, env=tools[size].env(),
+                               cwd=tools[size].directory)
+            out["sizes"][str(size)].update(setup_seconds=time.monotonic() - start, recorded=tools[size].recorded())
+        empty = peers.make("newsmon feed-only", work / "j-empty", [], sink.port)
+        for run in range(runs):
+            procs.wait_quiet(longest=10.0)
+            usage = procs.run_measured(empty.command("warm"), keep={farm.pid}, env=empty.env(), cwd=empty.directory)
+            out["empty"].append({"wall": usage.wall, "cpu": usage.cpu})
+            for size in sizes:
+                result = _measure(farm, tools[size], sink, "warm", False)
                 result["all_304"] = result["feed_304"] == size and result["feed_200"] == 0
-                warms.append(result)
-                say(f"    {size} feeds, warm {run + 1}/{runs}: {_brief(result)}, {result['feed_304']} × 304")
-            out["sizes"][str(size)] = {"warm": warms, "setup_seconds": setup, "recorded": tool.recorded()}
+                out["sizes"][str(size)]["warm"].append(result)
+                say(f"    {size} feeds, warm {run + 1}/{runs}: {_brief(result)}, {result['feed_304']} × 304 "
+                    f"(no feeds: {usage.cpu:.2f} CPU-s)")
     finally:
         sink.stop()
     return out
