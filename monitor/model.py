@@ -116,6 +116,21 @@ class FeedItems:
     digests: frozenset[bytes]
     count: int  # items in that body
 
+    def pack(self) -> bytes:
+        """Bytes for the store: the context's length and the context, the count, the digests."""
+        return bytes([len(self.context)]) + self.context + self.count.to_bytes(4, "big") + b"".join(sorted(self.digests))
+
+    @classmethod
+    def unpack(cls, blob: bytes | None) -> FeedItems | None:
+        """What `pack` made (None for nothing, or for bytes it did not make)."""
+        if not blob:
+            return None
+        start = 1 + blob[0] + 4
+        if len(blob) < start or (len(blob) - start) % 8:
+            return None
+        digests = frozenset(blob[offset:offset + 8] for offset in range(start, len(blob), 8))
+        return cls(blob[1:1 + blob[0]], digests, int.from_bytes(blob[start - 4:start], "big"))
+
 
 @dataclass(frozen=True)
 class Page:

@@ -146,7 +146,7 @@ async def _poll(app: App, feed: FeedSpec, force: bool, on_queued: Callable[[], N
         return PollResult(feed.url, "unchanged", next_poll=next_poll)
     try:
         document, items = await app.sandbox.run(PARSE, response.body, response.url, response.content_type,
-                                                app.feed_items.get(state.id))
+                                                app.feed_items.get(state.id) or state.items)
     except Exception as error:  # feedparser has more failure modes than it documents
         return await _failed(app, feed, state, *parse_failure(error), interval, None)
     article_reader.say_repaired(app, feed, document.replaced)  # invalid UTF-8 bytes replaced: said once
@@ -202,7 +202,8 @@ async def _poll(app: App, feed: FeedSpec, force: bool, on_queued: Callable[[], N
     next_poll = now + hold if hold else None
     await stored(lambda: app.store.feed_succeeded(state.id, etag=response.etag, last_modified=response.last_modified,
                                                   body_hash=body_hash, now=now, next_poll=next_poll, title=document.title,
-                                                  site_url=document.site_url, ttl=document.ttl, parsed=True))
+                                                  site_url=document.site_url, ttl=document.ttl, parsed=True,
+                                                  items=items))
     if items:
         app.feed_items[state.id] = items
     else:

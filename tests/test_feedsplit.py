@@ -195,3 +195,24 @@ def test_corpus_each_item_alone_parses_to_the_entry_of_the_whole_feed():
         assert (parse(cut.head + cut.tail, url).title, parse(cut.head + cut.tail, url).ttl) == (whole.title, whole.ttl)
     assert not wrong, wrong
     assert cut_feeds >= 100 and compared >= 3000, (cut_feeds, compared)
+
+
+def test_what_a_feed_held_survives_a_restart_so_a_new_process_parses_only_new_items(tmp_path, web, harness):
+    """`run --once` from cron is a new process each time: what the feed's last body held is in
+    the store, so its next run parses only the new or changed items, and alerts as the daemon does."""
+    courier, _ = publish(web)
+    path = write_config(tmp_path, [{"url": courier}], {"hook": [web.base.replace("http://", "json://") + "/hook"]})
+    first = harness.open(path, Clock(time.time()))
+    harness.poll_all(first)
+    [(feed_id, held)] = first.feed_items.items()
+    assert first.store.feed(courier).items == held and held.count == 3
+
+    second = harness.open(path, Clock(time.time()))  # another process: nothing in memory
+    assert second.feed_items == {} and second.store.feed(courier).items == held
+    web.add(NEW_ITEM["path"], page(NEW_ITEM["path"], NEW_ITEM["title"], "Indus Courier", *NEW_ITEM["body"]))
+    web.add("/courier/rss.xml", rss("Indus Courier", [NEW_ITEM, *COURIER_ITEMS]), RSS_TYPE)
+    [grown] = harness.poll_all(second)
+    harness.drain(second)
+    assert (grown.status, grown.entries, grown.new, grown.alerts) == ("new", 4, 1, 1)
+    assert [post["title"] for post in web.json_posts("/hook")] == ["[ttp-activity] Checkpoint attacked in Bannu"]
+    assert second.store.feed(courier).items.count == 4 and held.digests < second.store.feed(courier).items.digests

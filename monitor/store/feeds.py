@@ -6,6 +6,7 @@ import dataclasses
 import time
 
 from monitor.store.base import StoreBase
+from monitor.model import FeedItems
 from monitor.store.rows import FeedRow, FeedState
 
 
@@ -26,6 +27,7 @@ class Feeds(StoreBase):
             error_count=row["error_count"], status=row["status"], next_poll=row["next_poll"],
             last_attempt=row["last_attempt"], created=row["created"], silent_since=row["silent_since"],
             catch_up=bool(row["catch_up"]), ttl=row["ttl"], warned_at=row["warned_at"],
+            items=FeedItems.unpack(row["items"]),
         )
         unchanged = self._deferred.get(("unchanged", state.id))
         if unchanged is not None:  # a 304 recorded but not written yet
@@ -57,19 +59,22 @@ class Feeds(StoreBase):
 
     def feed_succeeded(self, feed_id: int, *, etag: str | None, last_modified: str | None, body_hash: str | None,
                        now: float, next_poll: float | None = None, title: str | None = None,
-                       site_url: str | None = None, ttl: float | None = None, parsed: bool = False) -> None:
+                       site_url: str | None = None, ttl: float | None = None, parsed: bool = False,
+                       items: FeedItems | None = None) -> None:
         """Record a successful poll; its catch-up, if any, is over. Call only after every entry
         of the response is recorded: the validators stored here make the next poll skip this
         response. One commit for the poll: the entries that waited for one (see `later`) go with
-        it. `parsed`: the body was read, and `ttl` is what it asked for (else the stored one stays)."""
+        it. `parsed`: the body was read, `ttl` is what it asked for and `items` what it held (else
+        the stored ones stay)."""
         with self.transaction() as db:
             db.execute(
                 """UPDATE feeds SET etag = ?, last_modified = ?, body_hash = COALESCE(?, body_hash),
                    title = COALESCE(?, title), site_url = COALESCE(?, site_url), last_attempt = ?,
                    last_success = ?, last_error = NULL, error_kind = NULL, error_count = 0, next_poll = ?,
-                   catch_up = 0, ttl = CASE WHEN ? THEN ? ELSE ttl END
+                   catch_up = 0, ttl = CASE WHEN ? THEN ? ELSE ttl END, items = CASE WHEN ? THEN ? ELSE items END
                    WHERE id = ?""",
-                (etag, last_modified, body_hash, title, site_url, now, now, next_poll, parsed, ttl, feed_id),
+                (etag, last_modified, body_hash, title, site_url, now, now, next_poll, parsed, ttl, parsed,
+                 items.pack() if items else None, feed_id),
             )
 
     def feed_unchanged(self, feed_id: int, *, etag: str | None, last_modified: str | None, now: float,

@@ -191,6 +191,12 @@ MIGRATIONS: list[str] = [
     ALTER TABLE alerts ADD COLUMN last_attempt REAL;  -- when it was last handed to a service
     CREATE TABLE heartbeat (id INTEGER PRIMARY KEY CHECK (id = 1), at REAL NOT NULL, pid INTEGER NOT NULL);
     """,
+    # 7 -> 8: what a feed's last fully recorded body held (monitor.feedsplit: a digest of the
+    # markup around its items and one of each item), so that any process, not only a running
+    # daemon, parses only the new or changed items of a changed feed.
+    """
+    ALTER TABLE feeds ADD COLUMN items BLOB;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -7,7 +7,7 @@ import dataclasses
 import json
 from dataclasses import dataclass
 
-from monitor.model import AlertMessage, AlertRow, ChannelState, QueuedAlert  # noqa: F401 - re-exported
+from monitor.model import AlertMessage, AlertRow, ChannelState, FeedItems, QueuedAlert  # noqa: F401 - re-exported
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class FeedState:
     catch_up: bool = False  # its next complete poll records without alerting (new, re-enabled or moved)
     ttl: float | None = None  # seconds: the <ttl> of its last parsed body
     warned_at: float | None = None  # its failure was last said at WARNING then
+    items: FeedItems | None = None  # what its last fully recorded body held (monitor.feedsplit)
 
 
 @dataclass(frozen=True)
