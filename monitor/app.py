@@ -88,12 +88,6 @@ class App:
     # a cycle brings. Set by open_app: max_connections + 2 x workers.
     pages_bound: int = 16
     pages_peak: int = 0  # the most in flight at once since start (newsmon_pages_in_flight_peak)
-    # Feeds being polled at once, from the fetch of their body to the last entry recorded: a feed
-    # parses in milliseconds but its pages take seconds, so without this every feed of a cycle
-    # would be parsed at once and wait with all its entries in memory. Twice pages_bound keeps
-    # the page slots busy. Set by open_app.
-    feeds_bound: int = 32
-    _feeds: asyncio.Semaphore | None = None
     _pages: asyncio.Semaphore | None = None
     _pages_now: int = 0
     unrecorded: list[alert.Mark] = field(default_factory=list)  # delivery outcomes a store fault kept out
@@ -125,14 +119,6 @@ class App:
             self._stories = story_index(self.store, self.config.settings.story_window)
             log.debug("story window read: %d signatures in %.2fs", len(self._stories), time.process_time() - started)
         return self._stories
-
-    @contextlib.asynccontextmanager
-    async def feed_slot(self) -> AsyncIterator[None]:
-        """One of the `feeds_bound` places for a feed being polled."""
-        if self._feeds is None:
-            self._feeds = asyncio.Semaphore(self.feeds_bound)
-        async with self._feeds:
-            yield
 
     def store_failed(self, fault: StoreFault) -> None:
         """The store cannot record: said once (ERROR) per kind of fault; sending stops until it can."""
@@ -190,7 +176,6 @@ def open_app(loaded: config.Config, *, workers: int | None = None, start_workers
     opened.set_busy(BUSY_WAIT)  # from here on, waiting is done on the event loop (pipeline.stored)
     return App(
         pages_bound=settings.max_connections + 2 * box.workers,
-        feeds_bound=2 * (settings.max_connections + 2 * box.workers),
         config=loaded,
         matcher=match.Matcher(loaded.entities, loaded.rules),
         router=router(loaded),
