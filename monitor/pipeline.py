@@ -195,7 +195,9 @@ async def _poll(app: App, feed: FeedSpec, force: bool, on_queued: Callable[[], N
     count = items.count if items else len(document.entries)
     silenced = quiet["first poll"] + quiet["catching up"]
     if any(isinstance(outcome, BaseException) for outcome in outcomes):
-        app.feed_items.pop(state.id, None)  # the next poll reads every item again, and retries these
+        # The stored digests still describe the last fully recorded body: the entries that failed are
+        # not in it, so the next poll parses them again.
+        app.feed_items.pop(state.id, None)
         return PollResult(feed.url, "failed", count, len(fresh), queued, "some entries not recorded",
                           silent=silenced, too_old=quiet["too old"])
     next_poll = now + hold if hold else None
