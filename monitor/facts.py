@@ -166,7 +166,8 @@ NUM = (rf"(?!(?:19|20)\d\d(?!\d))(?:\d{{1,3}}(?:,\d{{3}})+|\d+)(?!\d|/|:\d)|(?:{
 QUAL, POSTQUAL = _words(LEXICON["qualifiers"]["before"]), _words(LEXICON["qualifiers"]["after"])
 COUNT = rf"(?:{QUAL}\s+)?(?<![\w.,:/-])(?:{NUM})(?:\s*(?:-|to|or)\s*(?:{NUM}))?(?:\s+{POSTQUAL})?"
 ALL_VERBS = _words([*LEXICON["killed"]["before"], *LEXICON["injured"]["before"]])
-GAPWORD = rf"(?!{_words(GRAMMAR['stop'])}|{ALL_VERBS}|{COUNT})[^\s\d,;:.!?()\"“”]+"  # who: "civilians", "of its"
+NUMBER_WORD = _words([*NUMBER_WORDS, *_TENS.split("|"), *GRAMMAR["vague"]])
+GAPWORD = rf"(?!{_words(GRAMMAR['stop'])}|{ALL_VERBS}|{NUMBER_WORD})[^\s\d,;:.!?()\"“”]+"  # who: "civilians", "of its"
 ITEM = rf"{COUNT}(?:\s+{GAPWORD}){{0,5}}"
 LIST = rf"{ITEM}(?:(?:\s*,\s*(?:and\s+)?|\s+and\s+|\s*&\s*|\s+as well as\s+|\s+plus\s+|\s+و\s*|\s+और\s+|\s+[ye]\s+){ITEM}){{0,6}}"
 ONE_MORE = rf"\s+and\s+(?:a|an|one|their|his|her)\s+(?:\S+\s+)?{_words(GRAMMAR['one_more'])}"
@@ -512,6 +513,7 @@ def read(title: str, text: str, *, published: datetime.date | None = None) -> Fa
     title + "\\n" + text. A leading " date YYYY-MM-DD" marker in `text` is the publication date,
     used when `published` is None, never the incident's date."""
     full = f"{title}\n{text}"
+    published = published.date() if isinstance(published, datetime.datetime) else published
     work = DASH_ASIDE.sub(lambda m: f"({m[1]})", text.replace(" - ", " \u2014 ")).replace("\u2014", ",").replace("\u2013", ",")
     marker_year = None
     if marker := DATE_MARKER.match(text):
@@ -529,11 +531,10 @@ def read(title: str, text: str, *, published: datetime.date | None = None) -> Fa
     dates, explicit = _dates(sentences, published)
     if day := (dates[0] if dates else published):  # a sentence dated days away is about another incident
         for s, mine in zip(sentences, explicit):
-            month = s.weight != TITLE and MONTH_ONLY.search(s.folded)
-            if s.weight != TITLE and mine and all(abs((d - day).days) > DATE_SLACK for d in mine):
+            month = MONTH_ONLY.search(s.folded)  # "In November, 14 soldiers were killed"
+            if s.weight != TITLE and ((mine and all(abs((d - day).days) > DATE_SLACK for d in mine))
+                                      or (month and MONTHS[month[1]] != day.month)):
                 s.other = True
-            elif month and MONTHS[month[1]] != day.month:
-                s.other = True  # "In November, 14 soldiers were killed"
     event_type, type_evidence = _event_type(full, sentences)
     killed, injured = _figures(full, sentences)
     return Facts(event_type, type_evidence, killed, injured, dates)
