@@ -20,7 +20,7 @@ from pathlib import Path
 
 from bench import corpus, peers, procs, report, scenarios, sidebyside
 
-MEASURES = "abcdefghij"
+MEASURES = "abcdefghijk"
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a short run (about 8 minutes); docs are not rewritten")
     parser.add_argument("--corpus", help="the shared corpus (default: $NEWSMON_CORPUS, else ../shared/corpus)")
     parser.add_argument("--only", default=MEASURES, metavar="LETTERS",
-                        help="which measures, e.g. 'abc' (default: all of abcdefghij; a and c run together)")
+                        help="which measures, e.g. 'abc' (default: all of abcdefghijk; a and c run together)")
     parser.add_argument("--feeds", type=int, help="feeds in the cold/warm cycles (default 500; 50 with --quick)")
     parser.add_argument("--runs", type=int, help="repetitions of each measure (default 3; fewer with --quick)")
     parser.add_argument("--delays", metavar="MS,MS", help="(h): response delays of the farm, in ms (default 0,50)")
@@ -116,6 +116,11 @@ def main(argv: list[str] | None = None) -> int:
                      plan.memory_feeds if "e" in only else 0)
     farm = None
     try:
+        if "k" in only:
+            _say("(k) one story per event: replaying the events/ and ecbplus/ development sets")
+            from bench import events_replay
+
+            results["events"] = events_replay.measure(corpus_dir, worst=10)
         if "g" in only:
             _say("(g) extraction quality on the AEB pages")
             from bench import quality

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from monitor import alert, config, fetch, match, sandbox, store, stories
+from monitor import alert, config, events, fetch, incidents, match, sandbox, store, stories
 from monitor.metrics import Metrics
 from monitor.errors import ConfigError, Problem, StoreFault
 from monitor.model import FeedItems
@@ -78,6 +78,7 @@ class App:
     sandbox: sandbox.Sandbox
     outbox_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _stories: stories.StoryIndex | None = None  # read from the store when first needed: story_index()
+    _events: events.EventIndex | None = None  # likewise: event_index()
     metrics: Metrics = field(default_factory=Metrics)
     clock: Callable[[], float] = time.time  # tests pass a controllable clock
     warned: set[tuple[str, str]] = field(default_factory=set)  # (feed, kind) said once already
@@ -119,6 +120,15 @@ class App:
             self._stories = story_index(self.store, self.config.settings.story_window)
             log.debug("story window read: %d signatures in %.2fs", len(self._stories), time.process_time() - started)
         return self._stories
+
+    def event_index(self) -> events.EventIndex:
+        """The events open within the story window, read from the store the first time an
+        article needs its event."""
+        if self._events is None:
+            started = time.process_time()
+            self._events = event_index(self.store, self.config.settings.story_window)
+            log.debug("event window read: %d events in %.2fs", len(self._events), time.process_time() - started)
+        return self._events
 
     def store_failed(self, fault: StoreFault) -> None:
         """The store cannot record: said once (ERROR) per kind of fault; sending stops until it can."""
@@ -207,4 +217,24 @@ def story_index(opened: store.Store, window: float) -> stories.StoryIndex:
         index.add_packed(story, blob, title, seen)
     if resigned:
         opened.set_signatures(resigned)
+    return index
+
+
+def event_index(opened: store.Store, window: float) -> events.EventIndex:
+    """The events of the articles fetched within the story window. The features of articles an
+    older newsmon recorded (before events, or with another version of them) are read again
+    from their stored text, and stored, once."""
+    since = time.time() - window
+    index = incidents.index(window)
+    again = []
+    for article_id, story, blob, seen in opened.recent_features(since):
+        found = events.Features.unpack(blob) if blob else None
+        if found is None:
+            title, text, published, outlet = opened.article_for_features(article_id)
+            found = incidents.read(title, text, published=incidents.day(published), outlet=outlet)
+            again.append((article_id, found.pack()))
+        index.add(story, found, seen)
+    if again:
+        log.info("event features read again for %d articles stored by an older newsmon (once)", len(again))
+        opened.set_features(again)
     return index

@@ -57,6 +57,9 @@ class Facts:
     killed: Figure | None  # victims only; attackers are not counted
     injured: Figure | None
     dates: tuple[datetime.date, ...]  # dates the text gives for the incident, most likely first
+    # (month, day) of the dates it gives without a year, when neither it nor the caller says when
+    # it was published (so they cannot be placed in a year); () when `dates` has any
+    month_days: tuple[tuple[int, int], ...] = ()
 
 
 def compatible(a: str, b: str) -> bool:
@@ -342,6 +345,8 @@ def _mentions(s: _Sentence, published: datetime.date | None):
                     found.append(("full", date, m.start()))
                 elif published is not None:  # a yearless date is not after publication
                     found.append(("yearless", date if date <= published else date.replace(year=date.year - 1), m.start()))
+                else:  # a day of the year only (kept apart: "partial")
+                    found.append(("partial", date, m.start()))
     return found
 
 
@@ -353,6 +358,7 @@ def _dates(sentences: list[_Sentence], published: datetime.date | None):
     scores: dict[datetime.date, list[float]] = {}
     first: dict[datetime.date, int] = {}
     explicit: list[list[datetime.date]] = []
+    partial: dict[tuple[int, int], int] = {}  # (month, day) of yearless dates, when publication is unknown
     for index, s in enumerate(sentences):
         explicit.append([])
         if not (mentions := _mentions(s, published)):
@@ -361,6 +367,10 @@ def _dates(sentences: list[_Sentence], published: datetime.date | None):
         update = bool(TOLL_UPDATE.search(s.folded))
         for kind, date, at in mentions:
             before = s.folded[max(0, at - 30):at]
+            if kind == "partial":
+                if not s.other and not s.meta:
+                    partial.setdefault((date.month, date.day), index * 10000 + at)
+                continue
             if (published is not None and date > published) or UNTIL.search(before):
                 continue
             meta = s.meta or bool(BYLINE.search(before))
@@ -375,7 +385,7 @@ def _dates(sentences: list[_Sentence], published: datetime.date | None):
             scores.setdefault(date, []).append(score)
             first.setdefault(date, index * 10000 + at)
     total = {date: max(found) + 0.25 * (sum(found) - max(found)) for date, found in scores.items()}
-    return tuple(sorted(total, key=lambda d: (-total[d], first[d]))), explicit
+    return tuple(sorted(total, key=lambda d: (-total[d], first[d]))), explicit, tuple(sorted(partial, key=partial.get))
 
 
 def _value(count: str, qualified: bool = False) -> int | None:
@@ -528,7 +538,7 @@ def read(title: str, text: str, *, published: datetime.date | None = None) -> Fa
     ref_year = published.year if published else marker_year or max(years, default=None)
     for s in sentences:
         _mark(s, ref_year)
-    dates, explicit = _dates(sentences, published)
+    dates, explicit, month_days = _dates(sentences, published)
     if day := (dates[0] if dates else published):  # a sentence dated days away is about another incident
         for s, mine in zip(sentences, explicit):
             month = MONTH_ONLY.search(s.folded)  # "In November, 14 soldiers were killed"
@@ -537,4 +547,4 @@ def read(title: str, text: str, *, published: datetime.date | None = None) -> Fa
                 s.other = True
     event_type, type_evidence = _event_type(full, sentences)
     killed, injured = _figures(full, sentences)
-    return Facts(event_type, type_evidence, killed, injured, dates)
+    return Facts(event_type, type_evidence, killed, injured, dates, () if dates else month_days)

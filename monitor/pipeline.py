@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
-from monitor import alert, article as article_reader, feed_watch, sandbox, schedule, shown, stories, times, urls
+from monitor import alert, article as article_reader, events, feed_watch, incidents, sandbox, schedule, shown, stories, times, urls
 from monitor.app import App
 from monitor.errors import FetchError, ParseError, StoreFault
 from monitor.model import Article, Entry, FeedSpec
@@ -36,6 +36,8 @@ T = TypeVar("T")
 # import above is for the import contract and type checkers, and tests/test_architecture.py
 # resolves every task.
 PARSE = sandbox.Task("monitor.feeds", "parse_changed")
+FEATURES = sandbox.Task("monitor.incidents", "read_positional")  # an article's event features (long texts)
+INLINE_FEATURES = 2_000  # characters: a text this short (a feed's summary) has its features read on the event loop
 WARN_AGAIN = 86400.0  # a feed that keeps failing is said at WARNING again after this long
 
 
@@ -269,7 +271,8 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
     A new entry whose canonical link (or page's canonical URL) we already have is the same
     article (a guid flip, a URL variant, syndication in another feed of the outlet): linked,
     not alerted again. A new article joins the story of a near-duplicate seen within the story
-    window, and alerts only for rules that have not alerted on that story yet."""
+    window, or else the open event it reports (another outlet's own report of one incident:
+    monitor.events), and alerts only for rules that have not alerted on that story yet."""
     link = urls.unwrap(entry.link) if entry.link else None
     canonical_link = _identity(link)
     recorded = app.store.recorded
@@ -299,6 +302,8 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
                 return 0, ""
     # the rules that match, and every entity named (kept for replay and trends), in one pass
     matches, mentions = app.matcher.read(article.title, article.text, feed_tags=feed.tags)
+    # what it says about its incident: how a report another outlet wrote itself finds its event
+    found = await _features(app, article, mentions) if known is None or known.article_id is None else None
     now = app.clock()
     # Only the feed's own date counts: a page's date is often a guess (a footer's copyright year).
     too_old = entry.published is not None and entry.published.timestamp() < now - app.config.settings.alert_max_age
@@ -313,13 +318,18 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
                                    canonical_link=canonical_link, now=now, mentions=mentions, quiet=quiet or None)
             return known.story_id, alerts, "updated"
         signature = signed()
-        story = app.story_index().find(signature, now)
+        story = app.story_index().find(signature, now)  # a copy of an article we have
+        kind = "joined story"
+        if story is None:  # another outlet's own report of an open event
+            story, kind = app.event_index().find(found, now), "joined event"
         alerts = [] if quiet else app.router.alerts_for(matches, article, name, story, app.store)
         _article_id, story_id = app.store.record_entry(feed_id, entry, article, matches, alerts, story_id=story,
                                                        canonical_link=canonical_link, signature=signature.pack(),
-                                                       now=now, mentions=mentions, quiet=quiet or None)
+                                                       features=found.pack(), now=now, mentions=mentions,
+                                                       quiet=quiet or None)
         app.story_index().add(story_id, signature, now, article.title)
-        return story_id, alerts, "joined story" if story is not None else "new story"
+        app.event_index().add(story_id, found, now)
+        return story_id, alerts, kind if story is not None else "new story"
 
     story, alerts, kind = await stored(commit)
     app.metrics.entries.inc()
@@ -334,6 +344,22 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
     if alerts:
         on_queued()
     return len(alerts), quiet
+
+
+async def _features(app: App, article: Article, mentions: list) -> events.Features:
+    """An article's event features: a feed's short text on the event loop, a page's text in a
+    worker (tens of milliseconds each: the event loop would become the bottleneck of a cold
+    start). The watchlist's entities the rule matcher found are added here."""
+    if len(article.text) <= INLINE_FEATURES:
+        return incidents.read(article.title, article.text, published=article.published, mentions=mentions,
+                              outlet=article.outlet)
+    try:
+        found = await app.sandbox.run(FEATURES, article.title, article.text, article.published, (), article.outlet)
+    except Exception as error:  # a worker's deadline or crash: read them here rather than lose the entry
+        log.debug("event features read on the event loop url=%s (worker: %r)", shown.url(article.url or ""), error)
+        return incidents.read(article.title, article.text, published=article.published, mentions=mentions,
+                              outlet=article.outlet)
+    return incidents.with_mentions(found, mentions)
 
 
 def _identity(url: str | None) -> str | None:

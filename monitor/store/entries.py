@@ -41,7 +41,7 @@ class Entries(StoreBase):
 
     def record_entry(self, feed_id: int, entry: Entry, article: Article, matches: list[Match],
                      alerts: list[QueuedAlert], *, story_id: int | None = None, canonical_link: str | None = None,
-                     signature: bytes | None = None, now: float | None = None,
+                     signature: bytes | None = None, features: bytes | None = None, now: float | None = None,
                      mentions: list[Hit] = (), quiet: str | None = None) -> tuple[int, int]:
         """Record a new entry with its article, hits and outbox rows, in one transaction. The
         article joins `story_id`, or starts a new story. Returns (article id, story id). With
@@ -57,9 +57,9 @@ class Entries(StoreBase):
                                    (now, article.title)).lastrowid
             article_id = db.execute(
                 """INSERT INTO articles (url, canonical_url, title, text, source, outlet, language,
-                   published, fetched, story_id, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   published, fetched, story_id, signature, features) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (article.url, article.canonical_url, article.title, article.text, article.source,
-                 article.outlet, article.language, published, now, story, signature),
+                 article.outlet, article.language, published, now, story, signature, features),
             ).lastrowid
             if story_id is None:
                 db.execute("UPDATE stories SET representative_article = ? WHERE id = ?", (article_id, story))
@@ -153,6 +153,23 @@ class Entries(StoreBase):
         """How many articles fetched since `since` have a signature."""
         return self.db.execute("SELECT COUNT(*) FROM articles WHERE fetched >= ? AND signature IS NOT NULL",
                                (since,)).fetchone()[0]
+
+    def recent_features(self, since: float) -> Iterator[tuple[int, int, bytes | None, float]]:
+        """(article, story, event features or None, fetched) of articles fetched since `since`,
+        oldest first, read as they are used."""
+        yield from self.db.execute(
+            "SELECT id, story_id, features, fetched FROM articles WHERE fetched >= ? ORDER BY fetched", (since,))
+
+    def article_for_features(self, article_id: int) -> tuple[str, str, float | None, str]:
+        """An article's title, text, publication time and outlet, to read its event features again."""
+        row = self.db.execute("SELECT title, text, published, outlet FROM articles WHERE id = ?", (article_id,)).fetchone()
+        return (row[0], row[1], row[2], row[3]) if row else ("", "", None, "")
+
+    def set_features(self, features: list[tuple[int, bytes]]) -> None:
+        """Store articles' event features: (article id, packed features) pairs."""
+        with self.transaction() as db:
+            db.executemany("UPDATE articles SET features = ? WHERE id = ?",
+                           [(blob, article_id) for article_id, blob in features])
 
     def article_text(self, article_id: int) -> str:
         """An article's stored text ("" if there is no such article)."""

@@ -197,6 +197,14 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE feeds ADD COLUMN items BLOB;
     """,
+    # 8 -> 9: events. A story is now an event (one real-world incident: copies and independently
+    # written reports); an article keeps its event features (monitor.events.Features, packed) so
+    # that any process can rebuild the open events. Stories recorded before keep their ids, so
+    # nothing is alerted again; their articles' features are read from their text when the window
+    # is first read (monitor.app.event_index).
+    """
+    ALTER TABLE articles ADD COLUMN features BLOB;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -1,0 +1,421 @@
+"""Which event an article reports: independent reports of one real-world incident, joined.
+
+Story identity has two levels. The first, `monitor.stories`, finds *copies*: the same text
+under another headline. This module is the second: an *event* gathers copies and reports that
+outlets wrote themselves, in other words and other languages, as the toll rises.
+
+An article's `Features` are read once (`features`): the content words of its title and lead
+with weights (names, written with a capital inside a sentence, count double), the entities it
+names (the watchlist's and the whole bundled pack's, so an alias in any script is one entity),
+the places it names (most specific first, each with what contains it: its district, province
+and country), its incident type, its killed and injured figures and the dates it gives for the
+incident. `EventIndex.find` compares them with the events open within the window: online and
+single-pass, the shape of Miranda et al. (2018) and of the Europe Media Monitor's clustering.
+
+A candidate event is refused outright by a guard, whatever else they share:
+- *places*: the article's main place and the event's are in different districts (or, when a
+  side names no district, different provinces or countries) and neither contains the other;
+- *dates*: the incident dates they give are two or more days apart;
+- *type*: their incident types cannot be one incident (`compatible`, from `monitor.facts`).
+Otherwise a score adds the cosine of their weighted words (tf-idf, document frequencies counted
+over the articles seen), shared entities, the same place, the same incident date and the same
+type; the best candidate at or above `JOIN` wins. Thresholds and weights were chosen on the
+development sets described in docs/stories.md.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
+from datetime import date
+from dataclasses import dataclass, field
+
+VERSION = 1  # of the packed features: features of another version are read again from the text
+LEAD_WORDS = 60  # words of the text after the title that count as its lead
+TERMS_KEPT = 40  # an article's heaviest words, kept in its features
+EVENT_TERMS = 80  # an event's heaviest words, kept in its summary
+NAME_WEIGHT = 2.0  # a word written with a capital inside a sentence (a name) weighs this much more
+TITLE_WEIGHT = 2.0  # a title word weighs this much more than a lead word
+CANDIDATES = 60  # events compared in full, most keys shared first
+COMMON_KEY = 400  # a key (word, entity, place) held by more open events than this does not find candidates
+
+# Weights of a comparison's parts (each between 0 and 1). The score is their weighted mean over
+# the parts both sides say something about: a report that names no place is neither near nor far
+# from one that does. An article joins the best event scoring JOIN or more.
+WEIGHTS = {"terms": 0.55, "entities": 0.15, "place": 0.15, "date": 0.1, "type": 0.1}
+JOIN = 0.4
+UNANCHORED = 0.6  # ...and, with no place or incident date in common, less alike than this
+MIN_TERMS = 0.15  # reports in one script whose words are less alike than this are not one incident's
+UNDATED = 0.2  # ...or this much more when neither their dates nor their publication days can be compared
+DATE_APART = 2  # days: incident dates this far apart are two incidents
+FOLLOW_UP = 10  # days: a report published this long after another's incident is not about it
+
+WORD = re.compile(r"[^\W\d_](?:[\w\u0900-\u097f'\u2019-]*[\w\u0900-\u097f])?")
+STOPWORDS = frozenset("""
+a about above after again against all also am an and any are as at be because been before being below
+between both but by can could did do does doing down during each few for from further had has have having he
+her here hers herself him himself his how i if in into is it its itself just me more most my myself no nor
+not now of off on once only or other our ours ourselves out over own same she should so some such than that
+the their theirs them themselves then there these they this those through to too under until up very was we
+were what when where which while who whom why will with would you your yours yourself yourselves
+said says say saying told tells according reported reports report news new latest update updated live
+today yesterday tomorrow monday tuesday wednesday thursday friday saturday sunday week weeks day days
+year years month months time times one two three four five six seven eight nine ten first second third
+mr mrs ms dr may might must shall get got make made many much well even still back since around near
+among across within without via per us u s also however including including while whose told amid
+people least several dozens dozen
+""".split())
+
+
+@dataclass(frozen=True)
+class Features:
+    """What an article says about its incident, as the join compares it."""
+
+    terms: tuple[tuple[str, float], ...] = ()  # heaviest content words of title and lead, with weights
+    entities: frozenset[str] = frozenset()  # entity names (pack entities as "pack.NAME")
+    where: tuple[str, ...] = ()  # the main place and what contains it, most specific first
+    places: frozenset[str] = frozenset()  # every place named, with what contains them
+    district: str | None = None  # the main place's district, province and country, where known
+    province: str | None = None
+    country: str | None = None
+    event_type: str = "other"
+    killed: int | None = None
+    injured: int | None = None
+    dates: tuple[int, ...] = ()  # incident dates as proleptic ordinals, most likely first
+    published: int | None = None  # the day it was published (ordinal): an incident is on or before it
+    month_days: tuple[tuple[int, int], ...] = ()  # (month, day) of yearless dates when nothing says the year
+    script: str = ""  # the script most of its words are written in ("Latn", "Arab", "Deva", ...)
+    outlet: str = ""  # who published it
+
+    def pack(self) -> bytes:
+        """Bytes for the store (compact JSON with a version)."""
+        data = {"v": VERSION, "t": [[word, round(weight, 3)] for word, weight in self.terms],
+                "e": sorted(self.entities), "w": list(self.where), "p": sorted(self.places),
+                "d": [self.district, self.province, self.country], "y": self.event_type,
+                "k": self.killed, "i": self.injured, "a": list(self.dates), "u": self.published,
+                "m": [list(pair) for pair in self.month_days], "s": self.script, "o": self.outlet}
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+    @classmethod
+    def unpack(cls, blob: bytes) -> Features | None:
+        """Features from `pack`, or None for another version's (read them again from the text)."""
+        try:
+            data = json.loads(blob)
+        except ValueError:
+            return None
+        if not isinstance(data, dict) or data.get("v") != VERSION:
+            return None
+        district, province, country = data["d"]
+        return cls(tuple((word, weight) for word, weight in data["t"]), frozenset(data["e"]), tuple(data["w"]),
+                   frozenset(data["p"]), district, province, country, data["y"], data["k"], data["i"],
+                   tuple(data["a"]), data.get("u"), tuple(tuple(pair) for pair in data.get("m", ())),
+                   data.get("s", ""), data.get("o", ""))
+
+
+SCRIPTS = ((0x0250, "Latn"), (0x0370, ""), (0x0400, "Grek"), (0x0530, "Cyrl"), (0x0590, ""), (0x0600, "Hebr"),
+           (0x0780, "Arab"), (0x0900, ""), (0x0980, "Deva"))  # (first code point after it, script)
+
+
+def script(words: Iterable[str]) -> str:
+    """The script most of `words` are written in (by their first letters), "" if none."""
+    counts: Counter[str] = Counter()
+    for word in words:
+        code = ord(word[0])
+        counts[next((name for end, name in SCRIPTS if code < end), "")] += 1
+    counts.pop("", None)
+    return counts.most_common(1)[0][0] if counts else ""
+
+
+SUFFIXES = ("ings", "ing", "ers", "ied", "ies", "ed", "es", "er", "s")  # English endings folded: bombers, bombing -> bomb
+
+
+def _stem(word: str) -> str:
+    """A Latin-script word without its commonest English ending (the words of two outlets'
+    reports of one incident differ in them more than in their stems)."""
+    if len(word) > 4 and word.isascii():
+        for suffix in SUFFIXES:
+            if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+                stem = word[:-len(suffix)]
+                return stem[:-1] if len(stem) > 3 and stem[-1] == stem[-2] else stem  # "killed" -> "kill", "bombing" -> "bomb"
+    return word
+
+
+def terms(title: str, text: str) -> tuple[tuple[str, float], ...]:
+    """The heaviest content words of a title and the lead of its text, with their weights: a
+    title word counts TITLE_WEIGHT, a lead word 1, a name (a capital inside a sentence) times
+    NAME_WEIGHT; the same word again adds less each time (log)."""
+    counts: Counter[str] = Counter()
+    lead = text[:LEAD_WORDS * 12]
+    for part, weight, limit in ((title, TITLE_WEIGHT, 40), (lead, 1.0, LEAD_WORDS)):
+        previous_end = ""
+        for index, found in enumerate(WORD.finditer(part)):
+            if index >= limit:
+                break
+            word = found.group()
+            folded = word.casefold()
+            gap = part[found.start() - 2:found.start()] if found.start() else ""
+            sentence_start = index == 0 or previous_end in ".!?\n" or any(mark in gap for mark in ".!?\n:\"“")
+            previous_end = part[found.end():found.end() + 1]
+            if folded in STOPWORDS or len(folded) < 2:
+                continue
+            name = word[0].isupper() and not sentence_start and not word.isupper()
+            counts[_stem(folded)] += weight * (NAME_WEIGHT if name else 1.0)
+    heaviest = counts.most_common(TERMS_KEPT)
+    return tuple((word, round(1.0 + math.log(weight), 3)) for word, weight in heaviest)
+
+
+@dataclass
+class Event:
+    """An open event: what its reports say, summed."""
+
+    story: int
+    terms: Counter = field(default_factory=Counter)
+    entities: Counter = field(default_factory=Counter)
+    wheres: Counter = field(default_factory=Counter)  # main-place chains of its reports
+    places: Counter = field(default_factory=Counter)
+    types: Counter = field(default_factory=Counter)
+    dates: Counter = field(default_factory=Counter)
+    published: Counter = field(default_factory=Counter)  # days its reports were published
+    scripts: Counter = field(default_factory=Counter)  # the scripts its reports are written in
+    outlets: set = field(default_factory=set)
+    reports: int = 0
+    seen: float = 0.0
+    keys: frozenset[str] = frozenset()  # what it is findable by
+
+    def add(self, found: Features, seen: float) -> None:
+        self.reports += 1
+        self.seen = max(self.seen, seen)
+        for word, weight in found.terms:
+            self.terms[word] += weight
+        if len(self.terms) > EVENT_TERMS * 2:
+            self.terms = Counter(dict(self.terms.most_common(EVENT_TERMS)))
+        self.entities.update(found.entities)
+        if found.where:
+            self.wheres[found.where] += 1
+        self.places.update(found.places)
+        if found.event_type != "other":
+            self.types[found.event_type] += 1
+        if found.dates:
+            self.dates[found.dates[0]] += 1
+        if found.published is not None:
+            self.published[found.published] += 1
+        if found.script:
+            self.scripts[found.script] += 1
+        if found.outlet:
+            self.outlets.add(found.outlet)
+
+
+def _keys(found: Features | Event) -> set[str]:
+    if isinstance(found, Event):
+        words = [word for word, _weight in found.terms.most_common(EVENT_TERMS // 2)]
+        return {"w:" + word for word in words} | {"e:" + name for name in found.entities} | {
+            "p:" + place for place in found.places}
+    return {"w:" + word for word, _weight in found.terms} | {"e:" + name for name in found.entities} | {
+        "p:" + place for place in found.places}
+
+
+def score(parts: dict[str, float]) -> float:
+    """The weighted mean of a comparison's known parts (see WEIGHTS)."""
+    weight = sum(WEIGHTS[name] for name in parts)
+    return sum(WEIGHTS[name] * value for name, value in parts.items()) / weight if weight else 0.0
+
+
+def _chain_conflict(a: tuple[str | None, str | None, str | None], b: tuple[str | None, str | None, str | None]) -> bool:
+    """Whether two (district, province, country) triples name different areas neither of which
+    contains the other: compared at the most specific level both know."""
+    for mine, theirs in zip(a, b):
+        if mine and theirs:
+            return mine != theirs
+    return False
+
+
+def _dates_apart(found: Features, event: Event) -> bool:
+    """Whether the dates they give cannot be one incident's: incident dates DATE_APART or more
+    days apart; or, where one side gives only the day it was published, an incident after that
+    day, or more than FOLLOW_UP days before it; or publication days that far apart."""
+    if found.dates and event.dates:  # a follow-up's first date may be a later development's
+        return min(abs(mine - day) for mine in found.dates[:3] for day in event.dates) >= DATE_APART
+    if found.month_days and event.dates:
+        return _apart_in_year(found.month_days[0], event.dates) >= DATE_APART
+    if found.dates and event.published:
+        return all(found.dates[0] > day + 1 or day - found.dates[0] > FOLLOW_UP for day in event.published)
+    if event.dates and found.published is not None:
+        return all(day > found.published + 1 or found.published - day > FOLLOW_UP for day in event.dates)
+    if found.published is not None and event.published:
+        return all(abs(found.published - day) > FOLLOW_UP for day in event.published)
+    return False
+
+
+def _apart_in_year(month_day: tuple[int, int], days: Iterable[int]) -> int:
+    """Days between a day of the year and the nearest of `days`, placed in their years."""
+    best = 366
+    for day in days:
+        year = date.fromordinal(day).year
+        for candidate_year in (year - 1, year, year + 1):
+            try:
+                best = min(best, abs(date(candidate_year, *month_day).toordinal() - day))
+            except ValueError:  # February 29 of a year without one
+                continue
+    return best
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Why an article was or was not joined to an event: for `newsmon stories --why`."""
+
+    story: int
+    score: float
+    parts: dict
+    guard: str | None  # the guard that refused the join, if one did
+
+
+class EventIndex:
+    """Events seen within `window` seconds, findable by their words, entities and places."""
+
+    def __init__(self, window: float, compatible: Callable[[str, str], bool]):
+        self.window = window
+        self.compatible = compatible
+        self.events: dict[int, Event] = {}
+        self.by_key: dict[str, set[int]] = {}
+        self.order: deque[tuple[float, int]] = deque()
+        self.df: Counter[str] = Counter()  # articles whose terms hold a word
+        self.documents = 0
+        self.areas: dict[tuple[str, ...], tuple[str | None, str | None, str | None]] = {}  # main place -> its areas
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def _idf(self, word: str) -> float:
+        return math.log((self.documents + 1) / (self.df.get(word, 0) + 1)) + 1.0
+
+    def _cosine(self, found: Features, event: Event) -> float:
+        idf = self._idf
+        mine = {word: weight * idf(word) for word, weight in found.terms}
+        if not mine or not event.terms:
+            return 0.0
+        total = sum(event.terms.values()) or 1.0
+        dot = norm_theirs = 0.0
+        for word, weight in event.terms.items():
+            value = weight / total * idf(word)
+            norm_theirs += value * value
+            if word in mine:
+                dot += value * mine[word]
+        norm_mine = math.sqrt(sum(value * value for value in mine.values()))
+        return dot / (norm_mine * math.sqrt(norm_theirs)) if dot else 0.0
+
+    def judge(self, found: Features, event: Event) -> Verdict:
+        """The score of `found` against `event`, and the guard that refuses it, if any."""
+        guard = None
+        main = (found.district, found.province, found.country)
+        if main != (None, None, None) and event.wheres and "cross_border_clash" not in (found.event_type, *event.types):
+            chains = [self._chain(where) for where in event.wheres]
+            if chains and all(_chain_conflict(main, chain) for chain in chains):
+                guard = "places"
+        if not guard and _dates_apart(found, event):
+            guard = "dates"
+        event_type = event.types.most_common(1)[0][0] if event.types else "other"
+        if not self.compatible(found.event_type, event_type):
+            guard = guard or "type"
+        # Each part is scored only where both sides say something about it: a report that names
+        # no place is neither near nor far from one that does.
+        parts = {"terms": self._cosine(found, event)} if not found.script or found.script in event.scripts else {}
+        if found.entities and event.entities:
+            parts["entities"] = len(found.entities & event.entities.keys()) / min(len(found.entities), len(event.entities))
+        if found.where and event.wheres:
+            # a country or a province in common says little: a district or a place inside one does
+            parts["place"] = (1.0 if found.district and found.where[0] in event.places
+                              else 0.7 if found.district and found.district in event.places
+                              else 0.3 if found.province and found.province in event.places else 0.0)
+        if found.dates and event.dates:
+            apart = min(abs(found.dates[0] - day) for day in event.dates)
+            parts["date"] = 1.0 if apart == 0 else 0.5 if apart == 1 else 0.0
+        elif found.month_days and event.dates:
+            apart = _apart_in_year(found.month_days[0], event.dates)
+            parts["date"] = 1.0 if apart == 0 else 0.5 if apart == 1 else 0.0
+        elif found.published is not None and event.published:  # only when they were published
+            apart = min(abs(found.published - day) for day in event.published)
+            parts["date"] = 0.7 if apart == 0 else 0.5 if apart <= 2 else 0.2
+        if found.event_type != "other" or event_type != "other":  # a report of an incident and one of none differ
+            parts["type"] = (1.0 if found.event_type == event_type else 0.0 if "other" in (found.event_type, event_type)
+                             else 0.5)  # two types the guard found compatible
+        # What else they share must anchor them to one incident: the same place (or district), or
+        # the same incident date for two reports of an incident. Without an anchor only words much alike join; across scripts
+        # (no words to compare) only the same place, type and day.
+        anchored = parts.get("place", 0.0) >= 0.7 or (parts.get("date", 0.0) >= 1.0 and bool(found.dates)
+                                                      and parts.get("type", 0.0) >= 0.5)
+        if "terms" in parts:
+            if parts["terms"] < MIN_TERMS:  # the same place and day, but another story
+                guard = guard or "words"
+            elif not anchored and parts["terms"] < UNANCHORED:
+                guard = guard or "no anchor"
+            elif found.outlet in event.outlets and found.outlet and (not anchored or "date" not in parts):
+                guard = guard or "same outlet"  # an outlet's second story on a subject is a new development
+        elif not (parts.get("place", 0.0) >= 0.7 and parts.get("type", 0.0) >= 1.0 and parts.get("date", 0.0) >= 0.5):
+            guard = guard or "other script"
+        parts = {name: round(value, 3) for name, value in parts.items()}
+        return Verdict(event.story, round(score(parts), 4), parts, guard)
+
+    def _chain(self, where: tuple[str, ...]) -> tuple[str | None, str | None, str | None]:
+        return self.areas.get(where, (None, None, None))
+
+    def find(self, found: Features, now: float) -> int | None:
+        """The story of the open event `found` reports, or None."""
+        best = self.best(found, now)
+        if best is None or best.guard is not None:
+            return None
+        # Without dates to compare, a different incident at the same place cannot be ruled out.
+        return best.story if best.score >= (JOIN if "date" in best.parts else JOIN + UNDATED) else None
+
+    def candidates(self, found: Features) -> list[Event]:
+        shared: Counter[int] = Counter()
+        for key in _keys(found):
+            holders = self.by_key.get(key)
+            if holders and len(holders) <= COMMON_KEY:
+                shared.update(holders)
+        return [self.events[story] for story, _count in shared.most_common(CANDIDATES)]
+
+    def best(self, found: Features, now: float) -> Verdict | None:
+        """The best-scoring open event that no guard refuses (or the best refused one, if none
+        is allowed), or None when no event shares anything with `found`."""
+        self.prune(now)
+        allowed = refused = None
+        for event in self.candidates(found):
+            verdict = self.judge(found, event)
+            if verdict.guard is None:
+                if allowed is None or verdict.score > allowed.score:
+                    allowed = verdict
+            elif refused is None or verdict.score > refused.score:
+                refused = verdict
+        return allowed or refused
+
+    def add(self, story: int, found: Features, seen: float) -> None:
+        """Count `found` as a report of the event of `story` (opening it if new)."""
+        self.documents += 1
+        self.df.update(word for word, _weight in found.terms)
+        event = self.events.get(story)
+        if event is None:
+            event = self.events[story] = Event(story)
+        if found.where:
+            self.areas[found.where] = (found.district, found.province, found.country)
+        old = event.keys
+        event.add(found, seen)
+        event.keys = frozenset(_keys(event))
+        for key in old - event.keys:
+            self.by_key.get(key, set()).discard(story)
+        for key in event.keys - old:
+            self.by_key.setdefault(key, set()).add(story)
+        self.order.append((seen, story))
+
+    def prune(self, now: float) -> None:
+        """Close the events no report has reached within the window."""
+        while self.order and self.order[0][0] < now - self.window:
+            seen, story = self.order.popleft()
+            event = self.events.get(story)
+            if event is not None and event.seen < now - self.window:
+                for key in event.keys:
+                    self.by_key.get(key, set()).discard(story)
+                del self.events[story]
+

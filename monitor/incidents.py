@@ -1,0 +1,108 @@
+"""An article's event features (`monitor.events.Features`): the stages that read them, wired.
+
+The words of its title and lead (`events.terms`), the entities it names (the watchlist's, as
+the rule matcher found them, and the whole bundled pack's, found by a matcher of its own so
+that a user's entity never loses a name to a pack entity's longer one), the places it names
+(`places`), and its incident type, casualties and dates (`facts`). Used by the pipeline for
+each new article and by `bench` to replay the development sets through the same code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import re
+from collections.abc import Iterable
+from datetime import date, datetime, timezone
+
+from typing import TYPE_CHECKING
+
+from monitor import events, packs
+from monitor.match import Matcher
+from monitor.model import Hit
+
+if TYPE_CHECKING:  # imported when first used: compiling their patterns is a quarter of a second
+    from monitor import facts, places  # noqa: F401
+
+DATE_MARK = re.compile(r"^\s*date (\d{4})-(\d\d)-(\d\d)\b")
+
+
+@functools.cache
+def _pack_matcher() -> Matcher:
+    return Matcher(packs.entities().values(), ())
+
+
+def read(title: str, text: str, *, published: date | datetime | None = None,
+         mentions: Iterable[Hit] = (), outlet: str = "") -> events.Features:
+    """The event features of an article. `published` is the feed's date for it (relative
+    dates in the text, "on Friday", are read against it); `mentions` are the watchlist
+    entities the rule matcher found in it."""
+    from monitor import facts, places
+
+    if isinstance(published, datetime):
+        published = published.date()
+    gazetteer = places.bundled()
+    matcher = _pack_matcher()
+    # actors, not places: the gazetteer reads places (a pack region would count the same name twice)
+    pack = [hit for hit in matcher.hits(title, text) if hit.entity and matcher.entities[hit.entity].kind != "region"]
+    entities = {hit.entity for hit in (*pack, *mentions) if hit.entity}
+    lead = text[:events.LEAD_WORDS * 12]
+    main = gazetteer.named(f"{title}\n{lead}") or gazetteer.named(text)
+    named = gazetteer.named(f"{title}\n{text}")
+    around: set[str] = set()
+    for place in named:
+        around.add(place.id)
+        around.update(gazetteer.ancestors(place.id))
+    where: tuple[str, ...] = ()
+    district = province = country = None
+    if main:
+        first = main[0].id
+        where = (first, *gazetteer.ancestors(first))
+        district, province = gazetteer.district_of(first), gazetteer.province_of(first)
+        country = where[-1] if gazetteer.place(where[-1]).kind == "country" else None
+        if district is None and country == "afghanistan" and gazetteer.place(first).kind == "province":
+            # Afghan reports name a province by its capital ("Kabul", "Kunduz"): it is where it happened
+            district = first
+    read_facts = facts.read(title, text, published=published)
+    weighted = events.terms(title, text)
+    return events.Features(
+        terms=weighted,
+        entities=frozenset(entities),
+        where=where,
+        places=frozenset(around),
+        district=district,
+        province=province,
+        country=country,
+        event_type=read_facts.event_type,
+        killed=read_facts.killed.value if read_facts.killed else None,
+        injured=read_facts.injured.value if read_facts.injured else None,
+        dates=tuple(day.toordinal() for day in read_facts.dates),
+        published=published.toordinal() if published else None,
+        month_days=read_facts.month_days,
+        script=events.script(word for word, _weight in weighted),
+        outlet=outlet,
+    )
+
+
+def read_positional(title: str, text: str, published: date | datetime | None, mentions: Iterable[Hit],
+                    outlet: str) -> events.Features:
+    """`read` with positional arguments: what a sandbox worker runs (monitor.pipeline.FEATURES)."""
+    return read(title, text, published=published, mentions=mentions, outlet=outlet)
+
+
+def with_mentions(found: events.Features, mentions: Iterable[Hit]) -> events.Features:
+    """`found` with the watchlist entities of `mentions` among its entities."""
+    named = {hit.entity for hit in mentions if hit.entity} - found.entities
+    return dataclasses.replace(found, entities=found.entities | named) if named else found
+
+
+def day(timestamp: float | None) -> date | None:
+    """The UTC day of a stored publication time."""
+    return datetime.fromtimestamp(timestamp, timezone.utc).date() if timestamp is not None else None
+
+
+def index(window: float) -> events.EventIndex:
+    """An empty event index that judges incident types as `monitor.facts` does."""
+    from monitor import facts
+
+    return events.EventIndex(window, facts.compatible)
