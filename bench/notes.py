@@ -51,7 +51,7 @@ def _head(results, table, s, plan, machine, versions, source) -> str:
         ".venv/bin/python -m bench            # the full run (about an hour); rewrites this page",
         "```",
         "",
-        "`--only abcdefghij` picks measures, `--feeds N` and `--runs N` resize them, `--keep` keeps the",
+        "`--only abcdefghijk` picks measures, `--feeds N` and `--runs N` resize them, `--keep` keeps the",
         "work directory (configs, state, newsmon's logs), `--profile` adds the main-process profile to a",
         "quick run, `--render RESULTS.json` rewrites this page from a saved run without measuring.",
         "Linux only (it reads `/proc` and uses `PR_SET_CHILD_SUBREAPER`). It sends traffic",
@@ -146,6 +146,15 @@ def _setup(results, plan) -> str:
         "scored as that benchmark's `evaluate.py` does: `\\w+` tokens, 4-token shingles, per-page "
         "precision and recall over shingle multisets, means over pages, F1 of the means. A page newsmon "
         "refuses (too little text) counts as empty.",
+        "- **(k) one story per event**: `bench/events_replay.py` replays the corpus's `events/` (142 texts: "
+        "24 militant attacks in Pakistan and Afghanistan, 3-6 outlets each, and 18 singletons) and `ecbplus/` "
+        "(982 reports of 86 events, two of one kind per topic) through newsmon's copy signatures and event "
+        "join, every text arriving at once, in 3 fixed shuffles (median run reported). Stories per event: "
+        "distinct stories among an event's texts, averaged over events; BCubed precision and recall over "
+        "all texts; hard pairs: labelled look-alike incidents put in one story. Timing: features per text "
+        "(`monitor.incidents.read`), and assignment per text on the event loop (copy lookup and event "
+        "join), also with 50,000 events already open (made from the set's features with their words "
+        "shuffled among a 30,000-word vocabulary and their dates moved).",
         *(peer_report.setup_lines(results) if any(key in results for key in ("peers", "full_text", "warm_scaling"))
           else []),
     ]

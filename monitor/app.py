@@ -20,6 +20,7 @@ from monitor.model import FeedItems
 
 log = logging.getLogger("newsmon.store")
 BUSY_WAIT = 0.2  # seconds a statement blocks for another process's lock; then the caller waits on the event loop
+REREAD = 500  # articles of an older newsmon whose event features are read again at the first start (~10 ms each)
 RESTART_SETTINGS = ("state_dir", "user_agent", "allow_private_networks", "max_connections", "max_connections_per_host",
                     "request_timeout", "parse_timeout", "worker_memory", "story_window")
 
@@ -221,20 +222,27 @@ def story_index(opened: store.Store, window: float) -> stories.StoryIndex:
 
 
 def event_index(opened: store.Store, window: float) -> events.EventIndex:
-    """The events of the articles fetched within the story window. The features of articles an
-    older newsmon recorded (before events, or with another version of them) are read again
-    from their stored text, and stored, once."""
+    """The events of the articles fetched within the story window. The features of the most
+    recent articles an older newsmon recorded (before events, or with another version of them)
+    are read again from their stored text, and stored, once: at most REREAD of them, so that the
+    first start after an upgrade costs seconds, not minutes; older ones join copies only."""
     since = time.time() - window
     index = incidents.index(window)
-    again = []
+    missing = []
     for article_id, story, blob, seen in opened.recent_features(since):
         found = events.Features.unpack(blob) if blob else None
         if found is None:
-            title, text, published, outlet = opened.article_for_features(article_id)
-            found = incidents.read(title, text, published=incidents.day(published), outlet=outlet)
-            again.append((article_id, found.pack()))
+            missing.append((article_id, story, seen))
+        else:
+            index.add(story, found, seen)
+    again = []
+    for article_id, story, seen in missing[-REREAD:]:
+        title, text, published, outlet = opened.article_for_features(article_id)
+        found = incidents.read(title, text, published=incidents.day(published), outlet=outlet)
+        again.append((article_id, found.pack()))
         index.add(story, found, seen)
     if again:
-        log.info("event features read again for %d articles stored by an older newsmon (once)", len(again))
+        log.info("event features read again for %d articles stored by an older newsmon (once)%s", len(again),
+                 f"; {len(missing) - len(again)} older ones will join copies only" if len(missing) > len(again) else "")
         opened.set_features(again)
     return index

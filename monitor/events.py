@@ -25,22 +25,26 @@ development sets described in docs/stories.md.
 
 from __future__ import annotations
 
+import heapq
 import json
 import math
 import re
+import sys
+from array import array
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import date
-from dataclasses import dataclass, field
 
 VERSION = 1  # of the packed features: features of another version are read again from the text
 LEAD_WORDS = 60  # words of the text after the title that count as its lead
 TERMS_KEPT = 40  # an article's heaviest words, kept in its features
 EVENT_TERMS = 80  # an event's heaviest words, kept in its summary
+KEY_WORDS = 20  # an article's or event's heaviest words that find candidates
 NAME_WEIGHT = 2.0  # a word written with a capital inside a sentence (a name) weighs this much more
 TITLE_WEIGHT = 2.0  # a title word weighs this much more than a lead word
-CANDIDATES = 60  # events compared in full, most keys shared first
-COMMON_KEY = 400  # a key (word, entity, place) held by more open events than this does not find candidates
+CANDIDATES = 30  # events compared in full, most keys shared first
+COMMON_KEY = 200  # a key (word, entity, place) held by more open events than this does not find candidates
 
 # Weights of a comparison's parts (each between 0 and 1). The score is their weighted mean over
 # the parts both sides say something about: a report that names no place is neither near nor far
@@ -167,54 +171,69 @@ def terms(title: str, text: str) -> tuple[tuple[str, float], ...]:
     return tuple((word, round(1.0 + math.log(weight), 3)) for word, weight in heaviest)
 
 
-@dataclass
 class Event:
-    """An open event: what its reports say, summed."""
+    """An open event: what its reports say, summed. Tens of thousands are open at once, so it
+    keeps small tuples and sets rather than counters (about 2 KB an event)."""
 
-    story: int
-    terms: Counter = field(default_factory=Counter)
-    entities: Counter = field(default_factory=Counter)
-    wheres: Counter = field(default_factory=Counter)  # main-place chains of its reports
-    places: Counter = field(default_factory=Counter)
-    types: Counter = field(default_factory=Counter)
-    dates: Counter = field(default_factory=Counter)
-    published: Counter = field(default_factory=Counter)  # days its reports were published
-    scripts: Counter = field(default_factory=Counter)  # the scripts its reports are written in
-    outlets: set = field(default_factory=set)
-    reports: int = 0
-    seen: float = 0.0
-    keys: frozenset[str] = frozenset()  # what it is findable by
+    __slots__ = ("story", "words", "weights", "entities", "wheres", "places", "types", "dates", "published", "scripts",
+                 "outlets", "reports", "seen")
+
+    def __init__(self, story: int):
+        self.story = story
+        # its reports' words (by their hash) and weights summed, heaviest first (EVENT_TERMS kept)
+        self.words = array("q")
+        self.weights = array("f")
+        self.entities: frozenset[str] = frozenset()
+        self.wheres: tuple[tuple[str, ...], ...] = ()  # the lead-place chains of its reports
+        self.places: frozenset[str] = frozenset()
+        self.types: tuple[str, ...] = ()  # its reports' incident types, "other" left out
+        self.dates: tuple[int, ...] = ()  # its reports' first incident dates
+        self.published: tuple[int, ...] = ()  # the days its reports were published
+        self.scripts: tuple[str, ...] = ()
+        self.outlets: tuple[str, ...] = ()
+        self.reports = 0
+        self.seen = 0.0
+
+    def event_type(self) -> str:
+        """The type most of its reports give ("other" if none gives one)."""
+        return Counter(self.types).most_common(1)[0][0] if self.types else "other"
 
     def add(self, found: Features, seen: float) -> None:
         self.reports += 1
         self.seen = max(self.seen, seen)
+        terms = dict(zip(self.words, self.weights))
         for word, weight in found.terms:
-            self.terms[word] += weight
-        if len(self.terms) > EVENT_TERMS * 2:
-            self.terms = Counter(dict(self.terms.most_common(EVENT_TERMS)))
-        self.entities.update(found.entities)
-        if found.where:
-            self.wheres[found.where] += 1
-        self.places.update(found.places)
+            key = hash(word)
+            terms[key] = terms.get(key, 0.0) + weight
+        heaviest = sorted(terms.items(), key=lambda item: -item[1])[:EVENT_TERMS]
+        self.words = array("q", [key for key, _weight in heaviest])
+        self.weights = array("f", [weight for _key, weight in heaviest])
+        self.entities = self.entities | found.entities if self.entities else found.entities  # shared, not copied
+        self.places = self.places | found.places if self.places else found.places
         if found.event_type != "other":
-            self.types[found.event_type] += 1
-        if found.dates:
-            self.dates[found.dates[0]] += 1
-        if found.published is not None:
-            self.published[found.published] += 1
-        if found.script:
-            self.scripts[found.script] += 1
-        if found.outlet:
-            self.outlets.add(found.outlet)
+            self.types += (found.event_type,)
+        for name, value in (("wheres", found.where), ("dates", found.dates[0] if found.dates else None),
+                            ("published", found.published), ("scripts", found.script), ("outlets", found.outlet)):
+            held = getattr(self, name)
+            if value and value not in held:
+                setattr(self, name, held + (value,))
 
 
-def _keys(found: Features | Event) -> set[str]:
+def _keys(found: Features | Event) -> set:
+    """What finds an event, and what an article looks it up by: its heaviest words (by their
+    hash: an int), its entities and its lead place and district (strings)."""
     if isinstance(found, Event):
-        words = [word for word, _weight in found.terms.most_common(EVENT_TERMS // 2)]
-        return {"w:" + word for word in words} | {"e:" + name for name in found.entities} | {
-            "p:" + place for place in found.places}
-    return {"w:" + word for word, _weight in found.terms} | {"e:" + name for name in found.entities} | {
-        "p:" + place for place in found.places}
+        words: set = set(found.words[:KEY_WORDS])  # heaviest first
+        leads = {place for where in found.wheres for place in where[:2]}
+    else:
+        words = {hash(word) for word, _weight in found.terms[:KEY_WORDS]}
+        leads = set(found.where[:2])
+    return words | {_key("e:", name) for name in found.entities} | {_key("p:", place) for place in leads}
+
+
+def _key(kind: str, name: str) -> str:
+    """A lookup key, interned: tens of thousands of events hold the same ones."""
+    return sys.intern(kind + name)
 
 
 def score(parts: dict[str, float]) -> float:
@@ -281,33 +300,41 @@ class EventIndex:
         self.events: dict[int, Event] = {}
         self.by_key: dict[str, set[int]] = {}
         self.order: deque[tuple[float, int]] = deque()
-        self.df: Counter[str] = Counter()  # articles whose terms hold a word
+        self.df: Counter[int] = Counter()  # articles whose terms hold a word (by its hash)
+        self.logdf: dict[int, float] = {}  # log(df + 1) of each word, for idf
         self.documents = 0
         self.areas: dict[tuple[str, ...], tuple[str | None, str | None, str | None]] = {}  # main place -> its areas
 
     def __len__(self) -> int:
         return len(self.events)
 
-    def _idf(self, word: str) -> float:
-        return math.log((self.documents + 1) / (self.df.get(word, 0) + 1)) + 1.0
+    def _weighted(self, found: Features) -> tuple[dict[int, float], float, float]:
+        """An article's words (by hash) weighted by idf, their norm, and log(documents + 1)."""
+        logn, logdf = math.log(self.documents + 1), self.logdf
+        mine = {}
+        for word, weight in found.terms:
+            key = hash(word)
+            mine[key] = weight * (logn - logdf.get(key, 0.0) + 1.0)
+        return mine, math.sqrt(sum(value * value for value in mine.values())) or 1.0, logn
 
-    def _cosine(self, found: Features, event: Event) -> float:
-        idf = self._idf
-        mine = {word: weight * idf(word) for word, weight in found.terms}
-        if not mine or not event.terms:
+    def _cosine(self, mine: dict[int, float], norm_mine: float, logn: float, event: Event) -> float:
+        """The cosine of an article's words and an event's, both weighted by idf (idf = log((N + 1)
+        / (df + 1)) + 1, with log(df + 1) kept per word, so that no logarithm is taken here)."""
+        if not mine or not event.words:
             return 0.0
-        total = sum(event.terms.values()) or 1.0
-        dot = norm_theirs = 0.0
-        for word, weight in event.terms.items():
-            value = weight / total * idf(word)
-            norm_theirs += value * value
-            if word in mine:
-                dot += value * mine[word]
-        norm_mine = math.sqrt(sum(value * value for value in mine.values()))
-        return dot / (norm_mine * math.sqrt(norm_theirs)) if dot else 0.0
+        get, logdf = mine.get, self.logdf.get
+        dot = norm = 0.0
+        for key, weight in zip(event.words, event.weights):
+            value = weight * (logn - logdf(key, 0.0) + 1.0)
+            norm += value * value
+            other = get(key)
+            if other is not None:
+                dot += value * other
+        return dot / (norm_mine * math.sqrt(norm)) if dot and norm else 0.0
 
-    def judge(self, found: Features, event: Event) -> Verdict:
-        """The score of `found` against `event`, and the guard that refuses it, if any."""
+    def judge(self, found: Features, event: Event, cosine: float | None = None) -> Verdict:
+        """The score of `found` against `event`, and the guard that refuses it, if any
+        (`cosine`: of their words, when the caller has it already)."""
         guard = None
         main = (found.district, found.province, found.country)
         if main != (None, None, None) and event.wheres and "cross_border_clash" not in (found.event_type, *event.types):
@@ -316,14 +343,17 @@ class EventIndex:
                 guard = "places"
         if not guard and _dates_apart(found, event):
             guard = "dates"
-        event_type = event.types.most_common(1)[0][0] if event.types else "other"
+        event_type = event.event_type()
         if not self.compatible(found.event_type, event_type):
             guard = guard or "type"
         # Each part is scored only where both sides say something about it: a report that names
         # no place is neither near nor far from one that does.
-        parts = {"terms": self._cosine(found, event)} if not found.script or found.script in event.scripts else {}
+        comparable = not found.script or found.script in event.scripts
+        if cosine is None and comparable:
+            cosine = self._cosine(*self._weighted(found), event)
+        parts = {"terms": cosine} if comparable else {}
         if found.entities and event.entities:
-            parts["entities"] = len(found.entities & event.entities.keys()) / min(len(found.entities), len(event.entities))
+            parts["entities"] = len(found.entities & event.entities) / min(len(found.entities), len(event.entities))
         if found.where and event.wheres:
             # a country or a province in common says little: a district or a place inside one does
             parts["place"] = (1.0 if found.district and found.where[0] in event.places
@@ -362,28 +392,46 @@ class EventIndex:
         return self.areas.get(where, (None, None, None))
 
     def find(self, found: Features, now: float) -> int | None:
-        """The story of the open event `found` reports, or None."""
-        best = self.best(found, now)
-        if best is None or best.guard is not None:
-            return None
-        # Without dates to compare, a different incident at the same place cannot be ruled out.
-        return best.story if best.score >= (JOIN if "date" in best.parts else JOIN + UNDATED) else None
+        """The story of the open event `found` reports, or None: the best-scoring candidate that
+        no guard refuses and that scores JOIN (JOIN + UNDATED when no date can be compared:
+        without dates a different incident at the same place cannot be ruled out)."""
+        self.prune(now)
+        weighted = self._weighted(found)
+        chosen: Verdict | None = None
+        for event in self.candidates(found):
+            comparable = not found.script or found.script in event.scripts
+            cosine = self._cosine(*weighted, event) if comparable else None
+            if cosine is not None and cosine < MIN_TERMS:
+                continue  # refused by the words guard whatever else they share: not judged in full
+            verdict = self.judge(found, event, cosine)
+            if (verdict.guard is None and verdict.score >= (JOIN if "date" in verdict.parts else JOIN + UNDATED)
+                    and (chosen is None or verdict.score > chosen.score)):
+                chosen = verdict
+        return chosen.story if chosen else None
 
     def candidates(self, found: Features) -> list[Event]:
-        shared: Counter[int] = Counter()
+        """The open events that share the most keys with `found` (its heaviest words, entities
+        and places); keys that many events hold find none."""
+        shared: dict[int, int] = {}
+        get = shared.get
         for key in _keys(found):
             holders = self.by_key.get(key)
             if holders and len(holders) <= COMMON_KEY:
-                shared.update(holders)
-        return [self.events[story] for story, _count in shared.most_common(CANDIDATES)]
+                for story in holders:
+                    shared[story] = get(story, 0) + 1
+        best = heapq.nlargest(CANDIDATES, shared.items(), key=lambda item: item[1]) if len(shared) > CANDIDATES \
+            else sorted(shared.items(), key=lambda item: -item[1])
+        return [self.events[story] for story, _count in best]
 
     def best(self, found: Features, now: float) -> Verdict | None:
         """The best-scoring open event that no guard refuses (or the best refused one, if none
         is allowed), or None when no event shares anything with `found`."""
         self.prune(now)
         allowed = refused = None
+        weighted = self._weighted(found)
         for event in self.candidates(found):
-            verdict = self.judge(found, event)
+            comparable = not found.script or found.script in event.scripts
+            verdict = self.judge(found, event, self._cosine(*weighted, event) if comparable else None)
             if verdict.guard is None:
                 if allowed is None or verdict.score > allowed.score:
                     allowed = verdict
@@ -394,18 +442,21 @@ class EventIndex:
     def add(self, story: int, found: Features, seen: float) -> None:
         """Count `found` as a report of the event of `story` (opening it if new)."""
         self.documents += 1
-        self.df.update(word for word, _weight in found.terms)
+        for word, _weight in found.terms:
+            key = hash(word)
+            self.df[key] += 1
+            self.logdf[key] = math.log(self.df[key] + 1)
         event = self.events.get(story)
         if event is None:
             event = self.events[story] = Event(story)
         if found.where:
             self.areas[found.where] = (found.district, found.province, found.country)
-        old = event.keys
+        old = _keys(event) if event.reports else set()
         event.add(found, seen)
-        event.keys = frozenset(_keys(event))
-        for key in old - event.keys:
+        new = _keys(event)
+        for key in old - new:
             self.by_key.get(key, set()).discard(story)
-        for key in event.keys - old:
+        for key in new - old:
             self.by_key.setdefault(key, set()).add(story)
         self.order.append((seen, story))
 
@@ -415,7 +466,11 @@ class EventIndex:
             seen, story = self.order.popleft()
             event = self.events.get(story)
             if event is not None and event.seen < now - self.window:
-                for key in event.keys:
-                    self.by_key.get(key, set()).discard(story)
+                for key in _keys(event):
+                    holders = self.by_key.get(key)
+                    if holders is not None:
+                        holders.discard(story)
+                        if not holders:
+                            del self.by_key[key]
                 del self.events[story]
 
