@@ -1,0 +1,134 @@
+"""An article's event features: what the join of monitor.events.index compares, read once.
+
+`terms` weighs the content words of a title and its lead; `Features` holds them with what
+`monitor.incidents` reads from the other stages (entities, places, type, figures, dates) and
+packs them for the store.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+VERSION = 1  # of the packed features: features of another version are read again from the text
+LEAD_WORDS = 60  # words of the text after the title that count as its lead
+TERMS_KEPT = 40  # an article's heaviest words, kept in its features
+NAME_WEIGHT = 2.0  # a word written with a capital inside a sentence (a name) weighs this much more
+TITLE_WEIGHT = 2.0  # a title word weighs this much more than a lead word
+
+WORD = re.compile(r"[^\W\d_](?:[\w\u0900-\u097f'\u2019-]*[\w\u0900-\u097f])?")
+STOPWORDS = frozenset("""
+a about above after again against all also am an and any are as at be because been before being below
+between both but by can could did do does doing down during each few for from further had has have having he
+her here hers herself him himself his how i if in into is it its itself just me more most my myself no nor
+not now of off on once only or other our ours ourselves out over own same she should so some such than that
+the their theirs them themselves then there these they this those through to too under until up very was we
+were what when where which while who whom why will with would you your yours yourself yourselves
+said says say saying told tells according reported reports report news new latest update updated live
+today yesterday tomorrow monday tuesday wednesday thursday friday saturday sunday week weeks day days
+year years month months time times one two three four five six seven eight nine ten first second third
+mr mrs ms dr may might must shall get got make made many much well even still back since around near
+among across within without via per us u s also however including including while whose told amid
+people least several dozens dozen
+""".split())
+
+
+@dataclass(frozen=True)
+class Features:
+    """What an article says about its incident, as the join compares it."""
+
+    terms: tuple[tuple[str, float], ...] = ()  # heaviest content words of title and lead, with weights
+    entities: frozenset[str] = frozenset()  # entity names (pack entities as "pack.NAME")
+    where: tuple[str, ...] = ()  # the main place and what contains it, most specific first
+    places: frozenset[str] = frozenset()  # every place named, with what contains them
+    district: str | None = None  # the main place's district, province and country, where known
+    province: str | None = None
+    country: str | None = None
+    event_type: str = "other"
+    killed: int | None = None
+    injured: int | None = None
+    dates: tuple[int, ...] = ()  # incident dates as proleptic ordinals, most likely first
+    published: int | None = None  # the day it was published (ordinal): an incident is on or before it
+    month_days: tuple[tuple[int, int], ...] = ()  # (month, day) of yearless dates when nothing says the year
+    script: str = ""  # the script most of its words are written in ("Latn", "Arab", "Deva", ...)
+    outlet: str = ""  # who published it
+
+    def pack(self) -> bytes:
+        """Bytes for the store (compact JSON with a version)."""
+        data = {"v": VERSION, "t": [[word, round(weight, 3)] for word, weight in self.terms],
+                "e": sorted(self.entities), "w": list(self.where), "p": sorted(self.places),
+                "d": [self.district, self.province, self.country], "y": self.event_type,
+                "k": self.killed, "i": self.injured, "a": list(self.dates), "u": self.published,
+                "m": [list(pair) for pair in self.month_days], "s": self.script, "o": self.outlet}
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+    @classmethod
+    def unpack(cls, blob: bytes) -> Features | None:
+        """Features from `pack`, or None for another version's (read them again from the text)."""
+        try:
+            data = json.loads(blob)
+        except ValueError:
+            return None
+        if not isinstance(data, dict) or data.get("v") != VERSION:
+            return None
+        district, province, country = data["d"]
+        return cls(tuple((word, weight) for word, weight in data["t"]), frozenset(data["e"]), tuple(data["w"]),
+                   frozenset(data["p"]), district, province, country, data["y"], data["k"], data["i"],
+                   tuple(data["a"]), data.get("u"), tuple(tuple(pair) for pair in data.get("m", ())),
+                   data.get("s", ""), data.get("o", ""))
+
+
+SCRIPTS = ((0x0250, "Latn"), (0x0370, ""), (0x0400, "Grek"), (0x0530, "Cyrl"), (0x0590, ""), (0x0600, "Hebr"),
+           (0x0780, "Arab"), (0x0900, ""), (0x0980, "Deva"))  # (first code point after it, script)
+
+
+def script(words: Iterable[str]) -> str:
+    """The script most of `words` are written in (by their first letters), "" if none."""
+    counts: Counter[str] = Counter()
+    for word in words:
+        code = ord(word[0])
+        counts[next((name for end, name in SCRIPTS if code < end), "")] += 1
+    counts.pop("", None)
+    return counts.most_common(1)[0][0] if counts else ""
+
+
+SUFFIXES = ("ings", "ing", "ers", "ied", "ies", "ed", "es", "er", "s")  # English endings folded: bombers, bombing -> bomb
+
+
+def _stem(word: str) -> str:
+    """A Latin-script word without its commonest English ending (the words of two outlets'
+    reports of one incident differ in them more than in their stems)."""
+    if len(word) > 4 and word.isascii():
+        for suffix in SUFFIXES:
+            if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+                stem = word[:-len(suffix)]
+                return stem[:-1] if len(stem) > 3 and stem[-1] == stem[-2] else stem  # "killed" -> "kill", "bombing" -> "bomb"
+    return word
+
+
+def terms(title: str, text: str) -> tuple[tuple[str, float], ...]:
+    """The heaviest content words of a title and the lead of its text, with their weights: a
+    title word counts TITLE_WEIGHT, a lead word 1, a name (a capital inside a sentence) times
+    NAME_WEIGHT; the same word again adds less each time (log)."""
+    counts: Counter[str] = Counter()
+    lead = text[:LEAD_WORDS * 12]
+    for part, weight, limit in ((title, TITLE_WEIGHT, 40), (lead, 1.0, LEAD_WORDS)):
+        previous_end = ""
+        for index, found in enumerate(WORD.finditer(part)):
+            if index >= limit:
+                break
+            word = found.group()
+            folded = word.casefold()
+            gap = part[found.start() - 2:found.start()] if found.start() else ""
+            sentence_start = index == 0 or previous_end in ".!?\n" or any(mark in gap for mark in ".!?\n:\"“")
+            previous_end = part[found.end():found.end() + 1]
+            if folded in STOPWORDS or len(folded) < 2:
+                continue
+            name = word[0].isupper() and not sentence_start and not word.isupper()
+            counts[_stem(folded)] += weight * (NAME_WEIGHT if name else 1.0)
+    heaviest = counts.most_common(TERMS_KEPT)
+    return tuple((word, round(1.0 + math.log(weight), 3)) for word, weight in heaviest)
