@@ -106,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {"mode": mode, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                      "command": "python -m bench" + (" --quick" if args.quick else "")
                                 + (f" --only {args.only}" if only != set(MEASURES) else "")
+                     + (f" --runs {args.runs}" if args.runs else "") + (f" --feeds {args.feeds}" if args.feeds else "")
                      + (f" --delays {args.delays}" if args.delays else "")
                      + (f" --tools '{args.tools}'" if args.tools else ""),
                      "plan": plan.__dict__, "machine": report.machine(), "versions": report.versions(),

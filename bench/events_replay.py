@@ -217,6 +217,7 @@ def measure(root: Path, sets: tuple[str, ...] = ("events", "ecbplus"), worst: in
             runs.append((scores(docs, story_of, hard), story_of))
         runs.sort(key=lambda run: run[0]["stories_per_event"])
         median, story_of = runs[len(runs) // 2]
+        median = dict(median)  # the runs are listed in it: not itself among them
         assigns.sort()
         median["runs"] = [run[0] for run in runs]
         median["texts"] = len(docs)
