@@ -24,6 +24,7 @@ from monitor.model import Hit
 if TYPE_CHECKING:  # imported when first used: compiling their patterns is a quarter of a second
     from monitor import facts, places  # noqa: F401
 
+READ_CHARS = 2_500  # of an article's text, after its title, that its event features are read from
 DATE_MARK = re.compile(r"^\s*date (\d{4})-(\d\d)-(\d\d)\b")
 
 
@@ -43,12 +44,13 @@ def read(title: str, text: str, *, published: date | datetime | None = None,
         published = published.date()
     gazetteer = places.bundled()
     matcher = _pack_matcher()
+    text = text[:READ_CHARS]  # what a report says of its incident, it says first
     # actors, not places: the gazetteer reads places (a pack region would count the same name twice)
     pack = [hit for hit in matcher.hits(title, text) if hit.entity and matcher.entities[hit.entity].kind != "region"]
     entities = {hit.entity for hit in (*pack, *mentions) if hit.entity}
     lead = text[:events.LEAD_WORDS * 12]
-    main = gazetteer.named(f"{title}\n{lead}") or gazetteer.named(text)
     named = gazetteer.named(f"{title}\n{text}")
+    main = gazetteer.named(f"{title}\n{lead}") or named
     around: set[str] = set()
     for place in named:
         around.add(place.id)

@@ -36,8 +36,8 @@ T = TypeVar("T")
 # import above is for the import contract and type checkers, and tests/test_architecture.py
 # resolves every task.
 PARSE = sandbox.Task("monitor.feeds", "parse_changed")
-FEATURES = sandbox.Task("monitor.incidents", "read_positional")  # an article's event features (long texts)
-INLINE_FEATURES = 2_000  # characters: a text this short (a feed's summary) has its features read on the event loop
+FEATURES = sandbox.Task("monitor.incidents", "read_positional")  # an extracted page's event features
+INLINE_FEATURES = 2_000  # characters: a page this short has its features read on the event loop (no round trip)
 WARN_AGAIN = 86400.0  # a feed that keeps failing is said at WARNING again after this long
 
 
@@ -347,10 +347,12 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
 
 
 async def _features(app: App, article: Article, mentions: list) -> events.Features:
-    """An article's event features: a feed's short text on the event loop, a page's text in a
-    worker (tens of milliseconds each: the event loop would become the bottleneck of a cold
-    start). The watchlist's entities the rule matcher found are added here."""
-    if len(article.text) <= INLINE_FEATURES:
+    """An article's event features: a feed's text or a short page on the event loop (no worker
+    round trip for a feed-only cycle, whose workers have nothing else to do), a longer page's
+    in a worker (several milliseconds each: with pages arriving as fast as workers extract
+    them, the event loop would become a cold start's bottleneck). The watchlist's entities the
+    rule matcher found are added here."""
+    if article.source != "page" or len(article.text) <= INLINE_FEATURES:
         return incidents.read(article.title, article.text, published=article.published, mentions=mentions,
                               outlet=article.outlet)
     try:
