@@ -22,6 +22,7 @@ import dataclasses
 import json
 import os
 import random
+import re
 import statistics
 import sys
 import time
@@ -34,6 +35,10 @@ from urllib.parse import urlsplit
 from monitor import incidents, stories
 
 SHUFFLES = (1, 2, 3)
+# A full " date YYYY-MM-DD" mark at the start of an events/ excerpt: its publication day, taken
+# out of the text. (Four excerpts carry a year and month only; they stay in the text, as when
+# the published figures were measured: monitor.facts reads such a mark as the year.)
+DATE_MARK = re.compile(r"^\s*date (\d{4})-(\d\d)-(\d\d)\b")
 NOW = 1_000_000.0
 WINDOW = 1e12
 
@@ -50,7 +55,7 @@ class Doc:
 
 
 def _split_title(text: str) -> tuple[str, str]:
-    body = incidents.DATE_MARK.sub("", text, count=1).lstrip()
+    body = DATE_MARK.sub("", text, count=1).lstrip()
     first, _, rest = body.partition("\n")
     return first.strip(), rest
 
@@ -60,11 +65,11 @@ def load_events(root: Path) -> tuple[list[Doc], list[tuple[str, str]]]:
     for path in sorted((root / "events").glob("e*.json")):
         data = json.loads(path.read_text())
         text = data["text"]
-        marked = incidents.DATE_MARK.match(text)
+        marked = DATE_MARK.match(text)
         published = date.fromisoformat(data["published"]) if data.get("published") else (
             date(int(marked[1]), int(marked[2]), int(marked[3])) if marked else None)
         if data.get("title"):
-            title, body = data["title"], incidents.DATE_MARK.sub("", text, count=1).lstrip()
+            title, body = data["title"], DATE_MARK.sub("", text, count=1).lstrip()
             if body.startswith(title):
                 body = body[len(title):].lstrip()
         else:

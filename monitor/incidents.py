@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import re
 from collections.abc import Iterable
 from datetime import date, datetime, timezone
 
@@ -25,7 +24,6 @@ if TYPE_CHECKING:  # imported when first used: compiling their patterns is a qua
     from monitor import facts, places  # noqa: F401
 
 READ_CHARS = 2_500  # of an article's text, after its title, that its event features are read from
-DATE_MARK = re.compile(r"^\s*date (\d{4})-(\d\d)-(\d\d)\b")
 
 
 @functools.cache
@@ -48,17 +46,15 @@ def read(title: str, text: str, *, published: date | datetime | None = None,
     # actors, not places: the gazetteer reads places (a pack region would count the same name twice)
     pack = [hit for hit in matcher.hits(title, text) if hit.entity and matcher.entities[hit.entity].kind != "region"]
     entities = {hit.entity for hit in (*pack, *mentions) if hit.entity}
-    lead = text[:events.LEAD_WORDS * 12]
-    named = gazetteer.named(f"{title}\n{text}")
-    main = gazetteer.named(f"{title}\n{lead}") or named
+    named = gazetteer.named(f"{title}\n{text}")  # the lead place first (datelines and captions aside)
     around: set[str] = set()
     for place in named:
         around.add(place.id)
         around.update(gazetteer.ancestors(place.id))
     where: tuple[str, ...] = ()
     district = province = country = None
-    if main:
-        first = main[0].id
+    if named:
+        first = named[0].id
         where = (first, *gazetteer.ancestors(first))
         district, province = gazetteer.district_of(first), gazetteer.province_of(first)
         country = where[-1] if gazetteer.place(where[-1]).kind == "country" else None
@@ -86,10 +82,10 @@ def read(title: str, text: str, *, published: date | datetime | None = None,
     )
 
 
-def read_positional(title: str, text: str, published: date | datetime | None, mentions: Iterable[Hit],
-                    outlet: str) -> events.Features:
-    """`read` with positional arguments: what a sandbox worker runs (monitor.pipeline.FEATURES)."""
-    return read(title, text, published=published, mentions=mentions, outlet=outlet)
+def read_positional(title: str, text: str, published: date | datetime | None, outlet: str) -> events.Features:
+    """`read` with positional arguments and no mentions: what a sandbox worker runs
+    (monitor.pipeline.FEATURES); the event loop adds the mentions (`with_mentions`)."""
+    return read(title, text, published=published, outlet=outlet)
 
 
 def with_mentions(found: events.Features, mentions: Iterable[Hit]) -> events.Features:

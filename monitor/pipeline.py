@@ -352,16 +352,14 @@ async def _features(app: App, article: Article, mentions: list) -> events.Featur
     in a worker (several milliseconds each: with pages arriving as fast as workers extract
     them, the event loop would become a cold start's bottleneck). The watchlist's entities the
     rule matcher found are added here."""
-    if article.source != "page" or len(article.text) <= INLINE_FEATURES:
-        return incidents.read(article.title, article.text, published=article.published, mentions=mentions,
-                              outlet=article.outlet)
-    try:
-        found = await app.sandbox.run(FEATURES, article.title, article.text, article.published, (), article.outlet)
-    except Exception as error:  # a worker's deadline or crash: read them here rather than lose the entry
-        log.debug("event features read on the event loop url=%s (worker: %r)", shown.url(article.url or ""), error)
-        return incidents.read(article.title, article.text, published=article.published, mentions=mentions,
-                              outlet=article.outlet)
-    return incidents.with_mentions(found, mentions)
+    if article.source == "page" and len(article.text) > INLINE_FEATURES:
+        try:
+            found = await app.sandbox.run(FEATURES, article.title, article.text, article.published, article.outlet)
+            return incidents.with_mentions(found, mentions)
+        except Exception as error:  # a worker's deadline or crash: read them here rather than lose the entry
+            log.debug("event features read on the event loop url=%s (worker: %r)", shown.url(article.url or ""), error)
+    return incidents.read(article.title, article.text, published=article.published, mentions=mentions,
+                          outlet=article.outlet)
 
 
 def _identity(url: str | None) -> str | None:

@@ -11,7 +11,7 @@ import math
 import sys
 from array import array
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 
@@ -38,7 +38,7 @@ class Event:
     """An open event: what its reports say, summed. Tens of thousands are open at once, so it
     keeps small tuples and sets rather than counters (about 2 KB an event)."""
 
-    __slots__ = ("story", "words", "weights", "entities", "wheres", "places", "types", "dates", "published", "scripts",
+    __slots__ = ("story", "words", "weights", "entities", "wheres", "areas", "places", "types", "dates", "published", "scripts",
                  "outlets", "reports", "seen")
 
     def __init__(self, story: int):
@@ -48,6 +48,7 @@ class Event:
         self.weights = array("f")
         self.entities: frozenset[str] = frozenset()
         self.wheres: tuple[tuple[str, ...], ...] = ()  # the lead-place chains of its reports
+        self.areas: tuple[tuple[str | None, str | None, str | None], ...] = ()  # their (district, province, country)
         self.places: frozenset[str] = frozenset()
         self.types: tuple[str, ...] = ()  # its reports' incident types, "other" left out
         self.dates: tuple[int, ...] = ()  # its reports' first incident dates
@@ -75,7 +76,8 @@ class Event:
         self.places = self.places | found.places if self.places else found.places
         if found.event_type != "other":
             self.types += (found.event_type,)
-        for name, value in (("wheres", found.where), ("dates", found.dates[0] if found.dates else None),
+        area = (found.district, found.province, found.country) if found.where else None
+        for name, value in (("wheres", found.where), ("areas", area), ("dates", found.dates[0] if found.dates else None),
                             ("published", found.published), ("scripts", found.script), ("outlets", found.outlet)):
             held = getattr(self, name)
             if value and value not in held:
@@ -166,7 +168,6 @@ class EventIndex:
         self.df: Counter[int] = Counter()  # articles whose terms hold a word (by its hash)
         self.logdf: dict[int, float] = {}  # log(df + 1) of each word, for idf
         self.documents = 0
-        self.areas: dict[tuple[str, ...], tuple[str | None, str | None, str | None]] = {}  # main place -> its areas
 
     def __len__(self) -> int:
         return len(self.events)
@@ -200,9 +201,8 @@ class EventIndex:
         (`cosine`: of their words, when the caller has it already)."""
         guard = None
         main = (found.district, found.province, found.country)
-        if main != (None, None, None) and event.wheres and "cross_border_clash" not in (found.event_type, *event.types):
-            chains = [self._chain(where) for where in event.wheres]
-            if chains and all(_chain_conflict(main, chain) for chain in chains):
+        if main != (None, None, None) and event.areas and "cross_border_clash" not in (found.event_type, *event.types):
+            if all(_chain_conflict(main, area) for area in event.areas):
                 guard = "places"
         if not guard and _dates_apart(found, event):
             guard = "dates"
@@ -235,8 +235,8 @@ class EventIndex:
             parts["type"] = (1.0 if found.event_type == event_type else 0.0 if "other" in (found.event_type, event_type)
                              else 0.5)  # two types the guard found compatible
         # What else they share must anchor them to one incident: the same place (or district), or
-        # the same incident date for two reports of an incident. Without an anchor only words much alike join; across scripts
-        # (no words to compare) only the same place, type and day.
+        # the same incident date for two reports of an incident. Without an anchor only words much
+        # alike join; across scripts (no words to compare) only the same place, type and day.
         anchored = parts.get("place", 0.0) >= 0.7 or (parts.get("date", 0.0) >= 1.0 and bool(found.dates)
                                                       and parts.get("type", 0.0) >= 0.5)
         if "terms" in parts:
@@ -251,26 +251,27 @@ class EventIndex:
         parts = {name: round(value, 3) for name, value in parts.items()}
         return Verdict(event.story, round(score(parts), 4), parts, guard)
 
-    def _chain(self, where: tuple[str, ...]) -> tuple[str | None, str | None, str | None]:
-        return self.areas.get(where, (None, None, None))
-
     def find(self, found: Features, now: float) -> int | None:
         """The story of the open event `found` reports, or None: the best-scoring candidate that
         no guard refuses and that scores JOIN (JOIN + UNDATED when no date can be compared:
         without dates a different incident at the same place cannot be ruled out)."""
-        self.prune(now)
-        weighted = self._weighted(found)
         chosen: Verdict | None = None
-        for event in self.candidates(found):
-            comparable = not found.script or found.script in event.scripts
-            cosine = self._cosine(*weighted, event) if comparable else None
-            if cosine is not None and cosine < MIN_TERMS:
-                continue  # refused by the words guard whatever else they share: not judged in full
-            verdict = self.judge(found, event, cosine)
+        for verdict in self._verdicts(found, now, joining=True):
             if (verdict.guard is None and verdict.score >= (JOIN if "date" in verdict.parts else JOIN + UNDATED)
                     and (chosen is None or verdict.score > chosen.score)):
                 chosen = verdict
         return chosen.story if chosen else None
+
+    def _verdicts(self, found: Features, now: float, *, joining: bool) -> Iterator[Verdict]:
+        """The verdicts on `found` of the candidate events; `joining`: only of those whose words
+        pass the words guard (the others cannot join: they are not judged in full)."""
+        self.prune(now)
+        weighted = self._weighted(found)
+        for event in self.candidates(found):
+            comparable = not found.script or found.script in event.scripts
+            cosine = self._cosine(*weighted, event) if comparable else None
+            if not (joining and cosine is not None and cosine < MIN_TERMS):
+                yield self.judge(found, event, cosine)
 
     def candidates(self, found: Features) -> list[Event]:
         """The open events that share the most keys with `found` (its heaviest words, entities
@@ -288,13 +289,9 @@ class EventIndex:
 
     def best(self, found: Features, now: float) -> Verdict | None:
         """The best-scoring open event that no guard refuses (or the best refused one, if none
-        is allowed), or None when no event shares anything with `found`."""
-        self.prune(now)
+        is allowed), or None when no event shares anything with `found`: why it joined or not."""
         allowed = refused = None
-        weighted = self._weighted(found)
-        for event in self.candidates(found):
-            comparable = not found.script or found.script in event.scripts
-            verdict = self.judge(found, event, self._cosine(*weighted, event) if comparable else None)
+        for verdict in self._verdicts(found, now, joining=False):
             if verdict.guard is None:
                 if allowed is None or verdict.score > allowed.score:
                     allowed = verdict
@@ -312,8 +309,6 @@ class EventIndex:
         event = self.events.get(story)
         if event is None:
             event = self.events[story] = Event(story)
-        if found.where:
-            self.areas[found.where] = (found.district, found.province, found.country)
         old = _keys(event) if event.reports else set()
         event.add(found, seen)
         new = _keys(event)
