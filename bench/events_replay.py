@@ -106,6 +106,7 @@ def replay(docs: list[Doc], seed: int, *, features: dict | None = None) -> tuple
     story_of: dict[str, int] = {}
     read_times, assign_times = [], []
     next_story = 0
+    merged: dict[int, int] = {}  # absorbed story -> the story it merged into
     for doc in order:
         started = time.perf_counter()
         found = features.get(doc.id) if features is not None else None
@@ -117,8 +118,18 @@ def replay(docs: list[Doc], seed: int, *, features: dict | None = None) -> tuple
         started = time.perf_counter()
         signature = stories.signature(doc.title, doc.text)
         story = copies.find(signature, NOW)
+        story = merged.get(story, story)
         if story is None:
-            story = events.find(found, NOW)
+            story, absorbed = events.assign(found, NOW)
+            for verdict in absorbed:  # the report shows two open events to be one
+                events.merge(story, verdict.story)
+                merged[verdict.story] = story
+                for other, held in story_of.items():
+                    if held == verdict.story:
+                        story_of[other] = story
+                for gone, into in merged.items():
+                    if into == verdict.story:
+                        merged[gone] = story
         if story is None:
             next_story += 1
             story = next_story

@@ -212,11 +212,11 @@ def story_index(opened: store.Store, window: float) -> stories.StoryIndex:
     since = time.time() - window
     index = stories.StoryIndex(window, expected=opened.count_recent_signatures(since))
     resigned = []
-    for article_id, story, blob, title, seen in opened.recent_signatures(since):
+    for article_id, story, blob, title, seen, original in opened.recent_signatures(since):
         if not stories.is_current(blob):
             blob = stories.signature(title, opened.article_text(article_id)).pack()
             resigned.append((article_id, blob))
-        index.add_packed(story, blob, title, seen)
+        index.add_packed(story, blob, title, seen, original)
     if resigned:
         opened.set_signatures(resigned)
     return index

@@ -44,6 +44,7 @@ class ChannelSpec:
     digest_cron: str | None = None  # or a cron expression ("0 8 * * *") in `timezone`
     timezone: str = "UTC"
     max_per_hour: int | None = None  # flood control: past it, alerts fold into a summary
+    min_outlets: int = 1  # an event's alert waits until this many outlets have reported it in their own words
 
     @property
     def digest(self) -> bool:
@@ -193,6 +194,7 @@ class AlertMessage:
     feed: str = ""
     update: bool = False  # a follow-up: the story newly names an entity
     also_reported_by: tuple[tuple[str, str], ...] = ()  # (outlet, ISO time), filled at delivery
+    independent_outlets: int = 0  # outlets that reported the story in their own words, at delivery (0: unknown)
     severity: str = "medium"
     extra: dict = field(default_factory=dict, compare=False)
 
@@ -223,6 +225,7 @@ class QueuedAlert:
     message: AlertMessage
     seq: int = 0
     delay: float = 0.0
+    hold: str = ""  # why it is held rather than pending: "min_outlets 2" (the channel waits for a second outlet)
 
 
 @dataclass(frozen=True)
@@ -244,6 +247,8 @@ class AlertRow:
     outlet: str = ""
     published: str | None = None
     severity: str = "medium"
+    held: str | None = None  # why it was held ("min_outlets 2"), if it was
+    note: str | None = None  # what became of it when not sent ("merged into #12", "not corroborated ...")
 
 
 @dataclass(frozen=True)

@@ -318,16 +318,16 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
                                    canonical_link=canonical_link, now=now, mentions=mentions, quiet=quiet or None)
             return known.story_id, alerts, "updated"
         signature = signed()
-        story = app.story_index().find(signature, now)  # a copy of an article we have
-        kind = "joined story"
+        copy = app.story_index().find_copy(signature, now)  # a copy of an article we have
+        story, original, kind = (*copy, "joined story") if copy else (None, None, "")
         if story is None:  # another outlet's own report of an open event
-            story, kind = app.event_index().find(found, now), "joined event"
+            story, kind = _event(app, found, now), "joined event"
         alerts = [] if quiet else app.router.alerts_for(matches, article, name, story, app.store)
-        _article_id, story_id = app.store.record_entry(feed_id, entry, article, matches, alerts, story_id=story,
-                                                       canonical_link=canonical_link, signature=signature.pack(),
-                                                       features=found.pack(), now=now, mentions=mentions,
-                                                       quiet=quiet or None)
-        app.story_index().add(story_id, signature, now, article.title)
+        article_id, story_id = app.store.record_entry(feed_id, entry, article, matches, alerts, story_id=story,
+                                                      canonical_link=canonical_link, signature=signature.pack(),
+                                                      features=found.pack(), now=now, mentions=mentions,
+                                                      quiet=quiet or None, copy_of=original or None)
+        app.story_index().add(story_id, signature, now, article.title, original=original or article_id)
         app.event_index().add(story_id, found, now)
         return story_id, alerts, kind if story is not None else "new story"
 
@@ -344,6 +344,26 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
     if alerts:
         on_queued()
     return len(alerts), quiet
+
+
+def _event(app: App, found: events.Features, now: float) -> int | None:
+    """The story of the open event `found` reports, if any. When it reports two or more open
+    events that are one incident (no guard keeps them apart), they are merged into the oldest
+    first: in the store (the absorbed story's alerts move or are cancelled, see
+    `Store.merge_stories`), then in memory, so a retried commit finds them merged."""
+    story, absorbed = app.event_index().assign(found, now)
+    for verdict in absorbed:
+        why = f"a report joined both (score {verdict.score:.2f}; {_parts(verdict.parts)})"
+        moved, cancelled = app.store.merge_stories(story, verdict.story, why, now)
+        app.event_index().merge(story, verdict.story)
+        app.story_index().rename(verdict.story, story)
+        log.info("stories merged story=%s into=%s alerts moved=%d cancelled=%d: %s", verdict.story, story, moved,
+                 cancelled, why)
+    return story
+
+
+def _parts(parts: dict) -> str:
+    return ", ".join(f"{name} {value:.2f}" for name, value in parts.items())
 
 
 async def _features(app: App, article: Article, mentions: list) -> events.Features:
@@ -399,7 +419,7 @@ async def deliver(app: App, *, ignore_backoff: bool = False, stop: asyncio.Event
     try:
         outcome = await alert.drain(app.store, app.channels, clock=app.clock, metrics=app.metrics, lock=app.outbox_lock,
                                     warned=app.warned, ignore_backoff=ignore_backoff, stop=stop,
-                                    unrecorded=app.unrecorded)
+                                    unrecorded=app.unrecorded, window=app.config.settings.story_window)
     except StoreFault as fault:  # nothing more is sent until the store can record it
         if fault.kind == "locked":  # another process's write: the next round tries again (the heartbeat says a long one)
             log.debug("outbox round put off: %s", fault)

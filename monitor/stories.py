@@ -308,21 +308,24 @@ class StoryIndex:
     def __init__(self, window: float, expected: int = 0):
         self.window = window
         self.by_value = ValueTable.sized(expected * INDEXED)  # sketch value -> entry numbers
-        self.entries: dict[int, tuple[int, bytes, str, float]] = {}  # number -> (story, packed, title, seen)
+        # number -> (story, packed, title, seen, original): `original` is the article whose text
+        # it is (the first of its copies), 0 when unknown
+        self.entries: dict[int, tuple[int, bytes, str, float, int]] = {}
         self.order: deque[int] = deque()
         self.counter = 0
 
     def __len__(self) -> int:
         return len(self.entries)
 
-    def add(self, story: int, sig: Signature, seen: float, title: str = "") -> None:
-        self.add_packed(story, sig.pack(), title or " ".join(sorted(sig.title_words)), seen)
+    def add(self, story: int, sig: Signature, seen: float, title: str = "", original: int = 0) -> None:
+        self.add_packed(story, sig.pack(), title or " ".join(sorted(sig.title_words)), seen, original)
 
-    def add_packed(self, story: int, packed: bytes, title: str, seen: float) -> None:
-        """Add a signature as the store keeps it (`Signature.pack`), without unpacking it."""
+    def add_packed(self, story: int, packed: bytes, title: str, seen: float, original: int = 0) -> None:
+        """Add a signature as the store keeps it (`Signature.pack`), without unpacking it.
+        `original`: the article whose text it is (itself, or the first of the copies it is one of)."""
         self.counter += 1
         number = self.counter
-        self.entries[number] = (story, packed, title, seen)
+        self.entries[number] = (story, packed, title, seen, original)
         self.order.append(number)
         self.by_value.add(_leads(packed), number)
 
@@ -330,7 +333,7 @@ class StoryIndex:
         """Forget signatures older than the window (they stay in the store)."""
         while self.order:
             number = self.order[0]
-            _story, packed, _title, seen = self.entries[number]
+            _story, packed, _title, seen, _original = self.entries[number]
             if seen >= now - self.window:
                 break
             self.order.popleft()
@@ -339,7 +342,20 @@ class StoryIndex:
                 self.by_value.remove(value, number)
 
     def find(self, sig: Signature, now: float) -> int | None:
-        """The story `sig` belongs to, if one within the window matches; else None. Candidates
+        """The story `sig` belongs to, if one within the window matches; else None."""
+        found = self.find_copy(sig, now)
+        return found[0] if found else None
+
+    def rename(self, old: int, new: int) -> None:
+        """Signatures of story `old` now belong to `new` (two events found to be one). Rare: a
+        pass over the window."""
+        for number, (story, packed, title, seen, original) in self.entries.items():
+            if story == old:
+                self.entries[number] = (new, packed, title, seen, original)
+
+    def find_copy(self, sig: Signature, now: float) -> tuple[int, int] | None:
+        """(story, original article) of the text `sig` copies, if one within the window matches;
+        else None. Candidates
         are compared in order of how many of its leads they share, the most recent first among
         equals; the best score wins, and a perfect one (a copy) ends the search."""
         self.prune(now)
@@ -349,16 +365,16 @@ class StoryIndex:
             if len(holders) <= COMMON:
                 for number in holders:
                     shared[number] = shared.get(number, 0) + 1
-        best: tuple[float, int] | None = None
+        best: tuple[float, int, int] | None = None
         mine, short = set(sig.sketch), sig.shingles < SHORT
         for number in sorted(shared, key=lambda number: (shared[number], number), reverse=True)[:200]:
-            story, packed, title, _seen = self.entries[number]
+            story, packed, title, _seen, original = self.entries[number]
             version, sketch, shingles = _parts(packed)  # compared as stored: no Signature made
             text = _overlap(mine, set(sketch)) if version == sig.version and mine and sketch else 0.0
             joined, score = _judged(text, short or shingles < SHORT,
                                     lambda: _title_overlap(sig.title_words, _title_words(title)))
             if joined and (best is None or score > best[0]):
-                best = (score, story)
+                best = (score, story, original)
                 if score >= 1.0:
                     break
-        return best[1] if best else None
+        return (best[1], best[2]) if best else None

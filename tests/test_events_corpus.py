@@ -27,7 +27,7 @@ def test_reports_of_one_militant_attack_join_and_different_attacks_do_not(replay
     said = {key: result[key] for key in ("stories_per_event", "bcubed_precision", "bcubed_recall", "hard_pairs_joined",
                                          "worst")}
     assert result["texts"] == 142
-    assert result["stories_per_event"] <= 2.2, said  # 4.75 with copies only
+    assert result["stories_per_event"] <= 2.05, said  # 4.75 with copies only, 2.12 before repair
     assert result["bcubed_precision"] >= 0.99, said
     assert not result["hard_pairs_joined"], said
 
@@ -36,5 +36,5 @@ def test_two_events_of_one_kind_stay_apart_in_ecbplus(replayed):
     result = replayed["ecbplus"]
     said = {key: result[key] for key in ("stories_per_event", "bcubed_precision", "bcubed_recall", "worst")}
     assert result["texts"] == 982
-    assert result["stories_per_event"] <= 9.0, said  # 10.3 with copies only
+    assert result["stories_per_event"] <= 8.75, said  # 10.3 with copies only, 8.83 before repair
     assert result["bcubed_precision"] >= 0.99, said

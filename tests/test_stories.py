@@ -106,6 +106,13 @@ def test_the_same_wire_story_from_three_outlets_alerts_once_and_lists_the_others
     assert sorted(a["outlet"] for a in story["articles"]) == ["dailyindus.example", "frontierpost.example",
                                                                "kohattimes.example"]
     assert story["rules"] == ["kp-attacks"]
+    # copies of one wire text count once, and are shown under the text they copy
+    first = story["articles"][0]
+    assert story["independent_outlets"] == [first["outlet"]]
+    assert [a["copy_of"] for a in story["articles"]] == [None, first["id"], first["id"]]
+    text = run_newsmon("--config", str(path), "stories").stdout
+    assert "3 outlet(s), 1 independently" in text
+    assert text.count(f"copy a:") == 2 and f"a:{first['id']} " in text
 
 
 def test_group_wait_holds_the_alert_to_list_every_outlet(tmp_path, web):

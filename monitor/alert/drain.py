@@ -7,9 +7,13 @@ Each channel is one of three kinds, by its configuration:
   count starts again) — never dropped, split into several messages when long;
 - digest (`digest`): one message per period listing every story, grouped by rule.
 
+A channel with `min_outlets` gets its alerts held until that many outlets have reported the
+story in their own words (copies of one text count once); an alert no second outlet
+corroborates within the story window is recorded as not corroborated and never sent.
+
 A channel whose target fails backs off as a whole (30 s doubling to 1 h, with jitter), so its
 alerts keep their order; a retry goes only to the targets that have not accepted the alert. An
-alert still unsent 48 h after it was queued becomes dead (one ERROR line; `newsmon alerts --dead`).
+alert still unsent 48 h after it was queued (or released) becomes dead (one ERROR line; `newsmon alerts --dead`).
 
 The drain works against `Outbox`, the narrow interface it needs from the state database (the
 store satisfies it; `alert` and `store` are stages that never import each other).
@@ -69,6 +73,14 @@ class Outbox(Protocol):
 
     def story_outlets(self, story_id: int) -> list[tuple[str, float, str | None]]: ...
 
+    def independent_outlets(self, story_id: int) -> list[str]: ...
+
+    def held(self) -> list[PendingAlert]: ...
+
+    def release(self, alert_ids: Iterable[int], now: float) -> None: ...
+
+    def not_corroborated(self, alert_ids: Iterable[int], note: str) -> None: ...
+
 
 @dataclasses.dataclass(frozen=True)
 class Mark:
@@ -115,7 +127,8 @@ class _Round:
 
 async def drain(outbox: Outbox, channels: Mapping[str, Channel], *, clock: Callable[[], float], metrics: Metrics,
                 lock: asyncio.Lock, warned: set[tuple[str, str]], ignore_backoff: bool = False,
-                stop: asyncio.Event | None = None, unrecorded: list[Mark] | None = None) -> tuple[int, int]:
+                stop: asyncio.Event | None = None, unrecorded: list[Mark] | None = None,
+                window: float = 72 * HOUR) -> tuple[int, int]:
     """Deliver what is due, per channel; returns (alerts sent, failed attempts). Drains never
     run at the same time (they take `lock`, one per running newsmon). `ignore_backoff` (run
     --once) tries every channel now, whatever its backoff. With `stop`, no new delivery starts
@@ -124,7 +137,8 @@ async def drain(outbox: Outbox, channels: Mapping[str, Channel], *, clock: Calla
     Every send is recorded in the store before it is made (`Outbox.begin_attempt`) and its
     outcome after: a store that cannot write stops the drain (StoreError, for the caller to
     say) instead of sending again what it could not mark. Outcomes it could not record wait in
-    `unrecorded` (one list per running newsmon) and are recorded first next time."""
+    `unrecorded` (one list per running newsmon) and are recorded first next time. Alerts held
+    for corroboration are released first (`window`: how long they may wait, the story window)."""
     async with lock:
         run = _Round(outbox, clock, metrics, unrecorded if unrecorded is not None else [], every_attempt=ignore_backoff)
         while run.unrecorded:  # outcomes a store fault kept out: recorded first, never sent again
@@ -136,6 +150,7 @@ async def drain(outbox: Outbox, channels: Mapping[str, Channel], *, clock: Calla
                 metrics.alerts_sent.labels(mark.channel).inc(sent)
                 log.info("alert sent (recorded late: the store could not record it at the time) channel=%s alerts=%s",
                          mark.channel, ",".join(map(str, mark.ids)))
+        _release(run, channels, window)
         _expire(run, [name for name, channel in channels.items() if channel.configured])
         for name in outbox.pending_channels():
             if stop is not None and stop.is_set():
@@ -157,6 +172,40 @@ async def drain(outbox: Outbox, channels: Mapping[str, Channel], *, clock: Calla
             else:
                 await _singles(run, channel, state, stop)
         return run.sent, run.failed
+
+
+def _with_outlets(run: _Round, alert: PendingAlert):
+    """The alert's message with its story's outlets as they stand at delivery."""
+    return messages.with_outlets(alert.message, run.outbox.story_outlets(alert.story_id),
+                                 run.outbox.independent_outlets(alert.story_id))
+
+
+def _release(run: _Round, channels: Mapping[str, Channel], window: float) -> None:
+    """Held alerts (a channel's `min_outlets`) whose story enough outlets have now reported in
+    their own words become pending (then `group_wait`, if any, still applies); those that
+    waited the whole story window are recorded as not corroborated and never sent. A channel
+    that no longer asks for corroboration, or is gone, releases them."""
+    now, counts = run.clock(), {}
+    released, lapsed = [], []
+    for alert in run.outbox.held():
+        channel = channels.get(alert.channel)
+        need = channel.spec.min_outlets if channel is not None else 1
+        if alert.story_id not in counts:
+            counts[alert.story_id] = len(run.outbox.independent_outlets(alert.story_id))
+        if counts[alert.story_id] >= need:
+            released.append(alert)
+            log.info("alert released: story %d reported by %d outlet(s) independently alert=%d channel=%s rule=%s "
+                     "(min_outlets %d)", alert.story_id, counts[alert.story_id], alert.id, alert.channel, alert.rule, need)
+        elif alert.created + window <= now:
+            lapsed.append(alert)
+            log.info("alert not corroborated: no second outlet reported story %d within the story window (%.0f h); "
+                     "not sent alert=%d channel=%s rule=%s title=%r", alert.story_id, window / HOUR, alert.id,
+                     alert.channel, alert.rule, alert.message.title)
+    if released:
+        run.outbox.release([alert.id for alert in released], now)
+    if lapsed:
+        run.outbox.not_corroborated([alert.id for alert in lapsed],
+                                    f"not corroborated: no other outlet within {window / HOUR:g} h")
 
 
 def _expire(run: _Round, configured: list[str]) -> None:
@@ -182,7 +231,7 @@ async def _singles(run: _Round, channel: Channel, state: ChannelState,
                 return False
             if budget is not None and budget <= 0:
                 return True
-            message = messages.with_outlets(pending.message, run.outbox.story_outlets(pending.story_id))
+            message = _with_outlets(run, pending)
             thread = thread_id(pending.story_id, pending.rule)
             run.outbox.begin_attempt([pending.id], run.clock())  # nothing is sent that cannot be recorded
             accepted, refused, problems, passing = set(), set(), [], []
@@ -305,7 +354,7 @@ async def _batch(run: _Round, channel: Channel, state: ChannelState, rows: list[
                  batch: formats.Batch, via: str) -> bool:
     """Send `rows` as one batch message (several parts when long) to every target that has not
     had them yet, recording each part as it is accepted. False when a target failed."""
-    outgoing = [messages.with_outlets(row.message, run.outbox.story_outlets(row.story_id)) for row in rows]
+    outgoing = [_with_outlets(run, row) for row in rows]
     required = tuple(channel.target_ids)
     for target in channel.targets:
         todo = [index for index, row in enumerate(rows) if target.id not in row.delivered and target.id not in row.refused]

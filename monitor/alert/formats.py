@@ -38,6 +38,8 @@ PLACEHOLDERS = {
     "snippet": "the sentence around the first match, matched words highlighted",
     "entities": "the matched names, comma-separated",
     "also_reported_by": "the other outlets that have reported the story by delivery time",
+    "independent_outlets": "how many outlets have reported the story in their own words by delivery time "
+                           "(copies of one text count once)",
     "update": "'Update: ' for a follow-up on a story already alerted, else empty",
 }
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+|~!])")
@@ -177,6 +179,7 @@ def values(message: AlertMessage, kind: str, title: bool = False) -> dict[str, s
         "snippet": snippet,
         "entities": quote(", ".join(dict.fromkeys(message.matched))),
         "also_reported_by": quote(also),
+        "independent_outlets": str(max(message.independent_outlets, 1)),
         "update": "Update: " if message.update else "",
     }
 
@@ -203,6 +206,8 @@ def render(message: AlertMessage, kind: str, title_template: str | None = None,
 def _default_body(message: AlertMessage, kind: str) -> str:
     v = values(message, kind)
     matched, also, outlet, published = v["entities"], v["also_reported_by"], v["outlet"], v["published"]
+    if also and message.independent_outlets > 1:
+        also += f"; {message.independent_outlets} outlets reported it independently"
     if kind == "html":
         body = (f"<p><b>{outlet}</b> · {html.escape(published)}<br/>{_link(message.url, kind)}</p>"
                 f"<blockquote>{v['snippet']}</blockquote>")
@@ -250,6 +255,8 @@ class Batch:
 def _item(message: AlertMessage, kind: str) -> str:
     v = values(message, kind)
     outlets = v["outlet"] + (f"; also {v['also_reported_by']}" if v["also_reported_by"] else "")
+    if message.independent_outlets > 1:
+        outlets += f" ({message.independent_outlets} independently)"
     prefix = "Update: " if message.update else ""
     if kind == "html":
         return (f"<li>{prefix}<b>{v['title']}</b> · {html.escape(v['published'])}<br/>{_link(message.url, kind)}<br/>"

@@ -52,11 +52,13 @@ def _spans(hits: list[Hit], offset: int, length: int) -> tuple[tuple[int, int], 
     return tuple(sorted(set(spans)))
 
 
-def with_outlets(message: AlertMessage, outlets: Iterable[tuple[str, float, str | None]]) -> AlertMessage:
+def with_outlets(message: AlertMessage, outlets: Iterable[tuple[str, float, str | None]],
+                 independent: Iterable[str] = ()) -> AlertMessage:
     """The alert with the other outlets that have reported its story by now: `outlets` is
-    (outlet, first seen, url) of every outlet of the story, earliest first."""
+    (outlet, first seen, url) of every outlet of the story, earliest first; `independent`,
+    those that reported it in their own words (copies of one text count once)."""
     others = tuple((outlet, times.iso(first) or "") for outlet, first, _url in outlets if outlet != message.outlet)
-    return dataclasses.replace(message, also_reported_by=others) if others else message
+    return dataclasses.replace(message, also_reported_by=others, independent_outlets=len(tuple(independent)))
 
 
 def notice(rule: str, title: str, body: str, *, url: str | None, source: str, now: float) -> AlertMessage:
@@ -75,4 +77,4 @@ def sample(now: float | None = None) -> AlertMessage:
         url="https://example.org/newsmon-test-alert", outlet="newsmon", published=at, snippet=snippet,
         highlights=((snippet.index("Tehreek"), snippet.index(" (TTP)")), (snippet.index("Khyber"), len(snippet) - 1)),
         matched=("Tehreek-e-Taliban Pakistan", "Khyber Pakhtunkhwa"), feed="newsmon",
-        also_reported_by=(("Example Wire", at or ""),), severity="medium")
+        also_reported_by=(("Example Wire", at or ""),), independent_outlets=2, severity="medium")

@@ -1,7 +1,9 @@
 """Which alerts a match makes, and where they go.
 
 A rule alerts once per story; with `on_update = "new_hits"` it sends a follow-up when the story
-names an entity the rule had not hit in it before. A rule's alerts go to the channels it names,
+names an entity the rule had not hit in it before. On a channel with `min_outlets` the alert is
+queued held, and the drain releases it once that many outlets have reported the story in their
+own words (`alert.drain`). A rule's alerts go to the channels it names,
 else to `default_channels` (else every channel), each kept only where the channel's
 `min_severity` and `rules` filters let the rule in. newsmon's own notices (a feed gone silent)
 go to `admin_channels`, else every channel.
@@ -56,6 +58,9 @@ class Router:
         channels = tuple(channels)
         self.channels = {rule.name: routes(channels, default_channels, rule) for rule in self.rules.values()}
         self.admin = admin_channels if admin_channels is not None else tuple(channel.name for channel in channels)
+        # a channel with min_outlets holds each alert until the event is corroborated (alert.drain releases it)
+        self.holds = {channel.name: f"min_outlets {channel.min_outlets}" if channel.min_outlets > 1 else ""
+                      for channel in channels}
 
     def alerts_for(self, matches: Iterable[Match], article: Article, feed_name: str, story: int | None,
                    history: StoryHistory) -> list[QueuedAlert]:
@@ -76,7 +81,7 @@ class Router:
             else:
                 continue
             message = messages.for_match(found, article, rule, feed_name, update=update)
-            queued.extend(QueuedAlert(found.rule, channel, message, seq=seq, delay=delay)
+            queued.extend(QueuedAlert(found.rule, channel, message, seq=seq, delay=delay, hold=self.holds[channel])
                           for channel in self.channels[found.rule])
         return queued
 

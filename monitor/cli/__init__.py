@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 
 from monitor import __version__, config
 from monitor.cli import check as check_commands, match as match_command, run as run_commands, status as status_commands
+from monitor.cli import stories as stories_commands
 from monitor.cli.common import EXIT_FAILED, EXIT_USAGE
 from monitor.errors import ConfigError, NewsmonError
 
@@ -93,15 +94,21 @@ def build_parser() -> argparse.ArgumentParser:
                                              "runs or it did not answer.")
     reload.set_defaults(handler=run_commands.cmd_reload)
 
-    stories_ = commands.add_parser("stories", help="recent stories: their articles, outlets and rules",
-                                   description="List stories first seen within --since, newest first: every "
-                                               "outlet that reported each one, when it was seen and published, "
-                                               "and the rules it matched.")
+    stories_ = commands.add_parser("stories", help="recent stories: their articles, outlets and rules; --why",
+                                   description="List stories (events: one real-world incident, however many "
+                                               "outlets reported it) first seen within --since, newest first: "
+                                               "each outlet's reports (article ids a:N) with copies of another's "
+                                               "text folded under it, when each was seen and published, the rules "
+                                               "it matched and the stories merged into it. --why a:N s:M shows "
+                                               "why two articles or stories were joined or kept apart.")
     stories_.add_argument("--since", default="24h", type=_duration, help="how far back (default 24h)")
     stories_.add_argument("--rule", metavar="NAME", help="only stories this rule matched")
     stories_.add_argument("--limit", type=int, default=50, help="how many stories at most (default 50; 0: all)")
     stories_.add_argument("--json", action="store_true", help="one JSON document, for scripts")
-    stories_.set_defaults(handler=status_commands.cmd_stories)
+    stories_.add_argument("--why", nargs=2, metavar=("A", "B"),
+                          help="explain two articles (a:N) or stories (s:N), e.g. --why a:123 s:45: their "
+                               "features, the score and the guard that joined or separated them")
+    stories_.set_defaults(handler=stories_commands.cmd_stories)
 
     for verb, text in (("enable", "poll a disabled feed again (e.g. after '410 Gone')"),
                        ("disable", "stop polling a feed, keeping its history")):
@@ -112,8 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     alerts = commands.add_parser("alerts", help="alert history: what was sent where, what waits, what died",
                                  description="List alerts from the outbox, newest first: status (pending, "
-                                             "sent, failed, dead), channel, rule, how it went (alone, in a digest, in "
-                                             "a flood summary), attempts and the last error. Failed alerts are those "
+                                             "held, sent, failed, dead, merged, uncorroborated), channel, rule, how "
+                                             "it went (alone, in a digest, in a flood summary), attempts and the last "
+                                             "error. Held alerts wait for a second outlet (a channel's min_outlets); "
+                                             "uncorroborated ones never got it within the story window; merged ones "
+                                             "belonged to a story found to be another. Failed alerts are those "
                                              "a service refused for good 3 times (the channel's other alerts went "
                                              "on); dead ones were not delivered within 48 h while their channel kept "
                                              "failing; --retry-dead queues both again.")
@@ -121,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.add_argument("--limit", type=int, default=50, help="how many at most (default 50; 0: all)")
     shown = alerts.add_mutually_exclusive_group()
     shown.add_argument("--pending", action="store_true", help="only alerts not yet delivered")
+    shown.add_argument("--held", action="store_true",
+                       help="only alerts held for corroboration (a channel's min_outlets), and those never corroborated")
     shown.add_argument("--dead", action="store_true", help="only dead alerts (not delivered within 48 h)")
     shown.add_argument("--failed", action="store_true",
                        help="only failed alerts (a service refused them for good, e.g. SMTP 5xx or HTTP 400, 3 times)")

@@ -1,4 +1,4 @@
-"""`newsmon status`, `stories` and `alerts`: what the state database says, for people and
+"""`newsmon status` and `alerts`: what the state database says, for people and
 (with --json) for scripts. Read-only, except `alerts --retry-dead`. URLs are shown without
 their credentials (`monitor.shown`), in errors too; `enable` takes that form."""
 
@@ -119,32 +119,6 @@ def _channel_status(channel, state, counts: dict[str, int], oldest: float | None
             "folding_until": times.iso(state.fold_until), "next_digest": times.iso(next_digest)}
 
 
-def cmd_stories(args: argparse.Namespace) -> int:
-    with open_existing(args) as opened:
-        rows = opened.stories(time.time() - args.since, limit=args.limit or -1, rule=args.rule)
-        state = str(opened.path)
-    stories = [{
-        "id": row.id, "first_seen": times.iso(row.first_seen), "title": row.title, "rules": list(row.rules),
-        "articles": [{"outlet": outlet, "title": title, "url": shown.url(url), "seen": times.iso(seen),
-                      "published": times.iso(published)}
-                     for outlet, title, url, seen, published in row.articles],
-    } for row in rows]
-    if args.json:
-        print(json.dumps({"state": state, "stories": stories}, indent=2, ensure_ascii=False))
-        return EXIT_OK
-    if not stories:
-        print(f"no stories in the last {args.since / 3600:g} h (state: {state})")
-    for story in stories:
-        outlets = sorted({article["outlet"] for article in story["articles"]})
-        rules = f" · rules: {', '.join(story['rules'])}" if story["rules"] else ""
-        print(f"#{story['id']} {times.shown(story['first_seen'])} · {len(outlets)} outlet(s){rules}\n  {story['title']}")
-        for article in story["articles"]:
-            title = "" if article["title"] == story["title"] else f" {article['title']}"  # each title once
-            published = f" (published {times.shown(article['published'])})" if article["published"] else ""
-            print(f"    {times.shown(article['seen'])}  {article['outlet']}:{title}{published}  {article['url'] or ''}")
-    return EXIT_OK
-
-
 def cmd_alerts(args: argparse.Namespace) -> int:
     with open_existing(args) as opened:
         if args.retry_dead:
@@ -152,7 +126,8 @@ def cmd_alerts(args: argparse.Namespace) -> int:
             print(f"{count} dead or failed alert{'s' * (count != 1)} queued again (state: {opened.path})" if count
                   else f"no dead or failed alerts (state: {opened.path})")
             return EXIT_OK
-        status = "pending" if args.pending else "dead" if args.dead else "failed" if args.failed else None
+        status = ("pending" if args.pending else "dead" if args.dead else "failed" if args.failed
+                  else ("held", "uncorroborated") if args.held else None)
         since = time.time() - args.since if args.since else None
         rows = opened.alerts(limit=args.limit or None, status=status, since=since)
         state = str(opened.path)
@@ -162,16 +137,17 @@ def cmd_alerts(args: argparse.Namespace) -> int:
             "story": row.story_id, "title": row.title, "url": shown.url(row.url),
             "outlet": shown.urls_in(row.outlet),
             "published": row.published, "queued": times.iso(row.created), "sent": times.iso(row.sent), "via": row.via,
-            "attempts": row.attempts, "last_error": row.last_error,
+            "attempts": row.attempts, "last_error": row.last_error, "held": row.held, "note": row.note,
         } for row in rows]}, indent=2, ensure_ascii=False))
         return EXIT_OK
     if not rows:
-        which = {"pending": "pending ", "dead": "dead ", "failed": "failed "}.get(status or "", "")
+        which = {"pending": "pending ", "dead": "dead ", "failed": "failed "}.get(status, "held ") if status else ""
         print(f"no {which}alerts{f' in the last {args.since / 3600:g} h' if args.since else ''} (state: {state})")
     for row in rows:
         when = times.shown(row.sent or row.created)
         how = f" ({row.via})" if row.via and row.via != "alert" else ""
         error = f" · last error: {row.last_error}" if row.last_error and row.status != "sent" else ""
+        error += f" · {row.note}" if row.note else f" · waits for {row.held}" if row.status == "held" else ""
         print(f"#{row.id} {row.status:<8}{how} {when} [{row.rule}] → {row.channel} · {row.title}"
               f"{' · ' + shown.url(row.url) if row.url else ''} · attempts {row.attempts}{error}")
     return EXIT_OK

@@ -1,6 +1,6 @@
 """Reading the `[channels.NAME]` tables: where a channel's URLs come from (inline, `${ENV}`,
 systemd credentials, a private `urls_file`), which alerts it takes (`min_severity`, `rules`),
-and how (`title` / `body` templates, `digest`, `max_per_hour`). Each value's type and form is
+and how (`title` / `body` templates, `digest`, `max_per_hour`, `min_outlets`). Each value's type and form is
 checked here, once, at load; problems go to the reader like every other configuration problem.
 What the values mean (routing, the placeholders a template may use, whether apprise accepts a
 URL) is `monitor.alert`'s, checked by `monitor.app.check`.
@@ -21,7 +21,7 @@ from monitor.config.schema import (Invalid, describe, look_alike_problem, name_p
                                    suggest)
 
 MAX_URLS_FILE_SIZE = 1000 * 1000
-KEYS = ("urls", "urls_file", "min_severity", "rules", "title", "body", "digest", "timezone", "max_per_hour")
+KEYS = ("urls", "urls_file", "min_severity", "rules", "title", "body", "digest", "timezone", "max_per_hour", "min_outlets")
 MIN_DIGEST = 60.0
 
 
@@ -61,7 +61,7 @@ def _channel(reader: Reader, name: str, table: Any, base: Path) -> ChannelSpec |
     values: dict[str, Any] = {}
     urls = _urls(reader, path, table, base)
     for key, check in (("min_severity", _severity), ("rules", _names), ("title", _template), ("body", _template),
-                       ("timezone", _timezone), ("max_per_hour", _positive)):
+                       ("timezone", _timezone), ("max_per_hour", _positive), ("min_outlets", _positive)):
         if key in table:
             try:
                 values[key] = check(table[key])

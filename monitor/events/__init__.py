@@ -21,11 +21,15 @@ Otherwise a score adds the cosine of their weighted words (tf-idf, document freq
 over the articles seen), shared entities, the same place, the same incident date and the same
 type; the best candidate at or above `JOIN` wins. Thresholds and weights were chosen on the
 development sets described in docs/stories.md.
+
+Repair: a report that may join two or more open events (each scoring `MERGE` or more, each
+dated, and no event guard (`apart`) between them) shows them to be one incident reported in
+two strands; `EventIndex.assign` names them, and they merge into the oldest.
 """
 
 from monitor.events.features import LEAD_WORDS, VERSION, Features, script, terms
-from monitor.events.index import (CANDIDATES, DATE_APART, FOLLOW_UP, JOIN, MIN_TERMS, UNANCHORED, UNDATED, WEIGHTS, Event,
-                                  EventIndex, Verdict, score)
+from monitor.events.index import (CANDIDATES, DATE_APART, FOLLOW_UP, JOIN, MERGE, MIN_TERMS, UNANCHORED, UNDATED, WEIGHTS,
+                                  Event, EventIndex, Verdict, apart, score)
 
-__all__ = ["CANDIDATES", "DATE_APART", "FOLLOW_UP", "JOIN", "LEAD_WORDS", "MIN_TERMS", "UNANCHORED", "UNDATED", "VERSION",
-           "WEIGHTS", "Event", "EventIndex", "Features", "Verdict", "score", "script", "terms"]
+__all__ = ["CANDIDATES", "DATE_APART", "FOLLOW_UP", "JOIN", "LEAD_WORDS", "MERGE", "MIN_TERMS", "UNANCHORED", "UNDATED", "VERSION",
+           "WEIGHTS", "Event", "EventIndex", "Features", "Verdict", "apart", "score", "script", "terms"]

@@ -27,6 +27,7 @@ COMMON_KEY = 200  # a key (word, entity, place) held by more open events than th
 # from one that does. An article joins the best event scoring JOIN or more.
 WEIGHTS = {"terms": 0.55, "entities": 0.15, "place": 0.15, "date": 0.1, "type": 0.1}
 JOIN = 0.4
+MERGE = 0.45  # tmp
 UNANCHORED = 0.6  # ...and, with no place or incident date in common, less alike than this
 MIN_TERMS = 0.15  # reports in one script whose words are less alike than this are not one incident's
 UNDATED = 0.2  # ...or this much more when neither their dates nor their publication days can be compared
@@ -82,6 +83,38 @@ class Event:
             held = getattr(self, name)
             if value and value not in held:
                 setattr(self, name, held + (value,))
+
+
+    def absorb(self, other: Event) -> None:
+        """Take in what another open event's reports said (the two were found to be one)."""
+        self.reports += other.reports
+        self.seen = max(self.seen, other.seen)
+        terms = dict(zip(self.words, self.weights))
+        for key, weight in zip(other.words, other.weights):
+            terms[key] = terms.get(key, 0.0) + weight
+        heaviest = sorted(terms.items(), key=lambda item: -item[1])[:EVENT_TERMS]
+        self.words = array("q", [key for key, _weight in heaviest])
+        self.weights = array("f", [weight for _key, weight in heaviest])
+        self.entities |= other.entities
+        self.places |= other.places
+        self.types += other.types
+        for name in ("wheres", "areas", "dates", "published", "scripts", "outlets"):
+            held = getattr(self, name)
+            setattr(self, name, held + tuple(value for value in getattr(other, name) if value not in held))
+
+
+def apart(a: Event, b: Event, compatible: Callable[[str, str], bool]) -> str | None:
+    """The guard that keeps two open events apart, if one does (the article guards, event to
+    event, stricter): every area of one conflicts with every area of the other (even in a
+    border clash, where a report may join an event placed across the border); their incident
+    dates are DATE_APART or more days apart; their types cannot be one incident's."""
+    if a.areas and b.areas and all(_chain_conflict(mine, theirs) for mine in a.areas for theirs in b.areas):
+        return "places"
+    if a.dates and b.dates and min(abs(mine - theirs) for mine in a.dates for theirs in b.dates) >= DATE_APART:
+        return "dates"
+    if not compatible(a.event_type(), b.event_type()):
+        return "type"
+    return None
 
 
 def _keys(found: Features | Event) -> set:
@@ -252,15 +285,51 @@ class EventIndex:
         return Verdict(event.story, round(score(parts), 4), parts, guard)
 
     def find(self, found: Features, now: float) -> int | None:
-        """The story of the open event `found` reports, or None: the best-scoring candidate that
-        no guard refuses and that scores JOIN (JOIN + UNDATED when no date can be compared:
-        without dates a different incident at the same place cannot be ruled out)."""
-        chosen: Verdict | None = None
-        for verdict in self._verdicts(found, now, joining=True):
-            if (verdict.guard is None and verdict.score >= (JOIN if "date" in verdict.parts else JOIN + UNDATED)
-                    and (chosen is None or verdict.score > chosen.score)):
-                chosen = verdict
-        return chosen.story if chosen else None
+        """The story of the open event `found` reports, or None (`assign` without merges)."""
+        chosen = self.joinable(found, now)
+        return chosen[0].story if chosen else None
+
+    def joinable(self, found: Features, now: float) -> list[Verdict]:
+        """The open events `found` may join, best first: no guard refuses them and they score
+        JOIN (JOIN + UNDATED when no date can be compared: without dates a different incident at
+        the same place cannot be ruled out)."""
+        allowed = [verdict for verdict in self._verdicts(found, now, joining=True) if verdict.guard is None
+                   and verdict.score >= (JOIN if "date" in verdict.parts else JOIN + UNDATED)]
+        return sorted(allowed, key=lambda verdict: -verdict.score)
+
+    def assign(self, found: Features, now: float) -> tuple[int | None, list[Verdict]]:
+        """The story `found` joins (None: a new event), and the other open events it shows to be
+        the same incident: those it may join too, that no event guard (`apart`) keeps from the
+        best one or from each other. They merge into the oldest of them (the lowest story id,
+        the likeliest to have alerted already), which is the story returned; the verdicts of the
+        absorbed ones are returned for the record (see `merge`)."""
+        allowed = self.joinable(found, now)
+        if not allowed:
+            return None, []
+        together = [allowed[0]]
+        for verdict in allowed[1:] if self.events[allowed[0].story].dates else ():
+            event = self.events[verdict.story]
+            if verdict.score >= MERGE and event.dates and not any(apart(self.events[kept.story], event, self.compatible)
+                                                  for kept in together):
+                together.append(verdict)
+        survivor = min(verdict.story for verdict in together)
+        return survivor, [verdict for verdict in together if verdict.story != survivor]
+
+    def merge(self, survivor: int, absorbed: int) -> None:
+        """Fold the open event of `absorbed` into that of `survivor`."""
+        gone, kept = self.events.pop(absorbed, None), self.events.get(survivor)
+        if gone is None or kept is None:
+            return
+        old = _keys(kept) | _keys(gone)
+        for key in _keys(gone):
+            self.by_key.get(key, set()).discard(absorbed)
+        kept.absorb(gone)
+        new = _keys(kept)
+        for key in old - new:
+            self.by_key.get(key, set()).discard(survivor)
+        for key in new:
+            self.by_key.setdefault(key, set()).add(survivor)
+        self.order.append((kept.seen, survivor))
 
     def _verdicts(self, found: Features, now: float, *, joining: bool) -> Iterator[Verdict]:
         """The verdicts on `found` of the candidate events; `joining`: only of those whose words

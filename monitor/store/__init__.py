@@ -1,9 +1,9 @@
 """The state database: one SQLite file; this package is the only code that speaks SQL.
 
 `Store` is composed of one part per responsibility: `feeds` (feed health), `entries`
-(entries, articles, stories, hits), `outbox` (the alerts queue), `reloads` (each reload's
-outcome); `migrations` holds the migrations and opens connections; `rows` the dataclasses
-handed out. Every write is a short explicit transaction.
+(entries, articles, hits), `stories` (what a story holds, its copies and outlets, merges),
+`outbox` (the alerts queue), `reloads` (each reload's outcome); `migrations` holds the
+migrations and opens connections; `rows` the dataclasses handed out. Every write is a short explicit transaction.
 """
 
 from __future__ import annotations
@@ -16,15 +16,16 @@ from monitor.store.entries import Entries
 from monitor.store.feeds import Feeds
 from monitor.store.outbox import Outbox
 from monitor.store.reloads import Reload, Reloads
-from monitor.store.rows import AlertRow, ChannelState, FeedRow, FeedState, KnownEntry, QueuedAlert, StoryRow, _dump, _load
+from monitor.store.stories import Stories
+from monitor.store.rows import AlertRow, ChannelState, FeedRow, FeedState, KnownEntry, QueuedAlert, StoryArticle, StoryRow, _dump, _load
 from monitor.store import faults
 from monitor.store.migrations import MIGRATIONS, SCHEMA_VERSION, _connect, _connect_read_only, _statements, migrate
 
 __all__ = ["AlertRow", "ChannelState", "FeedRow", "FeedState", "KnownEntry", "MIGRATIONS", "QueuedAlert", "Reload", "SCHEMA_VERSION", "Store",
-           "StoreError", "StoryRow", "migrate", "open_existing", "open_store"]
+           "StoreError", "StoryArticle", "StoryRow", "migrate", "open_existing", "open_store"]
 
 
-class Store(Feeds, Entries, Outbox, Reloads):
+class Store(Feeds, Entries, Stories, Outbox, Reloads):
     """An open state database. Use as a context manager, or call `close()`."""
 
 

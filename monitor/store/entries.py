@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from monitor.model import Article, Entry, Hit, Match
 from monitor.store.base import StoreBase
-from monitor.store.rows import KnownEntry, QueuedAlert, StoryRow, _dump
+from monitor.store.rows import KnownEntry, QueuedAlert, _dump
 
 
 class Entries(StoreBase):
@@ -42,9 +42,9 @@ class Entries(StoreBase):
     def record_entry(self, feed_id: int, entry: Entry, article: Article, matches: list[Match],
                      alerts: list[QueuedAlert], *, story_id: int | None = None, canonical_link: str | None = None,
                      signature: bytes | None = None, features: bytes | None = None, now: float | None = None,
-                     mentions: list[Hit] = (), quiet: str | None = None) -> tuple[int, int]:
+                     mentions: list[Hit] = (), quiet: str | None = None, copy_of: int | None = None) -> tuple[int, int]:
         """Record a new entry with its article, hits and outbox rows, in one transaction. The
-        article joins `story_id`, or starts a new story. Returns (article id, story id). With
+        article joins `story_id`, or starts a new story; `copy_of`: the article whose text it copies. Returns (article id, story id). With
         no alerts it is committed with the next transaction (see `later`): lost in a crash, it
         is read again, as new, from its feed. `quiet`: why it was recorded without alerting
         ("first poll", "catching up", "too old"), for `newsmon status`."""
@@ -57,9 +57,9 @@ class Entries(StoreBase):
                                    (now, article.title)).lastrowid
             article_id = db.execute(
                 """INSERT INTO articles (url, canonical_url, title, text, source, outlet, language,
-                   published, fetched, story_id, signature, features) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   published, fetched, story_id, signature, features, copy_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (article.url, article.canonical_url, article.title, article.text, article.source,
-                 article.outlet, article.language, published, now, story, signature, features),
+                 article.outlet, article.language, published, now, story, signature, features, copy_of),
             ).lastrowid
             if story_id is None:
                 db.execute("UPDATE stories SET representative_article = ? WHERE id = ?", (article_id, story))
@@ -116,37 +116,19 @@ class Entries(StoreBase):
                            'VALUES (?, ?, ?, ?, ?, ?, ?, ?)', hits)
         if not alerts:
             return
-        db.executemany(
+        db.executemany(  # an alert that waits for corroboration is 'held', with why
             """INSERT OR IGNORE INTO alerts (rule, story_id, channel, seq, article_id, next_attempt, created, message,
-               feed_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [(a.rule, story, a.channel, a.seq, article_id, now + a.delay, now, _dump(a.message), feed_id)
-             for a in alerts],
+               feed_id, status, held) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [(a.rule, story, a.channel, a.seq, article_id, now + a.delay, now, _dump(a.message), feed_id,
+              "held" if a.hold else "pending", a.hold or None) for a in alerts],
         )
 
-    def alerted(self, story_id: int) -> dict[str, int]:
-        """Rule -> highest alert seq already queued for a story (any channel)."""
-        rows = self.db.execute("SELECT rule, MAX(seq) FROM alerts WHERE story_id = ? GROUP BY rule", (story_id,))
-        return {row[0]: row[1] for row in rows}
-
-    def story_entities(self, story_id: int, rule: str) -> set[str]:
-        """The entities (or bare terms) a rule has hit in any article of a story."""
-        rows = self.db.execute(
-            """SELECT DISTINCT COALESCE(h.entity, h.term) FROM hits h JOIN articles a ON a.id = h.article_id
-               WHERE a.story_id = ? AND h.rule = ?""", (story_id, rule))
-        return {row[0] for row in rows}
-
-    def story_outlets(self, story_id: int) -> list[tuple[str, float, str | None]]:
-        """(outlet, first seen, url) of each outlet that reported a story, earliest first."""
-        rows = self.db.execute(
-            """SELECT outlet, MIN(fetched), url FROM articles WHERE story_id = ? GROUP BY outlet ORDER BY MIN(fetched)""",
-            (story_id,))
-        return [(row[0], row[1], row[2]) for row in rows]
-
-    def recent_signatures(self, since: float) -> Iterator[tuple[int, int, bytes, str, float]]:
-        """(article, story, signature, title, fetched) of articles fetched since `since`, oldest
-        first, read as they are used (tens of thousands of signatures are never all in memory)."""
+    def recent_signatures(self, since: float) -> Iterator[tuple[int, int, bytes, str, float, int]]:
+        """(article, story, signature, title, fetched, original) of articles fetched since
+        `since`, oldest first, read as they are used (tens of thousands of signatures are never
+        all in memory); `original`: the article whose text it copies, else itself."""
         yield from self.db.execute(
-            """SELECT id, story_id, signature, title, fetched FROM articles
+            """SELECT id, story_id, signature, title, fetched, COALESCE(copy_of, id) FROM articles
                WHERE fetched >= ? AND signature IS NOT NULL ORDER BY fetched""", (since,))
 
     def count_recent_signatures(self, since: float) -> int:
@@ -181,25 +163,6 @@ class Entries(StoreBase):
         with self.transaction() as db:
             db.executemany("UPDATE articles SET signature = ? WHERE id = ?",
                            [(blob, article_id) for article_id, blob in signatures])
-
-    def stories(self, since: float, limit: int = 200, rule: str | None = None) -> list[StoryRow]:
-        """Stories first seen since `since`, newest first (at most `limit`; only those `rule`
-        matched, if given), with their articles and rules."""
-        query = "SELECT id, first_seen, title FROM stories s WHERE first_seen >= ?"
-        params: list = [since]
-        if rule is not None:
-            query += (" AND EXISTS (SELECT 1 FROM hits h JOIN articles a ON a.id = h.article_id "
-                      "WHERE a.story_id = s.id AND h.rule = ?)")
-            params.append(rule)
-        out = []
-        for story in self.db.execute(query + " ORDER BY first_seen DESC LIMIT ?", (*params, limit)).fetchall():
-            articles = self.db.execute("SELECT outlet, title, url, fetched, published FROM articles WHERE story_id = ? "
-                                       "ORDER BY fetched", (story[0],)).fetchall()
-            rules = [row[0] for row in self.db.execute(
-                "SELECT DISTINCT h.rule FROM hits h JOIN articles a ON a.id = h.article_id WHERE a.story_id = ? "
-                "AND h.rule != '' ORDER BY h.rule", (story[0],))]
-            out.append(StoryRow(story[0], story[1], story[2], tuple(tuple(a) for a in articles), tuple(rules)))
-        return out
 
     def prune(self, before: float) -> int:
         """Forget entries first seen before `before` and what only they referred to (articles,

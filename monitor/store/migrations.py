@@ -205,6 +205,20 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE articles ADD COLUMN features BLOB;
     """,
+    # 9 -> 10: repair and corroboration. An article knows which earlier article's text it copies
+    # (copies of one wire text count as one outlet); a story found to be another (a later report
+    # joined both) says which and why; an alert may be held until a second outlet reports its
+    # story ('held', with why), and an alert not sent says what became of it ('merged into #12',
+    # 'not corroborated').
+    """
+    ALTER TABLE articles ADD COLUMN copy_of INTEGER;  -- NULL: its own text (or recorded before 10)
+    ALTER TABLE stories ADD COLUMN merged_into INTEGER;  -- NULL: a story of its own
+    ALTER TABLE stories ADD COLUMN merged_at REAL;
+    ALTER TABLE stories ADD COLUMN merged_why TEXT;
+    CREATE INDEX stories_merged ON stories(merged_into) WHERE merged_into IS NOT NULL;
+    ALTER TABLE alerts ADD COLUMN held TEXT;  -- why a 'held' alert waits
+    ALTER TABLE alerts ADD COLUMN note TEXT;  -- what became of an alert not sent
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

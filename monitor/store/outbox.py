@@ -95,6 +95,22 @@ class Outbox(StoreBase):
                 done += status == "sent"
         return done
 
+    def held(self) -> list[PendingAlert]:
+        """Alerts held until their story is corroborated (a channel's min_outlets), oldest first."""
+        return [_pending(row) for row in self.db.execute("SELECT * FROM alerts WHERE status = 'held' ORDER BY id")]
+
+    def release(self, alert_ids: Iterable[int], now: float) -> None:
+        """Held alerts become pending; their 48-hour deadline counts from now, their release."""
+        with self.transaction() as db:
+            db.executemany(f"UPDATE alerts SET status = 'pending', expires = ? + {DEAD_AFTER} WHERE id = ? AND status = 'held'",
+                           [(now, alert_id) for alert_id in alert_ids])
+
+    def not_corroborated(self, alert_ids: Iterable[int], note: str) -> None:
+        """Held alerts whose story no other outlet reported in time: recorded, never sent."""
+        with self.transaction() as db:
+            db.executemany("UPDATE alerts SET status = 'uncorroborated', note = ? WHERE id = ? AND status = 'held'",
+                           [(note, alert_id) for alert_id in alert_ids])
+
     def failed_since(self, since: float) -> list[AlertRow]:
         """Alerts that failed for good (a service refused them) since `since`, oldest first."""
         rows = self.db.execute("SELECT * FROM alerts WHERE status = 'failed' AND last_attempt >= ? ORDER BY id", (since,))
@@ -129,7 +145,7 @@ class Outbox(StoreBase):
 
         with self.transaction() as db:
             db.execute(f"""UPDATE alerts SET {moved('created')}, {moved('next_attempt')},
-                           {moved('expires', f' - {DEAD_AFTER}')} WHERE status IN ('pending', 'sending')""",
+                           {moved('expires', f' - {DEAD_AFTER}')} WHERE status IN ('pending', 'sending', 'held')""",
                        (delta, since))
             db.execute(f"""UPDATE channels SET {moved('retry_at')}, {moved('fold_until')}, {moved('window_start')},
                            {moved('digest_since')}""", (delta, since))
@@ -172,12 +188,13 @@ class Outbox(StoreBase):
             db.execute(f"INSERT INTO channels (name, {columns}) VALUES (?{', ?' * len(values)}) "
                        f"ON CONFLICT(name) DO UPDATE SET {updates}", (name, *values.values()))
 
-    def alerts(self, limit: int | None = 50, status: str | None = None, since: float | None = None,
+    def alerts(self, limit: int | None = 50, status: str | tuple[str, ...] | None = None, since: float | None = None,
                oldest_first: bool = False) -> list[AlertRow]:
         query, params = "SELECT * FROM alerts WHERE 1 = 1", []
         if status:
-            query += " AND status = ?"
-            params.append(status)
+            statuses = (status,) if isinstance(status, str) else status
+            query += f" AND status IN ({', '.join('?' * len(statuses))})"
+            params.extend(statuses)
         if since is not None:
             query += " AND COALESCE(sent, created) >= ?"
             params.append(since)
@@ -216,4 +233,4 @@ def _row(r) -> AlertRow:
     message = _load(r["message"])
     return AlertRow(r["id"], r["rule"], r["channel"], r["status"], r["attempts"], r["created"], r["sent"],
                     r["last_error"], message.title, message.url, r["story_id"], r["via"], message.outlet,
-                    message.published, message.severity)
+                    message.published, message.severity, r["held"], r["note"])

@@ -52,8 +52,23 @@ class StoryRow:
     id: int
     first_seen: float
     title: str | None
-    articles: tuple[tuple[str, str, str | None, float, float | None], ...]  # (outlet, title, url, fetched, published)
+    articles: tuple[StoryArticle, ...]  # first fetched first
     rules: tuple[str, ...]
+    merged: tuple[tuple[int, str | None, float | None, str | None], ...] = ()  # (story, title, when, why) merged into it
+    independent: tuple[str, ...] = ()  # outlets that reported it in their own words, earliest first
+
+
+@dataclass(frozen=True)
+class StoryArticle:
+    """One article of a story."""
+
+    id: int
+    outlet: str
+    title: str
+    url: str | None
+    fetched: float
+    published: float | None
+    copy_of: int | None  # the article whose text it copies (None: its own words)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,116 @@
+"""Stories as recorded: which articles and outlets each holds, which of them are copies of
+another's text, what alerted on it, and repairs (a story found to be another, merged into it)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from monitor.store.base import StoreBase
+from monitor.store.rows import StoryArticle, StoryRow
+
+WAITING = ("pending", "held")  # alert statuses not yet handed to a service
+
+
+class Stories(StoreBase):
+    """The `stories` table, and what the alert path asks about a story."""
+
+    def alerted(self, story_id: int) -> dict[str, int]:
+        """Rule -> highest alert seq already queued for a story (any channel)."""
+        rows = self.db.execute("SELECT rule, MAX(seq) FROM alerts WHERE story_id = ? GROUP BY rule", (story_id,))
+        return {row[0]: row[1] for row in rows}
+
+    def story_entities(self, story_id: int, rule: str) -> set[str]:
+        """The entities (or bare terms) a rule has hit in any article of a story."""
+        rows = self.db.execute(
+            """SELECT DISTINCT COALESCE(h.entity, h.term) FROM hits h JOIN articles a ON a.id = h.article_id
+               WHERE a.story_id = ? AND h.rule = ?""", (story_id, rule))
+        return {row[0] for row in rows}
+
+    def story_outlets(self, story_id: int) -> list[tuple[str, float, str | None]]:
+        """(outlet, first seen, url) of each outlet that reported a story, earliest first."""
+        rows = self.db.execute(
+            """SELECT outlet, MIN(fetched), url FROM articles WHERE story_id = ? GROUP BY outlet ORDER BY MIN(fetched)""",
+            (story_id,))
+        return [(row[0], row[1], row[2]) for row in rows]
+
+    def independent_outlets(self, story_id: int) -> list[str]:
+        """The outlets that reported a story in their own words, earliest first: an outlet whose
+        only articles copy another's text (one wire story under many mastheads) is left out, so
+        copies of one text count once. Articles recorded before newsmon knew copies (schema 10)
+        each count as their own."""
+        rows = self.db.execute(
+            """SELECT outlet FROM articles WHERE story_id = ? AND copy_of IS NULL GROUP BY outlet
+               ORDER BY MIN(fetched)""", (story_id,))
+        return [row[0] for row in rows]
+
+    def merge_stories(self, survivor: int, absorbed: int, why: str, now: float) -> tuple[int, int]:
+        """Record that story `absorbed` is `survivor` (a later report joined both), in one
+        transaction: its articles move; each of its alerts moves too unless the survivor holds
+        one for the same rule, channel and seq, in which case the one not yet handed to a service
+        is cancelled ('merged', with a note), so that the event alerts once per rule and channel;
+        alerts already sent stay sent. Returns (alerts moved, alerts cancelled)."""
+        moved = cancelled = 0
+        with self.transaction() as db:
+            db.execute("UPDATE articles SET story_id = ? WHERE story_id = ?", (survivor, absorbed))
+            for row in db.execute("SELECT id, rule, channel, seq, status FROM alerts WHERE story_id = ?",
+                                  (absorbed,)).fetchall():
+                twin = db.execute("SELECT id, status FROM alerts WHERE story_id = ? AND rule = ? AND channel = ? AND seq = ?",
+                                  (survivor, row["rule"], row["channel"], row["seq"])).fetchone()
+                if twin is None:
+                    db.execute("UPDATE alerts SET story_id = ? WHERE id = ?", (survivor, row["id"]))
+                    moved += 1
+                elif row["status"] in WAITING:
+                    cancelled += _cancel(db, row["id"], f"merged into #{survivor}")
+                elif twin["status"] in WAITING:  # this one went out already: the survivor's would repeat it
+                    cancelled += _cancel(db, twin["id"], f"#{absorbed}, merged into this story, alerted already")
+            db.execute("UPDATE stories SET merged_into = ?, merged_at = ?, merged_why = ? WHERE id = ?",
+                       (survivor, now, why, absorbed))
+            db.execute("UPDATE stories SET merged_into = ? WHERE merged_into = ?", (survivor, absorbed))
+        return moved, cancelled
+
+    def story_of(self, article_id: int) -> int | None:
+        row = self.db.execute("SELECT story_id FROM articles WHERE id = ?", (article_id,)).fetchone()
+        return row[0] if row else None
+
+    def merged_into(self, story_id: int) -> int | None:
+        """The story a story was merged into, if it was (None: its own, or unknown)."""
+        row = self.db.execute("SELECT merged_into FROM stories WHERE id = ?", (story_id,)).fetchone()
+        return row[0] if row else None
+
+    def story_articles(self, story_id: int) -> list[StoryArticle]:
+        """A story's articles, first fetched first."""
+        rows = self.db.execute("""SELECT id, outlet, title, url, fetched, published, copy_of FROM articles
+                                  WHERE story_id = ? ORDER BY fetched, id""", (story_id,))
+        return [StoryArticle(*row) for row in rows]
+
+    def article_features(self, article_id: int) -> tuple[bytes | None, str, str, float | None, str] | None:
+        """An article's stored event features (None if it has none), title, text, publication
+        time and outlet; None if there is no such article."""
+        row = self.db.execute("SELECT features, title, text, published, outlet FROM articles WHERE id = ?",
+                              (article_id,)).fetchone()
+        return (row[0], row[1], row[2], row[3], row[4]) if row else None
+
+    def stories(self, since: float, limit: int = 200, rule: str | None = None) -> list[StoryRow]:
+        """Stories first seen since `since`, newest first (at most `limit`; only those `rule`
+        matched, if given), with their articles, rules and the stories merged into them."""
+        query = "SELECT id, first_seen, title FROM stories s WHERE first_seen >= ? AND merged_into IS NULL"
+        params: list = [since]
+        if rule is not None:
+            query += (" AND EXISTS (SELECT 1 FROM hits h JOIN articles a ON a.id = h.article_id "
+                      "WHERE a.story_id = s.id AND h.rule = ?)")
+            params.append(rule)
+        out = []
+        for story in self.db.execute(query + " ORDER BY first_seen DESC LIMIT ?", (*params, limit)).fetchall():
+            rules = [row[0] for row in self.db.execute(
+                "SELECT DISTINCT h.rule FROM hits h JOIN articles a ON a.id = h.article_id WHERE a.story_id = ? "
+                "AND h.rule != '' ORDER BY h.rule", (story[0],))]
+            merged = self.db.execute("SELECT id, title, merged_at, merged_why FROM stories WHERE merged_into = ? "
+                                     "ORDER BY merged_at, id", (story[0],)).fetchall()
+            out.append(StoryRow(story[0], story[1], story[2], tuple(self.story_articles(story[0])), tuple(rules),
+                                tuple(tuple(row) for row in merged), tuple(self.independent_outlets(story[0]))))
+        return out
+
+
+def _cancel(db: sqlite3.Connection, alert_id: int, note: str) -> int:
+    return db.execute("UPDATE alerts SET status = 'merged', note = ? WHERE id = ? AND status IN ('pending', 'held')",
+                      (note, alert_id)).rowcount

@@ -1,0 +1,140 @@
+"""Repair: when a later report shows two open events to be one incident, they merge. Alerts
+already sent stay sent; the absorbed event's waiting alert is cancelled and recorded as
+"merged into #N" when the survivor has its own; `newsmon stories` says what merged and why,
+and `stories --why` explains any two articles or stories. Hand-written reports: one outlet
+writes about the bombing, another about the hospital that treats its victims (too few words
+in common to join), a third about both."""
+
+from __future__ import annotations
+
+import html
+import json
+import sqlite3
+from datetime import date, datetime, timedelta, timezone
+from email.utils import format_datetime
+
+from conftest import run_newsmon
+from fixtures import write_config
+
+from monitor import cli, events, incidents
+
+DAY = date.today() - timedelta(days=1)
+WHEN = f"{DAY:%B} {DAY.day}, {DAY.year}"
+BOMBING = ("Suicide bomber strikes police station in Bannu",
+           f"BANNU: A suicide bomber rammed an explosives-laden car into the gate of the City police station in Bannu "
+           f"on {WHEN}, killing seven policemen, district police officials said. The blast destroyed the station's "
+           "front wall and several vehicles parked outside.")
+HOSPITAL = ("Surgeons appeal for blood donors",
+            f"Doctors at the District Headquarters Hospital in Bannu treated eleven injured people on {WHEN}; surgeons "
+            "appealed for blood donors and the emergency ward declared an emergency.")
+BOTH = ("Seven policemen killed, eleven injured in Bannu police station bombing",
+        f"BANNU: A suicide bomber rammed an explosives-laden car into the gate of the City police station in Bannu on "
+        f"{WHEN}, killing seven policemen. Doctors at the District Headquarters Hospital in Bannu treated eleven "
+        "injured people; surgeons appealed for blood donors and the emergency ward declared an emergency.")
+LATER = ("Bannu police station attack: funeral prayers held for seven policemen",
+         f"Funeral prayers were offered in Bannu for the seven policemen killed when a suicide bomber rammed a car into "
+         f"the City police station on {WHEN}; doctors said eleven injured people remain in hospital.")
+WATCHLIST = {"rules": [{"name": "bannu", "any": ["Bannu"]}]}
+
+
+def read(report: tuple[str, str], outlet: str) -> events.Features:
+    return incidents.read(*report, published=DAY, outlet=outlet)
+
+
+def test_a_report_that_joins_two_open_events_merges_them_into_the_older():
+    index = incidents.index(1e12)
+    index.add(1, read(BOMBING, "a.example"), 0.0)
+    assert index.find(read(HOSPITAL, "b.example"), 0.0) is None  # too few words in common: a story of its own
+    index.add(2, read(HOSPITAL, "b.example"), 0.0)
+
+    story, absorbed = index.assign(read(BOTH, "c.example"), 0.0)
+
+    assert story == 1 and [verdict.story for verdict in absorbed] == [2]
+    index.merge(1, 2)
+    assert len(index) == 1 and index.events[1].reports == 2
+    assert index.find(read(HOSPITAL, "d.example"), 0.0) == 1  # the merged event now has the hospital's words
+
+
+def event(story: int, *, dates=(), district="bannu", event_type="suicide_bombing") -> events.Event:
+    made = events.Event(story)
+    made.add(events.Features(terms=(("police", 1.0),), where=(district, "khyber-pakhtunkhwa", "pakistan"),
+                             places=frozenset({district}), district=district, province="khyber-pakhtunkhwa",
+                             country="pakistan", event_type=event_type, dates=tuple(dates)), 0.0)
+    return made
+
+
+def test_events_that_cannot_be_one_incident_are_never_merged():
+    from monitor import facts
+
+    day = DAY.toordinal()
+    assert events.apart(event(1, dates=[day]), event(2, dates=[day + 1]), facts.compatible) is None
+    assert events.apart(event(1, dates=[day]), event(2, dates=[day + 3]), facts.compatible) == "dates"
+    assert events.apart(event(1), event(2, district="lakki-marwat"), facts.compatible) == "places"
+    assert events.apart(event(1), event(2, event_type="kidnapping_hijacking"), facts.compatible) == "type"
+
+
+def serve(web, outlet: str, report: tuple[str, str]) -> dict:
+    title, text = report
+    published = format_datetime(datetime.now(timezone.utc) - timedelta(hours=2))
+    body = f"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>{outlet}</title><link>https://{outlet}/</link><description>news</description>
+<item><title>{html.escape(title)}</title><link>{{BASE}}/{outlet}/1.html</link><guid isPermaLink="false">{outlet}-1</guid>
+<pubDate>{published}</pubDate><description>{html.escape(text)}</description></item>
+</channel></rss>"""
+    return {"url": web.add(f"/{outlet}/rss.xml", body, "application/rss+xml"), "outlet": outlet,
+            "alert_on_first_poll": True}
+
+
+def run(path) -> None:
+    assert cli.main(["--config", str(path), "run", "--once"]) == 0
+
+
+def test_a_merge_cancels_the_absorbed_events_waiting_alert_and_says_why(tmp_path, web):
+    hook = web.base.replace("http://", "json://") + "/hook"
+    bombing, hospital = serve(web, "a.example", BOMBING), serve(web, "b.example", HOSPITAL)
+    watchlist = {"rules": [{**WATCHLIST["rules"][0], "group_wait": "10m"}]}
+    run(write_config(tmp_path, [bombing, hospital], {"hook": [hook]}, watchlist=watchlist))
+    database = tmp_path / "state" / "newsmon.db"
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT story_id, status FROM alerts ORDER BY story_id").fetchall() == [(1, "pending"),
+                                                                                                   (2, "pending")]
+
+    path = write_config(tmp_path, [bombing, hospital, serve(web, "c.example", BOTH)], {"hook": [hook]},
+                        watchlist=watchlist)
+    result = run_newsmon("--config", str(path), "run", "--once")
+
+    assert result.returncode == 0, result.stderr
+    assert "stories merged story=2 into=1 alerts moved=0 cancelled=1" in result.stderr
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT story_id, status, note FROM alerts ORDER BY id").fetchall() == [
+            (1, "pending", None), (2, "merged", "merged into #1")]
+        assert db.execute("SELECT DISTINCT story_id FROM articles").fetchall() == [(1,)]
+    assert web.json_posts("/hook") == []  # group_wait: the one alert left goes out later
+    (story,) = json.loads(run_newsmon("--config", str(path), "stories", "--json").stdout)["stories"]
+    assert story["id"] == 1 and sorted(a["outlet"] for a in story["articles"]) == ["a.example", "b.example", "c.example"]
+    assert story["merged"][0]["story"] == 2 and story["merged"][0]["why"].startswith("a report joined both")
+    assert "merged #2 into it" in run_newsmon("--config", str(path), "stories").stdout
+    assert "merged into #1" in run_newsmon("--config", str(path), "alerts").stdout
+
+    why = run_newsmon("--config", str(path), "stories", "--why", "a:1", "a:2")
+    assert why.returncode == 0, why.stderr
+    assert "refused by the guard 'words'" in why.stdout and "they are one story now" in why.stdout
+    why = run_newsmon("--config", str(path), "stories", "--why", "a:3", "s:2")
+    assert "merged into #1" in why.stdout and ": joins" in why.stdout
+
+
+def test_alerts_already_sent_stay_sent_and_the_merged_event_alerts_no_more(tmp_path, web):
+    hook = web.base.replace("http://", "json://") + "/hook"
+    feeds = [serve(web, "a.example", BOMBING), serve(web, "b.example", HOSPITAL)]
+    run(write_config(tmp_path, feeds, {"hook": [hook]}, watchlist=WATCHLIST))
+    assert len(web.json_posts("/hook")) == 2  # two events, as far as anyone could tell
+
+    feeds.append(serve(web, "c.example", BOTH))
+    run(write_config(tmp_path, feeds, {"hook": [hook]}, watchlist=WATCHLIST))
+    feeds.append(serve(web, "d.example", LATER))
+    run(write_config(tmp_path, feeds, {"hook": [hook]}, watchlist=WATCHLIST))
+
+    assert len(web.json_posts("/hook")) == 2
+    with sqlite3.connect(tmp_path / "state" / "newsmon.db") as db:
+        assert db.execute("SELECT status, COUNT(*) FROM alerts GROUP BY status").fetchall() == [("sent", 2)]
+        assert db.execute("SELECT COUNT(DISTINCT story_id), COUNT(*) FROM articles").fetchone() == (1, 4)
