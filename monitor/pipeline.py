@@ -332,6 +332,8 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
         return story_id, alerts, kind if story is not None else "new story"
 
     story, alerts, kind = await stored(commit)
+    if kind != "updated":
+        await stored(lambda: _settle(app, story, now))
     app.metrics.entries.inc()
     # A silent first poll can record thousands of matches: each is said at DEBUG, and the feed's
     # own line says how many entries it recorded without alerting.
@@ -353,13 +355,29 @@ def _event(app: App, found: events.Features, now: float) -> int | None:
     `Store.merge_stories`), then in memory, so a retried commit finds them merged."""
     story, absorbed = app.event_index().assign(found, now)
     for verdict in absorbed:
-        why = f"a report joined both (score {verdict.score:.2f}; {_parts(verdict.parts)})"
-        moved, cancelled = app.store.merge_stories(story, verdict.story, why, now)
-        app.event_index().merge(story, verdict.story)
-        app.story_index().rename(verdict.story, story)
-        log.info("stories merged story=%s into=%s alerts moved=%d cancelled=%d: %s", verdict.story, story, moved,
-                 cancelled, why)
+        _merge(app, story, verdict.story, f"a report joined both (score {verdict.score:.2f}; {_parts(verdict.parts)})",
+               now)
     return story
+
+
+def _settle(app: App, story: int, now: float) -> None:
+    """Merge the open events that the event of `story`, having gained a report, shows to be
+    the same incident (`EventIndex.settle`) into the oldest of them."""
+    for verdict in app.event_index().settle(story, now):
+        survivor, absorbed = min(story, verdict.story), max(story, verdict.story)
+        _merge(app, survivor, absorbed, f"their reports tell one incident (score {verdict.score:.2f}; "
+                                        f"{_parts(verdict.parts)})", now)
+        story = survivor
+
+
+def _merge(app: App, survivor: int, absorbed: int, why: str, now: float) -> None:
+    """One story found to be another: in the store first (its alerts move or are cancelled, see
+    `Store.merge_stories`), then in memory, so that a retry after a store fault finds it undone."""
+    moved, cancelled = app.store.merge_stories(survivor, absorbed, why, now)
+    app.event_index().merge(survivor, absorbed)
+    app.story_index().rename(absorbed, survivor)
+    log.info("stories merged story=%s into=%s alerts moved=%d cancelled=%d: %s", absorbed, survivor, moved, cancelled,
+             why)
 
 
 def _parts(parts: dict) -> str:

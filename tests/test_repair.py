@@ -138,3 +138,44 @@ def test_alerts_already_sent_stay_sent_and_the_merged_event_alerts_no_more(tmp_p
     with sqlite3.connect(tmp_path / "state" / "newsmon.db") as db:
         assert db.execute("SELECT status, COUNT(*) FROM alerts GROUP BY status").fetchall() == [("sent", 2)]
         assert db.execute("SELECT COUNT(DISTINCT story_id), COUNT(*) FROM articles").fetchone() == (1, 4)
+
+
+def report(words: str, *, day: int, district: str = "bannu") -> events.Features:
+    return events.Features(terms=tuple((word, 1.0) for word in words.split()), where=(district, "khyber-pakhtunkhwa"),
+                           places=frozenset({district, "khyber-pakhtunkhwa"}), district=district,
+                           province="khyber-pakhtunkhwa", country="pakistan", event_type="suicide_bombing",
+                           dates=(day,) if day else (), script="Latn")
+
+
+def test_an_event_that_grows_to_match_another_is_settled_into_it():
+    day = DAY.toordinal()
+    index = incidents.index(1e12)
+    index.add(1, report("bannu police station bomber gate", day=day), 0.0)
+    index.add(2, report("bannu police station bomber hospital", day=day), 0.0)
+    index.add(3, report("bannu police station bomber gate", day=day + 3), 0.0)  # three days later: another attack
+    index.add(4, report("bannu police station bomber gate", day=day, district="lakki-marwat"), 0.0)  # elsewhere
+    index.add(5, report("bannu police station bomber gate", day=0), 0.0)  # says nothing of when
+
+    assert [verdict.story for verdict in index.settle(2, 0.0)] == [1]
+    assert index.settle(5, 0.0) == []  # an undated event is never merged: nothing rules out another day
+    assert index.compare(index.events[1], index.events[3]).guard == "dates"
+    assert index.compare(index.events[1], index.events[4]).guard == "places"
+
+
+def test_border_clashes_a_day_apart_are_two_incidents():
+    day = DAY.toordinal()
+    clash = dict(event_type="cross_border_clash")
+    index = incidents.index(1e12)
+    index.add(1, events.Features(**{**report("border clash posts taliban kurram", day=day).__dict__, **clash}), 0.0)
+    later = events.Features(**{**report("border clash posts taliban kurram", day=day + 1).__dict__, **clash})
+    assert index.judge(later, index.events[1]).guard == "dates"  # a series along one border: only the same day joins
+
+
+def test_an_undated_report_that_fits_two_incidents_joins_neither():
+    day = DAY.toordinal()
+    index = incidents.index(1e12)
+    index.add(1, report("bannu cantonment bomber vehicles gate", day=day - 230), 0.0)  # last July
+    undated = report("bannu cantonment bomber vehicles gate", day=0)
+    assert index.find(undated, 0.0) == 1  # one open incident like it: it joins
+    index.add(2, report("bannu cantonment bomber vehicles gate", day=day), 0.0)  # the same attack again, months later
+    assert index.find(undated, 0.0) is None

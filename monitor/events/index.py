@@ -27,7 +27,8 @@ COMMON_KEY = 200  # a key (word, entity, place) held by more open events than th
 # from one that does. An article joins the best event scoring JOIN or more.
 WEIGHTS = {"terms": 0.55, "entities": 0.15, "place": 0.15, "date": 0.1, "type": 0.1}
 JOIN = 0.4
-MERGE = 0.45  # tmp
+SETTLE = 0.45  # two open events whose summaries are this alike, placed and dated as one incident, merge
+MERGE = 0.45  # a report that joins one open event merges another into it when it scores this much with it too
 UNANCHORED = 0.6  # ...and, with no place or incident date in common, less alike than this
 MIN_TERMS = 0.15  # reports in one script whose words are less alike than this are not one incident's
 UNDATED = 0.2  # ...or this much more when neither their dates nor their publication days can be compared
@@ -281,6 +282,11 @@ class EventIndex:
                 guard = guard or "same outlet"  # an outlet's second story on a subject is a new development
         elif not (parts.get("place", 0.0) >= 0.7 and parts.get("type", 0.0) >= 1.0 and parts.get("date", 0.0) >= 0.5):
             guard = guard or "other script"
+        if ("cross_border_clash" in (found.event_type, event_type) and found.dates and event.dates
+                and parts.get("date", 1.0) < 1.0):
+            # Border clashes come in series, a day or two apart along one border: with the places
+            # guard waived for them (two countries' places), only the same day joins.
+            guard = guard or "dates"
         parts = {name: round(value, 3) for name, value in parts.items()}
         return Verdict(event.story, round(score(parts), 4), parts, guard)
 
@@ -293,9 +299,18 @@ class EventIndex:
         """The open events `found` may join, best first: no guard refuses them and they score
         JOIN (JOIN + UNDATED when no date can be compared: without dates a different incident at
         the same place cannot be ruled out)."""
-        allowed = [verdict for verdict in self._verdicts(found, now, joining=True) if verdict.guard is None
-                   and verdict.score >= (JOIN if "date" in verdict.parts else JOIN + UNDATED)]
-        return sorted(allowed, key=lambda verdict: -verdict.score)
+        verdicts = [verdict for verdict in self._verdicts(found, now, joining=True) if verdict.guard is None]
+        allowed = sorted((verdict for verdict in verdicts
+                          if verdict.score >= (JOIN if "date" in verdict.parts else JOIN + UNDATED)),
+                         key=lambda verdict: -verdict.score)
+        if allowed and not (found.dates or found.month_days or found.published is not None):
+            # A report that says nothing of when, and fits two open events that cannot be one
+            # incident (the same group, place and kind of attack, months apart), joins neither.
+            near = [verdict for verdict in verdicts if verdict.score >= JOIN + UNDATED / 2 and verdict.story != allowed[0].story]
+            chosen = self.events[allowed[0].story]
+            if any(apart(chosen, self.events[verdict.story], self.compatible) for verdict in near):
+                return []
+        return allowed
 
     def assign(self, found: Features, now: float) -> tuple[int | None, list[Verdict]]:
         """The story `found` joins (None: a new event), and the other open events it shows to be
@@ -314,6 +329,59 @@ class EventIndex:
                 together.append(verdict)
         survivor = min(verdict.story for verdict in together)
         return survivor, [verdict for verdict in together if verdict.story != survivor]
+
+    def compare(self, a: Event, b: Event) -> Verdict:
+        """The verdict on two open events as one incident (`settle`): the event guards
+        (`apart`); then, as for an article, words, entities, place, date and type, anchored by
+        the same district or place *and* incident dates at most a day apart."""
+        guard = apart(a, b, self.compatible)
+        logn, logdf = math.log(self.documents + 1), self.logdf.get
+        vectors = [{key: weight * (logn - logdf(key, 0.0) + 1.0) for key, weight in zip(event.words, event.weights)}
+                   for event in (a, b)]
+        norms = [math.sqrt(sum(value * value for value in vector.values())) for vector in vectors]
+        dot = sum(value * vectors[1].get(key, 0.0) for key, value in vectors[0].items())
+        parts = {}
+        if set(a.scripts) & set(b.scripts):
+            parts["terms"] = dot / (norms[0] * norms[1]) if dot else 0.0
+        if a.entities and b.entities:
+            parts["entities"] = len(a.entities & b.entities) / min(len(a.entities), len(b.entities))
+        if a.wheres and b.wheres:
+            leads = {where[0] for where in a.wheres} & {where[0] for where in b.wheres}
+            districts = {area[0] for area in a.areas if area[0]} & {area[0] for area in b.areas if area[0]}
+            provinces = {area[1] for area in a.areas if area[1]} & {area[1] for area in b.areas if area[1]}
+            parts["place"] = 1.0 if leads else 0.7 if districts else 0.3 if provinces else 0.0
+        if a.dates and b.dates:
+            days = min(abs(mine - theirs) for mine in a.dates for theirs in b.dates)
+            parts["date"] = 1.0 if days == 0 else 0.5 if days == 1 else 0.0
+        types = (a.event_type(), b.event_type())
+        if types != ("other", "other"):
+            parts["type"] = 1.0 if types[0] == types[1] else 0.0 if "other" in types else 0.5
+        if not guard and not (parts.get("place", 0.0) >= 0.7 and parts.get("date", 0.0) >= 0.5):
+            guard = "no anchor"
+        if not guard and parts.get("terms", 1.0) < MIN_TERMS:
+            guard = "words"
+        parts = {name: round(value, 3) for name, value in parts.items()}
+        return Verdict(b.story, round(score(parts), 4), parts, guard)
+
+    def settle(self, story: int, now: float) -> list[Verdict]:
+        """The open events that the event of `story`, having gained a report, shows to be the
+        same incident (see `compare`; they score SETTLE or more): to be merged into the oldest."""
+        event = self.events.get(story)
+        if event is None or not event.dates:
+            return []
+        self.prune(now)
+        found = []
+        districts = {area[0] for area in event.areas if area[0]} | {where[0] for where in event.wheres}
+        for other in self.candidates(event):
+            # what rules a merge out cheaply first: no dates, no place in common, days apart
+            if (other.story == story or not other.dates or not districts & ({area[0] for area in other.areas}
+                                                                         | {where[0] for where in other.wheres})
+                    or min(abs(mine - theirs) for mine in event.dates for theirs in other.dates) > 1):
+                continue
+            verdict = self.compare(event, other)
+            if verdict.guard is None and verdict.score >= SETTLE:
+                found.append(verdict)
+        return found
 
     def merge(self, survivor: int, absorbed: int) -> None:
         """Fold the open event of `absorbed` into that of `survivor`."""
