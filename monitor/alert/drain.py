@@ -31,7 +31,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from monitor import schedule, times
-from monitor.alert import formats, message as messages
+from monitor.alert import formats, holds, message as messages
 from monitor.alert.channel import Channel, thread_id
 from monitor.errors import StoreError
 from monitor.metrics import Metrics
@@ -150,7 +150,7 @@ async def drain(outbox: Outbox, channels: Mapping[str, Channel], *, clock: Calla
                 metrics.alerts_sent.labels(mark.channel).inc(sent)
                 log.info("alert sent (recorded late: the store could not record it at the time) channel=%s alerts=%s",
                          mark.channel, ",".join(map(str, mark.ids)))
-        _release(run, channels, window)
+        holds.release(outbox, {name: channel.spec.min_outlets for name, channel in channels.items()}, clock(), window)
         _expire(run, [name for name, channel in channels.items() if channel.configured])
         for name in outbox.pending_channels():
             if stop is not None and stop.is_set():
@@ -178,34 +178,6 @@ def _with_outlets(run: _Round, alert: PendingAlert):
     """The alert's message with its story's outlets as they stand at delivery."""
     return messages.with_outlets(alert.message, run.outbox.story_outlets(alert.story_id),
                                  run.outbox.independent_outlets(alert.story_id))
-
-
-def _release(run: _Round, channels: Mapping[str, Channel], window: float) -> None:
-    """Held alerts (a channel's `min_outlets`) whose story enough outlets have now reported in
-    their own words become pending (then `group_wait`, if any, still applies); those that
-    waited the whole story window are recorded as not corroborated and never sent. A channel
-    that no longer asks for corroboration, or is gone, releases them."""
-    now, counts = run.clock(), {}
-    released, lapsed = [], []
-    for alert in run.outbox.held():
-        channel = channels.get(alert.channel)
-        need = channel.spec.min_outlets if channel is not None else 1
-        if alert.story_id not in counts:
-            counts[alert.story_id] = len(run.outbox.independent_outlets(alert.story_id))
-        if counts[alert.story_id] >= need:
-            released.append(alert)
-            log.info("alert released: story %d reported by %d outlet(s) independently alert=%d channel=%s rule=%s "
-                     "(min_outlets %d)", alert.story_id, counts[alert.story_id], alert.id, alert.channel, alert.rule, need)
-        elif alert.created + window <= now:
-            lapsed.append(alert)
-            log.info("alert not corroborated: no second outlet reported story %d within the story window (%.0f h); "
-                     "not sent alert=%d channel=%s rule=%s title=%r", alert.story_id, window / HOUR, alert.id,
-                     alert.channel, alert.rule, alert.message.title)
-    if released:
-        run.outbox.release([alert.id for alert in released], now)
-    if lapsed:
-        run.outbox.not_corroborated([alert.id for alert in lapsed],
-                                    f"not corroborated: no other outlet within {window / HOUR:g} h")
 
 
 def _expire(run: _Round, configured: list[str]) -> None:

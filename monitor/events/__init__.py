@@ -28,8 +28,9 @@ two strands; `EventIndex.assign` names them, and they merge into the oldest.
 """
 
 from monitor.events.features import LEAD_WORDS, VERSION, Features, script, terms
-from monitor.events.index import (CANDIDATES, DATE_APART, FOLLOW_UP, JOIN, MERGE, MIN_TERMS, SETTLE, UNANCHORED, UNDATED,
-                                  WEIGHTS, Event, EventIndex, Verdict, apart, score)
+from monitor.events.event import DATE_APART, FOLLOW_UP, Event, apart
+from monitor.events.index import (CANDIDATES, JOIN, MERGE, MIN_TERMS, SETTLE, UNANCHORED, UNDATED, WEIGHTS, EventIndex,
+                                  Verdict, score)
 
 __all__ = ["CANDIDATES", "DATE_APART", "FOLLOW_UP", "JOIN", "LEAD_WORDS", "MERGE", "MIN_TERMS", "SETTLE", "UNANCHORED", "UNDATED", "VERSION",
            "WEIGHTS", "Event", "EventIndex", "Features", "Verdict", "apart", "score", "script", "terms"]
