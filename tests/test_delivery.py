@@ -286,6 +286,7 @@ def test_a_bad_template_is_reported_at_load(tmp_path, web, template, expected):
     ({"digest": "1h", "timezone": "Mars/Olympus"}, "unknown time zone 'Mars/Olympus'"),
     ({"timezone": "UTC"}, "only a digest channel uses a timezone"),
     ({"max_per_hour": 0}, "at least 1"),
+    ({"min_outlets": 1.5}, "expected a whole number of at least 1"),
     ({"min_severity": "urgent"}, "expected one of low, medium, high, critical"),
     ({"rules": ["no-such-rule"]}, "unknown rule 'no-such-rule'"),
     ({"bogus": 1}, "unknown key 'bogus'"),
@@ -309,6 +310,28 @@ def test_alert_emails_carry_a_story_thread_reference(tmp_path, web, mailbox, har
     assert message["References"] == alert.thread_id(story, "ttp-activity")
     assert message["In-Reply-To"] is None  # only follow-ups reply
     assert len(message.get_all("Message-ID")) == 1  # apprise's own; a second one would be invalid
+
+
+def test_after_a_merge_the_survivors_emails_thread_with_the_absorbed_storys(tmp_path, web, mailbox, harness):
+    from monitor.store import _dump
+
+    path = write_config(tmp_path, [], {"email": [mailbox.url]})
+    running = harness.open(path, Clock())
+    queue(running, "email", 1, rule="other-rule")
+    queue(running, "email", 1, rule="ttp-activity", start=1)
+    older, newer = sorted(row.story_id for row in running.store.alerts(limit=2))
+    harness.drain(running)  # both sent, each in its own thread
+    running.store.merge_stories(older, newer, "a report joined both", running.clock())  # ttp-activity's alert moves
+    update = AlertMessage(rule="ttp-activity", title="Toll rises", url="https://news.example/u", outlet="Indus Courier",
+                          published=None, snippet="The toll rose.", highlights=(), matched=(), update=True)
+    with running.store.transaction() as db:  # the follow-up routing queues when the story names a new entity
+        db.execute("INSERT INTO alerts (rule, story_id, channel, seq, next_attempt, created, message) "
+                   "VALUES ('ttp-activity', ?, 'email', 1, 0, 0, ?)", (older, _dump(update)))
+    harness.drain(running)
+    last = mailbox.messages[-1]
+    assert "Toll rises" in last["Subject"]
+    assert alert.thread_id(newer, "ttp-activity") in last["References"]  # threads with the email sent before the merge
+    assert last["In-Reply-To"] == alert.thread_id(older, "ttp-activity")
 
 
 # ---------------------------------------------------------------- commands

@@ -97,7 +97,7 @@ class Target:
         sender = self._apprise
         _forget_future_io(sender)
         if self.email and thread:
-            headers = {"+References": thread, **({"+In-Reply-To": thread} if reply else {})}
+            headers = {"+References": thread, **({"+In-Reply-To": thread.split()[0]} if reply else {})}
             sender = _apprise().Apprise()
             sender.add(self._url + ("&" if "?" in self._url else "?") + urlencode(headers))
         try:
@@ -351,7 +351,10 @@ def url_digest(url: str) -> str:
     return hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def thread_id(story_id: int, rule: str) -> str:
-    """A stable email References id for a (story, rule): follow-ups thread with the alert."""
+def thread_id(story_id: int, rule: str, merged: Iterable[int] = ()) -> str:
+    """A stable email References id for a (story, rule): follow-ups thread with the alert. With
+    `merged` (stories found to be this one), their ids follow, so that mail clients thread the
+    survivor's alerts with those sent before the merge."""
     digest = hashlib.sha256(rule.encode()).hexdigest()[:8]
-    return f"<newsmon.story-{story_id}.{digest}@{socket.gethostname() or 'localhost'}>"
+    host = socket.gethostname() or "localhost"
+    return " ".join(f"<newsmon.story-{story}.{digest}@{host}>" for story in (story_id, *merged))

@@ -75,6 +75,8 @@ class Outbox(Protocol):
 
     def independent_outlets(self, story_id: int) -> list[str]: ...
 
+    def merged_from(self, story_id: int) -> list[int]: ...
+
     def held(self) -> list[PendingAlert]: ...
 
     def release(self, alert_ids: Iterable[int], now: float) -> None: ...
@@ -204,7 +206,7 @@ async def _singles(run: _Round, channel: Channel, state: ChannelState,
             if budget is not None and budget <= 0:
                 return True
             message = _with_outlets(run, pending)
-            thread = thread_id(pending.story_id, pending.rule)
+            thread = thread_id(pending.story_id, pending.rule, run.outbox.merged_from(pending.story_id))
             run.outbox.begin_attempt([pending.id], run.clock())  # nothing is sent that cannot be recorded
             accepted, refused, problems, passing = set(), set(), [], []
             for target in channel.targets:

@@ -68,6 +68,11 @@ class Stories(StoreBase):
             db.execute("UPDATE stories SET merged_into = ? WHERE merged_into = ?", (survivor, absorbed))
         return moved, cancelled
 
+    def merged_from(self, story_id: int) -> list[int]:
+        """The stories merged into a story, first merged first."""
+        rows = self.db.execute("SELECT id FROM stories WHERE merged_into = ? ORDER BY merged_at, id", (story_id,))
+        return [row[0] for row in rows]
+
     def story_of(self, article_id: int) -> int | None:
         row = self.db.execute("SELECT story_id FROM articles WHERE id = ?", (article_id,)).fetchone()
         return row[0] if row else None
