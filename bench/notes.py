@@ -152,8 +152,9 @@ def _setup(results, plan) -> str:
         "join, every text arriving at once, in 3 fixed shuffles (median run reported). Stories per event: "
         "distinct stories among an event's texts, averaged over events; BCubed precision and recall over "
         "all texts; hard pairs: labelled look-alike incidents put in one story. Timing: features per text "
-        "(`monitor.incidents.read`), and assignment per text on the event loop (copy lookup and event "
-        "join), also with 50,000 events already open (made from the set's features with their words "
+        "(`monitor.incidents.read`), and assignment per text on the event loop (copy lookup; event join "
+        "with its merges; settling the grown event into one found to be the same), also with 50,000 "
+        "events already open (made from the set's features with their words "
         "shuffled among a 30,000-word vocabulary and their dates moved).",
         *(peer_report.setup_lines(results) if any(key in results for key in ("peers", "full_text", "warm_scaling"))
           else []),
