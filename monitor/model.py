@@ -45,6 +45,7 @@ class ChannelSpec:
     timezone: str = "UTC"
     max_per_hour: int | None = None  # flood control: past it, alerts fold into a summary
     min_outlets: int = 1  # an event's alert waits until this many outlets have reported it in their own words
+    quiet_after_ack: bool = False  # no follow-ups of a story someone acknowledged
 
     @property
     def digest(self) -> bool:
@@ -195,6 +196,9 @@ class AlertMessage:
     update: bool = False  # a follow-up: the story newly names an entity
     also_reported_by: tuple[tuple[str, str], ...] = ()  # (outlet, ISO time), filled at delivery
     independent_outlets: int = 0  # outlets that reported the story in their own words, at delivery (0: unknown)
+    entities: tuple[str, ...] = ()  # the watchlist / pack entities the rule hit (what a silence's --entity matches)
+    tags: tuple[str, ...] = ()  # the feed's tags (what a silence's --tag matches)
+    acknowledged: str = ""  # "by NAME at TIME: note", filled at delivery when its story was acknowledged
     severity: str = "medium"
     extra: dict = field(default_factory=dict, compare=False)
 
@@ -249,6 +253,36 @@ class AlertRow:
     severity: str = "medium"
     held: str | None = None  # why it was held ("min_outlets 2"), if it was
     note: str | None = None  # what became of it when not sent ("merged into #12", "not corroborated ...")
+
+
+@dataclass(frozen=True)
+class Silence:
+    """A silence: alerts that match every one of its matchers (any value of each) are not sent
+    until `ends`; recorded as silenced instead."""
+
+    id: int
+    created: float
+    ends: float
+    matchers: dict  # key ("rule", "entity", "story", "outlet", "tag", "channel") -> list; "severity" -> str
+    reason: str
+    by: str | None = None
+    resend: bool = False  # what it held is sent when it ends
+    expired: float | None = None  # ended early, then
+    announced: float | None = None  # its end was handled then
+    held: int = 0  # alerts it silenced
+
+    def active(self, now: float) -> bool:
+        return self.expired is None and now < self.ends
+
+
+@dataclass(frozen=True)
+class Ack:
+    """Someone acknowledged a story: they are handling it."""
+
+    story_id: int
+    at: float
+    by: str | None = None
+    note: str | None = None
 
 
 @dataclass(frozen=True)

@@ -313,7 +313,7 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
     # story. A commit that meets another process's lock is made again from the start.
     def commit() -> tuple[int, list, str]:
         if known is not None and known.article_id is not None:
-            alerts = [] if quiet else app.router.alerts_for(matches, article, name, known.story_id, app.store)
+            alerts = [] if quiet else app.router.alerts_for(matches, article, name, known.story_id, app.store, feed.tags)
             app.store.update_entry(feed_id, entry, known.article_id, article, matches, alerts,
                                    canonical_link=canonical_link, now=now, mentions=mentions, quiet=quiet or None)
             return known.story_id, alerts, "updated"
@@ -322,7 +322,7 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
         story, original, kind = (*copy, "joined story") if copy else (None, None, "")
         if story is None:  # another outlet's own report of an open event
             story, kind = _event(app, found, now), "joined event"
-        alerts = [] if quiet else app.router.alerts_for(matches, article, name, story, app.store)
+        alerts = [] if quiet else app.router.alerts_for(matches, article, name, story, app.store, feed.tags)
         article_id, story_id = app.store.record_entry(feed_id, entry, article, matches, alerts, story_id=story,
                                                       canonical_link=canonical_link, signature=signature.pack(),
                                                       features=found.pack(), now=now, mentions=mentions,
@@ -437,7 +437,8 @@ async def deliver(app: App, *, ignore_backoff: bool = False, stop: asyncio.Event
     try:
         outcome = await alert.drain(app.store, app.channels, clock=app.clock, metrics=app.metrics, lock=app.outbox_lock,
                                     warned=app.warned, ignore_backoff=ignore_backoff, stop=stop,
-                                    unrecorded=app.unrecorded, window=app.config.settings.story_window)
+                                    unrecorded=app.unrecorded, window=app.config.settings.story_window,
+                                    admin=app.router.admin)
     except StoreFault as fault:  # nothing more is sent until the store can record it
         if fault.kind == "locked":  # another process's write: the next round tries again (the heartbeat says a long one)
             log.debug("outbox round put off: %s", fault)

@@ -105,7 +105,9 @@ def test_stories_of_an_older_newsmon_become_events_without_alerting_again(tmp_pa
     assert len(web.json_posts("/hook")) == 2  # its Bannu and Lakki Marwat reports
     database = tmp_path / "state" / "newsmon.db"
     with sqlite3.connect(database) as db:  # as newsmon 0.x (schema 8) left it
-        db.execute("DROP INDEX stories_merged")
+        for statement in ("DROP INDEX stories_merged", "DROP INDEX alerts_silence", "DROP TABLE silences",
+                          "DROP TABLE acks", "ALTER TABLE alerts DROP COLUMN silence_id"):
+            db.execute(statement)
         for table, column in (("articles", "features"), ("articles", "copy_of"), ("stories", "merged_into"),
                               ("stories", "merged_at"), ("stories", "merged_why"), ("alerts", "held"), ("alerts", "note")):
             db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
@@ -119,5 +121,5 @@ def test_stories_of_an_older_newsmon_become_events_without_alerting_again(tmp_pa
     assert "event features read again for 2 articles" in result.stderr
     assert len(web.json_posts("/hook")) == 2  # the new report joined the old story: nothing sent again
     with sqlite3.connect(database) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 10
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 11
         assert db.execute("SELECT COUNT(DISTINCT story_id), COUNT(*), COUNT(features) FROM articles").fetchone() == (2, 3, 3)

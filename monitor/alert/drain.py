@@ -31,11 +31,11 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from monitor import schedule, times
-from monitor.alert import formats, holds, message as messages
+from monitor.alert import formats, holds, message as messages, silences
 from monitor.alert.channel import Channel, thread_id
 from monitor.errors import StoreError
 from monitor.metrics import Metrics
-from monitor.model import REFUSALS_TO_FAIL, AlertRow, ChannelSpec, ChannelState, PendingAlert
+from monitor.model import REFUSALS_TO_FAIL, Ack, AlertRow, ChannelSpec, ChannelState, PendingAlert
 
 log = logging.getLogger("newsmon.delivery")
 RETRY_BASE = 30.0
@@ -76,6 +76,8 @@ class Outbox(Protocol):
     def independent_outlets(self, story_id: int) -> list[str]: ...
 
     def merged_from(self, story_id: int) -> list[int]: ...
+
+    def ack(self, story_id: int) -> Ack | None: ...
 
     def held(self) -> list[PendingAlert]: ...
 
@@ -130,7 +132,7 @@ class _Round:
 async def drain(outbox: Outbox, channels: Mapping[str, Channel], *, clock: Callable[[], float], metrics: Metrics,
                 lock: asyncio.Lock, warned: set[tuple[str, str]], ignore_backoff: bool = False,
                 stop: asyncio.Event | None = None, unrecorded: list[Mark] | None = None,
-                window: float = 72 * HOUR) -> tuple[int, int]:
+                window: float = 72 * HOUR, admin: tuple[str, ...] = ()) -> tuple[int, int]:
     """Deliver what is due, per channel; returns (alerts sent, failed attempts). Drains never
     run at the same time (they take `lock`, one per running newsmon). `ignore_backoff` (run
     --once) tries every channel now, whatever its backoff. With `stop`, no new delivery starts
@@ -152,6 +154,8 @@ async def drain(outbox: Outbox, channels: Mapping[str, Channel], *, clock: Calla
                 metrics.alerts_sent.labels(mark.channel).inc(sent)
                 log.info("alert sent (recorded late: the store could not record it at the time) channel=%s alerts=%s",
                          mark.channel, ",".join(map(str, mark.ids)))
+        silences.end(outbox, admin, clock())  # what ended silences held goes first, if they resend it
+        silences.apply(outbox, {name: channel.spec.quiet_after_ack for name, channel in channels.items()}, clock())
         holds.release(outbox, {name: channel.spec.min_outlets for name, channel in channels.items()}, clock(), window)
         _expire(run, [name for name, channel in channels.items() if channel.configured])
         for name in outbox.pending_channels():
@@ -177,9 +181,12 @@ async def drain(outbox: Outbox, channels: Mapping[str, Channel], *, clock: Calla
 
 
 def _with_outlets(run: _Round, alert: PendingAlert):
-    """The alert's message with its story's outlets as they stand at delivery."""
-    return messages.with_outlets(alert.message, run.outbox.story_outlets(alert.story_id),
-                                 run.outbox.independent_outlets(alert.story_id))
+    """The alert's message with its story's outlets as they stand at delivery, and who
+    acknowledged the story, if someone did."""
+    message = messages.with_outlets(alert.message, run.outbox.story_outlets(alert.story_id),
+                                    run.outbox.independent_outlets(alert.story_id))
+    ack = run.outbox.ack(alert.story_id)
+    return messages.acknowledged(message, ack) if ack is not None else message
 
 
 def _expire(run: _Round, configured: list[str]) -> None:

@@ -41,6 +41,7 @@ PLACEHOLDERS = {
     "independent_outlets": "how many outlets have reported the story in their own words by delivery time "
                            "(copies of one text count once)",
     "update": "'Update: ' for a follow-up on a story already alerted, else empty",
+    "acknowledged": "who acknowledged the story, when, and their note ('by ana at 10:02 UTC: on it'), else empty",
 }
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+|~!])")
 MENTIONS = re.compile(r"(?i)(@)(channel|here|everyone|all)\b|<!(channel|here|everyone)>")
@@ -181,6 +182,7 @@ def values(message: AlertMessage, kind: str, title: bool = False) -> dict[str, s
         "also_reported_by": quote(also),
         "independent_outlets": str(max(message.independent_outlets, 1)),
         "update": "Update: " if message.update else "",
+        "acknowledged": quote(message.acknowledged),
     }
 
 
@@ -215,18 +217,24 @@ def _default_body(message: AlertMessage, kind: str) -> str:
             body += f"<p>Matched: {matched} · rule {v['rule']}</p>"
         if also:
             body += f"<p>Also reported by: {also}</p>"
+        if message.acknowledged:
+            body += f"<p>Acknowledged {v['acknowledged']}</p>"
     elif kind == "markdown":
         body = f"**{outlet}** · {published}\n{_link(message.url, kind)}\n\n> {v['snippet']}"
         if matched:
             body += f"\n\nMatched: {matched}"
         if also:
             body += f"\nAlso reported by: {also}"
+        if message.acknowledged:
+            body += f"\nAcknowledged {v['acknowledged']}"
     else:
         body = f"{outlet} · {published}\n{_link(message.url, kind)}\n\n  {v['snippet']}"
         if matched:
             body += f"\n\nMatched: {matched}"
         if also:
             body += f"\nAlso reported by: {also}"
+        if message.acknowledged:
+            body += f"\nAcknowledged {v['acknowledged']}"
     return body
 
 

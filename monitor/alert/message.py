@@ -10,10 +10,11 @@ import time
 from collections.abc import Iterable
 
 from monitor import shown, text, times
-from monitor.model import AlertMessage, Article, Hit, Match, Rule
+from monitor.model import Ack, AlertMessage, Article, Hit, Match, Rule
 
 
-def for_match(found: Match, article: Article, rule: Rule, feed_name: str, *, update: bool = False) -> AlertMessage:
+def for_match(found: Match, article: Article, rule: Rule, feed_name: str, *, update: bool = False,
+              tags: tuple[str, ...] = ()) -> AlertMessage:
     """What an alert for this match shows: the sentence around the first hit in the text (else
     the headline), hits marked; the rule's name and severity. `feed_name` is the feed's name,
     else its title, else its URL: shown without credentials."""
@@ -40,6 +41,8 @@ def for_match(found: Match, article: Article, rule: Rule, feed_name: str, *, upd
         feed=shown.urls_in(feed_name),
         update=update,
         severity=rule.severity,
+        entities=tuple(dict.fromkeys(hit.entity for hit in found.hits if hit.entity)),
+        tags=tuple(tags),
     )
 
 
@@ -59,6 +62,13 @@ def with_outlets(message: AlertMessage, outlets: Iterable[tuple[str, float, str 
     those that reported it in their own words (copies of one text count once)."""
     others = tuple((outlet, times.iso(first) or "") for outlet, first, _url in outlets if outlet != message.outlet)
     return dataclasses.replace(message, also_reported_by=others, independent_outlets=len(tuple(independent)))
+
+
+def acknowledged(message: AlertMessage, ack: Ack) -> AlertMessage:
+    """The alert marked as acknowledged: someone is handling its story."""
+    who = f"by {ack.by} " if ack.by else ""
+    note = f": {ack.note}" if ack.note else ""
+    return dataclasses.replace(message, acknowledged=f"{who}at {times.shown(ack.at)}{note}")
 
 
 def notice(rule: str, title: str, body: str, *, url: str | None, source: str, now: float) -> AlertMessage:

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 
 from monitor import __version__, config
 from monitor.cli import check as check_commands, match as match_command, run as run_commands, status as status_commands
-from monitor.cli import stories as stories_commands
+from monitor.cli import silences as silence_commands, stories as stories_commands
 from monitor.cli.common import EXIT_FAILED, EXIT_USAGE
 from monitor.errors import ConfigError, NewsmonError
 
@@ -142,6 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.add_argument("--json", action="store_true", help="one JSON document, for scripts")
     alerts.set_defaults(handler=status_commands.cmd_alerts)
 
+    silence_commands.add_parsers(commands, _duration)
+
     notify = commands.add_parser("notify-test", help="send a sample alert through a channel and say how it went",
                                  description="Render a sample alert with the channel's templates and send it to "
                                              "each of the channel's URLs; print, per URL (secrets hidden), whether "
@@ -170,6 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
     match_.set_defaults(handler=match_command.cmd_match)
     for command in commands.choices.values():
         _global_options(command, None)
+        for action in command._actions:  # a command's own verbs (silence add, list, expire) take them too
+            if isinstance(action, argparse._SubParsersAction):
+                for verb in action.choices.values():
+                    _global_options(verb, None)
     return parser
 
 

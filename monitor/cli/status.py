@@ -64,6 +64,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         oldest = {channel.name: opened.oldest_pending(channel.name) for channel in loaded.channels if channel.digest}
         state = str(opened.path)
         problems = _store_problems(opened, running_pid(loaded.settings.state_dir))
+        silences = [{"id": item.id, "matchers": item.matchers, "ends": times.iso(item.ends), "reason": item.reason,
+                     "by": item.by, "held": item.held} for item in opened.silences(active_at=time.time())]
     channels = [_channel_status(channel, states[channel.name], per_channel.get(channel.name, {}),
                                 oldest.get(channel.name)) for channel in loaded.channels]
     feeds = []
@@ -81,7 +83,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         })
     if args.json:
         print(json.dumps({"state": state, "state_problems": problems, "feeds": feeds, "alerts": counts,
-                          "channels": channels}, indent=2, ensure_ascii=False))
+                          "channels": channels, "silences": silences}, indent=2, ensure_ascii=False))
         return EXIT_OK
     print(f"state: {state}")
     for problem in problems:
@@ -94,6 +96,11 @@ def cmd_status(args: argparse.Namespace) -> int:
               f" · next poll {times.shown(feed['next_poll']) if feed['next_poll'] else ('-' if feed['status'] == 'disabled' else 'on schedule')}")
         print(f"  last alert {times.shown(feed['last_alert'])}{_quiet(feed['recorded_without_alerting'])}")
     print("alerts: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"))
+    if silences:
+        from monitor.alert.silences import describe
+    for item in silences:
+        print(f"  silence {item['id']} until {times.shown(item['ends'])}: {describe(item['matchers'])} · "
+              f"{item['reason']} · held {item['held']} so far")
     for channel in channels:
         line = ", ".join(f"{n} {s}" for s, n in sorted(channel["alerts"].items())) or "no alerts"
         if channel["failing"]:
@@ -130,6 +137,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
                   else ("held", "uncorroborated") if args.held else None)
         since = time.time() - args.since if args.since else None
         rows = opened.alerts(limit=args.limit or None, status=status, since=since)
+        acks = {story: opened.ack(story) for story in {row.story_id for row in rows}}
         state = str(opened.path)
     if args.json:
         print(json.dumps({"state": state, "alerts": [{
@@ -138,6 +146,8 @@ def cmd_alerts(args: argparse.Namespace) -> int:
             "outlet": shown.urls_in(row.outlet),
             "published": row.published, "queued": times.iso(row.created), "sent": times.iso(row.sent), "via": row.via,
             "attempts": row.attempts, "last_error": row.last_error, "held": row.held, "note": row.note,
+            "acknowledged": ({"at": times.iso(acks[row.story_id].at), "by": acks[row.story_id].by,
+                              "note": acks[row.story_id].note} if acks[row.story_id] else None),
         } for row in rows]}, indent=2, ensure_ascii=False))
         return EXIT_OK
     if not rows:
@@ -148,6 +158,9 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         how = f" ({row.via})" if row.via and row.via != "alert" else ""
         error = f" · last error: {row.last_error}" if row.last_error and row.status != "sent" else ""
         error += f" · {row.note}" if row.note else f" · waits for {row.held}" if row.status == "held" else ""
+        ack = acks[row.story_id]
+        error += (f" · acknowledged{' by ' + ack.by if ack.by else ''} {times.shown(ack.at)}"
+                  f"{': ' + ack.note if ack.note else ''}") if ack else ""
         print(f"#{row.id} {row.status:<8}{how} {when} [{row.rule}] → {row.channel} · {row.title}"
               f"{' · ' + shown.url(row.url) if row.url else ''} · attempts {row.attempts}{error}")
     return EXIT_OK

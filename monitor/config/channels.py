@@ -21,7 +21,8 @@ from monitor.config.schema import (Invalid, describe, look_alike_problem, name_p
                                    suggest)
 
 MAX_URLS_FILE_SIZE = 1000 * 1000
-KEYS = ("urls", "urls_file", "min_severity", "rules", "title", "body", "digest", "timezone", "max_per_hour", "min_outlets")
+KEYS = ("urls", "urls_file", "min_severity", "rules", "title", "body", "digest", "timezone", "max_per_hour", "min_outlets",
+        "quiet_after_ack")
 MIN_DIGEST = 60.0
 
 
@@ -61,7 +62,8 @@ def _channel(reader: Reader, name: str, table: Any, base: Path) -> ChannelSpec |
     values: dict[str, Any] = {}
     urls = _urls(reader, path, table, base)
     for key, check in (("min_severity", _severity), ("rules", _names), ("title", _template), ("body", _template),
-                       ("timezone", _timezone), ("max_per_hour", _positive), ("min_outlets", _positive)):
+                       ("timezone", _timezone), ("max_per_hour", _positive), ("min_outlets", _positive),
+                       ("quiet_after_ack", _boolean)):
         if key in table:
             try:
                 values[key] = check(table[key])
@@ -153,6 +155,12 @@ def _names(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
         raise Invalid(f"expected a list of rule names, got {describe(value)}")
     return tuple(value)
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise Invalid(f"expected true or false, got {describe(value)}")
+    return value
 
 
 def _positive(value: Any) -> int:

@@ -219,6 +219,29 @@ MIGRATIONS: list[str] = [
     ALTER TABLE alerts ADD COLUMN held TEXT;  -- why a 'held' alert waits
     ALTER TABLE alerts ADD COLUMN note TEXT;  -- what became of an alert not sent
     """,
+    # 10 -> 11: alert operations. Silences (matchers as JSON, AND across keys, OR within one),
+    # what each silenced, and its expiry notice; acknowledgements, one per story.
+    """
+    CREATE TABLE silences (
+        id INTEGER PRIMARY KEY,
+        created REAL NOT NULL,
+        ends REAL NOT NULL,
+        matchers TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        by TEXT,
+        resend INTEGER NOT NULL DEFAULT 0,   -- send what it held when it ends
+        expired REAL,                        -- ended early by 'silence expire'
+        announced REAL                       -- its end was handled (notice queued, alerts resent)
+    );
+    ALTER TABLE alerts ADD COLUMN silence_id INTEGER;  -- the silence that holds (or held) it
+    CREATE INDEX alerts_silence ON alerts(silence_id) WHERE silence_id IS NOT NULL;
+    CREATE TABLE acks (
+        story_id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        by TEXT,
+        note TEXT
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -66,6 +66,10 @@ class Stories(StoreBase):
             db.execute("UPDATE stories SET merged_into = ?, merged_at = ?, merged_why = ? WHERE id = ?",
                        (survivor, now, why, absorbed))
             db.execute("UPDATE stories SET merged_into = ? WHERE merged_into = ?", (survivor, absorbed))
+            # someone handling the absorbed story handles the survivor (a silence on it follows by
+            # its story matcher: see `merged_from`)
+            db.execute("""INSERT OR IGNORE INTO acks (story_id, at, by, note)
+                          SELECT ?, at, by, note FROM acks WHERE story_id = ?""", (survivor, absorbed))
         return moved, cancelled
 
     def merged_from(self, story_id: int) -> list[int]:
