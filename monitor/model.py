@@ -46,6 +46,11 @@ class ChannelSpec:
     max_per_hour: int | None = None  # flood control: past it, alerts fold into a summary
     min_outlets: int = 1  # an event's alert waits until this many outlets have reported it in their own words
     quiet_after_ack: bool = False  # no follow-ups of a story someone acknowledged
+    quiet_hours: tuple[str, ...] = ()  # windows ("22:00-07:00", "sat-sun 00:00-24:00") in `timezone`
+    quiet_min_severity: str = "critical"  # alerts at least this severe go out even in quiet hours
+    escalate_after: float | None = None  # seconds: an alert unacknowledged this long after delivery...
+    escalate_to: str | None = None  # ...goes once to this channel
+    escalate_min_severity: str = "critical"  # only alerts at least this severe escalate
 
     @property
     def digest(self) -> bool:
@@ -199,6 +204,7 @@ class AlertMessage:
     entities: tuple[str, ...] = ()  # the watchlist / pack entities the rule hit (what a silence's --entity matches)
     tags: tuple[str, ...] = ()  # the feed's tags (what a silence's --tag matches)
     acknowledged: str = ""  # "by NAME at TIME: note", filled at delivery when its story was acknowledged
+    escalation: str = ""  # why this is an escalation ("not acknowledged within 15 min on ops"); else ""
     severity: str = "medium"
     extra: dict = field(default_factory=dict, compare=False)
 

@@ -115,3 +115,72 @@ def next_digest(after: float, *, every: float | None = None, cron: str | None = 
         return midnight + (int((after - midnight) // every) + 1) * every
     return (int(after // every) + 1) * every
 
+
+
+# ---------------------------------------------------------------- quiet hours
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_WINDOW = re.compile(r"^(?:(?P<days>[a-z]{3}(?:-[a-z]{3})?(?:,[a-z]{3}(?:-[a-z]{3})?)*)\s+)?"
+                     r"(?P<start>\d{1,2}:\d{2})-(?P<end>\d{1,2}:\d{2})$")
+
+
+def quiet_window(text: str) -> tuple[frozenset[int], int, int]:
+    """A quiet-hours window, "22:00-07:00", "sat-sun 00:00-24:00", "fri 22:00-07:00" or
+    "mon,wed 12:00-13:00": (the weekdays it starts on, 0 = Monday; start and end in minutes
+    after midnight). One that crosses midnight belongs to the day it starts. Raises ValueError
+    with what is wrong."""
+    found = _WINDOW.match(text.strip().lower())
+    if not found:
+        raise ValueError(f"expected a window such as \"22:00-07:00\" or \"sat-sun 00:00-24:00\", got {text!r}")
+    days: set[int] = set()
+    for part in (found["days"] or "mon-sun").split(","):
+        first, _, last = part.partition("-")
+        if first not in DAYS or (last and last not in DAYS):
+            raise ValueError(f"unknown day in {text!r} (days: {', '.join(DAYS)})")
+        start, end = DAYS.index(first), DAYS.index(last or first)
+        days.update(range(start, end + 1) if start <= end else (*range(start, 7), *range(0, end + 1)))
+    minutes = []
+    for clock in (found["start"], found["end"]):
+        hours, mins = map(int, clock.split(":"))
+        if hours > 24 or mins > 59 or (hours == 24 and mins):
+            raise ValueError(f"{clock!r} in {text!r} is not a time of day (00:00 to 24:00)")
+        minutes.append(hours * 60 + mins)
+    if minutes[0] == minutes[1]:
+        raise ValueError(f"{text!r} is empty: it starts when it ends")
+    return frozenset(days), minutes[0], minutes[1]
+
+
+def quiet_until(windows: tuple[str, ...], zone: str, now: float) -> float | None:
+    """When the quiet hours `now` falls in end (windows that touch or overlap count as one), or
+    None when `now` is not in quiet hours. Wall-clock times in `zone`, so a DST change moves
+    the window with the clock."""
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(zone)
+    parsed = [quiet_window(text) for text in windows]
+
+    def covering(moment: float) -> float | None:
+        local = datetime.fromtimestamp(moment, tz)
+        for back in (1, 0):  # a window that started yesterday may still run
+            day = (local - timedelta(days=back)).date()
+            for days, start, end in parsed:
+                if day.weekday() not in days:
+                    continue
+                opened = datetime(day.year, day.month, day.day, tzinfo=tz) + timedelta(minutes=start)
+                closed = datetime(day.year, day.month, day.day, tzinfo=tz) + timedelta(
+                    minutes=end if end > start else end + 24 * 60)
+                opened = opened.replace(tzinfo=None).replace(tzinfo=tz)  # wall time, resolved in the zone
+                closed = closed.replace(tzinfo=None).replace(tzinfo=tz)
+                if opened.timestamp() <= moment < closed.timestamp():
+                    return closed.timestamp()
+        return None
+
+    until = covering(now)
+    if until is None:
+        return None
+    for _ in range(16):  # a window that ends where another begins: quiet goes on
+        later = covering(until)
+        if later is None or later <= until:
+            break
+        until = later
+    return until

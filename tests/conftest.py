@@ -241,6 +241,11 @@ class Harness:
 
         return self.runner.run(pipeline.deliver(running, **options))
 
+    def close_app(self, running) -> None:
+        """Stop one app (as a daemon stops), e.g. to open its state again as after a restart."""
+        self.opened.remove(running)
+        self.runner.run(running.close())
+
     def close(self) -> None:
         for running in self.opened:
             self.runner.run(running.close())

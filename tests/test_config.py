@@ -147,7 +147,7 @@ def test_the_example_configs_commented_channels_are_valid_too(tmp_path: Path):
     urls_file.write_text("tgram://123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/-1001234567/\n", encoding="utf-8")
     urls_file.chmod(0o600)
     text = EXAMPLE.read_text(encoding="utf-8")
-    text = re.sub(r"(?m)^#(\[channels\.\w+\]|(?:urls|urls_file|digest|timezone|min_severity|max_per_hour|title) = .*)$",
+    text = re.sub(r"(?m)^#(\[channels\.\w+\]|(?:urls|urls_file|digest|timezone|min_severity|max_per_hour|title|min_outlets|quiet_hours|escalate_after|escalate_to) = .*)$",
                   r"\1", text).replace("/etc/newsmon/telegram.urls", str(urls_file))
     copy = tmp_path / "config.toml"
     copy.write_text(text, encoding="utf-8")
@@ -158,6 +158,8 @@ def test_the_example_configs_commented_channels_are_valid_too(tmp_path: Path):
     assert "4 channels" in result.stdout
     assert "digest at '0 8 * * mon-fri' (Asia/Karachi)" in result.stdout
     assert "min_severity high; max 20 per hour" in result.stdout and "own title template" in result.stdout
+    assert "waits for 2 outlets; quiet 22:00-07:00 (Asia/Karachi) below critical; escalates critical alerts to " \
+           "telegram after 15 min unacknowledged" in result.stdout
 
 
 def test_valid_config_with_include_glob_passes(tmp_path: Path):

@@ -284,7 +284,7 @@ def test_a_bad_template_is_reported_at_load(tmp_path, web, template, expected):
     ({"digest": "61 * * * *"}, "invalid cron expression"),
     ({"digest": "30s"}, "at least 1 minute"),
     ({"digest": "1h", "timezone": "Mars/Olympus"}, "unknown time zone 'Mars/Olympus'"),
-    ({"timezone": "UTC"}, "only a digest channel uses a timezone"),
+    ({"timezone": "UTC"}, "only a digest or quiet_hours use a timezone"),
     ({"max_per_hour": 0}, "at least 1"),
     ({"min_outlets": 1.5}, "expected a whole number of at least 1"),
     ({"min_severity": "urgent"}, "expected one of low, medium, high, critical"),

@@ -25,17 +25,17 @@ import asyncio
 import dataclasses
 import logging
 import random
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from monitor import schedule, times
-from monitor.alert import formats, holds, message as messages, silences
+from monitor.alert import escalation, formats, holds, message as messages, silences
 from monitor.alert.channel import Channel, thread_id
+from monitor.alert.outbox import Outbox
 from monitor.errors import StoreError
 from monitor.metrics import Metrics
-from monitor.model import REFUSALS_TO_FAIL, Ack, AlertRow, ChannelSpec, ChannelState, PendingAlert
+from monitor.model import REFUSALS_TO_FAIL, SEVERITIES, ChannelSpec, ChannelState, PendingAlert
 
 log = logging.getLogger("newsmon.delivery")
 RETRY_BASE = 30.0
@@ -47,43 +47,6 @@ def retry_delay(attempts: int) -> float:
     """Seconds before retrying a channel after `attempts` failed tries: 30 s doubling to 1 h, with jitter."""
     delay = min(RETRY_CAP, RETRY_BASE * 2 ** max(0, attempts - 1))
     return delay * random.uniform(0.8, 1.2)
-
-
-class Outbox(Protocol):
-    """What the drain needs from the state database."""
-
-    def pending_channels(self) -> list[str]: ...
-
-    def pending(self, channel: str, now: float, *, limit: int | None = 100) -> list[PendingAlert]: ...
-
-    def begin_attempt(self, alert_ids: Iterable[int], now: float) -> None: ...
-
-    def mark_delivered(self, alert_ids: Iterable[int], targets: Iterable[str], now: float, via: str,
-                       required: Iterable[str], error: str | None = None, refused: Iterable[str] = ()) -> int: ...
-
-    def expire(self, now: float, configured: Iterable[str]) -> list[AlertRow]: ...
-
-    def hold(self, channel: str, until: float) -> None: ...
-
-    def sends_since(self, channel: str, since: float) -> tuple[int, float | None]: ...
-
-    def channel_state(self, name: str) -> ChannelState: ...
-
-    def set_channel_state(self, name: str, **values: object) -> None: ...
-
-    def story_outlets(self, story_id: int) -> list[tuple[str, float, str | None]]: ...
-
-    def independent_outlets(self, story_id: int) -> list[str]: ...
-
-    def merged_from(self, story_id: int) -> list[int]: ...
-
-    def ack(self, story_id: int) -> Ack | None: ...
-
-    def held(self) -> list[PendingAlert]: ...
-
-    def release(self, alert_ids: Iterable[int], now: float) -> None: ...
-
-    def not_corroborated(self, alert_ids: Iterable[int], note: str) -> None: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,6 +120,7 @@ async def drain(outbox: Outbox, channels: Mapping[str, Channel], *, clock: Calla
         silences.end(outbox, admin, clock())  # what ended silences held goes first, if they resend it
         silences.apply(outbox, {name: channel.spec.quiet_after_ack for name, channel in channels.items()}, clock())
         holds.release(outbox, {name: channel.spec.min_outlets for name, channel in channels.items()}, clock(), window)
+        escalation.escalate(outbox, {name: channel.spec for name, channel in channels.items()}, clock())
         _expire(run, [name for name, channel in channels.items() if channel.configured])
         for name in outbox.pending_channels():
             if stop is not None and stop.is_set():
@@ -170,6 +134,8 @@ async def drain(outbox: Outbox, channels: Mapping[str, Channel], *, clock: Calla
                 continue
             state = outbox.channel_state(name)
             if not ignore_backoff and state.retry_at and clock() < state.retry_at:
+                continue
+            if channel.spec.quiet_hours and await _quiet(run, channel, state):
                 continue
             if channel.spec.digest:
                 await _digest(run, channel, state)
@@ -296,6 +262,35 @@ async def _flood_controlled(run: _Round, channel: Channel, state: ChannelState,
     run.outbox.hold(channel.name, fold_until)
     log.warning("flood control channel=%s max_per_hour=%d: further alerts fold into one summary at %s",
                 channel.name, limit, times.iso(fold_until))
+
+
+async def _quiet(run: _Round, channel: Channel, state: ChannelState) -> bool:
+    """Quiet hours: what was held for them goes first, in one summary, once they end; inside
+    them, alerts below `quiet_min_severity` (and newsmon's notices; never escalations) are held
+    until they end, and a digest waits for their end. True when the channel has nothing more
+    to do this round."""
+    spec, now = channel.spec, run.clock()
+    due = run.outbox.quiet_due(channel.name, now)
+    if due:
+        run.outbox.release([alert.id for alert in due], now)
+        batch = formats.Batch(
+            heading=f"newsmon · {channel.name}: {len(due)} alert{'s' * (len(due) != 1)} held during quiet hours",
+            intro=f"Held during this channel's quiet hours ({', '.join(spec.quiet_hours)}, {spec.timezone}); "
+                  f"alerts of severity {spec.quiet_min_severity} or higher were sent at once.", messages=())
+        if not await _batch(run, channel, state, due, batch, "summary"):
+            return True
+        log.info("quiet hours summary sent channel=%s alerts=%d", channel.name, len(due))
+    until = schedule.quiet_until(spec.quiet_hours, spec.timezone, now)
+    if until is None:
+        return False
+    floor = SEVERITIES.index(spec.quiet_min_severity)
+    quiet = [alert for alert in run.outbox.pending(channel.name, now, limit=None)
+             if not alert.message.escalation and SEVERITIES.index(alert.message.severity) < floor]
+    if quiet:
+        local = datetime.fromtimestamp(until, ZoneInfo(spec.timezone))
+        run.outbox.hold_quiet([alert.id for alert in quiet], until, f"quiet hours until {local:%Y-%m-%d %H:%M %Z}")
+        log.info("alerts held for quiet hours channel=%s alerts=%d until=%s", channel.name, len(quiet), times.iso(until))
+    return spec.digest  # a digest due inside quiet hours goes at their end
 
 
 async def _digest(run: _Round, channel: Channel, state: ChannelState) -> None:

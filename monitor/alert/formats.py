@@ -42,6 +42,7 @@ PLACEHOLDERS = {
                            "(copies of one text count once)",
     "update": "'Update: ' for a follow-up on a story already alerted, else empty",
     "acknowledged": "who acknowledged the story, when, and their note ('by ana at 10:02 UTC: on it'), else empty",
+    "escalation": "why an escalation was sent ('not acknowledged within 15 min on ops'), else empty",
 }
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+|~!])")
 MENTIONS = re.compile(r"(?i)(@)(channel|here|everyone|all)\b|<!(channel|here|everyone)>")
@@ -183,6 +184,7 @@ def values(message: AlertMessage, kind: str, title: bool = False) -> dict[str, s
         "independent_outlets": str(max(message.independent_outlets, 1)),
         "update": "Update: " if message.update else "",
         "acknowledged": quote(message.acknowledged),
+        "escalation": quote(message.escalation),
     }
 
 
@@ -198,7 +200,7 @@ def render(message: AlertMessage, kind: str, title_template: str | None = None,
     if title_template:
         title = string.Formatter().vformat(title_template, (), values(message, kind, title=True))
     else:
-        prefix = "Update: " if message.update else ""
+        prefix = "Escalation: " if message.escalation else "Update: " if message.update else ""
         title = f"[{heading(label(message), kind)}] {prefix}{heading(message.title, kind)}"
     if body_template:
         return title, string.Formatter().vformat(body_template, (), values(message, kind))
@@ -210,6 +212,7 @@ def _default_body(message: AlertMessage, kind: str) -> str:
     matched, also, outlet, published = v["entities"], v["also_reported_by"], v["outlet"], v["published"]
     if also and message.independent_outlets > 1:
         also += f"; {message.independent_outlets} outlets reported it independently"
+    escalated = f"ESCALATION: {escape(message.escalation, kind)}." if message.escalation else ""
     if kind == "html":
         body = (f"<p><b>{outlet}</b> · {html.escape(published)}<br/>{_link(message.url, kind)}</p>"
                 f"<blockquote>{v['snippet']}</blockquote>")
@@ -219,6 +222,8 @@ def _default_body(message: AlertMessage, kind: str) -> str:
             body += f"<p>Also reported by: {also}</p>"
         if message.acknowledged:
             body += f"<p>Acknowledged {v['acknowledged']}</p>"
+        if escalated:
+            body = f"<p><b>{escalated}</b></p>" + body
     elif kind == "markdown":
         body = f"**{outlet}** · {published}\n{_link(message.url, kind)}\n\n> {v['snippet']}"
         if matched:
@@ -227,6 +232,8 @@ def _default_body(message: AlertMessage, kind: str) -> str:
             body += f"\nAlso reported by: {also}"
         if message.acknowledged:
             body += f"\nAcknowledged {v['acknowledged']}"
+        if escalated:
+            body = f"**{escalated}**\n\n" + body
     else:
         body = f"{outlet} · {published}\n{_link(message.url, kind)}\n\n  {v['snippet']}"
         if matched:
@@ -235,6 +242,8 @@ def _default_body(message: AlertMessage, kind: str) -> str:
             body += f"\nAlso reported by: {also}"
         if message.acknowledged:
             body += f"\nAcknowledged {v['acknowledged']}"
+        if escalated:
+            body = f"{escalated}\n\n" + body
     return body
 
 

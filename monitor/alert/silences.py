@@ -73,9 +73,7 @@ def apply(outbox: Silenced, quiet_after_ack: Mapping[str, bool], now: float) -> 
     of acknowledged stories on channels with `quiet_after_ack`."""
     active = sorted(outbox.silences(active_at=now), key=lambda silence: silence.id)
     quiet_channels = {name for name, quiet in quiet_after_ack.items() if quiet}
-    if not active and not quiet_channels:
-        return
-    silenced, quiet = [], []
+    silenced, quiet, stopped = [], [], []
     for alert in outbox.pending_everywhere():
         if alert.rule.startswith("newsmon:"):
             continue
@@ -85,12 +83,16 @@ def apply(outbox: Silenced, quiet_after_ack: Mapping[str, bool], now: float) -> 
             silenced.append((alert.id, found.id))
             log.info("alert silenced by silence %d alert=%d channel=%s rule=%s story=%d (until %s: %s)", found.id,
                      alert.id, alert.channel, alert.rule, alert.story_id, times.shown(found.ends), found.reason)
+        elif alert.message.escalation and outbox.ack(alert.story_id) is not None:
+            stopped.append(alert.id)
         elif alert.channel in quiet_channels and alert.message.update and outbox.ack(alert.story_id) is not None:
             quiet.append(alert.id)
     if silenced:
         outbox.silence_alerts(silenced)
     if quiet:
         outbox.quiet_alerts(quiet, "a follow-up of an acknowledged story (the channel's quiet_after_ack)")
+    if stopped:
+        outbox.quiet_alerts(stopped, "an escalation stopped: its story was acknowledged before it went out")
 
 
 def end(outbox: Silenced, admin: tuple[str, ...], now: float) -> None:

@@ -196,6 +196,15 @@ def channel_summary(channel) -> str:
         notes.append(f"digest at '{channel.digest_cron}' ({channel.timezone})")
     if channel.max_per_hour:
         notes.append(f"max {channel.max_per_hour} per hour")
+    if channel.min_outlets > 1:
+        notes.append(f"waits for {channel.min_outlets} outlets")
+    if channel.quiet_hours:
+        notes.append(f"quiet {', '.join(channel.quiet_hours)} ({channel.timezone}) below {channel.quiet_min_severity}")
+    if channel.escalate_to:
+        notes.append(f"escalates {channel.escalate_min_severity} alerts to {channel.escalate_to} after "
+                     f"{channel.escalate_after / 60:g} min unacknowledged")
+    if channel.quiet_after_ack:
+        notes.append("no follow-ups once acknowledged")
     templates = [name for name in ("title", "body") if getattr(channel, name)]
     if templates:
         notes.append(f"own {' and '.join(templates)} template")

@@ -22,7 +22,7 @@ from monitor.config.schema import (Invalid, describe, look_alike_problem, name_p
 
 MAX_URLS_FILE_SIZE = 1000 * 1000
 KEYS = ("urls", "urls_file", "min_severity", "rules", "title", "body", "digest", "timezone", "max_per_hour", "min_outlets",
-        "quiet_after_ack")
+        "quiet_after_ack", "quiet_hours", "quiet_min_severity", "escalate_after", "escalate_to", "escalate_min_severity")
 MIN_DIGEST = 60.0
 
 
@@ -48,7 +48,13 @@ def read(reader: Reader, raw: Any, base: Path) -> list[ChannelSpec]:
             reader.problem("channels", message)
         elif message := look_alike_problem("channel", name, skeletons):
             reader.problem(f"channels.{name}", message)
-    return [spec for name, table in raw.items() if (spec := _channel(reader, name, table, base)) is not None]
+    specs = [spec for name, table in raw.items() if (spec := _channel(reader, name, table, base)) is not None]
+    names = {spec.name for spec in specs}
+    for spec in specs:
+        if spec.escalate_to and spec.escalate_to not in names:
+            reader.problem(f"channels.{spec.name}.escalate_to", f"no channel named {spec.escalate_to!r}"
+                                                                f"{suggest(spec.escalate_to, tuple(names))}")
+    return specs
 
 
 def _channel(reader: Reader, name: str, table: Any, base: Path) -> ChannelSpec | None:
@@ -63,7 +69,8 @@ def _channel(reader: Reader, name: str, table: Any, base: Path) -> ChannelSpec |
     urls = _urls(reader, path, table, base)
     for key, check in (("min_severity", _severity), ("rules", _names), ("title", _template), ("body", _template),
                        ("timezone", _timezone), ("max_per_hour", _positive), ("min_outlets", _positive),
-                       ("quiet_after_ack", _boolean)):
+                       ("quiet_after_ack", _boolean), ("quiet_hours", _windows), ("quiet_min_severity", _severity),
+                       ("escalate_after", _duration), ("escalate_to", _name), ("escalate_min_severity", _severity)):
         if key in table:
             try:
                 values[key] = check(table[key])
@@ -74,8 +81,13 @@ def _channel(reader: Reader, name: str, table: Any, base: Path) -> ChannelSpec |
             values.update(_digest(table["digest"], values.get("timezone", "UTC")))
         except Invalid as error:
             reader.problem(f"{path}.digest", str(error))
-    if "timezone" in values and "digest" not in table:
-        reader.problem(f"{path}.timezone", "only a digest channel uses a timezone (add 'digest')")
+    if "timezone" in values and "digest" not in table and "quiet_hours" not in table:
+        reader.problem(f"{path}.timezone", "only a digest or quiet_hours use a timezone (add 'digest' or 'quiet_hours')")
+    if ("escalate_to" in table) != ("escalate_after" in table):
+        reader.problem(path, "escalation needs both 'escalate_after' (how long unacknowledged) and 'escalate_to' "
+                             "(the channel to escalate to)")
+    elif table.get("escalate_to") == name:
+        reader.problem(f"{path}.escalate_to", "a channel cannot escalate to itself")
     return ChannelSpec(name=name, urls=urls, **values)
 
 
@@ -155,6 +167,30 @@ def _names(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
         raise Invalid(f"expected a list of rule names, got {describe(value)}")
     return tuple(value)
+
+
+def _windows(value: Any) -> tuple[str, ...]:
+    from monitor import schedule
+
+    windows = string_list(value)
+    for window in windows:
+        try:
+            schedule.quiet_window(window)
+        except ValueError as error:
+            raise Invalid(str(error)) from None
+    return tuple(windows)
+
+
+def _duration(value: Any) -> float:
+    if not isinstance(value, str):
+        raise Invalid(f"expected a duration such as \"15m\", got {describe(value)}")
+    return parse_duration(value)
+
+
+def _name(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise Invalid(f"expected a channel's name, got {describe(value)}")
+    return value
 
 
 def _boolean(value: Any) -> bool:

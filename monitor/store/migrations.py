@@ -220,7 +220,8 @@ MIGRATIONS: list[str] = [
     ALTER TABLE alerts ADD COLUMN note TEXT;  -- what became of an alert not sent
     """,
     # 10 -> 11: alert operations. Silences (matchers as JSON, AND across keys, OR within one),
-    # what each silenced, and its expiry notice; acknowledgements, one per story.
+    # what each silenced, and its expiry notice; acknowledgements, one per story; escalations (an
+    # escalation is its own alert row on the target channel, seq -1 - the original's).
     """
     CREATE TABLE silences (
         id INTEGER PRIMARY KEY,
@@ -234,6 +235,7 @@ MIGRATIONS: list[str] = [
         announced REAL                       -- its end was handled (notice queued, alerts resent)
     );
     ALTER TABLE alerts ADD COLUMN silence_id INTEGER;  -- the silence that holds (or held) it
+    ALTER TABLE alerts ADD COLUMN escalated REAL;      -- when it was escalated (unacknowledged)
     CREATE INDEX alerts_silence ON alerts(silence_id) WHERE silence_id IS NOT NULL;
     CREATE TABLE acks (
         story_id INTEGER PRIMARY KEY,

@@ -36,7 +36,8 @@ class Outbox(StoreBase):
             return db.execute("UPDATE alerts SET status = 'pending' WHERE status = 'sending'").rowcount
 
     def pending_channels(self) -> list[str]:
-        rows = self.db.execute("SELECT DISTINCT channel FROM alerts WHERE status = 'pending' ORDER BY channel")
+        rows = self.db.execute("SELECT DISTINCT channel FROM alerts WHERE status = 'pending' "
+                               "OR (status = 'held' AND held LIKE 'quiet hours%') ORDER BY channel")
         return [row[0] for row in rows]
 
     def pending(self, channel: str, now: float, *, limit: int | None = 100) -> list[PendingAlert]:
@@ -97,7 +98,40 @@ class Outbox(StoreBase):
 
     def held(self) -> list[PendingAlert]:
         """Alerts held until their story is corroborated (a channel's min_outlets), oldest first."""
-        return [_pending(row) for row in self.db.execute("SELECT * FROM alerts WHERE status = 'held' ORDER BY id")]
+        return [_pending(row) for row in self.db.execute(
+            "SELECT * FROM alerts WHERE status = 'held' AND held LIKE 'min_outlets%' ORDER BY id")]
+
+    def hold_quiet(self, alert_ids: Iterable[int], until: float, why: str) -> None:
+        """Waiting alerts held for a channel's quiet hours until `until` (their 48-hour deadline
+        counts from then)."""
+        with self.transaction() as db:
+            db.executemany(f"UPDATE alerts SET status = 'held', held = ?, next_attempt = ?, expires = ? + {DEAD_AFTER} "
+                           "WHERE id = ? AND status = 'pending'", [(why, until, until, alert) for alert in alert_ids])
+
+    def quiet_due(self, channel: str, now: float) -> list[PendingAlert]:
+        """A channel's alerts held for quiet hours that have ended, oldest first."""
+        return [_pending(row) for row in self.db.execute(
+            "SELECT * FROM alerts WHERE channel = ? AND status = 'held' AND held LIKE 'quiet hours%' "
+            "AND next_attempt <= ? ORDER BY id", (channel, now))]
+
+    def unescalated(self, channel: str, sent_before: float, sent_after: float) -> list[PendingAlert]:
+        """A channel's alerts (not follow-ups' escalations) sent between the two times and never
+        escalated, oldest first."""
+        return [_pending(row) for row in self.db.execute(
+            "SELECT * FROM alerts WHERE channel = ? AND status = 'sent' AND seq >= 0 AND escalated IS NULL "
+            "AND sent <= ? AND sent >= ? ORDER BY id", (channel, sent_before, sent_after))]
+
+    def escalate(self, alert_id: int, to: str, message: AlertMessage, now: float) -> bool:
+        """Record an alert's escalation, once: a new alert of its rule and story on channel `to`
+        (seq -1 - its own, so it never collides with the story's alerts there). False if it was
+        escalated already."""
+        with self.transaction() as db:
+            if db.execute("UPDATE alerts SET escalated = ? WHERE id = ? AND escalated IS NULL", (now, alert_id)).rowcount != 1:
+                return False
+            db.execute("""INSERT OR IGNORE INTO alerts (rule, story_id, channel, seq, article_id, next_attempt, created,
+                          message, feed_id) SELECT rule, story_id, ?, -1 - seq, article_id, ?, ?, ?, feed_id
+                          FROM alerts WHERE id = ?""", (to, now, now, _dump(message), alert_id))
+        return True
 
     def release(self, alert_ids: Iterable[int], now: float) -> None:
         """Held alerts become pending; their 48-hour deadline counts from now, their release."""
