@@ -231,8 +231,9 @@ class EventIndex:
         districts = {area[0] for area in event.areas if area[0]} | {where[0] for where in event.wheres}
         for other in self.candidates(event):
             # what rules a merge out cheaply first: no dates, no place in common, days apart
-            if (other.story == story or not other.dates or not districts & ({area[0] for area in other.areas}
-                                                                         | {where[0] for where in other.wheres})
+            # (and an outlet's two stories stay two: its second on a subject is a new development)
+            if (other.story == story or not other.dates or set(event.outlets) & set(other.outlets)
+                    or not districts & ({area[0] for area in other.areas} | {where[0] for where in other.wheres})
                     or min(abs(mine - theirs) for mine in event.dates for theirs in other.dates) > 1):
                 continue
             verdict = self.compare(event, other)
