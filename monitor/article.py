@@ -5,29 +5,36 @@ false, the feed's own text. Why a page could not be read is said and counted her
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from monitor import fetch, sandbox, shown, urls
+from monitor import fetch, sandbox, shown, times, urls
 from monitor.app import App
 from monitor.errors import ExtractError, FetchError, NewsmonError
 from monitor.model import Article, Entry, FeedSpec, Page
 
 if TYPE_CHECKING:
-    from monitor import extract  # noqa: F401 - run in the workers: EXTRACT
+    from monitor import events, incidents  # noqa: F401 - run in the workers: EXTRACT
 
 log = logging.getLogger("newsmon.pipeline")
-# trafilatura runs in the workers only, named rather than imported (see sandbox.Task)
-EXTRACT = sandbox.Task("monitor.extract", "extract")
+# trafilatura runs in the workers only, named rather than imported (see sandbox.Task); the
+# worker that extracts a page reads its event features in the same task
+EXTRACT = sandbox.Task("monitor.incidents", "read_page")
 MAX_TEXT = 200_000  # characters of an article's text that are matched and stored (a long report is ~30,000)
 
 
 async def read(app: App, feed: FeedSpec, outlet: str, entry: Entry, link: str | None,
-               unread: list[tuple[str, str, str]]) -> Article:
+               unread: list[tuple[str, str, str]], *, features: bool = False,
+               ) -> tuple[Article, events.Features | None]:
     """The entry's article: the page's extracted text when possible, else the feed's text.
     `link` is the entry's link with redirectors (Google Alerts, News) unwrapped. A page that
-    could not be fetched goes on `unread` (kind, url, why), said once per poll."""
+    could not be fetched goes on `unread` (kind, url, why), said once per poll.
+
+    With `features`, an extracted page's event features (without the watchlist's mentions:
+    `incidents.with_mentions`) come too, read by the worker that extracted it: one task per
+    page, its text never sent to a worker again. None for the feed's own text (and if the
+    worker could not read them): the caller reads those on the event loop."""
     page: Page | None = None
+    found: events.Features | None = None
     if feed.full_text and link:
         try:
             async with app.page_slot():  # fetched only when an extraction slot will take it soon
@@ -36,8 +43,9 @@ async def read(app: App, feed: FeedSpec, outlet: str, entry: Entry, link: str | 
                 # a page's date and title are read only when the feed has none (a page's date is a
                 # guess more often than not); without them the page is parsed once, by trafilatura
                 page_url = response.url
-                page = await app.sandbox.run(EXTRACT, response.body, page_url, entry.published is None,
-                                             not entry.title)
+                page, found = await app.sandbox.run(EXTRACT, response.body, page_url, entry.published is None,
+                                                    not entry.title,
+                                                    (entry.title, entry.published, outlet) if features else None)
                 del response  # its body is not held while others wait for a place
             say_repaired(app, feed, page.replaced, page=page_url)
         except FetchError as error:
@@ -47,12 +55,7 @@ async def read(app: App, feed: FeedSpec, outlet: str, entry: Entry, link: str | 
         except Exception as error:  # an extractor bug on one page must not lose the entry
             _page_problem(app, feed, entry, "extract", f"{type(error).__name__}: {error}", unread)
     feed_text = entry.content or entry.summary
-    published = entry.published
-    if published is None and page and page.published:
-        try:
-            published = datetime.fromisoformat(page.published).replace(tzinfo=timezone.utc)
-        except ValueError:
-            published = None
+    published = entry.published if entry.published is not None else times.page_date(page.published if page else None)
     return Article(
         url=entry.link,
         title=entry.title or (page.title if page else "") or "(untitled)",
@@ -62,7 +65,7 @@ async def read(app: App, feed: FeedSpec, outlet: str, entry: Entry, link: str | 
         published=published,
         canonical_url=urls.canonical(page.canonical_url) if page and page.canonical_url else None,
         language=page.language if page else None,
-    )
+    ), found
 
 
 def _page_problem(app: App, feed: FeedSpec, entry: Entry, kind: str, message: str,

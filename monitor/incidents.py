@@ -3,8 +3,9 @@
 The words of its title and lead (`events.terms`), the entities it names (the watchlist's, as
 the rule matcher found them, and the whole bundled pack's, found by a matcher of its own so
 that a user's entity never loses a name to a pack entity's longer one), the places it names
-(`places`), and its incident type, casualties and dates (`facts`). Used by the pipeline for
-each new article and by `bench` to replay the development sets through the same code.
+(`places`), and its incident type, casualties and dates (`facts`). Read for each new article
+by the sandbox worker that extracts its page (`read_page`), or on the event loop for a feed's
+own text; and by `bench` to replay the development sets through the same code.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from datetime import date, datetime, timezone
 
 from typing import TYPE_CHECKING
 
-from monitor import events, packs
+from monitor import events, packs, times
 from monitor.match import Matcher
-from monitor.model import Hit
+from monitor.model import Hit, Page
 
 if TYPE_CHECKING:  # imported when first used: compiling their patterns is a quarter of a second
     from monitor import facts, places  # noqa: F401
+    from monitor import extract  # noqa: F401 - in the workers only (trafilatura)
 
 READ_CHARS = 2_500  # of an article's text, after its title, that its event features are read from
 
@@ -82,10 +84,25 @@ def read(title: str, text: str, *, published: date | datetime | None = None,
     )
 
 
-def read_positional(title: str, text: str, published: date | datetime | None, outlet: str) -> events.Features:
-    """`read` with positional arguments and no mentions: what a sandbox worker runs
-    (monitor.pipeline.FEATURES); the event loop adds the mentions (`with_mentions`)."""
-    return read(title, text, published=published, outlet=outlet)
+def read_page(html: bytes, url: str | None, date: bool, title: bool,
+              about: tuple[str | None, datetime | None, str] | None) -> tuple[Page, events.Features | None]:
+    """What a sandbox worker runs for an article page (monitor.article.EXTRACT): its text and
+    metadata (`extract.extract`, whose errors it raises), and, given `about` (the entry's
+    title, the feed's date for it, the outlet), the event features of the article they make,
+    read from the page's text while the worker has it (a second task would send the text to a
+    worker again and wait for one a second time). The features are None without `about`, and
+    when reading them failed: the event loop then reads them itself (and meets the failure)."""
+    from monitor import extract
+
+    page = extract.extract(html, url, date, title)
+    if about is None:
+        return page, None
+    entry_title, published, outlet = about
+    published = published if published is not None else times.page_date(page.published)
+    try:  # the article's title and date as monitor.article makes them; its text capped far past READ_CHARS
+        return page, read(entry_title or page.title or "(untitled)", page.text, published=published, outlet=outlet)
+    except Exception:
+        return page, None
 
 
 def with_mentions(found: events.Features, mentions: Iterable[Hit]) -> events.Features:

@@ -36,8 +36,6 @@ T = TypeVar("T")
 # import above is for the import contract and type checkers, and tests/test_architecture.py
 # resolves every task.
 PARSE = sandbox.Task("monitor.feeds", "parse_changed")
-FEATURES = sandbox.Task("monitor.incidents", "read_positional")  # an extracted page's event features
-INLINE_FEATURES = 2_000  # characters: a page this short has its features read on the event loop (no round trip)
 WARN_AGAIN = 86400.0  # a feed that keeps failing is said at WARNING again after this long
 
 
@@ -281,7 +279,8 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
         if existing is not None and existing.article_id is not None:
             await stored(lambda: app.store.link_entry(feed_id, entry, canonical_link, existing.article_id, now=app.clock()))
             return 0, ""
-    article = await article_reader.read(app, feed, outlet, entry, link, unread)
+    wanted = known is None or known.article_id is None  # a new article: its event features are read
+    article, read_found = await article_reader.read(app, feed, outlet, entry, link, unread, features=wanted)
     signed = functools.cache(lambda: stories.signature(article.title, article.text))  # made once, if needed
 
     if known is None:  # meanwhile another entry (of this poll or another feed) may have brought it
@@ -303,7 +302,7 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
     # the rules that match, and every entity named (kept for replay and trends), in one pass
     matches, mentions = app.matcher.read(article.title, article.text, feed_tags=feed.tags)
     # what it says about its incident: how a report another outlet wrote itself finds its event
-    found = await _features(app, article, mentions) if known is None or known.article_id is None else None
+    found = _features(article, read_found, mentions) if wanted else None
     now = app.clock()
     # Only the feed's own date counts: a page's date is often a guess (a footer's copyright year).
     too_old = entry.published is not None and entry.published.timestamp() < now - app.config.settings.alert_max_age
@@ -384,18 +383,13 @@ def _parts(parts: dict) -> str:
     return ", ".join(f"{name} {value:.2f}" for name, value in parts.items())
 
 
-async def _features(app: App, article: Article, mentions: list) -> events.Features:
-    """An article's event features: a feed's text or a short page on the event loop (no worker
-    round trip for a feed-only cycle, whose workers have nothing else to do), a longer page's
-    in a worker (several milliseconds each: with pages arriving as fast as workers extract
-    them, the event loop would become a cold start's bottleneck). The watchlist's entities the
-    rule matcher found are added here."""
-    if article.source == "page" and len(article.text) > INLINE_FEATURES:
-        try:
-            found = await app.sandbox.run(FEATURES, article.title, article.text, article.published, article.outlet)
-            return incidents.with_mentions(found, mentions)
-        except Exception as error:  # a worker's deadline or crash: read them here rather than lose the entry
-            log.debug("event features read on the event loop url=%s (worker: %r)", shown.url(article.url or ""), error)
+def _features(article: Article, read_found: events.Features | None, mentions: list) -> events.Features:
+    """An article's event features with the watchlist's entities the rule matcher found: an
+    extracted page's as the worker that extracted it read them (`article_reader.read`), a
+    feed's text's read here (a millisecond or so: no worker round trip for a feed-only cycle,
+    whose workers have nothing else to do)."""
+    if read_found is not None:
+        return incidents.with_mentions(read_found, mentions)
     return incidents.read(article.title, article.text, published=article.published, mentions=mentions,
                           outlet=article.outlet)
 

@@ -29,3 +29,14 @@ def shown(moment: float | str | None, missing: str = "never") -> str:
     else:
         value = datetime.fromtimestamp(moment, timezone.utc)
     return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def page_date(text: str | None) -> datetime | None:
+    """A page's publication date as monitor.extract reads it (ISO 8601, no zone: UTC) as a
+    datetime; None when it has none or it cannot be read."""
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None

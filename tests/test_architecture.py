@@ -69,8 +69,7 @@ def test_every_worker_task_names_a_real_function():
 
     tasks = [value for module in (pipeline, article) for value in vars(module).values()
              if isinstance(value, sandbox.Task)]
-    assert {repr(task) for task in tasks} == {"Task(monitor.feeds.parse_changed)", "Task(monitor.extract.extract)",
-                                              "Task(monitor.incidents.read_positional)"}
+    assert {repr(task) for task in tasks} == {"Task(monitor.feeds.parse_changed)", "Task(monitor.incidents.read_page)"}
     for task in tasks:
         assert callable(getattr(importlib.import_module(task.module), task.name)), task
     source = inspect.getsource(app.open_app)
