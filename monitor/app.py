@@ -92,6 +92,14 @@ class App:
     pages_peak: int = 0  # the most in flight at once since start (newsmon_pages_in_flight_peak)
     _pages: asyncio.Semaphore | None = None
     _pages_now: int = 0
+    # Feed polls in flight (fetching, parsing, their entries read) at most: a feed's body and its
+    # parsed entries are held until its last entry is recorded, so a cold cycle of 500 feeds held
+    # every feed's (47 MB of bodies and their entries) at once. Set by open_app: max_connections +
+    # pages_bound, enough polls to keep every connection and page place busy.
+    feeds_bound: int = 32
+    feeds_peak: int = 0  # the most in flight at once since start
+    _feeds: asyncio.Semaphore | None = None
+    _feeds_now: int = 0
     unrecorded: list[alert.Mark] = field(default_factory=list)  # delivery outcomes a store fault kept out
     store_fault: StoreFault | None = None  # what keeps the store from recording now, if anything
     store_fault_since: float | None = None
@@ -112,6 +120,20 @@ class App:
             finally:
                 self._pages_now -= 1
                 self.metrics.pages_in_flight.set(self._pages_now)
+
+    @contextlib.asynccontextmanager
+    async def feed_slot(self) -> AsyncIterator[None]:
+        """One of the `feeds_bound` places for a feed's poll, held from its fetch to its last
+        entry recorded."""
+        if self._feeds is None:
+            self._feeds = asyncio.Semaphore(self.feeds_bound)
+        async with self._feeds:
+            self._feeds_now += 1
+            self.feeds_peak = max(self.feeds_peak, self._feeds_now)
+            try:
+                yield
+            finally:
+                self._feeds_now -= 1
 
     def story_index(self) -> stories.StoryIndex:
         """The near-duplicate signatures within the story window, read from the store the first
@@ -187,8 +209,10 @@ def open_app(loaded: config.Config, *, workers: int | None = None, start_workers
                                   and {feed.url for feed in loaded.feeds} - opened.parsed_feeds()):
         box.start_ahead()
     opened.set_busy(BUSY_WAIT)  # from here on, waiting is done on the event loop (pipeline.stored)
+    pages_bound = settings.max_connections + 2 * box.workers
     return App(
-        pages_bound=settings.max_connections + 2 * box.workers,
+        pages_bound=pages_bound,
+        feeds_bound=settings.max_connections + pages_bound,
         config=loaded,
         matcher=match.Matcher(loaded.entities, loaded.rules),
         router=router(loaded),

@@ -85,7 +85,8 @@ async def poll(app: App, feed: FeedSpec, *, force: bool = False, on_queued: Call
     while the poll's other entries are still being read)."""
     started = time.perf_counter()
     try:
-        result = await _poll(app, feed, force, on_queued)
+        async with app.feed_slot():  # its body and entries are held until its last entry is recorded
+            result = await _poll(app, feed, force, on_queued)
     except StoreFault as fault:  # said once for every feed; the poll is repeated, nothing half-recorded
         app.store_failed(fault)
         result = PollResult(feed.url, "failed", error=f"store: {fault.kind}")
