@@ -123,7 +123,7 @@ class App:
 
     @contextlib.asynccontextmanager
     async def feed_slot(self) -> AsyncIterator[None]:
-        """One of the `feeds_bound` places for a feed's poll, held from its fetch to its last
+        """One of the `feeds_bound` places for a feed's poll in a cycle (`run --once`), held from its fetch to its last
         entry recorded."""
         if self._feeds is None:
             self._feeds = asyncio.Semaphore(self.feeds_bound)
