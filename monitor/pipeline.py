@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
-from monitor import alert, article as article_reader, events, feed_watch, incidents, sandbox, schedule, shown, stories, times, urls
+from monitor import alert, article as article_reader, events, feed_watch, incidents, joining, sandbox, schedule, shown, stories, times, urls
 from monitor.app import App
 from monitor.errors import FetchError, ParseError, StoreFault
 from monitor.model import Article, Entry, FeedSpec
@@ -317,10 +317,7 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
                                    canonical_link=canonical_link, now=now, mentions=mentions, quiet=quiet or None)
             return known.story_id, alerts, "updated"
         signature = signed()
-        copy = app.story_index().find_copy(signature, now)  # a copy of an article we have
-        story, original, kind = (*copy, "joined story") if copy else (None, None, "")
-        if story is None:  # another outlet's own report of an open event
-            story, kind = _event(app, found, now), "joined event"
+        story, original, kind = joining.find(app, signature, found, now)
         alerts = [] if quiet else app.router.alerts_for(matches, article, name, story, app.store, feed.tags)
         article_id, story_id = app.store.record_entry(feed_id, entry, article, matches, alerts, story_id=story,
                                                       canonical_link=canonical_link, signature=signature.pack(),
@@ -332,7 +329,7 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
 
     story, alerts, kind = await stored(commit)
     if kind != "updated":
-        await stored(lambda: _settle(app, story, now))
+        await stored(lambda: joining.settle(app, story, now))
     app.metrics.entries.inc()
     # A silent first poll can record thousands of matches: each is said at DEBUG, and the feed's
     # own line says how many entries it recorded without alerting.
@@ -345,42 +342,6 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
     if alerts:
         on_queued()
     return len(alerts), quiet
-
-
-def _event(app: App, found: events.Features, now: float) -> int | None:
-    """The story of the open event `found` reports, if any. When it reports two or more open
-    events that are one incident (no guard keeps them apart), they are merged into the oldest
-    first: in the store (the absorbed story's alerts move or are cancelled, see
-    `Store.merge_stories`), then in memory, so a retried commit finds them merged."""
-    story, absorbed = app.event_index().assign(found, now)
-    for verdict in absorbed:
-        _merge(app, story, verdict.story, f"a report joined both (score {verdict.score:.2f}; {_parts(verdict.parts)})",
-               now)
-    return story
-
-
-def _settle(app: App, story: int, now: float) -> None:
-    """Merge the open events that the event of `story`, having gained a report, shows to be
-    the same incident (`EventIndex.settle`) into the oldest of them."""
-    for verdict in app.event_index().settle(story, now):
-        survivor, absorbed = min(story, verdict.story), max(story, verdict.story)
-        _merge(app, survivor, absorbed, f"their reports tell one incident (score {verdict.score:.2f}; "
-                                        f"{_parts(verdict.parts)})", now)
-        story = survivor
-
-
-def _merge(app: App, survivor: int, absorbed: int, why: str, now: float) -> None:
-    """One story found to be another: in the store first (its alerts move or are cancelled, see
-    `Store.merge_stories`), then in memory, so that a retry after a store fault finds it undone."""
-    moved, cancelled = app.store.merge_stories(survivor, absorbed, why, now)
-    app.event_index().merge(survivor, absorbed)
-    app.story_index().rename(absorbed, survivor)
-    log.info("stories merged story=%s into=%s alerts moved=%d cancelled=%d: %s", absorbed, survivor, moved, cancelled,
-             why)
-
-
-def _parts(parts: dict) -> str:
-    return ", ".join(f"{name} {value:.2f}" for name, value in parts.items())
 
 
 def _features(article: Article, read_found: events.Features | None, mentions: list) -> events.Features:

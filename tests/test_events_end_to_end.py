@@ -106,7 +106,8 @@ def test_stories_of_an_older_newsmon_become_events_without_alerting_again(tmp_pa
     database = tmp_path / "state" / "newsmon.db"
     with sqlite3.connect(database) as db:  # as newsmon 0.x (schema 8) left it
         for statement in ("DROP INDEX stories_merged", "DROP INDEX alerts_silence", "DROP TABLE silences",
-                          "DROP TABLE acks", "ALTER TABLE alerts DROP COLUMN silence_id"):
+                          "DROP TABLE acks", "ALTER TABLE alerts DROP COLUMN silence_id",
+                          "ALTER TABLE alerts DROP COLUMN escalated"):
             db.execute(statement)
         for table, column in (("articles", "features"), ("articles", "copy_of"), ("stories", "merged_into"),
                               ("stories", "merged_at"), ("stories", "merged_why"), ("alerts", "held"), ("alerts", "note")):
