@@ -14,6 +14,7 @@ The rule query syntax lives in `monitor.query`.
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import re
 import unicodedata
@@ -172,8 +173,11 @@ def _previous_key(run: str, previous: str) -> str:
     return "x"
 
 
+@functools.lru_cache(maxsize=16)
 def normalize(text: str) -> Normalized:
-    """Normalise `text` for matching; see the module docstring."""
+    """Normalise `text` for matching; see the module docstring. The last few answers are kept
+    (a `Normalized` is never changed): an article's title and text are normalised by the
+    watchlist's matcher, the pack's and `facts` alike."""
     tables = _get_tables()
     if text.isascii():
         text_ = text.translate(tables.ascii)

@@ -7,6 +7,7 @@ packs them for the store.
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import re
@@ -86,17 +87,24 @@ SCRIPTS = ((0x0250, "Latn"), (0x0370, ""), (0x0400, "Grek"), (0x0530, "Cyrl"), (
            (0x0780, "Arab"), (0x0900, ""), (0x0980, "Deva"))  # (first code point after it, script)
 
 
+SCRIPT_ENDS = tuple(end for end, _name in SCRIPTS)
+
+
 def script(words: Iterable[str]) -> str:
     """The script most of `words` are written in (by their first letters), "" if none."""
     counts: Counter[str] = Counter()
     for word in words:
-        code = ord(word[0])
-        counts[next((name for end, name in SCRIPTS if code < end), "")] += 1
+        at = bisect.bisect_right(SCRIPT_ENDS, ord(word[0]))  # the first block ending after it
+        counts[SCRIPTS[at][1] if at < len(SCRIPTS) else ""] += 1
     counts.pop("", None)
     return counts.most_common(1)[0][0] if counts else ""
 
 
+SENTENCE_MARKS = frozenset(".!?\n:\"“")  # one of these in the two characters before a word: it starts a sentence
 SUFFIXES = ("ings", "ing", "ers", "ied", "ies", "ed", "es", "er", "s")  # English endings folded: bombers, bombing -> bomb
+
+
+_stems: dict[str, str] = {}  # _stem's answers: an article's words are mostly words seen before
 
 
 def _stem(word: str) -> str:
@@ -123,12 +131,18 @@ def terms(title: str, text: str) -> tuple[tuple[str, float], ...]:
                 break
             word = found.group()
             folded = word.casefold()
-            gap = part[found.start() - 2:found.start()] if found.start() else ""
-            sentence_start = index == 0 or previous_end in ".!?\n" or any(mark in gap for mark in ".!?\n:\"“")
-            previous_end = part[found.end():found.end() + 1]
+            begin, end = found.span()
+            gap = part[begin - 2:begin] if begin else ""
+            sentence_start = index == 0 or previous_end in ".!?\n" or not SENTENCE_MARKS.isdisjoint(gap)
+            previous_end = part[end:end + 1]
             if folded in STOPWORDS or len(folded) < 2:
                 continue
             name = word[0].isupper() and not sentence_start and not word.isupper()
-            counts[_stem(folded)] += weight * (NAME_WEIGHT if name else 1.0)
+            stem = _stems.get(folded)
+            if stem is None:
+                if len(_stems) > 100_000:
+                    _stems.clear()
+                stem = _stems[folded] = _stem(folded)
+            counts[stem] += weight * (NAME_WEIGHT if name else 1.0)
     heaviest = counts.most_common(TERMS_KEPT)
     return tuple((word, round(1.0 + math.log(weight), 3)) for word, weight in heaviest)
