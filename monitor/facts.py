@@ -20,7 +20,10 @@ import re
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
-from re import _constants as re_constants, _parser as re_parser  # to read a pattern's first characters
+try:  # CPython's own pattern parser, to read the characters a pattern's matches begin with (`_lookahead`)
+    from re import _constants as re_constants, _parser as re_parser
+except ImportError:  # another Python: the patterns are searched as written (slower, the same matches)
+    re_constants = re_parser = None
 
 from monitor import text as textmod
 
@@ -153,7 +156,8 @@ class _Gate:
         return found, counts
 
 
-_CATEGORIES = {re_constants.CATEGORY_DIGIT: r"\d", re_constants.CATEGORY_WORD: r"\w", re_constants.CATEGORY_SPACE: r"\s"}
+_CATEGORIES = ({re_constants.CATEGORY_DIGIT: r"\d", re_constants.CATEGORY_WORD: r"\w", re_constants.CATEGORY_SPACE: r"\s"}
+               if re_constants else {})
 
 
 def _first(items) -> tuple[str | None, bool]:
@@ -195,7 +199,12 @@ def _lookahead(pattern: re.Pattern) -> re.Pattern:
     """`pattern` led by a lookahead for the characters its matches begin with: the same matches,
     found several times faster by `search` when it is an alternation of many words (the regular
     expression engine tries every branch at every position; the lookahead skips most of them)."""
-    found, empty = _first(re_parser.parse(pattern.pattern, pattern.flags).data)
+    if re_parser is None:
+        return pattern
+    try:
+        found, empty = _first(re_parser.parse(pattern.pattern, pattern.flags).data)
+    except Exception:  # noqa: BLE001 - a private parser that changed: the pattern as written is still right
+        return pattern
     if found is None or empty or pattern.flags & re.IGNORECASE:
         return pattern
     return re.compile(f"(?=[{found}])(?:{pattern.pattern})", pattern.flags)

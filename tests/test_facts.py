@@ -113,3 +113,14 @@ def test_event_corpus_accuracy():
     report = ", ".join(f"{field} {achieved[field]:.3f} (floor {FLOORS[field]})" for field in FLOORS)
     print(f"\nfacts on {len(files)} corpus texts: {report}")
     assert all(achieved[field] >= FLOORS[field] for field in FLOORS), report + "\n" + "\n".join(misses)
+
+
+def test_without_cpythons_pattern_parser_a_pattern_is_searched_as_written(monkeypatch):
+    import re
+
+    from monitor import facts
+
+    pattern = re.compile(r"\b(?:claimed|claims)\b")
+    assert facts._lookahead(pattern).pattern.startswith("(?=[")  # CPython: led by its first characters
+    monkeypatch.setattr(facts, "re_parser", None)
+    assert facts._lookahead(pattern) is pattern
