@@ -119,11 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     alerts = commands.add_parser("alerts", help="alert history: what was sent where, what waits, what died",
                                  description="List alerts from the outbox, newest first: status (pending, "
-                                             "held, sent, failed, dead, merged, uncorroborated), channel, rule, how "
-                                             "it went (alone, in a digest, in a flood summary), attempts and the last "
-                                             "error. Held alerts wait for a second outlet (a channel's min_outlets); "
-                                             "uncorroborated ones never got it within the story window; merged ones "
-                                             "belonged to a story found to be another. Failed alerts are those "
+                                             "held, sent, failed, dead, merged, uncorroborated, silenced), channel, "
+                                             "rule, how it went (alone, in a digest, in a flood summary), attempts "
+                                             "and the last error. Held alerts wait for a second outlet (a channel's "
+                                             "min_outlets) or for the end of its quiet hours; uncorroborated ones "
+                                             "never got a second outlet within the story window; merged ones "
+                                             "belonged to a story found to be another; silenced ones matched a "
+                                             "silence, or were follow-ups of an acknowledged story. Failed alerts are those "
                                              "a service refused for good 3 times (the channel's other alerts went "
                                              "on); dead ones were not delivered within 48 h while their channel kept "
                                              "failing; --retry-dead queues both again.")
@@ -132,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     shown = alerts.add_mutually_exclusive_group()
     shown.add_argument("--pending", action="store_true", help="only alerts not yet delivered")
     shown.add_argument("--held", action="store_true",
-                       help="only alerts held for corroboration (a channel's min_outlets), and those never corroborated")
+                       help="only alerts held (for corroboration or quiet hours), and those never corroborated")
     shown.add_argument("--dead", action="store_true", help="only dead alerts (not delivered within 48 h)")
     shown.add_argument("--failed", action="store_true",
                        help="only failed alerts (a service refused them for good, e.g. SMTP 5xx or HTTP 400, 3 times)")
