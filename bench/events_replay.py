@@ -122,33 +122,30 @@ def replay(docs: list[Doc], seed: int, *, features: dict | None = None) -> tuple
         if story is None:
             story, absorbed = events.assign(found, NOW)
             for verdict in absorbed:  # the report shows two open events to be one
-                events.merge(story, verdict.story)
-                merged[verdict.story] = story
-                for other, held in story_of.items():
-                    if held == verdict.story:
-                        story_of[other] = story
-                for gone, into in merged.items():
-                    if into == verdict.story:
-                        merged[gone] = story
+                _merge(events, story, verdict.story, story_of, merged)
         if story is None:
             next_story += 1
             story = next_story
         copies.add(story, signature, NOW, doc.title)
         events.add(story, found, NOW)
         for verdict in events.settle(story, NOW):  # the event, grown, shows another open one to be it
-            survivor, gone = min(story, verdict.story), max(story, verdict.story)
-            events.merge(survivor, gone)
-            merged[gone] = survivor
-            for other, held in story_of.items():
-                if held == gone:
-                    story_of[other] = survivor
-            for absorbed, into in merged.items():
-                if into == gone:
-                    merged[absorbed] = survivor
+            survivor = min(story, verdict.story)
+            _merge(events, survivor, max(story, verdict.story), story_of, merged)
             story = survivor
         assign_times.append(time.perf_counter() - started)
         story_of[doc.id] = story
     return story_of, {"read": read_times, "assign": assign_times}
+
+
+def _merge(events, survivor: int, gone: int, story_of: dict[str, int], merged: dict[int, int]) -> None:
+    """Story `gone` merges into `survivor`: in the index, in the texts' stories so far, and for
+    copies still found under the absorbed story's id."""
+    events.merge(survivor, gone)
+    merged[gone] = survivor
+    for held in (story_of, merged):
+        for key, story in held.items():
+            if story == gone:
+                held[key] = survivor
 
 
 def crowded(docs: list[Doc], open_events: int, seed: int = 7) -> dict:

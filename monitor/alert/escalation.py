@@ -11,22 +11,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Mapping
-from typing import Protocol
-
-from monitor.model import SEVERITIES, Ack, AlertMessage, ChannelSpec, PendingAlert
+from monitor.alert.outbox import Outbox
+from monitor.model import SEVERITIES, ChannelSpec, PendingAlert
 
 log = logging.getLogger("newsmon.delivery")
 LOOK_BACK = 24 * 3600.0  # alerts sent longer ago than their escalation time plus this are not escalated any more
-
-
-class Escalating(Protocol):
-    """What escalation needs from the state database."""
-
-    def unescalated(self, channel: str, sent_before: float, sent_after: float) -> list[PendingAlert]: ...
-
-    def escalate(self, alert_id: int, to: str, message: AlertMessage, now: float) -> bool: ...
-
-    def ack(self, story_id: int) -> Ack | None: ...
 
 
 def _accepts(target: ChannelSpec, alert: PendingAlert) -> bool:
@@ -36,7 +25,7 @@ def _accepts(target: ChannelSpec, alert: PendingAlert) -> bool:
     return target.rules is None or alert.rule in target.rules
 
 
-def escalate(outbox: Escalating, specs: Mapping[str, ChannelSpec], now: float) -> None:
+def escalate(outbox: Outbox, specs: Mapping[str, ChannelSpec], now: float) -> None:
     """Queue the escalations that are due, once each."""
     for name, spec in specs.items():
         target = specs.get(spec.escalate_to or "")

@@ -7,28 +7,15 @@ every round, so a held alert is judged at least every round."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
-from typing import Protocol
+from collections.abc import Mapping
 
-from monitor.model import PendingAlert
+from monitor.alert.outbox import Outbox
 
 log = logging.getLogger("newsmon.delivery")
 HOUR = 3600.0
 
 
-class Held(Protocol):
-    """What releasing needs from the state database."""
-
-    def held(self) -> list[PendingAlert]: ...
-
-    def independent_outlets(self, story_id: int) -> list[str]: ...
-
-    def release(self, alert_ids: Iterable[int], now: float) -> None: ...
-
-    def not_corroborated(self, alert_ids: Iterable[int], note: str) -> None: ...
-
-
-def release(outbox: Held, min_outlets: Mapping[str, int], now: float, window: float) -> None:
+def release(outbox: Outbox, min_outlets: Mapping[str, int], now: float, window: float) -> None:
     """Held alerts whose story enough outlets have now reported become pending (then a rule's
     `group_wait`, if any, still applies; their 48-hour deadline counts from now); those that
     waited the whole story `window` are recorded as not corroborated and never sent. A channel

@@ -1,6 +1,6 @@
-"""What delivering alerts needs from the state database: the narrow interface the drain, the
-holds, silences and escalation work against (the store satisfies it; `alert` and `store` are
-stages that never import each other)."""
+"""What delivering alerts needs from the state database: the one narrow interface the drain,
+the holds, silences and escalation all work against (the store satisfies it; `alert` and
+`store` are stages that never import each other)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from monitor.model import Ack, AlertMessage, AlertRow, ChannelState, PendingAler
 
 
 class Outbox(Protocol):
-    """What the drain needs from the state database."""
+    """What delivery needs from the state database."""
 
     def pending_channels(self) -> list[str]: ...
 

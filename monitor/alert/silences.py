@@ -16,36 +16,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from typing import Protocol
 
 from monitor import times
 from monitor.alert import message as messages
-from monitor.model import SEVERITIES, Ack, AlertMessage, PendingAlert, Silence
+from monitor.alert.outbox import Outbox
+from monitor.model import SEVERITIES, PendingAlert, Silence
 
 log = logging.getLogger("newsmon.delivery")
 NOTICE = "newsmon:silence"
-
-
-class Silenced(Protocol):
-    """What applying silences needs from the state database."""
-
-    def silences(self, *, active_at: float | None = None, ids: Iterable[int] | None = None) -> list[Silence]: ...
-
-    def pending_everywhere(self) -> list[PendingAlert]: ...
-
-    def silence_alerts(self, silenced: Iterable[tuple[int, int]]) -> None: ...
-
-    def quiet_alerts(self, alert_ids: Iterable[int], note: str) -> None: ...
-
-    def ended_silences(self, now: float) -> list[Silence]: ...
-
-    def end_silence(self, silence: Silence, now: float) -> int: ...
-
-    def merged_from(self, story_id: int) -> list[int]: ...
-
-    def ack(self, story_id: int) -> Ack | None: ...
-
-    def queue_notice(self, rule: str, channels: tuple[str, ...], message: AlertMessage, now: float) -> int: ...
 
 
 def matches(silence: Silence, alert: PendingAlert, stories: Iterable[int]) -> bool:
@@ -68,16 +46,17 @@ def _same_site(outlet: str, value: str) -> bool:
     return outlet == value or outlet.endswith("." + value)
 
 
-def apply(outbox: Silenced, quiet_after_ack: Mapping[str, bool], now: float) -> None:
+def apply(outbox: Outbox, quiet_after_ack: Mapping[str, bool], now: float) -> None:
     """Record as silenced the waiting alerts that a silence in force matches, and the follow-ups
     of acknowledged stories on channels with `quiet_after_ack`."""
     active = sorted(outbox.silences(active_at=now), key=lambda silence: silence.id)
     quiet_channels = {name for name, quiet in quiet_after_ack.items() if quiet}
+    by_story = any("story" in silence.matchers for silence in active)  # then stories merged into one count too
     silenced, quiet, stopped = [], [], []
     for alert in outbox.pending_everywhere():
         if alert.rule.startswith("newsmon:"):
             continue
-        stories = (alert.story_id, *outbox.merged_from(alert.story_id))
+        stories = (alert.story_id, *outbox.merged_from(alert.story_id)) if by_story else (alert.story_id,)
         found = next((silence for silence in active if matches(silence, alert, stories)), None)
         if found is not None:
             silenced.append((alert.id, found.id))
@@ -95,7 +74,7 @@ def apply(outbox: Silenced, quiet_after_ack: Mapping[str, bool], now: float) -> 
         outbox.quiet_alerts(stopped, "an escalation stopped: its story was acknowledged before it went out")
 
 
-def end(outbox: Silenced, admin: tuple[str, ...], now: float) -> None:
+def end(outbox: Outbox, admin: tuple[str, ...], now: float) -> None:
     """Handle the silences that have ended: resend what they held if asked to, and say so on the
     admin channels, once each."""
     for silence in outbox.ended_silences(now):

@@ -8,8 +8,8 @@ from collections.abc import Iterable
 
 from monitor.model import Ack, PendingAlert, Silence
 from monitor.store.base import StoreBase
+from monitor.store.outbox import DEAD_AFTER, _pending
 
-DEAD_AFTER = 48 * 3600.0  # as the outbox's: a resent alert has 48 h from its release
 
 
 class Silences(StoreBase):
@@ -77,13 +77,7 @@ class Silences(StoreBase):
 
     def pending_everywhere(self) -> list[PendingAlert]:
         """Every channel's waiting alerts, oldest first (for silences, which apply at send time)."""
-        from monitor.store.outbox import _pending
-
         return [_pending(row) for row in self.db.execute("SELECT * FROM alerts WHERE status = 'pending' ORDER BY id")]
-
-    def alert_seq(self, alert_id: int) -> int:
-        row = self.db.execute("SELECT seq FROM alerts WHERE id = ?", (alert_id,)).fetchone()
-        return row[0] if row else 0
 
     # ------------------------------------------------------------ acknowledgements
 
