@@ -218,14 +218,23 @@ class Daemon:
             return str(self.app.store_fault)
         return None
 
-    async def _watchdog(self, every: float) -> None:
-        """Ping systemd's watchdog while healthy; when not, stay silent so that systemd acts."""
+    async def _watchdog(self, every: float, systemd: bool) -> None:
+        """Ping systemd's watchdog (when it asked for one) and the `heartbeat_url` (if set, at
+        most once a minute) while healthy; when not, stay silent so that they act."""
+        beat = service.HeartbeatURL(self.app.config.settings.user_agent)
         while not self.stopping.is_set():
             problem = self.problem()
             if problem is None:
-                sd_notify("WATCHDOG=1", self.environ)
+                if systemd:
+                    sd_notify("WATCHDOG=1", self.environ)
+                url = self.app.config.settings.heartbeat_url  # a reload may change it
+                if url and beat.due(time.monotonic()):  # its own task: a slow server never delays systemd's ping
+                    ping = asyncio.create_task(beat.ping(url, time.monotonic()), name="newsmon-heartbeat-url")
+                    self.running.add(ping)
+                    ping.add_done_callback(self.running.discard)
             else:
-                log.error("unhealthy: not pinging the watchdog (%s)", problem)
+                log.error("unhealthy: not pinging the watchdog%s (%s)",
+                          " or heartbeat_url" if self.app.config.settings.heartbeat_url else "", problem)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), every)
 
@@ -302,9 +311,11 @@ class Daemon:
         self.running.add(heart)
         self.kick.set()  # alerts left from the last run go out first
         watchdog_usec = self.environ.get("WATCHDOG_USEC", "")
-        if watchdog_usec.isdigit() and self.environ.get("WATCHDOG_PID", str(os.getpid())) == str(os.getpid()):
-            pinger = asyncio.create_task(self._watchdog(int(watchdog_usec) / 2e6), name="newsmon-watchdog")
-            self.running.add(pinger)
+        systemd = watchdog_usec.isdigit() and self.environ.get("WATCHDOG_PID", str(os.getpid())) == str(os.getpid())
+        # the heartbeat_url is pinged on the watchdog's beat; with none, every TICK (at most once a minute)
+        pinger = asyncio.create_task(self._watchdog(int(watchdog_usec) / 2e6 if systemd else TICK, bool(systemd)),
+                                     name="newsmon-watchdog")
+        self.running.add(pinger)
         http = None
         if self.app.config.settings.http_listen:
             try:

@@ -34,6 +34,8 @@ class Metrics:
                                           "since start", registry=registry)
         self.store_faults = Counter("newsmon_store_faults", "Statements the state database refused, by fault "
                                     "(locked, read-only, full, corrupt, deleted, io)", ["kind"], registry=registry)
+        self.channel_failing = Gauge("newsmon_channel_failing_seconds", "How long a channel has been failing "
+                                     "(0: it delivers)", ["channel"], registry=registry)
         self.alerts_pending = Gauge("newsmon_alerts_pending", "Alerts waiting in the outbox", registry=registry)
         self.poll_seconds = Histogram("newsmon_poll_duration_seconds", "Wall time of one feed poll",
                                       buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120), registry=registry)

@@ -51,6 +51,7 @@ class ChannelSpec:
     escalate_after: float | None = None  # seconds: an alert unacknowledged this long after delivery...
     escalate_to: str | None = None  # ...goes once to this channel
     escalate_min_severity: str = "critical"  # only alerts at least this severe escalate
+    heartbeat: float | None = None  # seconds: a short "newsmon is watching N feeds" message this often
 
     @property
     def digest(self) -> bool:
@@ -302,3 +303,6 @@ class ChannelState:
     digest_since: float | None = None
     fold_until: float | None = None
     window_start: float | None = None
+    failing_since: float | None = None  # when its current run of failures began
+    failing_notice: float | None = None  # when newsmon said so on the admin channels (a recovery notice follows)
+    heartbeat_at: float | None = None  # its last heartbeat (or when newsmon first saw it)

@@ -393,7 +393,8 @@ async def deliver(app: App, *, ignore_backoff: bool = False, stop: asyncio.Event
         outcome = await alert.drain(app.store, app.channels, clock=app.clock, metrics=app.metrics, lock=app.outbox_lock,
                                     warned=app.warned, ignore_backoff=ignore_backoff, stop=stop,
                                     unrecorded=app.unrecorded, window=app.config.settings.story_window,
-                                    admin=app.router.admin)
+                                    admin=app.router.admin, feeds=len(app.config.feeds),
+                                    failing_after=app.config.settings.failing_alert_after)
     except StoreFault as fault:  # nothing more is sent until the store can record it
         if fault.kind == "locked":  # another process's write: the next round tries again (the heartbeat says a long one)
             log.debug("outbox round put off: %s", fault)

@@ -74,3 +74,54 @@ async def serve_http(listen: str, metrics: Callable[[], bytes], problem: Callabl
                     "this machine can read them (feed URLs, rule and channel names); use 127.0.0.1 and a reverse "
                     "proxy, or a firewall", listen)
     return runner
+
+
+class HeartbeatURL:
+    """The `[newsmon] heartbeat_url`, a dead man's switch such as healthchecks.io: an HTTP GET
+    while newsmon is healthy (the daemon, whenever it pings systemd's watchdog, at most once a
+    minute; `run --once`, at the end of a cycle where no channel failed). Whoever watches it
+    hears nothing when newsmon stops, hangs or cannot deliver. A failed ping is said once
+    (WARNING) until one succeeds again. Only the URL's host is ever logged: its path is often
+    the secret."""
+
+    GAP = 60.0  # seconds between pings at most once
+    TIMEOUT = 10.0
+
+    def __init__(self, user_agent: str):
+        self.user_agent = user_agent
+        self.last = float("-inf")
+        self.failing: str | None = None
+        self.busy = False
+
+    def due(self, now: float) -> bool:
+        return not self.busy and now - self.last >= self.GAP
+
+    async def ping(self, url: str, now: float) -> bool:
+        """GET `url`; True when it answered 2xx."""
+        import aiohttp
+        from urllib.parse import urlsplit
+
+        self.busy, self.last = True, now
+        host = urlsplit(url).hostname or "?"
+        try:
+            timeout = aiohttp.ClientTimeout(total=self.TIMEOUT)
+            async with aiohttp.ClientSession(timeout=timeout, headers={"User-Agent": self.user_agent}) as session:
+                async with session.get(url, allow_redirects=True) as response:
+                    await response.read()
+                    problem = None if 200 <= response.status < 300 else f"HTTP {response.status}"
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as error:
+            problem = type(error).__name__ if isinstance(error, TimeoutError) else str(error) or type(error).__name__
+            problem = problem.replace(url, host)
+        finally:
+            self.busy = False
+        if problem is None:
+            if self.failing is not None:
+                log.info("heartbeat_url answers again host=%s", host)
+            self.failing = None
+            log.debug("heartbeat_url pinged host=%s", host)
+            return True
+        if self.failing != problem:
+            log.warning("heartbeat_url ping failed host=%s error=%s (whoever watches it will think newsmon is down; "
+                        "tried again within a minute)", host, problem)
+        self.failing = problem
+        return False

@@ -16,7 +16,7 @@ from pathlib import Path
 from conftest import run_newsmon
 from fixtures import page, write_config
 
-from monitor import cli
+from monitor import cli, store
 
 DATA = Path(__file__).parent / "data" / "event_reports.toml"
 SERVED = ("bannu-police-station", "lakki-checkpost")
@@ -122,5 +122,5 @@ def test_stories_of_an_older_newsmon_become_events_without_alerting_again(tmp_pa
     assert "event features read again for 2 articles" in result.stderr
     assert len(web.json_posts("/hook")) == 2  # the new report joined the old story: nothing sent again
     with sqlite3.connect(database) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 11
+        assert db.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION
         assert db.execute("SELECT COUNT(DISTINCT story_id), COUNT(*), COUNT(features) FROM articles").fetchone() == (2, 3, 3)

@@ -30,7 +30,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from monitor import schedule, times
-from monitor.alert import escalation, formats, holds, message as messages, silences
+from monitor.alert import escalation, formats, health, holds, message as messages, silences
 from monitor.alert.channel import Channel, thread_id
 from monitor.alert.outbox import Outbox
 from monitor.errors import StoreError
@@ -81,6 +81,7 @@ class _Round:
     every_attempt: bool = False  # backoff ignored (run --once): the next try is the next run
     sent: int = 0
     failed: int = 0
+    failing: set[str] = dataclasses.field(default_factory=set)  # channels that failed in this round
 
     def record(self, mark: Mark) -> int:
         """Record an outcome (see `Mark`); returns how many alerts became sent. A store fault
@@ -95,7 +96,8 @@ class _Round:
 async def drain(outbox: Outbox, channels: Mapping[str, Channel], *, clock: Callable[[], float], metrics: Metrics,
                 lock: asyncio.Lock, warned: set[tuple[str, str]], ignore_backoff: bool = False,
                 stop: asyncio.Event | None = None, unrecorded: list[Mark] | None = None,
-                window: float = 72 * HOUR, admin: tuple[str, ...] = ()) -> tuple[int, int]:
+                window: float = 72 * HOUR, admin: tuple[str, ...] = (), feeds: int = 0,
+                failing_after: float = HOUR) -> tuple[int, int]:
     """Deliver what is due, per channel; returns (alerts sent, failed attempts). Drains never
     run at the same time (they take `lock`, one per running newsmon). `ignore_backoff` (run
     --once) tries every channel now, whatever its backoff. With `stop`, no new delivery starts
@@ -105,7 +107,9 @@ async def drain(outbox: Outbox, channels: Mapping[str, Channel], *, clock: Calla
     outcome after: a store that cannot write stops the drain (StoreError, for the caller to
     say) instead of sending again what it could not mark. Outcomes it could not record wait in
     `unrecorded` (one list per running newsmon) and are recorded first next time. Alerts held
-    for corroboration are released first (`window`: how long they may wait, the story window)."""
+    for corroboration are released first (`window`: how long they may wait, the story window).
+    A channel failing longer than `failing_after` is said on the `admin` channels, and when it
+    recovers; heartbeats say how many `feeds` newsmon watches (`monitor.alert.health`)."""
     async with lock:
         run = _Round(outbox, clock, metrics, unrecorded if unrecorded is not None else [], every_attempt=ignore_backoff)
         while run.unrecorded:  # outcomes a store fault kept out: recorded first, never sent again
@@ -122,28 +126,47 @@ async def drain(outbox: Outbox, channels: Mapping[str, Channel], *, clock: Calla
         holds.release(outbox, {name: channel.spec.min_outlets for name, channel in channels.items()}, clock(), window)
         escalation.escalate(outbox, {name: channel.spec for name, channel in channels.items()}, clock())
         _expire(run, [name for name, channel in channels.items() if channel.configured])
-        for name in outbox.pending_channels():
-            if stop is not None and stop.is_set():
-                break
-            channel = channels.get(name)
-            if channel is None or not channel.targets:
-                if ("channel", name) not in warned:
-                    warned.add(("channel", name))
-                    log.warning("alerts waiting for a channel that is not configured channel=%s (kept; they become "
-                                "dead 48 h after they were queued)", name)
-                continue
-            state = outbox.channel_state(name)
-            if not ignore_backoff and state.retry_at and clock() < state.retry_at:
-                continue
-            if channel.spec.quiet_hours and await _quiet(run, channel, state):
-                continue
-            if channel.spec.digest:
-                await _digest(run, channel, state)
-            elif channel.spec.max_per_hour:
-                await _flood_controlled(run, channel, state, stop)
-            else:
-                await _singles(run, channel, state, stop)
+        await _deliver(run, channels, outbox.pending_channels(), warned, stop)
+        # judged after this round's attempts (a channel failing is one whose last attempt failed);
+        # what that queues goes now, on the channels that did not fail in this round
+        if again := _health(run, channels, admin, feeds, failing_after) - run.failing:
+            await _deliver(run, channels, sorted(again), warned, stop)
         return run.sent, run.failed
+
+
+def _health(run: _Round, channels: Mapping[str, Channel], admin: tuple[str, ...], feeds: int, after: float) -> set[str]:
+    """Failing and recovered channels said, heartbeats queued; returns the channels that got a notice."""
+    configured = {name: channel.spec for name, channel in channels.items() if channel.configured}
+    states = {name: run.outbox.channel_state(name) for name in configured}
+    return (health.failing(run.outbox, states, admin, after, run.clock(), run.metrics.channel_failing)
+            | health.heartbeats(run.outbox, configured, states, feeds, run.clock()))
+
+
+async def _deliver(run: _Round, channels: Mapping[str, Channel], names: list[str], warned: set[tuple[str, str]],
+                   stop: asyncio.Event | None) -> None:
+    """One pass over the channels with alerts waiting, each as its kind says."""
+    outbox, clock, ignore_backoff = run.outbox, run.clock, run.every_attempt
+    for name in names:
+        if stop is not None and stop.is_set():
+            break
+        channel = channels.get(name)
+        if channel is None or not channel.targets:
+            if ("channel", name) not in warned:
+                warned.add(("channel", name))
+                log.warning("alerts waiting for a channel that is not configured channel=%s (kept; they become "
+                            "dead 48 h after they were queued)", name)
+            continue
+        state = outbox.channel_state(name)
+        if not ignore_backoff and state.retry_at and clock() < state.retry_at:
+            continue
+        if channel.spec.quiet_hours and await _quiet(run, channel, state):
+            continue
+        if channel.spec.digest:
+            await _digest(run, channel, state)
+        elif channel.spec.max_per_hour:
+            await _flood_controlled(run, channel, state, stop)
+        else:
+            await _singles(run, channel, state, stop)
 
 
 def _with_outlets(run: _Round, alert: PendingAlert):
@@ -283,14 +306,38 @@ async def _quiet(run: _Round, channel: Channel, state: ChannelState) -> bool:
     until = schedule.quiet_until(spec.quiet_hours, spec.timezone, now)
     if until is None:
         return False
-    floor = SEVERITIES.index(spec.quiet_min_severity)
-    quiet = [alert for alert in run.outbox.pending(channel.name, now, limit=None)
-             if not alert.message.escalation and SEVERITIES.index(alert.message.severity) < floor]
+    quiet = [alert for alert in run.outbox.pending(channel.name, now, limit=None) if quiet_hold(spec, alert.message, now)]
     if quiet:
         local = datetime.fromtimestamp(until, ZoneInfo(spec.timezone))
         run.outbox.hold_quiet([alert.id for alert in quiet], until, f"quiet hours until {local:%Y-%m-%d %H:%M %Z}")
         log.info("alerts held for quiet hours channel=%s alerts=%d until=%s", channel.name, len(quiet), times.iso(until))
     return spec.digest  # a digest due inside quiet hours goes at their end
+
+
+def quiet_hold(spec: ChannelSpec, message, now: float) -> float | None:
+    """Until when the channel's quiet hours hold this alert at `now` (None: it goes): those
+    below `quiet_min_severity`, and newsmon's notices; never an escalation."""
+    if not spec.quiet_hours or message.escalation:
+        return None
+    if SEVERITIES.index(message.severity) >= SEVERITIES.index(spec.quiet_min_severity):
+        return None
+    return schedule.quiet_until(spec.quiet_hours, spec.timezone, now)
+
+
+def folds_until(outbox, spec: ChannelSpec, state: ChannelState, now: float) -> float | None:
+    """Whether flood control would fold an alert queued now into a summary, and until when
+    (None: it goes alone): the channel is folding already, or the alerts sent alone in the
+    sliding hour and those waiting ahead of it use up `max_per_hour`."""
+    limit = spec.max_per_hour or 0
+    if state.fold_until is not None and now < state.fold_until:
+        return state.fold_until
+    start = now if state.fold_until is not None else state.window_start  # a summary due now restarts the count
+    count, earliest = outbox.sends_since(spec.name, max(now - HOUR, start or 0.0))
+    ahead = [row for row in outbox.pending(spec.name, now, limit=None)
+             if state.fold_until is None or row.created >= state.fold_until]
+    if count + len(ahead) < limit:
+        return None
+    return (earliest if count else now) + HOUR
 
 
 async def _digest(run: _Round, channel: Channel, state: ChannelState) -> None:
@@ -365,8 +412,11 @@ def _failed(run: _Round, channel: Channel, state: ChannelState, problem: str) ->
     """The channel backs off as a whole. Said once (WARNING) per new problem; repeats at DEBUG."""
     failures = state.failures + 1
     delay = retry_delay(failures)
-    run.outbox.set_channel_state(channel.name, failures=failures, retry_at=run.clock() + delay, last_error=problem)
+    since = state.failing_since if state.failures and state.failing_since else run.clock()
+    run.outbox.set_channel_state(channel.name, failures=failures, retry_at=run.clock() + delay, last_error=problem,
+                                 failing_since=since)
     run.failed += 1
+    run.failing.add(channel.name)
     run.metrics.alerts_failed.labels(channel.name).inc()
     retry = "retry at the next run" if run.every_attempt else f"retry in {delay:.0f}s"
     if state.last_error != problem:

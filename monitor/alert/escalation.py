@@ -18,7 +18,7 @@ log = logging.getLogger("newsmon.delivery")
 LOOK_BACK = 24 * 3600.0  # alerts sent longer ago than their escalation time plus this are not escalated any more
 
 
-def _accepts(target: ChannelSpec, alert: PendingAlert) -> bool:
+def accepts(target: ChannelSpec, alert: PendingAlert) -> bool:
     """The target channel's own filters (its min_severity and rules)."""
     if SEVERITIES.index(alert.message.severity) < SEVERITIES.index(target.min_severity):
         return False
@@ -35,7 +35,7 @@ def escalate(outbox: Outbox, specs: Mapping[str, ChannelSpec], now: float) -> No
         for alert in outbox.unescalated(name, now - spec.escalate_after, now - spec.escalate_after - LOOK_BACK):
             if (alert.rule.startswith("newsmon:") or alert.message.escalation
                     or SEVERITIES.index(alert.message.severity) < SEVERITIES.index(spec.escalate_min_severity)
-                    or not _accepts(target, alert) or outbox.ack(alert.story_id) is not None):
+                    or not accepts(target, alert) or outbox.ack(alert.story_id) is not None):
                 continue
             message = dataclasses.replace(alert.message, escalation=f"not acknowledged within {minutes} on {name}")
             if outbox.escalate(alert.id, target.name, message, now):

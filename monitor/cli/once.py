@@ -47,6 +47,7 @@ async def run(loaded: config.Config, *, summary: bool = False) -> int:
         results = await pipeline.cycle(running, progress=progress)
         sent, pending = running.store.sent_since(since), running.store.alert_counts().get("pending", 0)
         rows = {row.url: row for row in running.store.feeds()}
+        channels_failing = [channel.name for channel in loaded.channels if running.store.channel_state(channel.name).failures]
     finally:
         await running.close()
     enabled = [feed for feed in loaded.feeds if feed.url in rows and rows[feed.url].status != "disabled"]
@@ -60,7 +61,16 @@ async def run(loaded: config.Config, *, summary: bool = False) -> int:
     if summary:
         for line in summary_lines(loaded, polled, held, failing, rows, new, silent, too_old, sent, pending):
             print(line)
-    return EXIT_FAILED if enabled and len(failing) == len(enabled) else EXIT_OK
+    code = EXIT_FAILED if enabled and len(failing) == len(enabled) else EXIT_OK
+    if loaded.settings.heartbeat_url:  # proof of a good cycle: no channel failing, not every feed failing
+        if code == EXIT_OK and not channels_failing:
+            from monitor import service
+
+            await service.HeartbeatURL(loaded.settings.user_agent).ping(loaded.settings.heartbeat_url, time.monotonic())
+        else:
+            log.warning("heartbeat_url not pinged: %s", f"channel {', '.join(channels_failing)} failing"
+                        if channels_failing else "every feed is failing")
+    return code
 
 
 def summary_lines(loaded: config.Config, polled, held, failing, rows, new: int, silent: int, too_old: int,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from monitor import __version__, shown
+from monitor import __version__, shown, urls
 from monitor.config import channels as channels_module, watchlist
 from monitor.config.files import NotReadable, read_regular_file
 from monitor.config.secrets import Secrets
@@ -58,6 +58,8 @@ class Settings:
     admin_channels: tuple[str, ...] | None = None  # None: every channel
     stop_grace: float = 10.0
     http_listen: str | None = None  # "127.0.0.1:9464": serve /metrics and /healthz
+    failing_alert_after: float = 3600.0  # a channel failing this long: one notice on the admin channels
+    heartbeat_url: str | None = None  # fetched (GET) while healthy: a dead man's switch such as healthchecks.io
 
     @property
     def database(self) -> Path:
@@ -341,6 +343,12 @@ def _settings(reader: _Reader, raw: dict, base: Path, environ: Mapping[str, str]
                 values["http_listen"] = listen
     if "default_channels" in raw:
         values["default_channels"] = raw["default_channels"]
+    if "heartbeat_url" in raw:  # may hold a secret: ${VAR} like a channel URL, never repeated in a message
+        expanded = reader.expand(raw["heartbeat_url"].strip(), "newsmon.heartbeat_url")
+        values["heartbeat_url"] = expanded if expanded and urls.web_url(expanded) else None
+        if expanded and not values["heartbeat_url"]:
+            reader.problem("newsmon.heartbeat_url", "expected an http:// or https:// URL (such as a healthchecks.io "
+                                                    "ping URL; not shown here: it may hold a secret)")
     return Settings(state_dir=state_dir, **values)
 
 

@@ -22,8 +22,10 @@ from monitor.config.schema import (Invalid, describe, look_alike_problem, name_p
 
 MAX_URLS_FILE_SIZE = 1000 * 1000
 KEYS = ("urls", "urls_file", "min_severity", "rules", "title", "body", "digest", "timezone", "max_per_hour", "min_outlets",
-        "quiet_after_ack", "quiet_hours", "quiet_min_severity", "escalate_after", "escalate_to", "escalate_min_severity")
+        "quiet_after_ack", "quiet_hours", "quiet_min_severity", "escalate_after", "escalate_to", "escalate_min_severity",
+        "heartbeat")
 MIN_DIGEST = 60.0
+MIN_HEARTBEAT = 300.0
 
 
 class Reader(Protocol):
@@ -70,7 +72,8 @@ def _channel(reader: Reader, name: str, table: Any, base: Path) -> ChannelSpec |
     for key, check in (("min_severity", _severity), ("rules", _names), ("title", _template), ("body", _template),
                        ("timezone", _timezone), ("max_per_hour", _positive), ("min_outlets", _positive),
                        ("quiet_after_ack", _boolean), ("quiet_hours", _windows), ("quiet_min_severity", _severity),
-                       ("escalate_after", _duration), ("escalate_to", _name), ("escalate_min_severity", _severity)):
+                       ("escalate_after", _duration), ("escalate_to", _name), ("escalate_min_severity", _severity),
+                       ("heartbeat", _heartbeat)):
         if key in table:
             try:
                 values[key] = check(table[key])
@@ -185,6 +188,13 @@ def _duration(value: Any) -> float:
     if not isinstance(value, str):
         raise Invalid(f"expected a duration such as \"15m\", got {describe(value)}")
     return parse_duration(value)
+
+
+def _heartbeat(value: Any) -> float:
+    seconds = _duration(value)
+    if seconds < MIN_HEARTBEAT:
+        raise Invalid(f"a heartbeat more often than every {MIN_HEARTBEAT / 60:g} minutes is noise, got {value!r}")
+    return seconds
 
 
 def _name(value: Any) -> str:

@@ -206,6 +206,8 @@ NEWSMON_KEYS: dict[str, Callable[[Any], Any]] = {
     "alert_max_age": parse_duration,
     "admin_channels": string_list,
     "stop_grace": parse_duration,
+    "failing_alert_after": parse_duration,
+    "heartbeat_url": nonempty_string,  # ${VAR} expanded, then checked, by config._settings
     "http": lambda value: value,  # a table, checked by config._settings
 }
 HTTP_KEYS: dict[str, Callable[[Any], Any]] = {"listen": nonempty_string}

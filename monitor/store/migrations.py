@@ -244,6 +244,13 @@ MIGRATIONS: list[str] = [
         note TEXT
     );
     """,
+    # 11 -> 12: proving the path. When a channel began failing and when its failing notice went
+    # (a recovery notice follows it), and when it last sent its heartbeat.
+    """
+    ALTER TABLE channels ADD COLUMN failing_since REAL;  -- the first failure of the current run of them
+    ALTER TABLE channels ADD COLUMN failing_notice REAL; -- when newsmon said it was failing (NULL: not said)
+    ALTER TABLE channels ADD COLUMN heartbeat_at REAL;   -- its last heartbeat (or when newsmon first saw it)
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

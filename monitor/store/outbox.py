@@ -12,7 +12,8 @@ from monitor.store.rows import AlertRow, ChannelState, _dump, _load
 DEAD_AFTER = 48 * 3600.0  # an alert still unsent this long after it was queued is dead
 DEAD_MIN_FAILURES = 3  # ... and only while its channel's attempts keep failing
 REFUSAL_WAIT = 60.0  # seconds before trying a refused alert again, times its refusals so far
-STATE_FIELDS = ("failures", "retry_at", "last_error", "digest_since", "fold_until", "window_start")
+STATE_FIELDS = ("failures", "retry_at", "last_error", "digest_since", "fold_until", "window_start", "failing_since",
+                "failing_notice", "heartbeat_at")
 
 
 class Outbox(StoreBase):
@@ -182,7 +183,7 @@ class Outbox(StoreBase):
                            {moved('expires', f' - {DEAD_AFTER}')} WHERE status IN ('pending', 'sending', 'held')""",
                        (delta, since))
             db.execute(f"""UPDATE channels SET {moved('retry_at')}, {moved('fold_until')}, {moved('window_start')},
-                           {moved('digest_since')}""", (delta, since))
+                           {moved('digest_since')}, {moved('failing_since')}, {moved('heartbeat_at')}""", (delta, since))
             db.execute(f"UPDATE feeds SET {moved('next_poll')} WHERE next_poll IS NOT NULL", (delta, since))
 
     def hold(self, channel: str, until: float) -> None:
@@ -253,6 +254,12 @@ class Outbox(StoreBase):
     def sent_since(self, since: float) -> int:
         """How many alerts were sent (alone, in a digest or a summary) at or after `since`."""
         return self.db.execute("SELECT COUNT(*) FROM alerts WHERE status = 'sent' AND sent >= ?", (since,)).fetchone()[0]
+
+    def alerted_since(self, since: float) -> int:
+        """How many alerts (of a rule about a story, however many channels took it; not newsmon's
+        own notices) were sent at or after `since`."""
+        return self.db.execute("SELECT COUNT(*) FROM (SELECT DISTINCT rule, story_id, seq FROM alerts WHERE status = 'sent' "
+                               "AND sent >= ? AND rule NOT LIKE 'newsmon:%')", (since,)).fetchone()[0]
 
     def alert_counts(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT status, COUNT(*) FROM alerts GROUP BY status").fetchall())

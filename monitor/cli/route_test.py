@@ -1,0 +1,97 @@
+"""`newsmon route-test`: where an alert of a rule would go, per channel, and what would happen to
+it there and why, judged against the configuration and the state database as they stand (its
+silences, acknowledgements, flood counts, failing channels), at a time of your choice. It
+touches no state and sends nothing (`monitor.alert.explain` judges)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from monitor import times
+from monitor.cli.common import EXIT_OK, EXIT_USAGE, read_config
+from monitor.model import SEVERITIES
+
+
+def add_parser(commands) -> None:
+    test = commands.add_parser(
+        "route-test", help="show where a rule's alert would go and what would happen to it, and why",
+        description="For an alert of RULE (at its severity, or --severity), print per channel what would happen "
+                    "and why: sent now; not routed (the channel's filters); silenced by a silence; waiting for a "
+                    "second outlet (min_outlets); held for quiet hours until when; held back while the channel "
+                    "fails; after the rule's group_wait; folded by flood control; into the next digest; and "
+                    "whether it would escalate. Judged at --at (default: now) against the state as it stands; "
+                    "with --story, as a new report of that story. Sends nothing, changes nothing.")
+    test.add_argument("--rule", required=True, metavar="R", help="the rule whose alert to follow")
+    test.add_argument("--severity", choices=SEVERITIES, help="as if the rule had this severity")
+    test.add_argument("--at", metavar="TIME", help="judge at this time, e.g. 2026-12-05T03:00+05:00 (ISO 8601; "
+                                                   "without an offset: UTC; default: now)")
+    test.add_argument("--story", type=int, metavar="N", help="as a new report of this story (see 'newsmon stories')")
+    test.add_argument("--json", action="store_true", help="one JSON document, for scripts")
+    test.set_defaults(handler=cmd_route_test)
+
+
+def _moment(text: str | None) -> float | None:
+    if text is None:
+        return time.time()
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+
+
+@contextlib.contextmanager
+def _state(directory: Path):
+    """The state database, read as it stands; an empty one when newsmon has never run."""
+    from monitor import store
+
+    if (directory / "newsmon.db").exists():
+        with store.open_existing(directory) as opened:
+            yield opened
+        return
+    with tempfile.TemporaryDirectory(prefix="newsmon-route-test-") as empty, store.open_store(Path(empty)) as opened:
+        yield opened
+
+
+def cmd_route_test(args: argparse.Namespace) -> int:
+    from monitor.alert import explain
+
+    loaded = read_config(args)
+    rule = next((rule for rule in loaded.rules if rule.name == args.rule), None)
+    if rule is None:
+        from monitor.config.schema import suggest
+
+        print(f"newsmon: no rule named {args.rule!r}{suggest(args.rule, [r.name for r in loaded.rules])}", file=sys.stderr)
+        return EXIT_USAGE
+    at = _moment(args.at)
+    if at is None:
+        print(f"newsmon: --at {args.at!r} is not a time such as 2026-12-05T03:00+05:00", file=sys.stderr)
+        return EXIT_USAGE
+    if args.severity:
+        rule = dataclasses.replace(rule, severity=args.severity)
+    with _state(loaded.settings.state_dir) as state:
+        if args.story is not None and not state.story_exists(args.story):
+            print(f"newsmon: no story {args.story} in {state.path} ('newsmon stories' lists them)", file=sys.stderr)
+            return EXIT_USAGE
+        verdicts = explain.explain(rule, loaded.channels, loaded.settings.default_channels, state, at, args.story)
+    if args.json:
+        print(json.dumps({"rule": rule.name, "severity": rule.severity, "at": times.iso(at), "story": args.story,
+                          "channels": [{"channel": v.channel, "outcome": v.outcome, "why": v.why,
+                                        "until": times.iso(v.until), "escalates": v.escalates or None}
+                                       for v in verdicts]}, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    about = f"story {args.story}" if args.story is not None else "a new story"
+    print(f"route-test: an alert of rule {rule.name} (severity {rule.severity}) about {about}, at {times.shown(at)}")
+    for verdict in verdicts:
+        print(f"  {verdict.line()}")
+    if not verdicts:
+        print("  no channels are configured: alerts go nowhere")
+    return EXIT_OK
