@@ -271,13 +271,12 @@ class EventIndex:
     def candidates(self, found: Features) -> list[Event]:
         """The open events that share the most keys with `found` (its heaviest words, entities
         and places); keys that many events hold find none."""
-        shared: dict[int, int] = {}
-        get = shared.get
+        shared: Counter[int] = Counter()
+        count, by_key = shared.update, self.by_key
         for key in _keys(found):
-            holders = self.by_key.get(key)
+            holders = by_key.get(key)
             if holders and len(holders) <= COMMON_KEY:
-                for story in holders:
-                    shared[story] = get(story, 0) + 1
+                count(holders)  # in C, in the same order as one by one
         best = heapq.nlargest(CANDIDATES, shared.items(), key=lambda item: item[1]) if len(shared) > CANDIDATES \
             else sorted(shared.items(), key=lambda item: -item[1])
         return [self.events[story] for story, _count in best]
@@ -297,10 +296,11 @@ class EventIndex:
     def add(self, story: int, found: Features, seen: float) -> None:
         """Count `found` as a report of the event of `story` (opening it if new)."""
         self.documents += 1
+        df, logdf, log = self.df, self.logdf, math.log
         for word, _weight in found.terms:
             key = hash(word)
-            self.df[key] += 1
-            self.logdf[key] = math.log(self.df[key] + 1)
+            count = df[key] = df.get(key, 0) + 1
+            logdf[key] = log(count + 1)
         event = self.events.get(story)
         if event is None:
             event = self.events[story] = Event(story)
