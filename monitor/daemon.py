@@ -202,8 +202,26 @@ class Daemon:
 
     async def _serve_http(self, listen: str):
         """/metrics (Prometheus) and /healthz (200 while healthy, else 503 with why) on `listen`."""
-        return await service.serve_http(listen, lambda: self.app.metrics.render(
-            lambda: self.app.store.alert_counts().get("pending", 0)), self.problem)
+        return await service.serve_http(listen, lambda: self.app.metrics.render(self._sample), self.problem)
+
+    def _sample(self, metrics) -> None:
+        """The gauges read from the state database at each scrape: alerts waiting and held,
+        silences in force, critical alerts nobody has acknowledged."""
+        store, now = self.app.store, time.time()
+        try:
+            self._gauges(store, metrics, now)
+        except StoreFault as fault:  # the scrape shows the counters; the fault is the heartbeat's to say
+            log.debug("metrics: cannot read the state database: %s", fault)
+
+    def _gauges(self, store, metrics, now: float) -> None:
+        metrics.alerts_pending.set(store.alert_counts().get("pending", 0))
+        held = {"quiet_hours": 0, "min_outlets": 0}
+        for _channel, why, count, _until, _oldest in store.held_summary():
+            held["quiet_hours" if (why or "").startswith("quiet hours") else "min_outlets"] += count
+        for reason, count in held.items():
+            metrics.alerts_held.labels(reason).set(count)
+        metrics.silences_active.set(len(store.silences(active_at=now)))
+        metrics.unacknowledged_critical.set(len(store.unacknowledged(now - self.app.config.settings.story_window)))
 
     def healthy(self) -> bool:
         """The scheduler ticked recently and the store takes writes (its last write, the

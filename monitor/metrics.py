@@ -36,6 +36,11 @@ class Metrics:
                                     "(locked, read-only, full, corrupt, deleted, io)", ["kind"], registry=registry)
         self.channel_failing = Gauge("newsmon_channel_failing_seconds", "How long a channel has been failing "
                                      "(0: it delivers)", ["channel"], registry=registry)
+        self.alerts_held = Gauge("newsmon_alerts_held", "Alerts held, by why (quiet_hours, min_outlets)", ["reason"],
+                                 registry=registry)
+        self.silences_active = Gauge("newsmon_silences_active", "Silences in force", registry=registry)
+        self.unacknowledged_critical = Gauge("newsmon_unacknowledged_critical", "Stories with a critical alert sent "
+                                             "within the story window that nobody has acknowledged", registry=registry)
         self.alerts_pending = Gauge("newsmon_alerts_pending", "Alerts waiting in the outbox", registry=registry)
         self.poll_seconds = Histogram("newsmon_poll_duration_seconds", "Wall time of one feed poll",
                                       buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120), registry=registry)
@@ -44,7 +49,8 @@ class Metrics:
         self.last_cycle = Gauge("newsmon_last_scheduler_tick_timestamp_seconds", "When the scheduler last ticked",
                                 registry=registry)
 
-    def render(self, pending: Callable[[], int] | None = None) -> bytes:
-        if pending is not None:
-            self.alerts_pending.set(pending())
+    def render(self, sample: Callable[[Metrics], None] | None = None) -> bytes:
+        """The exposition text; `sample` first sets the gauges read from the state database."""
+        if sample is not None:
+            sample(self)
         return generate_latest(self.registry)

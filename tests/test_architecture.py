@@ -16,7 +16,7 @@ def test_imports_follow_the_layers():
 
 
 def test_every_command_has_help():
-    for command in ([], ["run"], ["check"], ["demo"], ["status"], ["alerts"]):
+    for command in ([], ["run"], ["check"], ["demo"], ["status"], ["alerts"], ["route-test"]):
         result = subprocess.run([sys.executable, "-m", "monitor", *command, "--help"], cwd=ROOT,
                                 capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, result.stderr

@@ -51,6 +51,9 @@ def test_quiet_hours_hold_what_is_not_critical_and_hand_it_over_in_one_summary(t
     assert titles(web, "/ops") == ["[ttp-activity] Critical: attack on the consulate"]  # at once
     held = run_newsmon("--config", str(path), "alerts", "--held").stdout
     assert "quiet hours until 2026-12-06 07:00 PKT" in held
+    status = run_newsmon("--config", str(path), "status").stdout
+    assert "held on ops: 1 (quiet hours until 2026-12-06 07:00 PKT) until 2026-12-06 02:00 UTC" in status, status
+    assert "unacknowledged critical: 1" in status and "Critical: attack on the consulate" in status
 
     running.clock.advance(3 * HOUR)  # 02:00: newsmon restarts; nothing is lost
     harness.close_app(running)
@@ -114,6 +117,8 @@ def test_an_unacknowledged_critical_alert_escalates_once_and_an_acknowledged_one
     ({"escalate_to": "duty"}, "escalation needs both"),
     ({"escalate_after": "15m", "escalate_to": "nobody"}, "no channel named 'nobody'"),
     ({"escalate_after": "15m", "escalate_to": "ops"}, "cannot escalate to itself"),
+    ({"heartbeat": "1m"}, "at 'channels.ops.heartbeat': a heartbeat more often than every 5 minutes is noise"),
+    ({"heartbeat": 24}, "at 'channels.ops.heartbeat': expected a duration"),
 ])
 def test_quiet_hours_and_escalation_settings_are_checked(tmp_path, web, table, said):
     result = run_newsmon("--config", str(config(tmp_path, web, **{"quiet_hours": ["22:00-07:00"], **table})), "check")
@@ -124,3 +129,22 @@ def test_a_window_that_crosses_midnight_belongs_to_the_day_it_starts():
     friday = ("fri 22:00-07:00",)
     assert schedule.quiet_until(friday, "Asia/Karachi", at("2026-12-05T03:00")) == at("2026-12-05T07:00")  # Saturday
     assert schedule.quiet_until(friday, "Asia/Karachi", at("2026-12-06T03:00")) is None  # Sunday morning
+
+
+@pytest.mark.parametrize(("settings", "said"), [
+    ({"failing_alert_after": "soon"}, "at 'newsmon.failing_alert_after': bad duration 'soon'"),
+    ({"heartbeat_url": "ftp://hc.example/ping/0f6e"}, "at 'newsmon.heartbeat_url': expected an http:// or https:// URL"),
+    ({"heartbeat_url": "${NEWSMON_TEST_UNSET_PING}"}, "at 'newsmon.heartbeat_url': environment variable 'NEWSMON_TEST_UNSET_PING' is not set"),
+])
+def test_the_proof_of_life_settings_are_checked_with_their_path(tmp_path, web, settings, said):
+    base = web.base.replace("http://", "json://")
+    path = write_config(tmp_path, [], {"ops": [base + "/ops"]}, **settings)
+    result = run_newsmon("--config", str(path), "check")
+    assert result.returncode == 2 and said in result.stdout, result.stdout
+    assert "0f6e" not in result.stdout  # a ping URL's path is its secret
+
+
+def test_check_lists_a_channels_heartbeat(tmp_path, web):
+    path = config(tmp_path, web, heartbeat="24h")
+    result = run_newsmon("--config", str(path), "check")
+    assert result.returncode == 0 and "heartbeat every 24 h" in result.stdout, result.stdout

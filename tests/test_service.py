@@ -177,6 +177,9 @@ def test_metrics_and_healthz_reflect_a_real_cycle(tmp_path, web):
         assert 'newsmon_matches_total{rule="ttp-activity"} 2.0' in text
         assert "newsmon_alerts_pending 0.0" in text
         assert "newsmon_alert_latency_seconds_count 2.0" in text
+        assert 'newsmon_alerts_held{reason="quiet_hours"} 0.0' in text and "newsmon_silences_active 0.0" in text
+        assert "newsmon_unacknowledged_critical 0.0" in text  # the rules are 'medium'
+        assert 'newsmon_channel_failing_seconds{channel="hook"} 0.0' in text
         assert fetch("/healthz") == (200, "ok\n")
     finally:
         code, stderr = stop(process)

@@ -48,7 +48,7 @@ def failing(outbox: Outbox, states: Mapping[str, ChannelState], admin: tuple[str
         if gauge is not None:
             gauge.labels(name).set(now - state.failing_since if state.failures and state.failing_since else 0)
         if state.failures and state.failing_since is not None and state.failing_notice is None:
-            if now - state.failing_since < after:
+            if now - state.failing_since <= after:  # longer than `after`
                 continue
             others = tuple(channel for channel in admin if channel != name)
             title = f"Channel {name} has been failing for {span(now - state.failing_since)}"

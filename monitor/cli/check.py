@@ -205,6 +205,8 @@ def channel_summary(channel) -> str:
                      f"{channel.escalate_after / 60:g} min unacknowledged")
     if channel.quiet_after_ack:
         notes.append("no follow-ups once acknowledged")
+    if channel.heartbeat:
+        notes.append(f"heartbeat every {channel.heartbeat / 3600:g} h")
     templates = [name for name in ("title", "body") if getattr(channel, name)]
     if templates:
         notes.append(f"own {' and '.join(templates)} template")

@@ -64,6 +64,13 @@ def cmd_status(args: argparse.Namespace) -> int:
         oldest = {channel.name: opened.oldest_pending(channel.name) for channel in loaded.channels if channel.digest}
         state = str(opened.path)
         problems = _store_problems(opened, running_pid(loaded.settings.state_dir))
+        held = [{"channel": channel, "why": why, "alerts": count, "oldest": times.iso(oldest),
+                 "until": times.iso(until) if (why or "").startswith("quiet hours")
+                 else None, "given_up": times.iso(oldest + loaded.settings.story_window)
+                 if (why or "").startswith("min_outlets") else None}
+                for channel, why, count, until, oldest in opened.held_summary()]
+        unacked = [{"story": story, "title": title, "sent": times.iso(sent), "channels": channels}
+                   for story, title, sent, channels in opened.unacknowledged(time.time() - loaded.settings.story_window)]
         silences = [{"id": item.id, "matchers": item.matchers, "ends": times.iso(item.ends), "reason": item.reason,
                      "by": item.by, "held": item.held} for item in opened.silences(active_at=time.time())]
     channels = [_channel_status(channel, states[channel.name], per_channel.get(channel.name, {}),
@@ -83,7 +90,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         })
     if args.json:
         print(json.dumps({"state": state, "state_problems": problems, "feeds": feeds, "alerts": counts,
-                          "channels": channels, "silences": silences}, indent=2, ensure_ascii=False))
+                          "channels": channels, "silences": silences, "held": held,
+                          "unacknowledged_critical": unacked}, indent=2, ensure_ascii=False))
         return EXIT_OK
     print(f"state: {state}")
     for problem in problems:
@@ -101,11 +109,21 @@ def cmd_status(args: argparse.Namespace) -> int:
     for item in silences:
         print(f"  silence {item['id']} until {times.shown(item['ends'])}: {describe(item['matchers'])} · "
               f"{item['reason']} · held {item['held']} so far")
+    for item in held:
+        until = (f"until {times.shown(item['until'])}" if item["until"] else
+                 f"until another outlet reports (given up {times.shown(item['given_up'])})" if item["given_up"] else "")
+        print(f"  held on {item['channel']}: {item['alerts']} ({item['why']}) {until}".rstrip())
+    if unacked:
+        print(f"  unacknowledged critical: {len(unacked)} ('newsmon ack STORY' when handled)")
+    for item in unacked:
+        print(f"    story {item['story']}: {item['title']} · sent {times.shown(item['sent'])} to {', '.join(item['channels'])}")
     for channel in channels:
         line = ", ".join(f"{n} {s}" for s, n in sorted(channel["alerts"].items())) or "no alerts"
         if channel["failing"]:
-            line += (f" · FAILING: {channel['consecutive_failures']} attempt(s), next try "
-                     f"{times.shown(channel['retry_at'])}; last error: {channel['last_error']}")
+            line += (f" · FAILING since {times.shown(channel['failing_since'])}: {channel['consecutive_failures']} "
+                     f"attempt(s), next try {times.shown(channel['retry_at'])}; last error: {channel['last_error']}")
+        if channel["next_heartbeat"]:
+            line += f" · next heartbeat {times.shown(channel['next_heartbeat'])}"
         if channel["folding_until"]:
             line += f" · flood control: alerts fold into a summary at {times.shown(channel['folding_until'])}"
         if channel["next_digest"]:
@@ -123,7 +141,10 @@ def _channel_status(channel, state, counts: dict[str, int], oldest: float | None
         next_digest = alert.digest_due(channel, state, oldest)
     return {"name": channel.name, "alerts": counts, "failing": bool(state.failures),
             "consecutive_failures": state.failures, "retry_at": times.iso(state.retry_at), "last_error": state.last_error,
-            "folding_until": times.iso(state.fold_until), "next_digest": times.iso(next_digest)}
+            "folding_until": times.iso(state.fold_until), "next_digest": times.iso(next_digest),
+            "failing_since": times.iso(state.failing_since) if state.failures else None,
+            "next_heartbeat": times.iso(state.heartbeat_at + channel.heartbeat)
+            if channel.heartbeat and state.heartbeat_at else None}
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:

@@ -123,6 +123,7 @@ def terms(title: str, text: str) -> tuple[tuple[str, float], ...]:
     title word counts TITLE_WEIGHT, a lead word 1, a name (a capital inside a sentence) times
     NAME_WEIGHT; the same word again adds less each time (log)."""
     counts: Counter[str] = Counter()
+    get = counts.get
     lead = text[:LEAD_WORDS * 12]
     for part, weight, limit in ((title, TITLE_WEIGHT, 40), (lead, 1.0, LEAD_WORDS)):
         previous_end = ""
@@ -143,6 +144,6 @@ def terms(title: str, text: str) -> tuple[tuple[str, float], ...]:
                 if len(_stems) > 100_000:
                     _stems.clear()
                 stem = _stems[folded] = _stem(folded)
-            counts[stem] += weight * (NAME_WEIGHT if name else 1.0)
+            counts[stem] = get(stem, 0) + weight * (NAME_WEIGHT if name else 1.0)  # no Counter.__missing__ call
     heaviest = counts.most_common(TERMS_KEPT)
     return tuple((word, round(1.0 + math.log(weight), 3)) for word, weight in heaviest)

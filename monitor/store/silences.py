@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from monitor.model import Ack, PendingAlert, Silence
 from monitor.store.base import StoreBase
 from monitor.store.outbox import DEAD_AFTER, _pending
+from monitor.store.rows import _load
 
 
 
@@ -93,6 +94,32 @@ class Silences(StoreBase):
     def ack(self, story_id: int) -> Ack | None:
         row = self.db.execute("SELECT story_id, at, by, note FROM acks WHERE story_id = ?", (story_id,)).fetchone()
         return Ack(*row) if row else None
+
+    # ------------------------------------------------------------ what `status` and /metrics show
+
+    def held_summary(self) -> list[tuple[str, str, int, float, float]]:
+        """(channel, why, how many, earliest release time, oldest queued) of held alerts."""
+        return [tuple(row) for row in self.db.execute(
+            "SELECT channel, held, COUNT(*), MIN(next_attempt), MIN(created) FROM alerts WHERE status = 'held' "
+            "GROUP BY channel, held ORDER BY channel, held")]
+
+    def unacknowledged(self, since: float, severity: str = "critical") -> list[tuple[int, str, float, list[str]]]:
+        """(story, title, first sent, channels) of stories whose alerts of `severity` were sent
+        since `since` and that nobody has acknowledged, oldest first (newsmon's notices and
+        escalations left out)."""
+        out: dict[int, tuple[int, str, float, list[str]]] = {}
+        rows = self.db.execute("""SELECT a.story_id, a.message, a.sent, a.channel FROM alerts a
+                                  LEFT JOIN acks k ON k.story_id = a.story_id
+                                  WHERE a.status = 'sent' AND a.sent >= ? AND a.seq >= 0 AND a.rule NOT LIKE 'newsmon:%'
+                                  AND k.story_id IS NULL ORDER BY a.sent""", (since,))
+        for story, text, sent, channel in rows:
+            message = _load(text)
+            if message.severity != severity:
+                continue
+            known = out.setdefault(story, (story, message.title, sent, []))
+            if channel not in known[3]:
+                known[3].append(channel)
+        return list(out.values())
 
     def story_exists(self, story_id: int) -> bool:
         return self.db.execute("SELECT 1 FROM stories WHERE id = ?", (story_id,)).fetchone() is not None
