@@ -71,6 +71,25 @@ def test_quiet_hours_hold_what_is_not_critical_and_hand_it_over_in_one_summary(t
     assert len(titles(web, "/ops")) == 2  # once
 
 
+def test_the_morning_summary_counts_as_one_message_toward_max_per_hour(tmp_path, web, harness):
+    path = config(tmp_path, web, quiet_hours=["22:00-07:00"], max_per_hour=2)
+    running = harness.open(path, Clock(at("2026-12-05T23:00")))
+    for number in range(3):
+        queue(running, "ops", f"Medium: statement {number}", "medium")
+    harness.drain(running)
+    running.clock.now = at("2026-12-06T07:00")
+    harness.drain(running)
+    assert titles(web, "/ops")[0].startswith("newsmon · ops: 3 alerts held during quiet hours")
+    running.clock.advance(300)
+    queue(running, "ops", "Medium: first of the morning", "medium")
+    queue(running, "ops", "Medium: second of the morning", "medium")
+    harness.drain(running)
+    assert titles(web, "/ops")[1:] == ["[ttp-activity] Medium: first of the morning"]  # the summary was one of two
+    running.clock.now = at("2026-12-06T08:00")
+    harness.drain(running)
+    assert "Medium: second of the morning" in web.json_posts("/ops")[2]["message"]  # folded, then sent
+
+
 def test_a_weekend_window_holds_an_alert_57_hours_without_letting_it_go_dead(tmp_path, web, harness):
     path = config(tmp_path, web, quiet_hours=["22:00-07:00", "sat-sun 00:00-24:00"])
     running = harness.open(path, Clock(at("2026-12-04T22:00")))  # a Friday

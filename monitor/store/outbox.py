@@ -204,9 +204,11 @@ class Outbox(StoreBase):
             return sum(db.execute(query + " AND id = ?", (now, now, alert_id)).rowcount for alert_id in ids)
 
     def sends_since(self, channel: str, since: float) -> tuple[int, float | None]:
-        """(how many alerts were sent alone on `channel` since `since`, the earliest of them)."""
-        count, earliest = self.db.execute("SELECT COUNT(*), MIN(sent) FROM alerts WHERE channel = ? AND sent > ? "
-                                          "AND via = 'alert'", (channel, since)).fetchone()
+        """(how many messages `channel` sent since `since`: each alert sent alone, and each
+        summary (quiet hours, flood control) as one; the earliest of them)."""
+        count, earliest = self.db.execute(
+            "SELECT COUNT(DISTINCT CASE WHEN via = 'alert' THEN 'a' || id ELSE 's' || sent END), MIN(sent) FROM alerts "
+            "WHERE channel = ? AND sent > ? AND via IN ('alert', 'summary')", (channel, since)).fetchone()
         return count, earliest
 
     def channel_state(self, name: str) -> ChannelState:
