@@ -77,7 +77,7 @@ class Features:
         if not isinstance(data, dict) or data.get("v") != VERSION:
             return None
         district, province, country = data["d"]
-        return cls(tuple((word, weight) for word, weight in data["t"]), frozenset(data["e"]), tuple(data["w"]),
+        return cls(tuple(map(tuple, data["t"])), frozenset(data["e"]), tuple(data["w"]),  # [word, weight] pairs
                    frozenset(data["p"]), district, province, country, data["y"], data["k"], data["i"],
                    tuple(data["a"]), data.get("u"), tuple(tuple(pair) for pair in data.get("m", ())),
                    data.get("s", ""), data.get("o", ""))
