@@ -250,7 +250,7 @@ class Daemon:
                     ping = asyncio.create_task(beat.ping(url, time.monotonic()), name="newsmon-heartbeat-url")
                     self.running.add(ping)
                     ping.add_done_callback(self.running.discard)
-            else:
+            elif systemd:  # without systemd, the fault itself was said once (see App.store_failed)
                 log.error("unhealthy: not pinging the watchdog%s (%s)",
                           " or heartbeat_url" if self.app.config.settings.heartbeat_url else "", problem)
             with contextlib.suppress(TimeoutError):

@@ -124,7 +124,8 @@ def test_concurrent_sends_each_get_their_own_reason_and_log_nothing_themselves(w
 # ---------------------------------------------------------------- global options after the command
 
 POSITIONALS = {"enable": ["https://news.example/rss"], "disable": ["https://news.example/rss"],
-               "notify-test": ["ops"], "match": ["-"], "silence": ["list"], "ack": ["1"], "unack": ["1"]}
+               "notify-test": ["ops"], "match": ["-"], "silence": ["list"], "ack": ["1"], "unack": ["1"],
+               "route-test": ["--rule", "x"]}
 
 
 def test_every_command_takes_the_global_options_after_it():
