@@ -25,12 +25,13 @@ RESTART_SETTINGS = ("state_dir", "user_agent", "allow_private_networks", "max_co
                     "request_timeout", "parse_timeout", "worker_memory", "story_window")
 
 
-def read(path: Path | str, environ: Mapping[str, str] | None = None, *,
-         remembered: bool = False) -> tuple[config.Config, list[Problem]]:
+def read(path: Path | str, environ: Mapping[str, str] | None = None, *, remembered: bool = False,
+         overlay: Mapping[Path, str | None] | None = None) -> tuple[config.Config, list[Problem]]:
     """A configuration read as far as it goes, with every problem: the config package's own,
     apprise URLs, templates and routing. `check` is this, refusing any problem. `remembered`:
-    channel URLs apprise accepted before (`alert.accepted`) are not checked again."""
-    loaded, problems = config.read(path, environ)
+    channel URLs apprise accepted before (`alert.accepted`) are not checked again. `overlay`:
+    files as an edit would leave them (see `config.read`)."""
+    loaded, problems = config.read(path, environ, overlay=overlay)
     file = str(loaded.path)
     accepted = alert.accepted.load(loaded.settings.state_dir) if remembered else None
     before = dict(accepted or {})

@@ -246,3 +246,12 @@ def test_match_with_rules_on_the_bundled_pack(installed: Installed):
     lines = result.stdout.splitlines()
     assert "MATCH pack-ttp-in-kp" in lines, explain(result)
     assert any(line.startswith("no match pack-iskp") for line in lines), explain(result)
+
+
+def test_init_then_check_in_a_fresh_directory(installed: Installed):
+    result = newsmon(installed, "init", "--channel", "console://")
+    assert "wrote" in result.stdout and ".config/newsmon/config.toml" in result.stdout, explain(result)
+    checked = newsmon(installed, "check")
+    assert ": OK: 0 feeds, 0 entities, 1 rule, 1 channel" in checked.stdout, explain(checked)
+    example = newsmon(installed, "init", "--example")
+    assert example.stdout == (ROOT / "config.example.toml").read_text(encoding="utf-8"), explain(example)

@@ -19,7 +19,8 @@ from datetime import datetime, timezone
 
 from monitor import __version__, config
 from monitor.cli import check as check_commands, match as match_command, run as run_commands, status as status_commands
-from monitor.cli import route_test, silences as silence_commands, stories as stories_commands
+from monitor.cli import init as init_command, route_test, silences as silence_commands, stories as stories_commands
+from monitor.cli import watchlist as watchlist_commands
 from monitor.cli.common import EXIT_FAILED, EXIT_USAGE
 from monitor.errors import ConfigError, NewsmonError
 
@@ -146,6 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     silence_commands.add_parsers(commands, _duration)
     route_test.add_parser(commands)
+    init_command.add_parser(commands)
+    watchlist_commands.add_parsers(commands, _duration)
 
     notify = commands.add_parser("notify-test", help="send a sample alert through a channel and say how it went",
                                  description="Render a sample alert with the channel's templates and send it to "

@@ -6,13 +6,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import sys
 from pathlib import Path
 
-from monitor import config, shown, times
+from monitor import config, shown
 from monitor.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, config_path, plural
-from monitor.errors import ConfigError, FetchError, ParseError, Problem
+from monitor.errors import ConfigError, Problem
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -38,10 +37,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"  channel {channel.name}: {channel_summary(channel)}")
     if not getattr(args, "online", False) or not loaded.feeds:
         return EXIT_OK
-    outcomes = asyncio.run(check_feeds(loaded))
-    for feed, (ok, text) in zip(loaded.feeds, outcomes):
-        print(f"  feed {shown.url(feed.url)}: {text}")
-    failed = sum(1 for ok, _text in outcomes if not ok)
+    from monitor.cli import feed_probe
+
+    outcomes = asyncio.run(feed_probe.probe_all(loaded.settings, list(loaded.feeds)))
+    for feed, probe in zip(loaded.feeds, outcomes):
+        print(f"  feed {shown.url(feed.url)}: {probe.text}")
+    failed = sum(1 for probe in outcomes if not probe.ok)
     print(f"{plural(len(outcomes), 'feed')} fetched: {len(outcomes) - failed} OK, {failed} failed")
     return EXIT_FAILED if failed else EXIT_OK
 
@@ -99,84 +100,6 @@ def _not_writable(path: Path) -> str | None:
     except (OSError, AttributeError):
         pass
     return "permission denied"
-
-
-async def check_feeds(loaded: config.Config) -> list[tuple[bool, str]]:
-    """Fetch every feed once, as the daemon does (same fetcher settings, limits and sandbox),
-    concurrently within those limits; per feed, whether it is a working feed, and what it is
-    or what went wrong."""
-    from monitor import fetch, sandbox
-
-    settings = loaded.settings
-    fetcher = fetch.for_settings(settings)
-    box = sandbox.Sandbox(min(len(loaded.feeds), os.cpu_count() or 1), timeout=settings.parse_timeout,
-                          memory_limit=settings.worker_memory, preload=("monitor.feeds",))
-    room = asyncio.Semaphore(settings.max_connections)  # bodies held at once: no more than connections
-
-    async def one(feed) -> tuple[bool, str]:
-        async with room:
-            return await _check_feed(fetcher, box, settings, feed)
-
-    try:
-        return list(await asyncio.gather(*(one(feed) for feed in loaded.feeds)))
-    finally:
-        await fetcher.close()
-        box.close()
-
-
-async def _check_feed(fetcher, box, settings: config.Settings, feed) -> tuple[bool, str]:
-    """(ok, what it is or why not) for one feed, fetched once (within the fetcher's deadline)
-    and parsed in a sandbox worker (within the sandbox's)."""
-    from monitor import pipeline
-
-    try:
-        response = await fetcher.get(feed.url, max_bytes=settings.max_feed_size, proxy=feed.proxy)
-    except FetchError as error:
-        kind = f"http-{error.status}" if error.kind == "http" and error.status else error.kind
-        return False, f"FAILED ({kind}): {error}"
-    moved = f"; moved permanently to {shown.url(response.moved_to)}: update the config" if response.moved_to else ""
-    try:
-        document, _items = await box.run(pipeline.PARSE, response.body, response.url, response.content_type, None)
-    except Exception as error:  # the pipeline's kinds: not a feed, a worker past its deadline or memory, a bug
-        found = getattr(error, "feeds", None) if isinstance(error, ParseError) else None
-        if found is not None:
-            return False, f"this is a web page; {_feed_links(found)}{moved}"
-        kind, message = pipeline.parse_failure(error)
-        return False, f"FAILED ({kind}): {message}{moved}"
-    title = f"'{_one_line(document.title)}'" if document.title else "(untitled)"
-    newest = max((entry.published for entry in document.entries if entry.published), default=None)
-    dated = f", newest {times.shown(newest.timestamp())}" if newest else ", none dated" if document.entries else ""
-    count = plural(len(document.entries), "entry")
-    return True, f"{_format(response.body)} feed {title}, {count}{dated}{moved}"
-
-
-SHOWN_FEEDS = 5
-_ROOT = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,40}:)?(rss|feed|RDF)[\s/>]")
-
-
-def _feed_links(found: tuple[tuple[str, str | None, str], ...]) -> str:
-    """What a web page links to, from `feeds.discover`'s (url, title, type) tuples (links
-    resolved against a feed URL with credentials inherit them: not shown)."""
-    if not found:
-        return "it links to no feed"
-    listed = ", ".join(f"{shown.url(url)} ('{_one_line(title)}')" if title else shown.url(url)
-                       for url, title, _kind in found[:SHOWN_FEEDS])
-    more = f" and {len(found) - SHOWN_FEEDS} more" if len(found) > SHOWN_FEEDS else ""
-    return f"it links to these feeds: {listed}{more}"
-
-
-def _format(body: bytes) -> str:
-    """RSS, Atom, RDF or JSON, from the first tag (or brace) of a body that parsed as a feed."""
-    if body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{":
-        return "JSON"
-    found = _ROOT.search(body, 0, 4096)
-    return {b"rss": "RSS", b"feed": "Atom", b"RDF": "RDF"}[found.group(1)] if found else "XML"
-
-
-def _one_line(text: str, limit: int = 120) -> str:
-    """Third-party text for a terminal: one line, no control or formatting characters, capped."""
-    flat = " ".join("".join(c if c.isprintable() else " " for c in text).split())
-    return flat if len(flat) <= limit else flat[:limit - 1] + "…"
 
 
 def channel_summary(channel) -> str:

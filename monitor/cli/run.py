@@ -39,15 +39,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_reload(args: argparse.Namespace) -> int:
     """Check the configuration, signal the daemon, and wait for its answer: what changed, or
     why it kept the previous configuration."""
-    import signal
-
-    from monitor import app, statelock, store
+    from monitor import app, statelock
 
     path = config_path(args)
     loaded, problems = app.read(path)
     # A secret this shell cannot see is the daemon's to judge (systemd may hand it one); every
     # other problem stops the reload here.
-    own = [problem for problem in problems if not _unset_variable(problem)]
+    own = [problem for problem in problems if not unset_variable(problem)]
     if own:
         raise ConfigError(own)
     state_dir = loaded.settings.state_dir
@@ -55,7 +53,20 @@ def cmd_reload(args: argparse.Namespace) -> int:
     if pid is None:
         print(f"newsmon: no running newsmon on {state_dir} (nothing holds its lock)", file=sys.stderr)
         return EXIT_FAILED
-    with store.open_existing(state_dir) as opened:
+    code, lines = ask_reload(loaded, pid)
+    for line in lines:
+        print(line, file=sys.stdout if code == EXIT_OK else sys.stderr)
+    return code
+
+
+def ask_reload(loaded, pid: int) -> tuple[int, list[str]]:
+    """Signal the running newsmon `pid` to reload and wait for its answer: (exit code, the
+    lines that say what happened: what changed, or why it kept the previous configuration)."""
+    import signal
+
+    from monitor import store
+
+    with store.open_existing(loaded.settings.state_dir) as opened:
         before = opened.last_reload()
         os.kill(pid, signal.SIGHUP)
         deadline = time.monotonic() + RELOAD_WAIT
@@ -67,25 +78,19 @@ def cmd_reload(args: argparse.Namespace) -> int:
             answer = None
             time.sleep(0.1)
     if answer is None:
-        print(f"newsmon: asked newsmon (pid {pid}) to reload, but it did not answer within {RELOAD_WAIT:g} s; "
-              "its log says what happened", file=sys.stderr)
-        return EXIT_FAILED
+        return EXIT_FAILED, [f"newsmon: asked newsmon (pid {pid}) to reload, but it did not answer within "
+                             f"{RELOAD_WAIT:g} s; its log says what happened"]
     if not answer.applied:
-        print(f"newsmon (pid {pid}) refused the new configuration and keeps running on the previous one:",
-              file=sys.stderr)
-        for line in answer.lines:
-            print(f"  {line}", file=sys.stderr)
-        return EXIT_USAGE
-    print(f"newsmon (pid {pid}) reloaded {path}: " + ("nothing changed" if not answer.lines else ""))
-    for line in answer.lines:
-        print(f"  {line}")
-    return EXIT_OK
+        return EXIT_USAGE, [f"newsmon (pid {pid}) refused the new configuration and keeps running on the previous "
+                            "one:", *(f"  {line}" for line in answer.lines)]
+    return EXIT_OK, [f"newsmon (pid {pid}) reloaded {loaded.path}: " + ("nothing changed" if not answer.lines else ""),
+                     *(f"  {line}" for line in answer.lines)]
 
 
 RELOAD_WAIT = 10.0  # seconds `newsmon reload` waits for the daemon's answer
 
 
-def _unset_variable(problem) -> bool:
+def unset_variable(problem) -> bool:
     return problem.message.startswith("environment variable ") and " is not set" in problem.message
 
 

@@ -8,6 +8,7 @@ message.
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import ipaddress
 import os
@@ -98,10 +99,22 @@ MAX_LINE_LENGTH = 64 * 1000
 class _Reader(Checker):
     """Collects problems while reading one configuration."""
 
-    def __init__(self, environ: Mapping[str, str], secrets: Secrets):
+    def __init__(self, environ: Mapping[str, str], secrets: Secrets, overlay: Mapping[Path, str | None] | None = None):
         super().__init__()
         self.environ = environ
         self.secrets = secrets
+        # files as an edit would leave them (text, or None: removed), read instead of the disk's
+        self.overlay = {Path(os.path.abspath(path)): text for path, text in (overlay or {}).items()}
+
+    def matching(self, pattern: str) -> list[str]:
+        """The files a glob pattern matches, as the overlay would leave them."""
+        found = set(glob.glob(pattern))
+        for path, text in self.overlay.items():
+            if text is None:
+                found.discard(str(path))
+            elif fnmatch.fnmatchcase(str(path), pattern):
+                found.add(str(path))
+        return sorted(found)
 
     def load_toml(self, path: Path) -> dict | None:
         """The TOML table of the file at `path`, or None (and a problem) when it cannot be read
@@ -109,8 +122,10 @@ class _Reader(Checker):
         keep within the nesting, key and line limits before tomllib sees it."""
         self.file = str(path)
         try:
-            data = read_regular_file(path, MAX_FILE_SIZE)
-            text = data.decode("utf-8")
+            overlaid = self.overlay.get(Path(os.path.abspath(path)), False) if self.overlay else False
+            if overlaid is None:
+                raise FileNotFoundError(path)
+            text = overlaid if isinstance(overlaid, str) else read_regular_file(path, MAX_FILE_SIZE).decode("utf-8")
         except NotReadable as error:
             self.problem("", f"{error}; a configuration file may be at most 1 MB" if error.too_large else str(error))
             return None
@@ -243,12 +258,15 @@ def load(path: Path | str, environ: Mapping[str, str] | None = None) -> Config:
     return config
 
 
-def read(path: Path | str, environ: Mapping[str, str] | None = None) -> tuple[Config, list[Problem]]:
+def read(path: Path | str, environ: Mapping[str, str] | None = None, *,
+         overlay: Mapping[Path, str | None] | None = None) -> tuple[Config, list[Problem]]:
     """Like `load`, but returns the best-effort `Config` together with the problems, so that
-    later checks (channel URLs, rule compilation) can add theirs to the same report."""
+    later checks (channel URLs, rule compilation) can add theirs to the same report. `overlay`:
+    files as an edit would leave them (path -> text, or None for a file removed), read instead
+    of what the disk holds, so that an edit is checked whole before it is written."""
     environ = os.environ if environ is None else environ
     path = Path(path)
-    reader = _Reader(environ, Secrets(environ, path))
+    reader = _Reader(environ, Secrets(environ, path), overlay)
     raw = reader.load_toml(path)
     base = path.resolve().parent
     files = [path]
@@ -267,7 +285,7 @@ def read(path: Path | str, environ: Mapping[str, str] | None = None) -> tuple[Co
     for pattern in settings_raw.get("include", ("watchlist.d/*.toml",)):
         expanded = _expand_user(pattern, environ)
         full = expanded if os.path.isabs(expanded) else os.path.join(glob.escape(str(base)), expanded)
-        matches = sorted(glob.glob(full))
+        matches = reader.matching(full)
         if not matches and not glob.has_magic(pattern):
             reader.file = str(path)
             reader.problem("newsmon.include", f"included file {pattern!r} not found (looked for {full})")
