@@ -125,20 +125,21 @@ def test_concurrent_sends_each_get_their_own_reason_and_log_nothing_themselves(w
 
 POSITIONALS = {"enable": ["https://news.example/rss"], "disable": ["https://news.example/rss"],
                "notify-test": ["ops"], "match": ["-"], "silence": ["list"], "ack": ["1"], "unack": ["1"],
-               "route-test": ["--rule", "x"]}
+               "route-test": ["--rule", "x"], "feed": ["list"], "entity": ["list"], "rule": ["list"]}
 
 
 def test_every_command_takes_the_global_options_after_it():
     parser = cli.build_parser()
     commands = next(action for action in parser._actions if action.dest == "command").choices
     for name in commands:
-        given = [name, *POSITIONALS.get(name, []), "--config", "b.toml", "--log-level", "DEBUG", "--log-format", "json"]
+        option = "--main-config" if name == "backtest" else "--config"  # backtest --config: the config to test
+        given = [name, *POSITIONALS.get(name, []), option, "b.toml", "--log-level", "DEBUG", "--log-format", "json"]
         args = parser.parse_args(given)
         assert (args.command, args.config, args.log_level, args.log_format) == (name, "b.toml", "debug", "json")
         before = parser.parse_args(["--config", "a.toml", "--log-level", "error", name, *POSITIONALS.get(name, [])])
         assert (before.config, before.log_level, before.log_format) == ("a.toml", "error", "text")
         later = parser.parse_args(["--config", "a.toml", "--log-format", "json", name, *POSITIONALS.get(name, []),
-                                   "--config", "b.toml"])
+                                   option, "b.toml"])
         assert (later.config, later.log_format) == ("b.toml", "json")  # the later one counts; the rest stays
 
 

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from monitor import __version__, config
 from monitor.cli import check as check_commands, match as match_command, run as run_commands, status as status_commands
 from monitor.cli import init as init_command, route_test, silences as silence_commands, stories as stories_commands
-from monitor.cli import watchlist as watchlist_commands
+from monitor.cli import backtest as backtest_commands, watchlist as watchlist_commands
 from monitor.cli.common import EXIT_FAILED, EXIT_USAGE
 from monitor.errors import ConfigError, NewsmonError
 
@@ -149,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     route_test.add_parser(commands)
     init_command.add_parser(commands)
     watchlist_commands.add_parsers(commands, _duration)
+    backtest_commands.add_parsers(commands, _duration)
 
     notify = commands.add_parser("notify-test", help="send a sample alert through a channel and say how it went",
                                  description="Render a sample alert with the channel's templates and send it to "
@@ -194,7 +195,9 @@ def _global_options(parser: argparse.ArgumentParser, defaults: dict[str, object]
         return argparse.SUPPRESS if defaults is None else defaults[name]
 
     group = parser.add_argument_group("global options (before or after the command)")
-    group.add_argument("--config", metavar="PATH", default=default("config"),
+    # `backtest --config OTHER` names the configuration to test: there the running one is --main-config
+    own = any("--config" in action.option_strings for action in parser._actions)
+    group.add_argument("--main-config" if own else "--config", dest="config", metavar="PATH", default=default("config"),
                        help="configuration file (TOML; default: $NEWSMON_CONFIG, else ~/.config/newsmon/config.toml, "
                             "else /etc/newsmon/config.toml)")
     group.add_argument("--log-level", default=default("log_level"), type=str.lower,

@@ -3,7 +3,7 @@
 `Store` is composed of one part per responsibility: `feeds` (feed health), `entries`
 (entries, articles, hits), `stories` (what a story holds, its copies and outlets, merges),
 `silences` (silences and acknowledgements), `outbox` (the alerts queue), `reloads` (each
-reload's outcome); `migrations` holds the migrations and opens connections; `rows` the
+reload's outcome), `replay` (history read back for backtests and pruning); `migrations` holds the migrations and opens connections; `rows` the
 dataclasses handed out. Every write is a short explicit transaction.
 """
 
@@ -17,6 +17,7 @@ from monitor.store.entries import Entries
 from monitor.store.feeds import Feeds
 from monitor.store.outbox import Outbox
 from monitor.store.reloads import Reload, Reloads
+from monitor.store.replay import Replay
 from monitor.store.silences import Silences
 from monitor.store.stories import Stories
 from monitor.store.rows import AlertRow, ChannelState, FeedRow, FeedState, KnownEntry, QueuedAlert, StoryArticle, StoryRow, _dump, _load
@@ -27,7 +28,7 @@ __all__ = ["AlertRow", "ChannelState", "FeedRow", "FeedState", "KnownEntry", "MI
            "StoreError", "StoryArticle", "StoryRow", "migrate", "open_existing", "open_store"]
 
 
-class Store(Feeds, Entries, Stories, Silences, Outbox, Reloads):
+class Store(Feeds, Entries, Stories, Silences, Outbox, Reloads, Replay):
     """An open state database. Use as a context manager, or call `close()`."""
 
 
