@@ -277,8 +277,10 @@ class EventIndex:
             holders = by_key.get(key)
             if holders and len(holders) <= COMMON_KEY:
                 count(holders)  # in C, in the same order as one by one
-        best = heapq.nlargest(CANDIDATES, shared.items(), key=lambda item: item[1]) if len(shared) > CANDIDATES \
-            else sorted(shared.items(), key=lambda item: -item[1])
+        # ties go to the older event (the lower story id): never to the order of a set, which
+        # changes with the process's string hashing, so that a replay gives the same stories
+        best = heapq.nlargest(CANDIDATES, shared.items(), key=lambda item: (item[1], -item[0])) \
+            if len(shared) > CANDIDATES else sorted(shared.items(), key=lambda item: (-item[1], item[0]))
         return [self.events[story] for story, _count in best]
 
     def best(self, found: Features, now: float) -> Verdict | None:
