@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 
 from monitor import shown
-from monitor.cli import edit
+from monitor.cli import edit, opml as opml_commands
 from monitor.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from monitor.config import dropins
 from monitor.config.schema import ENTITY_KINDS
@@ -45,6 +45,7 @@ def add_parsers(commands, duration) -> None:
         toggle.add_argument("feed", metavar="FEED", help="its URL or name")
         toggle.add_argument("--reason", default=None, help="a note shown by 'newsmon status'")
         toggle.set_defaults(handler=_toggle, toggle=verb)
+    opml_commands.add_parsers(verbs)
 
     entity = commands.add_parser("entity", help="add, list, show or remove watched entities",
                                  description="Edit the watchlist's entities (actors, regions, topics and the names "
