@@ -111,6 +111,8 @@ def test_twenty_edits_leave_the_users_files_byte_identical_and_check_passes_afte
     assert rules[0]["key"] == "desk-police" and rules[0]["newsmon"] is False and rules[0]["file"].endswith("desk.toml") and rules[0]["line"] == 6
     shown = newsmon(main, "entity", "show", "bannu").stdout
     assert "newsmon-entity-bannu.toml line 4 (written by newsmon)" in shown and 'names = [\n    "Bannu",' in shown
+    quoted = (tmp_path / "watchlist.d" / "newsmon-rule-ttp-quoted.toml").read_text()
+    assert '"suicide attack"' in quoted and '\\"' not in quoted  # the phrase, not its shell quotes
     feeds = newsmon(main, "feed", "list").stdout
     assert "/c.xml" in feeds and "/d.xml" in feeds and "/a.xml" not in feeds
 

@@ -209,6 +209,11 @@ def _without(file: Path, kind: str, key: str) -> str | None:
     return dropins.render("\n".join(notes), document)
 
 
+def _unquoted(term: str) -> str:
+    term = term.strip()
+    return term[1:-1].strip() if len(term) > 2 and term[0] == term[-1] and term[0] in "\"'" else term
+
+
 def _new_file(folder: Path, kind: str, name: str) -> Path:
     """A drop-in file name for a new item that no other file has."""
     path = dropins.file_for(folder, kind, name)
@@ -265,8 +270,8 @@ def cmd_rule_add(args: argparse.Namespace) -> int:
     if args.query:
         table["query"] = args.query
     for key in ("all", "any", "none"):
-        if getattr(args, key):
-            table[key] = list(dict.fromkeys(getattr(args, key)))
+        if getattr(args, key):  # a phrase quoted twice ('"suicide attack"') is the phrase: a term has no quotes
+            table[key] = list(dict.fromkeys(_unquoted(term) for term in getattr(args, key)))
     if args.channel:
         table["channels"] = list(dict.fromkeys(args.channel))
     if args.severity:
