@@ -177,7 +177,7 @@ class App:
         once. Returns the settings that changed but apply only after a restart."""
         old = self.config.settings
         needs_restart = [name for name in RESTART_SETTINGS if getattr(old, name) != getattr(fresh.settings, name)]
-        self.matcher = match.Matcher(fresh.entities, fresh.rules)
+        self.matcher = incidents.matcher(fresh.entities, fresh.rules)
         self.router = router(fresh)
         self.channels = alert.build_channels(fresh.channels)
         self.config = fresh
@@ -215,7 +215,7 @@ def open_app(loaded: config.Config, *, workers: int | None = None, start_workers
         pages_bound=pages_bound,
         feeds_bound=settings.max_connections + pages_bound,
         config=loaded,
-        matcher=match.Matcher(loaded.entities, loaded.rules),
+        matcher=incidents.matcher(loaded.entities, loaded.rules),
         router=router(loaded),
         channels=alert.build_channels(loaded.channels),
         store=opened,

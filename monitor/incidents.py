@@ -19,13 +19,22 @@ from typing import TYPE_CHECKING
 
 from monitor import events, packs, times
 from monitor.match import Matcher
-from monitor.model import Hit, Page
+from monitor.model import Entity, Hit, Page, Rule
 
 if TYPE_CHECKING:  # imported when first used: compiling their patterns is a quarter of a second
     from monitor import facts, places  # noqa: F401
     from monitor import extract  # noqa: F401 - in the workers only (trafilatura)
 
 READ_CHARS = 2_500  # of an article's text, after its title, that its event features are read from
+
+
+def matcher(entities: Iterable[Entity], rules: Iterable[Rule]) -> Matcher:
+    """The rule matcher for a configuration: its region entities that are gazetteer places count
+    every place inside them (`@pack.kp` finds "Bannu"); the gazetteer is loaded only if a rule
+    names such a region."""
+    from monitor import places
+
+    return Matcher(entities, rules, gazetteer=places.bundled)
 
 
 @functools.cache

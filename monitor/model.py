@@ -71,6 +71,7 @@ class Entity:
     ambiguous: tuple[str, ...] | None = None  # names that need context; None: the acronym-like ones
     exclude: tuple[str, ...] = ()  # phrases that cancel an ambiguous name's hit within the window
     extends: str | None = None  # "pack.NAME" this entity adds to (already merged by config)
+    place: str | None = None  # a region: the gazetteer's place it is; every place inside it counts as it
 
 
 @dataclass(frozen=True)

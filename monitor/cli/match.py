@@ -34,7 +34,10 @@ def cmd_match(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.title is not None:
         title = args.title
-    verdicts = match.Matcher(loaded.entities, rules).explain(title, text, feed_tags=args.feed_tag)
+    from monitor import incidents
+
+    matcher = incidents.matcher(loaded.entities, rules)
+    verdicts = matcher.explain(title, text, feed_tags=args.feed_tag)
     limited = {rule.name: rule.feed_tags for rule in rules if rule.feed_tags and args.feed_tag is None}
     if args.json:
         print(json.dumps(_match_json(title, text, verdicts), ensure_ascii=False, indent=2))
@@ -50,6 +53,8 @@ def cmd_match(args: argparse.Namespace) -> int:
                 print(f"    {line}")
             for hit in verdict.hits:
                 named = f", name {hit.alias!r}" if hit.entity else ""
+                if hit.entity in matcher.region_names and hit.alias not in matcher.entities[hit.entity].names:
+                    named += f", inside {matcher.region_names[hit.entity]}"  # a place the region contains
                 print(f"    {hit.field} {hit.start}-{hit.end}: {fields[hit.field][hit.start:hit.end]!r} ({hit.term}{named})")
         else:
             print(f"no match {verdict.rule}: {_reason(verdict, fields)}")

@@ -149,7 +149,7 @@ def _entity(reader: Checker, path: str, name: str, checked: dict[str, Any]) -> E
     return Entity(name=name, names=names, kind=checked.get("kind", base.kind if base else "actor"),
                   case=checked.get("case", base.case if base else "auto"), context=context,
                   context_window=checked.get("context_window", base.context_window if base else 20),
-                  ambiguous=ambiguous, exclude=exclude, extends=extends)
+                  ambiguous=ambiguous, exclude=exclude, extends=extends, place=base.place if base else None)
 
 
 def _query_problems(reader: Checker, path: str, query: str, entity_names: set[str]) -> None:
@@ -181,7 +181,8 @@ def pack_problems() -> list[Problem]:
     from monitor import packs
 
     reader = Checker()
-    schema = {**{key: value for key, value in ENTITY_KEYS.items() if key != "extends"}, "note": nonempty_string}
+    schema = {**{key: value for key, value in ENTITY_KEYS.items() if key != "extends"}, "note": nonempty_string,
+              "place": nonempty_string}  # a region's place in the gazetteer (packs/places.toml)
     for file in packs.FILES:
         reader.file = f"monitor/packs/{file}"
         data = packs.raw(file)

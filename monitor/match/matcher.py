@@ -3,7 +3,9 @@ rule by rule (see the package's docstring for the order of the checks)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import bisect
+from collections.abc import Callable, Iterable
+from typing import Protocol
 
 import ahocorasick
 
@@ -15,14 +17,27 @@ from monitor.match.scan import Cancelled, Field, Found, Scan, Variant, Verdict, 
 from monitor.model import Entity, Hit, Match, Rule
 
 
+class Places(Protocol):
+    """What region entities need of the gazetteer (`monitor.places.Gazetteer` is one)."""
+
+    def find(self, text: str) -> tuple: ...  # mentions with .place (.id, .name), .start, .end, .name
+
+    def ancestors(self, place_id: str) -> tuple[str, ...]: ...
+
+    def place(self, place_id: str): ...
+
+
 class Matcher:
     """Rules compiled against their entities; `match()` is pure and may be called from anywhere.
 
     `entities` are the user's (with any `extends` already merged); `@pack.NAME` references are
     resolved from the bundled pack. Raises ValueError for an unknown entity or a bad query (the
-    configuration check reports those first)."""
+    configuration check reports those first). With `gazetteer` (a function that gives one,
+    called only when a rule needs it), a region entity that is a gazetteer place (`place`)
+    counts every place found inside it: `@pack.kp` hits "Bannu", as the gazetteer reads it."""
 
-    def __init__(self, entities: Iterable[Entity], rules: Iterable[Rule]):
+    def __init__(self, entities: Iterable[Entity], rules: Iterable[Rule],
+                 gazetteer: Callable[[], Places] | None = None):
         self.rules = tuple(rules)
         self.entities: dict[str, Entity] = {entity.name: entity for entity in entities}
         self.queries = {rule.name: querymod.parse_query(rule.query) for rule in self.rules if rule.query}
@@ -37,6 +52,11 @@ class Matcher:
                 if term.startswith("@") and term[1:] not in self.entities:
                     raise ValueError(f"rule {rule.name!r}: unknown entity {term[1:]!r}")
         self.ambiguous = {name: ambiguous_names(entity) for name, entity in self.entities.items()}
+        # regions the rules name that are gazetteer places: every place inside one counts as it
+        self.regions = {name: self.entities[name].place for name in sorted(wanted)
+                        if gazetteer is not None and self.entities[name].place}
+        self.places = gazetteer() if self.regions else None
+        self.region_names = {name: self.places.place(place).name for name, place in self.regions.items()}
         phrases = {term for terms in rule_terms.values() for term in terms if not term.startswith("@")}
         for entity in self.entities.values():
             if self.ambiguous[entity.name]:
@@ -178,8 +198,28 @@ class Matcher:
     def _scan(self, title: str, text: str) -> Scan:
         fields = {name: Field(name, value) for name, value in (("title", title), ("text", text)) if value}
         scan = self._find(fields)
+        if self.regions:
+            self._find_places(scan, {"title": title, "text": text})
         self._judge_entities(scan)
         return scan
+
+    def _find_places(self, scan: Scan, values: dict[str, str]) -> None:
+        """The places the gazetteer finds inside a region a rule names, as hits of the region
+        (the gazetteer has judged their ambiguity: they count as they are)."""
+        for name, field in scan.fields.items():
+            mentions = self.places.find(values[name])
+            if not mentions:
+                continue
+            offsets = field.normal.offsets  # normalised position -> original: found back by bisection
+            for mention in mentions:
+                inside = (mention.place.id, *self.places.ancestors(mention.place.id))
+                for entity, place in self.regions.items():
+                    if place in inside:
+                        start = bisect.bisect_left(offsets, mention.start)
+                        stop = max(start + 1, bisect.bisect_left(offsets, mention.end))
+                        hit = Found("@" + entity, mention.name, name, start, stop, mention.start, mention.end)
+                        scan.raw.setdefault("@" + entity, []).append(hit)
+                        scan.placed.add(id(hit))
 
     # ------------------------------------------------------------ judging
 
@@ -226,8 +266,10 @@ class Matcher:
 
     @staticmethod
     def _mentions(scan: Scan) -> list[Hit]:
+        """The entities named, by their own names (a place inside a region is the gazetteer's to
+        read as a place, not a mention of the region: event features count it so)."""
         out = [found.hit(source, source[1:]) for source, founds in scan.counted.items()
-               if source.startswith("@") for found in founds]
+               if source.startswith("@") for found in founds if id(found) not in scan.placed]
         return list(dedupe(tuple(out)))
 
     def _hits_of(self, term: str, scan: Scan) -> list[Found]:

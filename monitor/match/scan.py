@@ -98,6 +98,7 @@ class Scan:
         self.raw: dict[str, list[Found]] = {}
         self.counted: dict[str, list[Found]] = {}  # by source; entities after their checks
         self.cancelled: dict[str, list[tuple[Found, str]]] = {}  # by "@entity"
+        self.placed: set[int] = set()  # ids of the hits of regions that are places inside them (not mentions)
 
 
 def nearest(fields: dict[str, Field], hit: Found, others: Iterable[Found]) -> int | None:
