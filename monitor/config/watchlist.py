@@ -14,7 +14,7 @@ from typing import Any
 from monitor.errors import Problem
 from monitor.model import Entity, Rule
 from monitor.config.schema import (ENTITY_KEYS, REQUIRED, RULE_KEYS, Checker, look_alike_problem, name_problem,
-                                   nonempty_string, suggest)
+                                   nonempty_string, string_list, suggest)
 
 TERM_PREFIX = re.compile(r"^(.*?)\*$")
 
@@ -149,7 +149,8 @@ def _entity(reader: Checker, path: str, name: str, checked: dict[str, Any]) -> E
     return Entity(name=name, names=names, kind=checked.get("kind", base.kind if base else "actor"),
                   case=checked.get("case", base.case if base else "auto"), context=context,
                   context_window=checked.get("context_window", base.context_window if base else 20),
-                  ambiguous=ambiguous, exclude=exclude, extends=extends, place=base.place if base else None)
+                  ambiguous=ambiguous, exclude=exclude, extends=extends, place=base.place if base else None,
+                  broad=base.broad if base else (), broad_context=base.broad_context if base else ())
 
 
 def _query_problems(reader: Checker, path: str, query: str, entity_names: set[str]) -> None:
@@ -182,7 +183,8 @@ def pack_problems() -> list[Problem]:
 
     reader = Checker()
     schema = {**{key: value for key, value in ENTITY_KEYS.items() if key != "extends"}, "note": nonempty_string,
-              "place": nonempty_string}  # a region's place in the gazetteer (packs/places.toml)
+              "place": nonempty_string,  # a region's place in the gazetteer (packs/places.toml)
+              "broad": string_list, "broad_context": string_list}  # a wider whole's names, and what they need near
     for file in packs.FILES:
         reader.file = f"monitor/packs/{file}"
         data = packs.raw(file)
@@ -195,7 +197,9 @@ def pack_problems() -> list[Problem]:
             path = f"entities.{name}"
             checked = reader.table(table, path, schema, REQUIRED["entities"])
             _entity(reader, path, packs.PREFIX + name, checked)
-            for index, alias in enumerate(checked.get("names", ())):
+            if checked.get("broad") and not checked.get("broad_context"):
+                reader.problem(f"{path}.broad", "names of a wider whole need 'broad_context' terms to be judged by")
+            for index, alias in enumerate((*checked.get("names", ()), *checked.get("broad", ()))):
                 every_name.add(alias)
                 if not _is_latin_name(alias) and not str(sources.get(alias, "")).strip():
                     reader.problem(f"{path}.names[{index}]", f"{alias!r} needs a note of where it comes from in [sources]")

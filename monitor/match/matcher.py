@@ -59,9 +59,10 @@ class Matcher:
         self.region_names = {name: self.places.place(place).name for name, place in self.regions.items()}
         phrases = {term for terms in rule_terms.values() for term in terms if not term.startswith("@")}
         for entity in self.entities.values():
-            if self.ambiguous[entity.name]:
+            if self.ambiguous[entity.name] or entity.broad:
                 phrases.update(entity.context)
                 phrases.update(entity.exclude)
+            phrases.update(entity.broad_context)
         self._compile(phrases)
         # Which rules (by index) a found source can make match; rules that could match without any hit.
         self.rules_by_source: dict[str, list[int]] = {}
@@ -164,16 +165,19 @@ class Matcher:
             ambiguous = self.ambiguous[entity.name]
             window = entity.context_window
             for hit in found:
-                if hit.alias not in ambiguous:
+                broad = hit.alias in entity.broad
+                if hit.alias not in ambiguous and not broad:
                     kept.append(hit)
                     continue
                 reason = None
+                if broad and not any(within(fields, hit, raw.get(term, ()), window) for term in entity.broad_context):
+                    reason = f"a name of the wider whole, with none of its broad_context terms within {window} words"
                 for phrase in entity.exclude:
                     near = nearest(fields, hit, raw.get(phrase, ()))
                     if near is not None and near < window:
                         reason = f"excluded: {phrase!r} within {window} words"
                         break
-                if reason is None and entity.context:
+                if reason is None and entity.context and hit.alias in ambiguous:
                     if not any(within(fields, hit, raw.get(term, ()), window) for term in entity.context):
                         reason = f"no context term within {window} words"
                 if reason is None:

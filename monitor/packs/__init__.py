@@ -34,7 +34,7 @@ def entities() -> dict[str, Entity]:
         for name, table in raw(file).get("entities", {}).items():
             found[PREFIX + name] = Entity(
                 name=PREFIX + name,
-                names=tuple(table["names"]),
+                names=tuple(dict.fromkeys((*table["names"], *table.get("broad", ())))),
                 kind=table.get("kind", "actor"),
                 case=table.get("case", "auto"),
                 context=tuple(table.get("context", ())),
@@ -42,6 +42,8 @@ def entities() -> dict[str, Entity]:
                 ambiguous=tuple(table["ambiguous"]) if "ambiguous" in table else None,
                 exclude=tuple(table.get("exclude", ())),
                 place=table.get("place"),
+                broad=tuple(table.get("broad", ())),
+                broad_context=tuple(table.get("broad_context", ())),
             )
     return found
 
