@@ -49,6 +49,7 @@ def read(path: Path | str, environ: Mapping[str, str] | None = None, *, remember
                 problems.append(Problem(file, f"channels.{channel.name}.{key}", message))
     if accepted is not None and accepted != before and not problems:
         alert.accepted.save(loaded.settings.state_dir, accepted)
+    problems += _place_problems(loaded, file)
     for rule_name, message in alert.routing_problems(loaded.channels, loaded.settings.default_channels, loaded.rules):
         if rule_name:
             problems.append(Problem(file, f"rules[name={rule_name!r}]", message))
@@ -56,6 +57,33 @@ def read(path: Path | str, environ: Mapping[str, str] | None = None, *, remember
             where, _, text = message.partition(": ")
             problems.append(Problem(file, where, text))
     return loaded, problems
+
+
+def _place_problems(loaded: config.Config, file: str) -> list[Problem]:
+    """The configuration's own [places.ID] as the gazetteer judges them, and the places its
+    region entities contain (each must be a place of the gazetteer)."""
+    if not loaded.places and not any(entity.contains for entity in loaded.entities):
+        return []
+    from monitor import places
+
+    try:
+        gazetteer = places.with_places(loaded.places)
+    except ValueError as error:
+        out = []
+        for line in str(error).splitlines()[1:]:
+            where, _, message = line.strip().partition(": ")
+            out.append(Problem(file, where, message))
+        return out
+    out = []
+    for entity in loaded.entities:
+        for index, place in enumerate(entity.contains):
+            try:
+                gazetteer.place(place)
+            except KeyError:
+                out.append(Problem(file, f"entities.{entity.name}.contains[{index}]",
+                                   f"unknown place {place!r}: a place id of the bundled gazetteer "
+                                   "(monitor/packs/places.toml) or one of your [places.ID]"))
+    return out
 
 
 def check(path: Path | str, environ: Mapping[str, str] | None = None, *, remembered: bool = False) -> config.Config:
@@ -177,7 +205,7 @@ class App:
         once. Returns the settings that changed but apply only after a restart."""
         old = self.config.settings
         needs_restart = [name for name in RESTART_SETTINGS if getattr(old, name) != getattr(fresh.settings, name)]
-        self.matcher = incidents.matcher(fresh.entities, fresh.rules)
+        self.matcher = incidents.matcher(fresh.entities, fresh.rules, fresh.places)
         self.router = router(fresh)
         self.channels = alert.build_channels(fresh.channels)
         self.config = fresh
@@ -215,7 +243,7 @@ def open_app(loaded: config.Config, *, workers: int | None = None, start_workers
         pages_bound=pages_bound,
         feeds_bound=settings.max_connections + pages_bound,
         config=loaded,
-        matcher=incidents.matcher(loaded.entities, loaded.rules),
+        matcher=incidents.matcher(loaded.entities, loaded.rules, loaded.places),
         router=router(loaded),
         channels=alert.build_channels(loaded.channels),
         store=opened,

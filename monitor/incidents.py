@@ -28,13 +28,13 @@ if TYPE_CHECKING:  # imported when first used: compiling their patterns is a qua
 READ_CHARS = 2_500  # of an article's text, after its title, that its event features are read from
 
 
-def matcher(entities: Iterable[Entity], rules: Iterable[Rule]) -> Matcher:
-    """The rule matcher for a configuration: its region entities that are gazetteer places count
-    every place inside them (`@pack.kp` finds "Bannu"); the gazetteer is loaded only if a rule
-    names such a region."""
+def matcher(entities: Iterable[Entity], rules: Iterable[Rule], own_places: tuple[tuple[str, dict], ...] = ()) -> Matcher:
+    """The rule matcher for a configuration: a region entity counts every place of the gazetteer
+    (the bundled one and the configuration's own `own_places`) inside the places it contains
+    (`@pack.kp` finds "Bannu"); the gazetteer is loaded only if a rule names such a region."""
     from monitor import places
 
-    return Matcher(entities, rules, gazetteer=places.bundled)
+    return Matcher(entities, rules, gazetteer=lambda: places.with_places(own_places))
 
 
 @functools.cache

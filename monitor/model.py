@@ -71,7 +71,7 @@ class Entity:
     ambiguous: tuple[str, ...] | None = None  # names that need context; None: the acronym-like ones
     exclude: tuple[str, ...] = ()  # phrases that cancel an ambiguous name's hit within the window
     extends: str | None = None  # "pack.NAME" this entity adds to (already merged by config)
-    place: str | None = None  # a region: the gazetteer's place it is; every place inside it counts as it
+    contains: tuple[str, ...] = ()  # a region: gazetteer places; each, and every place inside one, counts as it
     broad: tuple[str, ...] = ()  # names of a wider whole ("Islamic State" for its Khorasan branch), among `names`...
     broad_context: tuple[str, ...] = ()  # ...that count only with one of these within context_window words
 

@@ -439,11 +439,38 @@ def load(data: dict) -> Gazetteer:
     return Gazetteer(places, rules, table)
 
 
+def with_places(extra: tuple[tuple[str, dict], ...]) -> Gazetteer:
+    """The bundled gazetteer and a configuration's own [places.ID] tables (`extra`), built once
+    per set of tables; raises ValueError listing every problem (an id the bundled gazetteer
+    already has, an unknown `inside`, a bad kind, ...)."""
+    if not extra:
+        return bundled()
+    key = repr(extra)
+    if key not in _EXTENDED:
+        data = _bundled_data()
+        clashes = [f"places.{pid}: the bundled gazetteer already has a place {pid!r} (give yours another id)"
+                   for pid, _table in extra if pid in data["places"]]
+        if clashes:
+            raise ValueError("invalid places data:\n" + "\n".join(f"  {p}" for p in clashes))
+        if len(_EXTENDED) > 8:  # a daemon reloaded many times keeps only the latest few
+            _EXTENDED.clear()
+        _EXTENDED[key] = load({"places": {**data["places"], **dict(extra)}})
+    return _EXTENDED[key]
+
+
+_EXTENDED: dict[str, Gazetteer] = {}
+
+
 @cache
-def bundled() -> Gazetteer:
-    """The gazetteer of monitor/packs/places.toml, loaded once."""
+def _bundled_data() -> dict:
     from importlib import resources
 
     from monitor import packs
 
-    return load(tomllib.loads(resources.files(packs).joinpath("places.toml").read_text(encoding="utf-8")))
+    return tomllib.loads(resources.files(packs).joinpath("places.toml").read_text(encoding="utf-8"))
+
+
+@cache
+def bundled() -> Gazetteer:
+    """The gazetteer of monitor/packs/places.toml, loaded once."""
+    return load(_bundled_data())

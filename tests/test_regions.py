@@ -55,11 +55,11 @@ def test_without_the_gazetteer_a_region_matches_its_own_names_only():
 
 def test_every_pack_region_place_is_in_the_gazetteer_and_an_entity_that_extends_it_keeps_it():
     gazetteer = places.bundled()
-    regions = {name: entity.place for name, entity in packs.entities().items() if entity.place}
+    regions = {name: entity.contains[0] for name, entity in packs.entities().items() if entity.contains}
     assert {"pack.kp", "pack.balochistan", "pack.fata", "pack.waziristan", "pack.kabul"} <= set(regions)
     for name, place in regions.items():
         assert gazetteer.place(place).kind in ("province", "division", "district", "town"), name
-    mine = Entity(name="my-kp", names=("Pakhtunkhwa",), kind="region", place=packs.entities()["pack.kp"].place)
+    mine = Entity(name="my-kp", names=("Pakhtunkhwa",), kind="region", contains=packs.entities()["pack.kp"].contains)
     assert found(Matcher((mine,), (Rule(name="mine", any=("@my-kp",)),), gazetteer=places.bundled),
                  "An explosion in Bannu.") == {"mine": ["Bannu"]}
 
@@ -116,3 +116,51 @@ def test_no_corpus_page_gains_a_region_match_from_the_places_inside_it(matcher):
         if set(found(matcher, text)) - set(found(plain, text)):
             gained.append(item["id"])
     assert gained == []
+
+
+USER_PLACES = """
+[newsmon]
+state_dir = "state"
+[channels.console]
+urls = ["console://"]
+[places.university-town]
+kind = "town"
+inside = "peshawar"
+names = ["University Town"]
+lat = 34.003
+lon = 71.486
+[entities.peshawar-office]
+kind = "region"
+names = ["our Peshawar office"]
+contains = ["university-town", "hayatabad"]
+[[rules]]
+name = "office"
+any = ["@peshawar-office"]
+[[rules]]
+name = "kp"
+any = ["@pack.kp"]
+"""
+
+
+def test_a_users_own_places_and_regions_match_and_are_checked(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text(USER_PLACES)
+    assert run_newsmon("--config", str(config), "check").returncode == 0
+    article = tmp_path / "article.txt"
+    article.write_text("A blast hit a market in University Town, Peshawar, police said.\n")
+    result = run_newsmon("--config", str(config), "match", str(article))
+    assert "MATCH office" in result.stdout and "MATCH kp" in result.stdout, result.stdout
+    assert "'University Town' (@pack.kp, name 'University Town', inside Khyber Pakhtunkhwa)" in result.stdout
+    article.write_text("A blast hit a market in Saddar, Peshawar, police said.\n")
+    assert "no match office" in run_newsmon("--config", str(config), "match", str(article)).stdout
+
+    for broken, said in [(USER_PLACES.replace('inside = "peshawar"', 'inside = "nowhere"'),
+                          "at 'places.university-town': inside 'nowhere' is not a place"),
+                         (USER_PLACES.replace('"hayatabad"]', '"hayatabad", "atlantis"]'),
+                          "at 'entities.peshawar-office.contains[2]': unknown place 'atlantis'"),
+                         (USER_PLACES.replace("[places.university-town]", "[places.peshawar]"),
+                          "the bundled gazetteer already has a place 'peshawar'"),
+                         (USER_PLACES.replace('lat = 34.003', 'latitude = 34.003'), "unknown key 'latitude'")]:
+        config.write_text(broken)
+        checked = run_newsmon("--config", str(config), "check")
+        assert checked.returncode == 2 and said in checked.stdout, checked.stdout

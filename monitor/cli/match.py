@@ -36,7 +36,7 @@ def cmd_match(args: argparse.Namespace) -> int:
         title = args.title
     from monitor import incidents
 
-    matcher = incidents.matcher(loaded.entities, rules)
+    matcher = incidents.matcher(loaded.entities, rules, loaded.places)
     verdicts = matcher.explain(title, text, feed_tags=args.feed_tag)
     limited = {rule.name: rule.feed_tags for rule in rules if rule.feed_tags and args.feed_tag is None}
     if args.json:
@@ -53,8 +53,9 @@ def cmd_match(args: argparse.Namespace) -> int:
                 print(f"    {line}")
             for hit in verdict.hits:
                 named = f", name {hit.alias!r}" if hit.entity else ""
-                if hit.entity in matcher.region_names and hit.alias not in matcher.entities[hit.entity].names:
-                    named += f", inside {matcher.region_names[hit.entity]}"  # a place the region contains
+                region = matcher.inside(hit.entity, hit.alias) if hit.entity else None
+                if region:
+                    named += f", inside {region}"  # a place the region contains
                 print(f"    {hit.field} {hit.start}-{hit.end}: {fields[hit.field][hit.start:hit.end]!r} ({hit.term}{named})")
         else:
             print(f"no match {verdict.rule}: {_reason(verdict, fields)}")

@@ -26,8 +26,8 @@ from monitor.config.secrets import Secrets
 from monitor.config.secrets import env_file, parse_env  # noqa: F401 - re-exported
 from monitor.errors import ConfigError, Problem
 from monitor.model import ChannelSpec, Entity, FeedSpec, Rule
-from monitor.config.schema import (FEED_KEYS, HTTP_KEYS, INCLUDE_KEYS, NEWSMON_KEYS, REQUIRED, TOP_KEYS, Checker,
-                            describe, suggest)
+from monitor.config.schema import (FEED_KEYS, HTTP_KEYS, INCLUDE_KEYS, NEWSMON_KEYS, PLACE_KEYS, REQUIRED, TOP_KEYS,
+                                   Checker, describe, suggest)
 from monitor.config.schema import Invalid  # re-exported: callers catch config.Invalid
 from monitor.config.schema import parse_duration, parse_size  # re-exported: callers use config.parse_duration, ...
 from monitor.config.watchlist import pack_problems, term_problem  # re-exported: callers use config.pack_problems, ...
@@ -78,6 +78,7 @@ class Config:
     entities: tuple[Entity, ...]
     rules: tuple[Rule, ...]
     files: tuple[Path, ...]  # every file read, the main one first
+    places: tuple[tuple[str, dict], ...] = ()  # [places.ID] tables: the user's own places, as written
 
     def channel(self, name: str) -> ChannelSpec | None:
         return next((channel for channel in self.channels if channel.name == name), None)
@@ -272,6 +273,7 @@ def read(path: Path | str, environ: Mapping[str, str] | None = None, *,
     files = [path]
     feeds_raw: list[tuple[str, int, Any]] = []
     entities_raw: list[tuple[str, str, Any]] = []
+    places_raw: list[tuple[str, str, Any]] = []
     rules_raw: list[tuple[str, int, Any]] = []
     settings_raw: dict[str, Any] = {}
     channels: list[ChannelSpec] = []
@@ -280,7 +282,7 @@ def read(path: Path | str, environ: Mapping[str, str] | None = None, *,
             if key not in TOP_KEYS:
                 reader.problem(key, f"unknown key {key!r}{suggest(key, TOP_KEYS)}")
         settings_raw = reader.table(raw.get("newsmon", {}), "newsmon", NEWSMON_KEYS)
-        _collect(reader, raw, str(path), feeds_raw, entities_raw, rules_raw)
+        _collect(reader, raw, str(path), feeds_raw, entities_raw, rules_raw, places_raw)
         channels = channels_module.read(reader, raw.get("channels", {}), base)
     for pattern in settings_raw.get("include", ("watchlist.d/*.toml",)):
         expanded = _expand_user(pattern, environ)
@@ -297,7 +299,7 @@ def read(path: Path | str, environ: Mapping[str, str] | None = None, *,
             for key in included:
                 if key not in INCLUDE_KEYS:
                     reader.problem(key, f"an included file may hold only [[feeds]], [entities.NAME] and [[rules]], not {key!r}")
-            _collect(reader, included, match, feeds_raw, entities_raw, rules_raw)
+            _collect(reader, included, match, feeds_raw, entities_raw, rules_raw, places_raw)
     reader.file = str(path)
     settings = _settings(reader, settings_raw, base, environ)
     entities = watchlist.entities(reader, entities_raw)
@@ -316,6 +318,7 @@ def read(path: Path | str, environ: Mapping[str, str] | None = None, *,
         entities=tuple(entities),
         rules=rules,
         files=tuple(files),
+        places=_places(reader, places_raw),
     )
     return config, reader.problems
 
@@ -327,7 +330,7 @@ def _expand_user(path: str, environ: Mapping[str, str]) -> str:
     return path
 
 
-def _collect(reader: _Reader, raw: dict, file: str, feeds: list, entities: list, rules: list) -> None:
+def _collect(reader: _Reader, raw: dict, file: str, feeds: list, entities: list, rules: list, places: list) -> None:
     reader.file = file
     for key, sink in (("feeds", feeds), ("rules", rules)):
         value = raw.get(key, [])
@@ -335,11 +338,30 @@ def _collect(reader: _Reader, raw: dict, file: str, feeds: list, entities: list,
             reader.problem(key, f"expected an array of tables ([[{key}]]), got {describe(value)}")
             continue
         sink.extend((file, index, item) for index, item in enumerate(value))
-    value = raw.get("entities", {})
-    if not isinstance(value, dict):
-        reader.problem("entities", f"expected tables [entities.NAME], got {describe(value)}")
-        return
-    entities.extend((file, name, item) for name, item in value.items())
+    for key, sink in (("entities", entities), ("places", places)):
+        value = raw.get(key, {})
+        if not isinstance(value, dict):
+            reader.problem(key, f"expected tables [{key}.NAME], got {describe(value)}")
+            continue
+        sink.extend((file, name, item) for name, item in value.items())
+
+
+def _places(reader: _Reader, raw: list) -> tuple[tuple[str, dict], ...]:
+    """The user's [places.ID] tables, their keys checked here (a place's parent, kind and
+    names are the gazetteer's to judge: `monitor.app.read`)."""
+    out: dict[str, dict] = {}
+    for file, pid, table in raw:
+        reader.file = file
+        if not isinstance(table, dict):
+            reader.problem(f"places.{pid}", f"expected a table, got {describe(table)}")
+        elif pid in out:
+            reader.problem(f"places.{pid}", f"place {pid!r} is defined twice")
+        else:
+            for key in table:
+                if key not in PLACE_KEYS:
+                    reader.problem(f"places.{pid}.{key}", f"unknown key {key!r}{suggest(key, PLACE_KEYS)}")
+            out[pid] = {"kind": "town", **{key: value for key, value in table.items() if key in PLACE_KEYS}}
+    return tuple(out.items())
 
 
 LISTEN = re.compile(r"^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]]+)):(\d{1,5})$")

@@ -231,6 +231,7 @@ ENTITY_KEYS: dict[str, Callable[[Any], Any]] = {
     "ambiguous": string_list,
     "exclude": string_list,
     "extends": nonempty_string,
+    "contains": string_list,  # a region's places (ids of the gazetteer, bundled or [places.ID])
 }
 RULE_KEYS: dict[str, Callable[[Any], Any]] = {
     "name": nonempty_string,
@@ -261,8 +262,10 @@ ITEMS: dict[str, Callable[[Any], Any]] = {
     "feed_tags": nonempty_string,
 }
 REQUIRED = {"feeds": ("url",), "entities": ("names",), "rules": ("name",)}
-TOP_KEYS = ("newsmon", "feeds", "channels", "entities", "rules")
-INCLUDE_KEYS = ("feeds", "entities", "rules")
+TOP_KEYS = ("newsmon", "feeds", "channels", "entities", "rules", "places")
+INCLUDE_KEYS = ("feeds", "entities", "rules", "places")
+# a [places.ID] table: a place of the user's, in the gazetteer's form (monitor.places)
+PLACE_KEYS = ("names", "kind", "inside", "lat", "lon", "ambiguous", "context", "not_near", "exclude", "person", "note")
 
 
 # ---------------------------------------------------------------- checking

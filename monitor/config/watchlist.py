@@ -149,7 +149,8 @@ def _entity(reader: Checker, path: str, name: str, checked: dict[str, Any]) -> E
     return Entity(name=name, names=names, kind=checked.get("kind", base.kind if base else "actor"),
                   case=checked.get("case", base.case if base else "auto"), context=context,
                   context_window=checked.get("context_window", base.context_window if base else 20),
-                  ambiguous=ambiguous, exclude=exclude, extends=extends, place=base.place if base else None,
+                  ambiguous=ambiguous, exclude=exclude, extends=extends,
+                  contains=tuple(dict.fromkeys((*(base.contains if base else ()), *checked.get("contains", ())))),
                   broad=base.broad if base else (), broad_context=base.broad_context if base else ())
 
 

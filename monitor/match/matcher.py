@@ -53,10 +53,10 @@ class Matcher:
                     raise ValueError(f"rule {rule.name!r}: unknown entity {term[1:]!r}")
         self.ambiguous = {name: ambiguous_names(entity) for name, entity in self.entities.items()}
         # regions the rules name that are gazetteer places: every place inside one counts as it
-        self.regions = {name: self.entities[name].place for name in sorted(wanted)
-                        if gazetteer is not None and self.entities[name].place}
+        self.regions = {name: frozenset(self.entities[name].contains) for name in sorted(wanted)
+                        if gazetteer is not None and self.entities[name].contains}
         self.places = gazetteer() if self.regions else None
-        self.region_names = {name: self.places.place(place).name for name, place in self.regions.items()}
+        self._inside: dict[tuple[str, str], str] = {}  # (region, place as written) -> the region's place it is in
         phrases = {term for terms in rule_terms.values() for term in terms if not term.startswith("@")}
         for entity in self.entities.values():
             if self.ambiguous[entity.name] or entity.broad:
@@ -216,14 +216,24 @@ class Matcher:
                 continue
             offsets = field.normal.offsets  # normalised position -> original: found back by bisection
             for mention in mentions:
-                inside = (mention.place.id, *self.places.ancestors(mention.place.id))
-                for entity, place in self.regions.items():
-                    if place in inside:
+                chain = (mention.place.id, *self.places.ancestors(mention.place.id))
+                for entity, places in self.regions.items():
+                    if places.intersection(chain):
+                        place = next(place for place in chain if place in places)
+                        if place != mention.place.id and len(self._inside) < 10_000:
+                            self._inside[(entity, mention.name)] = self.places.place(place).name
                         start = bisect.bisect_left(offsets, mention.start)
                         stop = max(start + 1, bisect.bisect_left(offsets, mention.end))
                         hit = Found("@" + entity, mention.name, name, start, stop, mention.start, mention.end)
                         scan.raw.setdefault("@" + entity, []).append(hit)
                         scan.placed.add(id(hit))
+
+    def inside(self, entity: str, alias: str) -> str | None:
+        """The name of the region's place that a hit of `entity` written `alias` is inside, when
+        it is a place inside the region rather than one of the entity's own names."""
+        if alias in self.entities[entity].names:
+            return None
+        return self._inside.get((entity, alias))
 
     # ------------------------------------------------------------ judging
 

@@ -41,7 +41,7 @@ def entities() -> dict[str, Entity]:
                 context_window=table.get("context_window", 20),
                 ambiguous=tuple(table["ambiguous"]) if "ambiguous" in table else None,
                 exclude=tuple(table.get("exclude", ())),
-                place=table.get("place"),
+                contains=(table["place"],) if "place" in table else (),
                 broad=tuple(table.get("broad", ())),
                 broad_context=tuple(table.get("broad_context", ())),
             )
