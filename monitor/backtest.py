@@ -14,9 +14,12 @@ stories that have an article in the period."""
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime
-from collections.abc import Callable, Iterable, Mapping
+import itertools
+import multiprocessing
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from monitor.model import Hit
@@ -63,29 +66,46 @@ class Outcome:
 
     def per_day(self, rule: str) -> dict[str, int]:
         """Stories the rule finds, by the UTC day of their first matching article."""
-        days: dict[str, int] = {}
-        for (name, _story), found in self.found.items():
-            if name == rule:
-                day = datetime.datetime.fromtimestamp(found.fetched, datetime.timezone.utc).strftime("%Y-%m-%d")
-                days[day] = days.get(day, 0) + 1
-        return dict(sorted(days.items()))
+        return per_day(found for (name, _story), found in self.found.items() if name == rule)
+
+    def by_rule(self) -> dict[str, list[Found]]:
+        """What each rule finds, oldest first (one pass, for reporting every rule)."""
+        out: dict[str, list[Found]] = {}
+        for found in sorted(self.found.values(), key=lambda found: found.fetched):
+            out.setdefault(found.rule, []).append(found)
+        return out
+
+
+def per_day(founds: Iterable[Found]) -> dict[str, int]:
+    """How many of `founds` there are by the UTC day of their first matching article."""
+    days: dict[str, int] = {}
+    for found in founds:
+        day = datetime.datetime.fromtimestamp(found.fetched, datetime.timezone.utc).strftime("%Y-%m-%d")
+        days[day] = days.get(day, 0) + 1
+    return dict(sorted(days.items()))
 
 
 def run(matcher, articles: Iterable, tags: Mapping[str, tuple[str, ...]], *, rules: set[str] | None = None,
-        progress: Callable[[int], None] = lambda count: None) -> Outcome:
+        progress: Callable[[int], None] = lambda count: None, workers: int = 1) -> Outcome:
     """Match every article (`monitor.store.replay.StoredArticle`) with `matcher` (a
-    `monitor.match.Matcher`); `tags`: feed URL -> its tags; `rules`: only these rules."""
+    `monitor.match.Matcher`); `tags`: feed URL -> its tags; `rules`: only these rules;
+    `workers`: match in that many worker processes (each with its own copy of the matcher),
+    the articles still taken in order, so the outcome is the same."""
     outcome = Outcome()
-    for article in articles:
-        outcome.articles += 1
-        outcome.stories.add(article.story_id)
-        if outcome.articles % 1000 == 0:
-            progress(outcome.articles)
-        if article.quiet:
-            continue
-        outcome.eligible += 1
-        feed_tags = sorted({tag for url in article.feeds for tag in tags.get(url, ())})
-        for match in matcher.match(article.title, article.text, feed_tags=feed_tags):
+
+    def eligible() -> Iterator[tuple]:
+        for article in articles:
+            outcome.articles += 1
+            outcome.stories.add(article.story_id)
+            if outcome.articles % 1000 == 0:
+                progress(outcome.articles)
+            if article.quiet:
+                continue
+            outcome.eligible += 1
+            yield article, sorted({tag for url in article.feeds for tag in tags.get(url, ())})
+
+    for article, matches in _matched(matcher, eligible(), workers):
+        for match in matches:
             if rules is not None and match.rule not in rules:
                 continue
             key = (match.rule, article.story_id)
@@ -97,6 +117,49 @@ def run(matcher, articles: Iterable, tags: Mapping[str, tuple[str, ...]], *, rul
                 outcome.found[key] = dataclasses.replace(known, articles=known.articles + 1)
     progress(outcome.articles)
     return outcome
+
+
+BATCH = 64  # articles per worker task
+AHEAD = 3  # tasks in flight per worker: enough to keep each busy, few enough to hold little text
+
+
+def _matched(matcher, items: Iterator[tuple], workers: int) -> Iterator[tuple]:
+    """(article, its matches) for each (article, feed tags) of `items`, in order. With workers,
+    batches go to a pool and at most `AHEAD` per worker are in flight (the articles are read, in
+    this thread, only as fast as the workers match them)."""
+    if workers <= 1:
+        for article, feed_tags in items:
+            yield article, matcher.match(article.title, article.text, feed_tags=feed_tags)
+        return
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    with context.Pool(workers, initializer=_start_worker, initargs=(list(matcher.entities.values()), matcher.rules)) \
+            as pool:
+        pending: collections.deque = collections.deque()
+        while True:
+            batch = list(itertools.islice(items, BATCH))
+            if batch:
+                task = [(article.title, article.text, feed_tags) for article, feed_tags in batch]
+                pending.append((batch, pool.apply_async(_match_batch, (task,))))
+            while pending and (not batch or len(pending) >= AHEAD * workers):
+                done, result = pending.popleft()
+                yield from zip((article for article, _tags in done), result.get())
+            if not batch:
+                return
+
+
+_worker_matcher = None
+
+
+def _start_worker(entities, rules) -> None:
+    from monitor import match
+
+    global _worker_matcher
+    _worker_matcher = match.Matcher(entities, rules)
+
+
+def _match_batch(task: list[tuple[str, str, list[str]]]) -> list:
+    return [_worker_matcher.match(title, text, feed_tags=feed_tags) for title, text, feed_tags in task]
 
 
 def compare(outcome: Outcome, alerted: Mapping[tuple[str, int], tuple[float, int]],

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -13,6 +14,8 @@ from monitor import shown, times
 from monitor.cli.common import EXIT_OK, EXIT_USAGE, open_existing, plural, read_config
 
 SHOWN = 20  # stories listed per rule and kind; --json has them all
+WORKERS = 4  # at most this many matching processes
+PARALLEL_FROM = 5000  # articles from which matching runs in worker processes
 
 
 def add_parsers(commands, duration) -> None:
@@ -67,7 +70,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     with open_existing(args, current) as opened:
         total = opened.replay_count(since)
         progress = _Progress(total) if sys.stderr.isatty() and not args.json else (lambda count: None)
-        outcome = backtest.run(matcher, opened.replay_articles(since), tags, rules=wanted or names, progress=progress)
+        outcome = backtest.run(matcher, opened.replay_articles(since), tags, rules=wanted or names, progress=progress,
+                               workers=_workers(total))
         backtest.compare(outcome, opened.alerted_stories(0.0), opened.followups(0.0), wanted or names)
         recorded = {key: opened.recorded_hits(article, key[0]) for key, (_created, article) in outcome.alerted.items()
                     if key not in outcome.found}
@@ -83,6 +87,13 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     for rule in sorted(wanted or names):
         _print_rule(outcome, rule, recorded)
     return EXIT_OK
+
+
+def _workers(articles: int) -> int:
+    """Worker processes to match `articles` in: one per usable core (at most 4) for a large
+    backtest; none (matching in this process) for a small one, where starting them costs more."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(cores, WORKERS) if articles >= PARALLEL_FROM and cores > 1 else 1
 
 
 def _print_rule(outcome, rule: str, recorded) -> None:
@@ -122,20 +133,22 @@ def _document(outcome, recorded, tested, since: float, seconds: float, state: st
         return [{"term": hit.term, "entity": hit.entity, "alias": hit.alias, "field": hit.field, "start": hit.start,
                  "end": hit.end} for hit in items]
 
+    from monitor import backtest
+
     rules = {}
+    by_rule = outcome.by_rule()
     for rule in outcome.rules():
+        found = by_rule.get(rule, [])
         rules[rule] = {
             "would_alert": [{"story": item.story, "article": item.article, "title": item.title, "outlet": item.outlet,
                              "url": shown.url(item.url), "fetched": times.iso(item.fetched), "articles": item.articles,
-                             "hits": hits(item.hits)}
-                            for key, item in sorted(outcome.found.items(), key=lambda pair: pair[1].fetched)
-                            if key[0] == rule],
+                             "hits": hits(item.hits)} for item in found],
             "alerted": sorted(story for name, story in outcome.alerted if name == rule),
-            "added": [item.story for item in outcome.added(rule)],
+            "added": [item.story for item in found if (rule, item.story) not in outcome.alerted],
             "dropped": [{"story": story, "alerted": times.iso(created), "hits": hits(recorded.get((rule, story), []))}
                         for story, created, _article in outcome.dropped(rule)],
             "followups": sum(count for key, count in outcome.followups.items() if key[0] == rule),
-            "per_day": outcome.per_day(rule),
+            "per_day": backtest.per_day(found),
         }
     return {"config": str(tested.path), "state": state, "since": times.iso(since), "articles": outcome.articles,
             "could_alert": outcome.eligible, "seconds": round(seconds, 2), "rules": rules}

@@ -36,24 +36,44 @@ class Replay(StoreBase):
 
     def replay_articles(self, since: float, batch: int = 2000) -> Iterator[StoredArticle]:
         """The articles fetched since `since`, oldest first, in batches of `batch` (each its own
-        short read), with their feeds and whether any of their entries could alert."""
+        short read), with their feeds and whether any of their entries could alert. Articles
+        stored after the first read are left out (their entries may not all be read)."""
         survivor = self._survivors()
+        top = self.db.execute("SELECT MAX(id) FROM articles").fetchone()[0] or 0
+        origins = self._origins(since, top)
+        unknown = ((), False)  # an article no entry refers to any more
         last = 0
         while True:
             rows = self.db.execute(
-                """SELECT a.id, a.story_id, a.title, a.text, a.outlet, a.url, a.fetched,
-                          GROUP_CONCAT(DISTINCT f.url) AS feeds, MIN(e.quiet IS NOT NULL) AS quiet
-                   FROM articles a LEFT JOIN entries e ON e.article_id = a.id LEFT JOIN feeds f ON f.id = e.feed_id
-                   WHERE a.fetched >= ? AND a.id > ? GROUP BY a.id ORDER BY a.id LIMIT ?""",
-                (since, last, batch)).fetchall()
+                "SELECT id, story_id, title, text, outlet, url, fetched FROM articles "
+                "WHERE fetched >= ? AND id > ? AND id <= ? ORDER BY id LIMIT ?", (since, last, top, batch)).fetchall()
             if not rows:
                 return
-            for row in rows:
-                story = row["story_id"] or 0
-                yield StoredArticle(row["id"], survivor.get(story, story), row["title"], row["text"], row["outlet"],
-                                    row["url"], row["fetched"], tuple(sorted((row["feeds"] or "").split(",")))
-                                    if row["feeds"] else (), bool(row["quiet"]) if row["quiet"] is not None else False)
-            last = rows[-1]["id"]
+            for id_, story, title, text, outlet, url, fetched in rows:
+                story = story or 0
+                feeds, quiet = origins.get(id_, unknown)
+                yield StoredArticle(id_, survivor.get(story, story), title, text, outlet, url, fetched, feeds, quiet)
+            last = rows[-1][0]
+
+    def _origins(self, since: float, top: int) -> dict[int, tuple[tuple[str, ...], bool]]:
+        """Article -> (the URLs of its feeds, sorted; whether every entry of it was recorded
+        without alerting) for the articles fetched since `since`, up to id `top`: read in one
+        pass over the entries (which have no index by article), not once per batch."""
+        feeds: dict[int, set[str]] = {}
+        quiet: dict[int, bool] = {}
+        for article, url, silent in self.db.execute(
+                "SELECT e.article_id, f.url, e.quiet IS NOT NULL FROM entries e LEFT JOIN feeds f ON f.id = e.feed_id "
+                "WHERE e.article_id IN (SELECT id FROM articles WHERE fetched >= ? AND id <= ?)", (since, top)):
+            urls = feeds.setdefault(article, set())
+            if url is not None:
+                urls.add(url)
+            quiet[article] = quiet.get(article, True) and bool(silent)
+        shared: dict[tuple[str, ...], tuple[str, ...]] = {}  # one tuple per set of feeds, not per article
+        out = {}
+        for article, urls in feeds.items():
+            names = tuple(sorted(urls))
+            out[article] = (shared.setdefault(names, names), quiet[article])
+        return out
 
     def alerted_stories(self, since: float) -> dict[tuple[str, int], tuple[float, int]]:
         """(rule, story) -> (when first queued, its first alert's article) of every rule's
