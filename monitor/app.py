@@ -5,6 +5,7 @@ templates, routing) is collected into one ConfigError together with the config p
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import contextlib
 import logging
 import os
@@ -50,6 +51,7 @@ def read(path: Path | str, environ: Mapping[str, str] | None = None, *, remember
     if accepted is not None and accepted != before and not problems:
         alert.accepted.save(loaded.settings.state_dir, accepted)
     problems += _place_problems(loaded, file)
+    problems += _site_problems(loaded, file)
     for rule_name, message in alert.routing_problems(loaded.channels, loaded.settings.default_channels, loaded.rules):
         if rule_name:
             problems.append(Problem(file, f"rules[name={rule_name!r}]", message))
@@ -86,6 +88,41 @@ def _place_problems(loaded: config.Config, file: str) -> list[Problem]:
     return out
 
 
+def _site_problems(loaded: config.Config, file: str) -> list[Problem]:
+    """Each [[sites]] `place` must be a place of the gazetteer with coordinates."""
+    out = []
+    for index, site in enumerate(loaded.sites):
+        if site.place is None:
+            continue
+        try:
+            found = _gazetteer(loaded).place(site.place)
+        except (KeyError, ValueError):
+            out.append(Problem(file, f"sites[{index}].place", f"unknown place {site.place!r}: a place id of the bundled "
+                                                              "gazetteer (monitor/packs/places.toml) or one of your [places.ID]"))
+            continue
+        if found.lat is None or found.lon is None:
+            out.append(Problem(file, f"sites[{index}].place", f"place {site.place!r} has no coordinates: give the site "
+                                                              "lat and lon"))
+    return out
+
+
+def _gazetteer(loaded: config.Config):
+    from monitor import places
+
+    return places.with_places(loaded.places)
+
+
+def sites(loaded: config.Config) -> tuple:
+    """The configuration's [[sites]] with the coordinates of those given by `place`."""
+    out = []
+    for site in loaded.sites:
+        if site.place is not None:
+            found = _gazetteer(loaded).place(site.place)
+            site = dataclasses.replace(site, lat=found.lat, lon=found.lon)
+        out.append(site)
+    return tuple(out)
+
+
 def check(path: Path | str, environ: Mapping[str, str] | None = None, *, remembered: bool = False) -> config.Config:
     """Load and fully check a configuration: apprise URLs, templates and routing included.
     Raises ConfigError listing every problem. `remembered`: see `read`."""
@@ -110,6 +147,7 @@ class App:
     _stories: stories.StoryIndex | None = None  # read from the store when first needed: story_index()
     _events: events.EventIndex | None = None  # likewise: event_index()
     metrics: Metrics = field(default_factory=Metrics)
+    sites: tuple = ()  # [[sites]] with their coordinates (app.sites)
     clock: Callable[[], float] = time.time  # tests pass a controllable clock
     warned: set[tuple[str, str]] = field(default_factory=set)  # (feed, kind) said once already
     # per feed id, what its last fully recorded body held: its next body's unchanged items are not parsed
@@ -206,6 +244,7 @@ class App:
         old = self.config.settings
         needs_restart = [name for name in RESTART_SETTINGS if getattr(old, name) != getattr(fresh.settings, name)]
         self.matcher = incidents.matcher(fresh.entities, fresh.rules, fresh.places)
+        self.sites = sites(fresh)
         self.router = router(fresh)
         self.channels = alert.build_channels(fresh.channels)
         self.config = fresh
@@ -244,6 +283,7 @@ def open_app(loaded: config.Config, *, workers: int | None = None, start_workers
         feeds_bound=settings.max_connections + pages_bound,
         config=loaded,
         matcher=incidents.matcher(loaded.entities, loaded.rules, loaded.places),
+        sites=sites(loaded),
         router=router(loaded),
         channels=alert.build_channels(loaded.channels),
         store=opened,

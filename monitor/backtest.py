@@ -86,11 +86,18 @@ def per_day(founds: Iterable[Found]) -> dict[str, int]:
 
 
 def run(matcher, articles: Iterable, tags: Mapping[str, tuple[str, ...]], *, rules: set[str] | None = None,
-        progress: Callable[[int], None] = lambda count: None, workers: int = 1) -> Outcome:
+        progress: Callable[[int], None] = lambda count: None, workers: int = 1,
+        own_places: tuple[tuple[str, dict], ...] = (), sites: tuple = ()) -> Outcome:
     """Match every article (`monitor.store.replay.StoredArticle`) with `matcher` (a
     `monitor.match.Matcher`); `tags`: feed URL -> its tags; `rules`: only these rules;
     `workers`: match in that many worker processes (each with its own copy of the matcher),
-    the articles still taken in order, so the outcome is the same."""
+    the articles still taken in order, so the outcome is the same; `own_places`: the
+    configuration's [places.ID]; `sites`: its [[sites]] (rules with `near` keep a match only
+    when the article's stored place is near one, as live)."""
+    from monitor import events, incidents
+
+    by_name = {rule.name: rule for rule in matcher.rules}
+    near_rules = any(rule.near for rule in matcher.rules)
     outcome = Outcome()
 
     def eligible() -> Iterator[tuple]:
@@ -104,7 +111,10 @@ def run(matcher, articles: Iterable, tags: Mapping[str, tuple[str, ...]], *, rul
             outcome.eligible += 1
             yield article, sorted({tag for url in article.feeds for tag in tags.get(url, ())})
 
-    for article, matches in _matched(matcher, eligible(), workers):
+    for article, matches in _matched(matcher, eligible(), workers, own_places):
+        if near_rules and matches:
+            found = events.Features.unpack(article.features) if article.features else None
+            matches, _near = incidents.near_sites(matches, by_name, found, sites, own_places)
         for match in matches:
             if rules is not None and match.rule not in rules:
                 continue
@@ -123,7 +133,7 @@ BATCH = 64  # articles per worker task
 AHEAD = 3  # tasks in flight per worker: enough to keep each busy, few enough to hold little text
 
 
-def _matched(matcher, items: Iterator[tuple], workers: int) -> Iterator[tuple]:
+def _matched(matcher, items: Iterator[tuple], workers: int, own_places: tuple = ()) -> Iterator[tuple]:
     """(article, its matches) for each (article, feed tags) of `items`, in order. With workers,
     batches go to a pool and at most `AHEAD` per worker are in flight (the articles are read, in
     this thread, only as fast as the workers match them)."""
@@ -133,8 +143,8 @@ def _matched(matcher, items: Iterator[tuple], workers: int) -> Iterator[tuple]:
         return
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    with context.Pool(workers, initializer=_start_worker, initargs=(list(matcher.entities.values()), matcher.rules)) \
-            as pool:
+    with context.Pool(workers, initializer=_start_worker,
+                      initargs=(list(matcher.entities.values()), matcher.rules, own_places)) as pool:
         pending: collections.deque = collections.deque()
         while True:
             batch = list(itertools.islice(items, BATCH))
@@ -151,11 +161,11 @@ def _matched(matcher, items: Iterator[tuple], workers: int) -> Iterator[tuple]:
 _worker_matcher = None
 
 
-def _start_worker(entities, rules) -> None:
-    from monitor import match
+def _start_worker(entities, rules, own_places) -> None:
+    from monitor import incidents
 
     global _worker_matcher
-    _worker_matcher = match.Matcher(entities, rules)
+    _worker_matcher = incidents.matcher(entities, rules, own_places)
 
 
 def _match_batch(task: list[tuple[str, str, list[str]]]) -> list:

@@ -37,6 +37,27 @@ def matcher(entities: Iterable[Entity], rules: Iterable[Rule], own_places: tuple
     return Matcher(entities, rules, gazetteer=lambda: places.with_places(own_places))
 
 
+def near_sites(matches: list, rules: dict[str, Rule], found: events.Features | None, watched: tuple,
+               own_places: tuple[tuple[str, dict], ...] = ()) -> tuple[list, dict]:
+    """The matches to alert on, and per rule the nearest watched site the event is near: a rule
+    with `near` keeps its match only when the event's place (`found.where`) is within the
+    radius of one of its sites, at town or district precision (`monitor.sites`)."""
+    from monitor import places, sites
+
+    where = found.where if found is not None else ()
+    gazetteer = places.with_places(own_places) if where else None
+    kept, near = [], {}
+    for match in matches:
+        rule = rules.get(match.rule)
+        proximity = sites.nearest(where, watched, gazetteer, only=rule.near or None) if where and rule else None
+        if rule is not None and rule.near and proximity is None:
+            continue
+        kept.append(match)
+        if proximity is not None:
+            near[match.rule] = proximity
+    return kept, near
+
+
 @functools.cache
 def _pack_matcher() -> Matcher:
     return Matcher(packs.entities().values(), ())

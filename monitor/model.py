@@ -52,10 +52,23 @@ class ChannelSpec:
     escalate_to: str | None = None  # ...goes once to this channel
     escalate_min_severity: str = "critical"  # only alerts at least this severe escalate
     heartbeat: float | None = None  # seconds: a short "newsmon is watching N feeds" message this often
+    show_sites: bool = False  # name the watched site an event is near (default: "a watched site")
 
     @property
     def digest(self) -> bool:
         return self.digest_every is not None or self.digest_cron is not None
+
+
+@dataclass(frozen=True)
+class Site:
+    """A watched place (`[[sites]]`): an office, a guest house, a project site. `lat`/`lon` in
+    decimal degrees (None until a `place` is looked up in the gazetteer), `radius` in km."""
+
+    name: str
+    lat: float | None
+    lon: float | None
+    radius: float = 10.0
+    place: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +102,7 @@ class Rule:
     feed_tags: tuple[str, ...] = ()  # only articles from feeds with one of these tags
     on_update: str = "ignore"  # "new_hits": a follow-up when a story newly names an entity
     group_wait: float = 0.0  # seconds a new story's alert waits to gather outlets
+    near: tuple[str, ...] = ()  # only events within the radius of one of these [[sites]]
     severity: str = "medium"  # one of SEVERITIES; channels may ask for a minimum
 
 
@@ -210,6 +224,10 @@ class AlertMessage:
     acknowledged: str = ""  # "by NAME at TIME: note", filled at delivery when its story was acknowledged
     escalation: str = ""  # why this is an escalation ("not acknowledged within 15 min on ops"); else ""
     severity: str = "medium"
+    near_km: float | None = None  # the event is this far from a watched site (within its radius)...
+    near_site: str = ""  # ...this one (shown only on channels with show_sites)
+    near_precision: str = ""  # the precision of the event's place: site, town or district
+    near_place: str = ""  # the event's place, as named
     extra: dict = field(default_factory=dict, compare=False)
 
 

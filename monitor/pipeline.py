@@ -303,6 +303,9 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
     matches, mentions = app.matcher.read(article.title, article.text, feed_tags=feed.tags)
     # what it says about its incident: how a report another outlet wrote itself finds its event
     found = _features(article, read_found, mentions) if wanted else None
+    near: dict = {}
+    if app.sites or any(rule.near for rule in app.matcher.rules):  # [[sites]]: rules' near, and how close
+        matches, near = incidents.near_sites(matches, app.router.rules, found, app.sites, app.config.places)
     now = app.clock()
     # Only the feed's own date counts: a page's date is often a guess (a footer's copyright year).
     too_old = entry.published is not None and entry.published.timestamp() < now - app.config.settings.alert_max_age
@@ -312,13 +315,14 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
     # story. A commit that meets another process's lock is made again from the start.
     def commit() -> tuple[int, list, str]:
         if known is not None and known.article_id is not None:
-            alerts = [] if quiet else app.router.alerts_for(matches, article, name, known.story_id, app.store, feed.tags)
+            alerts = [] if quiet else app.router.alerts_for(matches, article, name, known.story_id, app.store, feed.tags,
+                                                            near)
             app.store.update_entry(feed_id, entry, known.article_id, article, matches, alerts,
                                    canonical_link=canonical_link, now=now, mentions=mentions, quiet=quiet or None)
             return known.story_id, alerts, "updated"
         signature = signed()
         story, original, kind = joining.find(app, signature, found, now)
-        alerts = [] if quiet else app.router.alerts_for(matches, article, name, story, app.store, feed.tags)
+        alerts = [] if quiet else app.router.alerts_for(matches, article, name, story, app.store, feed.tags, near)
         article_id, story_id = app.store.record_entry(feed_id, entry, article, matches, alerts, story_id=story,
                                                       canonical_link=canonical_link, signature=signature.pack(),
                                                       features=found.pack(), now=now, mentions=mentions,

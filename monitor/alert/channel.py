@@ -309,12 +309,18 @@ class Channel:
         return ", ".join(target.privacy for target in self.targets)
 
     def render(self, message: AlertMessage, target: Target) -> tuple[str, str]:
-        """Title and body for `target`, every field capped and the whole within its limit."""
+        """Title and body for `target`, every field capped and the whole within its limit. A
+        watched site is named only on a channel with `show_sites`."""
+        if message.near_site and not self.spec.show_sites:
+            message = dataclasses.replace(message, near_site="")
         return fit.render(message, target.kind, target.max_length, title_template=self.spec.title,
                           body_template=self.spec.body, title_in_body=target.merge_title)
 
     def parts(self, batch: formats.Batch, target: Target) -> list[formats.Part]:
-        batch = dataclasses.replace(batch, messages=tuple(fit.bounded(message) for message in batch.messages))
+        hide = not self.spec.show_sites
+        batch = dataclasses.replace(batch, messages=tuple(
+            fit.bounded(dataclasses.replace(message, near_site="") if hide and message.near_site else message)
+            for message in batch.messages))
         return formats.render_batch(batch, target.kind, target.max_length)
 
     async def deliver(self, target: Target, title: str, body: str, thread: str | None = None,

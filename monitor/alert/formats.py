@@ -43,6 +43,11 @@ PLACEHOLDERS = {
     "update": "'Update: ' for a follow-up on a story already alerted, else empty",
     "acknowledged": "who acknowledged the story, when, and their note ('by ana at 10:02 UTC: on it'), else empty",
     "escalation": "why an escalation was sent ('not acknowledged within 15 min on ops'), else empty",
+    "near": "how close the event is to a watched site ('≈3 km from a watched site (town precision: Hayatabad)'), "
+            "else empty",
+    "distance": "the distance to the nearest watched site in range ('≈3 km'), else empty",
+    "site": "that site's name on a channel with show_sites, else 'a watched site' (empty when none is in range)",
+    "precision": "what the distance rests on: site, town or district precision, else empty",
 }
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+|~!])")
 MENTIONS = re.compile(r"(?i)(@)(channel|here|everyone|all)\b|<!(channel|here|everyone)>")
@@ -185,7 +190,25 @@ def values(message: AlertMessage, kind: str, title: bool = False) -> dict[str, s
         "update": "Update: " if message.update else "",
         "acknowledged": quote(message.acknowledged),
         "escalation": quote(message.escalation),
+        "near": quote(near(message)),
+        "distance": _distance(message),
+        "site": quote((message.near_site or "a watched site") if message.near_km is not None else ""),
+        "precision": message.near_precision,
     }
+
+
+def _distance(message: AlertMessage) -> str:
+    if message.near_km is None:
+        return ""
+    return f"≈{message.near_km:.0f} km" if message.near_km >= 1 else "<1 km"
+
+
+def near(message: AlertMessage) -> str:
+    """"≈3 km from a watched site (town precision: Hayatabad)", or "" when no site is in range."""
+    if message.near_km is None:
+        return ""
+    where = f"from {message.near_site}" if message.near_site else "from a watched site"
+    return f"{_distance(message)} {where} ({message.near_precision} precision: {message.near_place})"
 
 
 def label(message: AlertMessage) -> str:
@@ -222,6 +245,8 @@ def _default_body(message: AlertMessage, kind: str) -> str:
             body += f"<p>Also reported by: {also}</p>"
         if message.acknowledged:
             body += f"<p>Acknowledged {v['acknowledged']}</p>"
+        if v["near"]:
+            body = f"<p><b>Near: {v['near']}</b></p>" + body
         if escalated:
             body = f"<p><b>{escalated}</b></p>" + body
     elif kind == "markdown":
@@ -232,6 +257,8 @@ def _default_body(message: AlertMessage, kind: str) -> str:
             body += f"\nAlso reported by: {also}"
         if message.acknowledged:
             body += f"\nAcknowledged {v['acknowledged']}"
+        if v["near"]:
+            body = f"**Near: {v['near']}**\n" + body
         if escalated:
             body = f"**{escalated}**\n\n" + body
     else:
@@ -242,6 +269,8 @@ def _default_body(message: AlertMessage, kind: str) -> str:
             body += f"\nAlso reported by: {also}"
         if message.acknowledged:
             body += f"\nAcknowledged {v['acknowledged']}"
+        if v["near"]:
+            body = f"Near: {v['near']}\n" + body
         if escalated:
             body = f"{escalated}\n\n" + body
     return body

@@ -14,7 +14,7 @@ from monitor.model import Ack, AlertMessage, Article, Hit, Match, Rule
 
 
 def for_match(found: Match, article: Article, rule: Rule, feed_name: str, *, update: bool = False,
-              tags: tuple[str, ...] = ()) -> AlertMessage:
+              tags: tuple[str, ...] = (), near=None) -> AlertMessage:
     """What an alert for this match shows: the sentence around the first hit in the text (else
     the headline), hits marked; the rule's name and severity. `feed_name` is the feed's name,
     else its title, else its URL: shown without credentials."""
@@ -43,6 +43,9 @@ def for_match(found: Match, article: Article, rule: Rule, feed_name: str, *, upd
         severity=rule.severity,
         entities=tuple(dict.fromkeys(hit.entity for hit in found.hits if hit.entity)),
         tags=tuple(tags),
+        # how close the event is to a watched site (`monitor.sites.Proximity`), when within its radius
+        near_km=round(near.km, 1) if near is not None else None, near_site=near.site if near is not None else "",
+        near_precision=near.precision if near is not None else "", near_place=near.place if near is not None else "",
     )
 
 

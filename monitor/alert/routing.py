@@ -63,7 +63,7 @@ class Router:
                       for channel in channels}
 
     def alerts_for(self, matches: Iterable[Match], article: Article, feed_name: str, story: int | None,
-                   history: StoryHistory, tags: tuple[str, ...] = ()) -> list[QueuedAlert]:
+                   history: StoryHistory, tags: tuple[str, ...] = (), near: dict | None = None) -> list[QueuedAlert]:
         """Outbox rows for an article's matches (`story`: the story it joins, None for a new one):
         a rule alerts once per story; with on_update = "new_hits" it sends a follow-up when the
         story gains an entity it had not named."""
@@ -80,7 +80,8 @@ class Router:
                 seq, update, delay = alerted[found.rule] + 1, True, 0.0
             else:
                 continue
-            message = messages.for_match(found, article, rule, feed_name, update=update, tags=tags)
+            message = messages.for_match(found, article, rule, feed_name, update=update, tags=tags,
+                                         near=(near or {}).get(found.rule))
             queued.extend(QueuedAlert(found.rule, channel, message, seq=seq, delay=delay, hold=self.holds[channel])
                           for channel in self.channels[found.rule])
         return queued

@@ -46,7 +46,7 @@ def add_parsers(commands, duration) -> None:
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
-    from monitor import app, backtest, match
+    from monitor import app, backtest, incidents
 
     current = read_config(args)
     tested = current
@@ -63,15 +63,17 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     if wanted and wanted - names:
         print(f"newsmon: no rule {', '.join(sorted(wanted - names))} in {tested.path}", file=sys.stderr)
         return EXIT_USAGE
-    matcher = match.Matcher(tested.entities, tested.rules)
+    matcher = incidents.matcher(tested.entities, tested.rules, tested.places)  # regions contain their places, as live
+    near = any(rule.near for rule in tested.rules)
     tags = {feed.url: feed.tags for feed in tested.feeds}
     since = time.time() - args.since
     started = time.monotonic()
     with open_existing(args, current) as opened:
         total = opened.replay_count(since)
         progress = _Progress(total) if sys.stderr.isatty() and not args.json else (lambda count: None)
-        outcome = backtest.run(matcher, opened.replay_articles(since), tags, rules=wanted or names, progress=progress,
-                               workers=_workers(total))
+        outcome = backtest.run(matcher, opened.replay_articles(since, features=near), tags, rules=wanted or names,
+                               progress=progress, workers=_workers(total), own_places=tested.places,
+                               sites=app.sites(tested) if near else ())
         backtest.compare(outcome, opened.alerted_stories(0.0), opened.followups(0.0), wanted or names)
         recorded = {key: opened.recorded_hits(article, key[0]) for key, (_created, article) in outcome.alerted.items()
                     if key not in outcome.found}

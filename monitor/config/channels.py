@@ -23,7 +23,7 @@ from monitor.config.schema import (Invalid, describe, look_alike_problem, name_p
 MAX_URLS_FILE_SIZE = 1000 * 1000
 KEYS = ("urls", "urls_file", "min_severity", "rules", "title", "body", "digest", "timezone", "max_per_hour", "min_outlets",
         "quiet_after_ack", "quiet_hours", "quiet_min_severity", "escalate_after", "escalate_to", "escalate_min_severity",
-        "heartbeat")
+        "heartbeat", "show_sites")
 MIN_DIGEST = 60.0
 MIN_HEARTBEAT = 300.0
 
@@ -73,7 +73,7 @@ def _channel(reader: Reader, name: str, table: Any, base: Path) -> ChannelSpec |
                        ("timezone", _timezone), ("max_per_hour", _positive), ("min_outlets", _positive),
                        ("quiet_after_ack", _boolean), ("quiet_hours", _windows), ("quiet_min_severity", _severity),
                        ("escalate_after", _duration), ("escalate_to", _name), ("escalate_min_severity", _severity),
-                       ("heartbeat", _heartbeat)):
+                       ("heartbeat", _heartbeat), ("show_sites", _boolean)):
         if key in table:
             try:
                 values[key] = check(table[key])

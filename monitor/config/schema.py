@@ -242,6 +242,7 @@ RULE_KEYS: dict[str, Callable[[Any], Any]] = {
     "feed_tags": string_list,
     "channels": string_list,
     "on_update": choice("ignore", "new_hits"),
+    "near": string_list,  # names of [[sites]]
     "group_wait": lambda value: 0.0 if value in ("0", "0s") else parse_duration(value),
     "severity": choice("low", "medium", "high", "critical"),
 }
@@ -262,8 +263,24 @@ ITEMS: dict[str, Callable[[Any], Any]] = {
     "feed_tags": nonempty_string,
 }
 REQUIRED = {"feeds": ("url",), "entities": ("names",), "rules": ("name",)}
-TOP_KEYS = ("newsmon", "feeds", "channels", "entities", "rules", "places")
+TOP_KEYS = ("newsmon", "feeds", "channels", "entities", "rules", "places", "sites")
 INCLUDE_KEYS = ("feeds", "entities", "rules", "places")
+SITE_KEYS = ("name", "place", "lat", "lon", "radius", "note")
+
+
+def parse_radius(value: Any) -> float:
+    """Kilometres in a radius such as "10km", "500m" or a number of km; raises `Invalid`."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        km = float(value)
+    elif isinstance(value, str) and (found := re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(km|m)\s*", value.lower())):
+        km = float(found.group(1)) / (1000 if found.group(2) == "m" else 1)
+    else:
+        raise Invalid(f"expected a distance such as \"10km\" or \"500m\", got {describe(value)}")
+    if not 0 < km <= 500:
+        raise Invalid(f"a radius must be more than 0 and at most 500 km, got {value!r}")
+    return km
+
+
 # a [places.ID] table: a place of the user's, in the gazetteer's form (monitor.places)
 PLACE_KEYS = ("names", "kind", "inside", "lat", "lon", "ambiguous", "context", "not_near", "exclude", "person", "note")
 

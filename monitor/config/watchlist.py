@@ -43,7 +43,8 @@ def entities(reader: Checker, raw: list) -> list[Entity]:
     return list(found.values())
 
 
-def rules(reader: Checker, raw: list, channel_names: list[str], entity_names: set[str]) -> tuple[Rule, ...]:
+def rules(reader: Checker, raw: list, channel_names: list[str], entity_names: set[str],
+          site_names: tuple[str, ...] = ()) -> tuple[Rule, ...]:
     """The rules of (file, index, table) triples, their terms, queries and channels checked
     against the known entities and channels; problems go to `reader`."""
     found: list[Rule] = []
@@ -68,6 +69,10 @@ def rules(reader: Checker, raw: list, channel_names: list[str], entity_names: se
                     reader.problem(f"{path}.{key}[{position}]", message)
         if "query" in checked:
             _query_problems(reader, path, checked["query"], entity_names)
+        for position, site in enumerate(checked.get("near", ())):
+            if site not in site_names:
+                known = f"; sites: {', '.join(site_names)}" if site_names else "; no [[sites]] are defined"
+                reader.problem(f"{path}.near[{position}]", f"unknown site {site!r}{suggest(site, site_names) or known}")
         for position, channel in enumerate(checked.get("channels", ())):
             if channel not in channel_names:
                 reader.problem(f"{path}.channels[{position}]", f"unknown channel {channel!r}{suggest(channel, channel_names)}")
@@ -75,7 +80,7 @@ def rules(reader: Checker, raw: list, channel_names: list[str], entity_names: se
             reader.problem(path, "a rule needs at least one positive term in 'all' or 'any' (or a 'query')")
         if name:
             found.append(Rule(name=name, **{k: checked[k] for k in ("all", "any", "none", "query", "feed_tags", "channels", "on_update",
-                                                                    "group_wait", "severity") if k in checked}))
+                                                                    "group_wait", "severity", "near") if k in checked}))
     return tuple(found)
 
 

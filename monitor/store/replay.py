@@ -26,6 +26,7 @@ class StoredArticle:
     fetched: float
     feeds: tuple[str, ...]  # the URLs of the feeds that brought it
     quiet: bool  # every entry of it was recorded without alerting (a first poll, alert_max_age)
+    features: bytes | None = None  # its packed event features (where it happened), if asked for
 
 
 class Replay(StoreBase):
@@ -34,7 +35,7 @@ class Replay(StoreBase):
     def replay_count(self, since: float) -> int:
         return self.db.execute("SELECT COUNT(*) FROM articles WHERE fetched >= ?", (since,)).fetchone()[0]
 
-    def replay_articles(self, since: float, batch: int = 2000) -> Iterator[StoredArticle]:
+    def replay_articles(self, since: float, batch: int = 2000, *, features: bool = False) -> Iterator[StoredArticle]:
         """The articles fetched since `since`, oldest first, in batches of `batch` (each its own
         short read), with their feeds and whether any of their entries could alert. Articles
         stored after the first read are left out (their entries may not all be read)."""
@@ -45,14 +46,15 @@ class Replay(StoreBase):
         last = 0
         while True:
             rows = self.db.execute(
-                "SELECT id, story_id, title, text, outlet, url, fetched FROM articles "
+                f"SELECT id, story_id, title, text, outlet, url, fetched, {'features' if features else 'NULL'} FROM articles "
                 "WHERE fetched >= ? AND id > ? AND id <= ? ORDER BY id LIMIT ?", (since, last, top, batch)).fetchall()
             if not rows:
                 return
-            for id_, story, title, text, outlet, url, fetched in rows:
+            for id_, story, title, text, outlet, url, fetched, packed in rows:
                 story = story or 0
                 feeds, quiet = origins.get(id_, unknown)
-                yield StoredArticle(id_, survivor.get(story, story), title, text, outlet, url, fetched, feeds, quiet)
+                yield StoredArticle(id_, survivor.get(story, story), title, text, outlet, url, fetched, feeds, quiet,
+                                    packed)
             last = rows[-1][0]
 
     def _origins(self, since: float, top: int) -> dict[int, tuple[tuple[str, ...], bool]]:
