@@ -149,5 +149,6 @@ def _demo(directory: Path) -> int:
             counts = opened.alert_counts()
             entries = opened.counts()["entries"]
     print(f"newsmon demo: {entries} articles read, {counts.get('sent', 0)} alerts printed above. "
-          f"Next: copy config.example.toml, add your feeds and watchlist, run 'newsmon check'.")
+          f"Next: 'newsmon init' writes a starter configuration; add feeds with 'newsmon feed add URL', then "
+          f"'newsmon check'.")
     return EXIT_OK

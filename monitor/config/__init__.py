@@ -237,7 +237,7 @@ def find_config(explicit: str | None, environ: Mapping[str, str]) -> Path:
     looked = ", ".join(str(c) for c in candidates)
     raise ConfigError([Problem("newsmon", "", f"no configuration file found (looked for {looked}); "
                                               "pass --config PATH or set NEWSMON_CONFIG; "
-                                              "config.example.toml is a start")])
+                                              "'newsmon init' writes a starter one")])
 
 
 def default_state_dir(environ: Mapping[str, str]) -> Path:
