@@ -167,10 +167,13 @@ class Gazetteer:
         return None
 
     # ------------------------------------------------------------------ finding names
-    def find(self, text: str) -> tuple[Found, ...]:
-        """Every mention of a place in `text`, in text order (see the module docstring)."""
+    def find(self, text: str, limit: int | None = None) -> tuple[Found, ...]:
+        """Every mention of a place in `text`, in text order (see the module docstring); with
+        `limit`, in about its first `limit` characters only (reading costs about 0.3 ms per
+        thousand characters)."""
         normal = textmod.normalize(text)
-        spans = [match.span() for match in WORD.finditer(normal.cased)]
+        end = len(normal.cased) if limit is None else limit
+        spans = [match.span() for match in WORD.finditer(normal.cased, 0, end)]
         if not spans:
             return ()
         cased, folded = normal.cased, normal.folded

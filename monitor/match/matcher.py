@@ -17,10 +17,13 @@ from monitor.match.scan import Cancelled, Field, Found, Scan, Variant, Verdict, 
 from monitor.model import Entity, Hit, Match, Rule
 
 
+REGION_CHARS = 5000  # of an article's text, the part read for places inside the regions rules name
+
+
 class Places(Protocol):
     """What region entities need of the gazetteer (`monitor.places.Gazetteer` is one)."""
 
-    def find(self, text: str) -> tuple: ...  # mentions with .place (.id, .name), .start, .end, .name
+    def find(self, text: str, limit: int | None = None) -> tuple: ...  # mentions: .place (.id, .name), .start, .end, .name
 
     def ancestors(self, place_id: str) -> tuple[str, ...]: ...
 
@@ -211,7 +214,9 @@ class Matcher:
         """The places the gazetteer finds inside a region a rule names, as hits of the region
         (the gazetteer has judged their ambiguity: they count as they are)."""
         for name, field in scan.fields.items():
-            mentions = self.places.find(values[name])
+            # where an event happened, a report says in its title and first paragraphs: reading
+            # the rest for places would cost more than matching the whole article
+            mentions = self.places.find(values[name], limit=None if name == "title" else REGION_CHARS)
             if not mentions:
                 continue
             offsets = field.normal.offsets  # normalised position -> original: found back by bisection
