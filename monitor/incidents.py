@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 from collections.abc import Iterable
 from datetime import date, datetime, timezone
 
@@ -105,6 +106,8 @@ def read(title: str, text: str, *, published: date | datetime | None = None,
             district = first
     read_facts = facts.read(title, text, published=published)
     weighted = events.terms(title, text)
+    actors = [hit for hit in (*pack, *mentions) if hit.entity and hit.field == "text" and hit.start < len(text)]
+    actors += [hit for hit in (*pack, *mentions) if hit.entity and hit.field == "title"]
     return events.Features(
         terms=weighted,
         entities=frozenset(entities),
@@ -121,7 +124,50 @@ def read(title: str, text: str, *, published: date | datetime | None = None,
         month_days=read_facts.month_days,
         script=events.script(word for word, _weight in weighted),
         outlet=outlet,
+        claimed_by=claimant(title, text, actors),
     )
+
+
+# "X claimed responsibility", "responsibility was claimed by X", "X claimed the attack", "took /
+# accepted responsibility"; Urdu, Pashto, Dari and Arabic, Hindi. A sentence that says nobody
+# claimed it, or that someone denied or was blamed, names no claimant (an official's blame is
+# not a claim).
+CLAIMED = re.compile(
+    r"\bclaim(?:s|ed|ing)?\s+(?:the\s+)?(?:responsibility|credit)\b|\bresponsibility\b[^.;]{0,80}?\b(?:was|has been|had been)"
+    r"\s+claimed\b|\bclaimed\s+(?:by\b|(?:the|this|Monday's|Friday's)?\s*(?:deadly\s+|suicide\s+|twin\s+)?"
+    r"(?:attack|bombing|blast|assault|raid|ambush|killings?|massacre|strike)s?\b)|\b(?:took|accepted|claims?|claimed|"
+    r"owned)\s+(?:full\s+)?responsibility\b|ذمہ\s*داری\s+قبول|ذمے\s*داری\s+قبول|مسؤولیت|مسئولیت|مسوولیت|مسؤوليته|"
+    r"مسؤولية|تبن[ّ]?[ىي]|(?:ज|ज़)िम्मेदारी[^।]{0,80}?ली(?:\s|$|।)|(?:ज|ज़)िम्मेदारी\s+लेने|\breivindic\w*|"
+    r"\bclaimed\s+(?:that\s+)?(?:its|their)\s+(?:fighters|men|members|militants|cadres|suicide)|"
+    r"\bclaimed\s+(?:that\s+)?the\s+(?:explosion|blast|attack|bombing)\s+was\b", re.IGNORECASE)
+NOT_CLAIMED = re.compile(
+    r"\b(?:no\s+(?:group|one|organi[sz]ation|militant\s+group)|nobody|none)\b[^.;]{0,40}\bclaim|\bnot\s+(?:yet\s+)?"
+    r"(?:been\s+)?claimed\b|\byet\s+to\s+(?:be\s+)?claim|\bden(?:y|ied|ies|ial)\b|\bblam(?:e|ed|es|ing)\b|"
+    r"\baccus(?:e|ed|es|ing)\b|\bsuspect(?:ed|s)?\b|\bunclaimed\b|کسی\s+گروه|هیچ\s+گروه|لم\s+تتبن|نفى|تردید|"
+    r"انکار|تردد", re.IGNORECASE)
+# a sentence about another incident ("five days after an attack in Kabul claimed by IS"): its
+# claim is that incident's
+OTHER_INCIDENT = re.compile(
+    r"\b(?:days?|weeks?|months?|years?)\s+(?:after|before|earlier|ago)\b|\b(?:after|since|following)\s+(?:an?|the|another)"
+    r"\s+(?:\w+\s+){0,3}(?:attacks?|bombings?|blasts?|explosions?)\b|\b(?:last|previous|earlier)\s+(?:year|month|week)"
+    r"|\bsimilar\b|\bseparate\b|\bin\s+(?:19|20)\d\d\b|بعد\s+(?:انفجار|انفجارات|هجوم|هجمات|تفجير)|पिछले", re.IGNORECASE)
+SENTENCE = re.compile(r"[^.!?\n\u06d4\u061f\u0964]+[.!?\n\u06d4\u061f\u0964]?")
+
+
+def claimant(title: str, text: str, actors: list[Hit]) -> str | None:
+    """The watched actor a report says claimed the attack: in the first sentence (of the title,
+    then the text) that says someone claimed it and does not deny it, the actor named nearest to
+    the words that say so; None when no sentence does."""
+    for field, body in (("title", title), ("text", text)):
+        for sentence in SENTENCE.finditer(body):
+            said = CLAIMED.search(sentence.group())
+            if said is None or NOT_CLAIMED.search(sentence.group()) or OTHER_INCIDENT.search(sentence.group()):
+                continue
+            at = sentence.start() + said.start()
+            named = [hit for hit in actors if hit.field == field and sentence.start() <= hit.start < sentence.end()]
+            if named:
+                return min(named, key=lambda hit: abs(hit.start - at)).entity
+    return None
 
 
 def read_page(html: bytes, url: str | None, date: bool, title: bool,

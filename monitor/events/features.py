@@ -57,6 +57,7 @@ class Features:
     month_days: tuple[tuple[int, int], ...] = ()  # (month, day) of yearless dates when nothing says the year
     script: str = ""  # the script most of its words are written in ("Latn", "Arab", "Deva", ...)
     outlet: str = ""  # who published it
+    claimed_by: str | None = None  # the watched actor a report says claimed the attack ("pack.bla")
 
     def pack(self) -> bytes:
         """Bytes for the store (compact JSON with a version)."""
@@ -64,7 +65,8 @@ class Features:
                 "e": sorted(self.entities), "w": list(self.where), "p": sorted(self.places),
                 "d": [self.district, self.province, self.country], "y": self.event_type,
                 "k": self.killed, "i": self.injured, "a": list(self.dates), "u": self.published,
-                "m": [list(pair) for pair in self.month_days], "s": self.script, "o": self.outlet}
+                "m": [list(pair) for pair in self.month_days], "s": self.script, "o": self.outlet,
+                "c": self.claimed_by}
         return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
 
     @classmethod
@@ -80,7 +82,7 @@ class Features:
         return cls(tuple(map(tuple, data["t"])), frozenset(data["e"]), tuple(data["w"]),  # [word, weight] pairs
                    frozenset(data["p"]), district, province, country, data["y"], data["k"], data["i"],
                    tuple(data["a"]), data.get("u"), tuple(tuple(pair) for pair in data.get("m", ())),
-                   data.get("s", ""), data.get("o", ""))
+                   data.get("s", ""), data.get("o", ""), data.get("c"))
 
 
 SCRIPTS = ((0x0250, "Latn"), (0x0370, ""), (0x0400, "Grek"), (0x0530, "Cyrl"), (0x0590, ""), (0x0600, "Hebr"),
