@@ -448,6 +448,8 @@ def with_places(extra: tuple[tuple[str, dict], ...]) -> Gazetteer:
     already has, an unknown `inside`, a bad kind, ...)."""
     if not extra:
         return bundled()
+    if _LAST and _LAST[0] is extra:  # a configuration's own tuple, asked for every article: no repr
+        return _LAST[1]
     key = repr(extra)
     if key not in _EXTENDED:
         data = _bundled_data()
@@ -458,10 +460,12 @@ def with_places(extra: tuple[tuple[str, dict], ...]) -> Gazetteer:
         if len(_EXTENDED) > 8:  # a daemon reloaded many times keeps only the latest few
             _EXTENDED.clear()
         _EXTENDED[key] = load({"places": {**data["places"], **dict(extra)}})
+    _LAST[:] = [extra, _EXTENDED[key]]
     return _EXTENDED[key]
 
 
 _EXTENDED: dict[str, Gazetteer] = {}
+_LAST: list = []  # [the tables last asked for, their gazetteer]
 
 
 @cache

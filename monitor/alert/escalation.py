@@ -11,18 +11,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Mapping
+from monitor.alert import routing
 from monitor.alert.outbox import Outbox
-from monitor.model import SEVERITIES, ChannelSpec, PendingAlert
+from monitor.model import SEVERITIES, ChannelSpec
 
 log = logging.getLogger("newsmon.delivery")
 LOOK_BACK = 24 * 3600.0  # alerts sent longer ago than their escalation time plus this are not escalated any more
-
-
-def accepts(target: ChannelSpec, alert: PendingAlert) -> bool:
-    """The target channel's own filters (its min_severity and rules)."""
-    if SEVERITIES.index(alert.message.severity) < SEVERITIES.index(target.min_severity):
-        return False
-    return target.rules is None or alert.rule in target.rules
 
 
 def escalate(outbox: Outbox, specs: Mapping[str, ChannelSpec], now: float) -> None:
@@ -35,7 +29,8 @@ def escalate(outbox: Outbox, specs: Mapping[str, ChannelSpec], now: float) -> No
         for alert in outbox.unescalated(name, now - spec.escalate_after, now - spec.escalate_after - LOOK_BACK):
             if (alert.rule.startswith("newsmon:") or alert.message.escalation
                     or SEVERITIES.index(alert.message.severity) < SEVERITIES.index(spec.escalate_min_severity)
-                    or not accepts(target, alert) or outbox.ack(alert.story_id) is not None):
+                    or not routing.takes(target, alert.rule, alert.message.severity)
+                    or outbox.ack(alert.story_id) is not None):
                 continue
             message = dataclasses.replace(alert.message, escalation=f"not acknowledged within {minutes} on {name}")
             if outbox.escalate(alert.id, target.name, message, now):

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from monitor.alert import escalation, routing, silences
+from monitor.alert import routing, silences
 from monitor.alert.drain import digest_due, folds_until, quiet_hold
 from monitor.model import SEVERITIES, AlertMessage, ChannelSpec, ChannelState, PendingAlert, Rule, Silence
 
@@ -176,10 +176,7 @@ def _escalates(rule: Rule, spec: ChannelSpec, by_name: dict[str, ChannelSpec], a
     if (not spec.escalate_after or target is None or verdict.outcome in ("silenced", "waiting-outlets")
             or SEVERITIES.index(rule.severity) < SEVERITIES.index(spec.escalate_min_severity)):
         return ""
-    probe = PendingAlert(0, rule.name, 0, spec.name, 0, AlertMessage(
-        rule=rule.name, title="", url=None, outlet="", published=None, snippet="", highlights=(), matched=(),
-        severity=rule.severity))
-    if not escalation.accepts(target, probe):
+    if not routing.accepts(target, rule):
         return f"would not escalate: {target.name}'s filters refuse it"
     if ack is not None:
         return "no escalation: the story is acknowledged"

@@ -243,36 +243,27 @@ def _default_body(message: AlertMessage, kind: str) -> str:
             body += f"<p>Matched: {matched} · rule {v['rule']}</p>"
         if also:
             body += f"<p>Also reported by: {also}</p>"
-        if message.acknowledged:
-            body += f"<p>Acknowledged {v['acknowledged']}</p>"
-        if v["near"]:
-            body = f"<p><b>Near: {v['near']}</b></p>" + body
-        if escalated:
-            body = f"<p><b>{escalated}</b></p>" + body
     elif kind == "markdown":
         body = f"**{outlet}** · {published}\n{_link(message.url, kind)}\n\n> {v['snippet']}"
         if matched:
             body += f"\n\nMatched: {matched}"
         if also:
             body += f"\nAlso reported by: {also}"
-        if message.acknowledged:
-            body += f"\nAcknowledged {v['acknowledged']}"
-        if v["near"]:
-            body = f"**Near: {v['near']}**\n" + body
-        if escalated:
-            body = f"**{escalated}**\n\n" + body
     else:
         body = f"{outlet} · {published}\n{_link(message.url, kind)}\n\n  {v['snippet']}"
         if matched:
             body += f"\n\nMatched: {matched}"
         if also:
             body += f"\nAlso reported by: {also}"
-        if message.acknowledged:
-            body += f"\nAcknowledged {v['acknowledged']}"
-        if v["near"]:
-            body = f"Near: {v['near']}\n" + body
-        if escalated:
-            body = f"{escalated}\n\n" + body
+    # what the operations add, framed for the format: a line at the end, or one in bold first
+    tail = "<p>{}</p>" if kind == "html" else "\n{}"
+    head = {"html": "<p><b>{}</b></p>", "markdown": "**{}**\n"}.get(kind, "{}\n")
+    if message.acknowledged:
+        body += tail.format(f"Acknowledged {v['acknowledged']}")
+    if v["near"]:
+        body = head.format(f"Near: {v['near']}") + body
+    if escalated:
+        body = head.format(escalated) + ("" if kind == "html" else "\n") + body
     return body
 
 

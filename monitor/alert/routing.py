@@ -36,9 +36,14 @@ class StoryHistory(Protocol):
 
 def accepts(channel: ChannelSpec, rule: Rule) -> bool:
     """Whether a channel's filters let a rule's alerts in."""
-    if SEVERITIES.index(rule.severity) < SEVERITIES.index(channel.min_severity):
+    return takes(channel, rule.name, rule.severity)
+
+
+def takes(channel: ChannelSpec, rule: str, severity: str) -> bool:
+    """Whether a channel's filters (`min_severity`, `rules`) let in an alert of this rule and severity."""
+    if SEVERITIES.index(severity) < SEVERITIES.index(channel.min_severity):
         return False
-    return channel.rules is None or rule.name in channel.rules
+    return channel.rules is None or rule in channel.rules
 
 
 def routes(channels: Iterable[ChannelSpec], default: tuple[str, ...] | None, rule: Rule) -> tuple[str, ...]:

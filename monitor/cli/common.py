@@ -39,6 +39,18 @@ def open_existing(args: argparse.Namespace, loaded: config.Config | None = None)
     return store.open_existing(loaded.settings.state_dir)
 
 
+def moment(text: str) -> float | None:
+    """The time an ISO 8601 argument names ("2026-12-05T07:00+05:00"; without an offset, UTC),
+    or None when it is not one."""
+    from datetime import datetime, timezone
+
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp()
+
+
 def plural(count: int, noun: str) -> str:
     if count == 1:
         return f"1 {noun}"

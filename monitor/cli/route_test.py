@@ -12,11 +12,10 @@ import json
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 from monitor import times
-from monitor.cli.common import EXIT_OK, EXIT_USAGE, read_config
+from monitor.cli.common import EXIT_OK, EXIT_USAGE, moment, read_config
 from monitor.model import SEVERITIES
 
 
@@ -36,16 +35,6 @@ def add_parser(commands) -> None:
     test.add_argument("--story", type=int, metavar="N", help="as a new report of this story (see 'newsmon stories')")
     test.add_argument("--json", action="store_true", help="one JSON document, for scripts")
     test.set_defaults(handler=cmd_route_test)
-
-
-def _moment(text: str | None) -> float | None:
-    if text is None:
-        return time.time()
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
 
 
 @contextlib.contextmanager
@@ -71,7 +60,7 @@ def cmd_route_test(args: argparse.Namespace) -> int:
 
         print(f"newsmon: no rule named {args.rule!r}{suggest(args.rule, [r.name for r in loaded.rules])}", file=sys.stderr)
         return EXIT_USAGE
-    at = _moment(args.at)
+    at = time.time() if args.at is None else moment(args.at)
     if at is None:
         print(f"newsmon: --at {args.at!r} is not a time such as 2026-12-05T03:00+05:00", file=sys.stderr)
         return EXIT_USAGE

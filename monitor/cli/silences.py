@@ -7,10 +7,9 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from datetime import datetime
 
 from monitor import shown, times
-from monitor.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, open_existing, read_config
+from monitor.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, moment, open_existing, read_config
 from monitor.model import SEVERITIES
 
 MATCHERS = ("rule", "entity", "story", "outlet", "tag", "channel")
@@ -75,15 +74,7 @@ def add_parsers(commands, duration) -> None:
 def _until(args: argparse.Namespace, now: float) -> float | None:
     if args.for_ is not None:
         return now + args.for_
-    try:
-        moment = datetime.fromisoformat(args.until)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        from datetime import timezone
-
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp()
+    return moment(args.until)
 
 
 def cmd_silence_add(args: argparse.Namespace) -> int:
