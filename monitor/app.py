@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from monitor import alert, config, events, fetch, incidents, match, sandbox, store, stories
+from monitor import alert, config, event_facts, events, fetch, incidents, match, sandbox, store, stories
 from monitor.metrics import Metrics
 from monitor.errors import ConfigError, Problem, StoreFault
 from monitor.model import FeedItems
@@ -146,6 +146,7 @@ class App:
     outbox_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _stories: stories.StoryIndex | None = None  # read from the store when first needed: story_index()
     _events: events.EventIndex | None = None  # likewise: event_index()
+    _namer: event_facts.Namer | None = None  # how facts are said (namer()), made when first needed
     metrics: Metrics = field(default_factory=Metrics)
     sites: tuple = ()  # [[sites]] with their coordinates (app.sites)
     clock: Callable[[], float] = time.time  # tests pass a controllable clock
@@ -220,6 +221,12 @@ class App:
             log.debug("event window read: %d events in %.2fs", len(self._events), time.process_time() - started)
         return self._events
 
+    def namer(self) -> event_facts.Namer:
+        """How this configuration says an event's facts (places, entities: `incidents.namer`)."""
+        if self._namer is None:
+            self._namer = incidents.namer(self.matcher.entities, self.config.places)
+        return self._namer
+
     def store_failed(self, fault: StoreFault) -> None:
         """The store cannot record: said once (ERROR) per kind of fault; sending stops until it can."""
         if self.store_fault is None or self.store_fault.kind != fault.kind:
@@ -244,6 +251,7 @@ class App:
         old = self.config.settings
         needs_restart = [name for name in RESTART_SETTINGS if getattr(old, name) != getattr(fresh.settings, name)]
         self.matcher = incidents.matcher(fresh.entities, fresh.rules, fresh.places)
+        self._namer = None
         self.sites = sites(fresh)
         self.router = router(fresh)
         self.channels = alert.build_channels(fresh.channels)
@@ -296,7 +304,8 @@ def router(loaded: config.Config) -> alert.Router:
     """Alert routing for a checked configuration."""
     settings = loaded.settings
     return alert.Router(loaded.rules, loaded.channels, default_channels=settings.default_channels,
-                        admin_channels=settings.admin_channels)
+                        admin_channels=settings.admin_channels, grades=settings.severity,
+                        material=settings.material_toll_change)
 
 
 def story_index(opened: store.Store, window: float) -> stories.StoryIndex:

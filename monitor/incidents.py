@@ -13,12 +13,13 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timezone
 
 from typing import TYPE_CHECKING
 
-from monitor import events, packs, times
+from monitor import event_facts, events, packs, times
+from monitor import text as text_tools
 from monitor.match import Matcher
 from monitor.model import Entity, Hit, Page, Rule
 
@@ -59,6 +60,36 @@ def near_sites(matches: list, rules: dict[str, Rule], found: events.Features | N
     return kept, near
 
 
+def namer(entities: Mapping[str, Entity], own_places: tuple[tuple[str, dict], ...] = ()) -> event_facts.Namer:
+    """How an event's facts are said for a configuration: a place as its name and its province's
+    ("Bannu, Khyber Pakhtunkhwa"), at the precision of the first place of its chain with
+    coordinates (`monitor.sites.locate`); an entity by its first name ("TTP"), the pack's or the
+    watchlist's `entities`."""
+    from monitor import places, sites
+
+    gazetteer = places.with_places(own_places)
+    known = {**_pack_matcher().entities, **entities}
+
+    def place(where: tuple[str, ...]) -> tuple[str, str, float | None, float | None] | None:
+        try:
+            first = gazetteer.place(where[0])
+        except KeyError:
+            return None
+        province = gazetteer.province_of(first.id)
+        shown = first.name if province in (None, first.id) else f"{first.name}, {gazetteer.place(province).name}"
+        located = sites.locate(where, gazetteer)
+        if located is None:
+            return shown, sites.PRECISION.get(first.kind, "town"), None, None
+        lat, lon, precision, _name = located
+        return shown, precision, lat, lon
+
+    def entity(name: str) -> str:
+        found = known.get(name)
+        return found.names[0] if found is not None and found.names else name.removeprefix("pack.")
+
+    return event_facts.Namer(place, entity)
+
+
 @functools.cache
 def _pack_matcher() -> Matcher:
     return Matcher(packs.entities().values(), ())
@@ -89,7 +120,8 @@ def read(title: str, text: str, *, published: date | datetime | None = None,
     # actors, not places: the gazetteer reads places (a pack region would count the same name twice)
     pack = [hit for hit in matcher.hits(title, text) if hit.entity and matcher.entities[hit.entity].kind != "region"]
     entities = {hit.entity for hit in (*pack, *mentions) if hit.entity}
-    named = gazetteer.named(f"{title}\n{text}")  # the lead place first (datelines and captions aside)
+    full = f"{title}\n{text}"
+    named, mentions_found = gazetteer.named_found(full)  # the lead place first (datelines and captions aside)
     around: set[str] = set()
     for place in named:
         around.add(place.id)
@@ -105,9 +137,18 @@ def read(title: str, text: str, *, published: date | datetime | None = None,
             # Afghan reports name a province by its capital ("Kabul", "Kunduz"): it is where it happened
             district = first
     read_facts = facts.read(title, text, published=published)
+    claim = claimant(title, text, _actors(pack, mentions, len(text)))
+    said = [("type", read_facts.type_evidence), ("killed", read_facts.killed and read_facts.killed.evidence),
+            ("injured", read_facts.injured and read_facts.injured.evidence)]
+    evidence = [(name, _sentence(found.sentence)) for name, found in said if found]
+    if claim:
+        evidence.append(("claimed_by", _sentence(claim[1])))
+    if named:
+        first_mention = next((m for m in mentions_found if m.place.id == named[0].id), None)
+        if first_mention is not None:
+            evidence.append(("place", _sentence(text_tools.sentence_around(full, first_mention.start,
+                                                                           first_mention.end)[0])))
     weighted = events.terms(title, text)
-    actors = [hit for hit in (*pack, *mentions) if hit.entity and hit.field == "text" and hit.start < len(text)]
-    actors += [hit for hit in (*pack, *mentions) if hit.entity and hit.field == "title"]
     return events.Features(
         terms=weighted,
         entities=frozenset(entities),
@@ -124,8 +165,23 @@ def read(title: str, text: str, *, published: date | datetime | None = None,
         month_days=read_facts.month_days,
         script=events.script(word for word, _weight in weighted),
         outlet=outlet,
-        claimed_by=claimant(title, text, actors),
+        claimed_by=claim[0] if claim else None,
+        evidence=tuple(evidence),
     )
+
+
+EVIDENCE_CHARS = 400  # of a fact's sentence, kept as its evidence
+
+
+def _sentence(sentence: str) -> str:
+    sentence = " ".join(sentence.split())
+    return sentence if len(sentence) <= EVIDENCE_CHARS else sentence[:EVIDENCE_CHARS - 1] + "…"
+
+
+def _actors(pack: list[Hit], mentions: Iterable[Hit], length: int) -> list[Hit]:
+    """The actors named in the title and the text's first `length` characters (claims are read there)."""
+    named = [hit for hit in (*pack, *mentions) if hit.entity]
+    return [hit for hit in named if hit.field == "title" or (hit.field == "text" and hit.start < length)]
 
 
 # "X claimed responsibility", "responsibility was claimed by X", "X claimed the attack", "took /
@@ -154,10 +210,10 @@ OTHER_INCIDENT = re.compile(
 SENTENCE = re.compile(r"[^.!?\n\u06d4\u061f\u0964]+[.!?\n\u06d4\u061f\u0964]?")
 
 
-def claimant(title: str, text: str, actors: list[Hit]) -> str | None:
-    """The watched actor a report says claimed the attack: in the first sentence (of the title,
-    then the text) that says someone claimed it and does not deny it, the actor named nearest to
-    the words that say so; None when no sentence does."""
+def claimant(title: str, text: str, actors: list[Hit]) -> tuple[str, str] | None:
+    """The watched actor a report says claimed the attack, and the sentence that says so: in the
+    first sentence (of the title, then the text) that says someone claimed it and does not deny
+    it, the actor named nearest to the words that say so; None when no sentence does."""
     for field, body in (("title", title), ("text", text)):
         for sentence in SENTENCE.finditer(body):
             said = CLAIMED.search(sentence.group())
@@ -166,7 +222,7 @@ def claimant(title: str, text: str, actors: list[Hit]) -> str | None:
             at = sentence.start() + said.start()
             named = [hit for hit in actors if hit.field == field and sentence.start() <= hit.start < sentence.end()]
             if named:
-                return min(named, key=lambda hit: abs(hit.start - at)).entity
+                return min(named, key=lambda hit: abs(hit.start - at)).entity, sentence.group()
     return None
 
 

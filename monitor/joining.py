@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 
-from monitor import events, stories
+from monitor import event_facts, events, stories
 from monitor.app import App
+from monitor.model import Article
 
 log = logging.getLogger("newsmon.pipeline")
 
@@ -49,10 +50,33 @@ def settle(app: App, story: int, now: float) -> None:
         story = survivor
 
 
+def gathered(app: App, story: int | None, found: events.Features, article: Article, now: float) -> event_facts.EventFacts:
+    """The facts of the event an article joins (`story`; None: a new one) with its own counted."""
+    current = facts_of(app, story) if story is not None else None
+    report = event_facts.Report(found, article.outlet, article.url, None, now)
+    return event_facts.add(current, report, app.namer())
+
+
+def facts_of(app: App, story: int) -> event_facts.EventFacts | None:
+    """A story's event facts as recorded; gathered from its articles' features when they were
+    not (a story recorded before newsmon gathered facts), None when it has none."""
+    recorded = event_facts.EventFacts.load(app.store.story_facts(story))
+    if recorded is not None:
+        return recorded
+    facts = None
+    for blob, outlet, url, article_id, fetched in app.store.story_reports(story):
+        found = events.Features.unpack(blob) if blob else None
+        if found is not None:
+            facts = event_facts.add(facts, event_facts.Report(found, outlet, url, article_id, fetched), app.namer())
+    return facts
+
+
 def _merge(app: App, survivor: int, absorbed: int, why: str, now: float) -> None:
     """One story found to be another: in the store first (its alerts move or are cancelled, see
-    `Store.merge_stories`), then in memory, so that a retry after a store fault finds it undone."""
-    moved, cancelled = app.store.merge_stories(survivor, absorbed, why, now)
+    `Store.merge_stories`; their facts are gathered into one), then in memory, so that a retry
+    after a store fault finds it undone."""
+    facts = event_facts.merge(facts_of(app, survivor), facts_of(app, absorbed))
+    moved, cancelled = app.store.merge_stories(survivor, absorbed, why, now, facts.dump() if facts else None)
     app.event_index().merge(survivor, absorbed)
     app.story_index().rename(absorbed, survivor)
     log.info("stories merged story=%s into=%s alerts moved=%d cancelled=%d: %s", absorbed, survivor, moved, cancelled,

@@ -103,7 +103,44 @@ class Rule:
     on_update: str = "ignore"  # "new_hits": a follow-up when a story newly names an entity
     group_wait: float = 0.0  # seconds a new story's alert waits to gather outlets
     near: tuple[str, ...] = ()  # only events within the radius of one of these [[sites]]
-    severity: str = "medium"  # one of SEVERITIES; channels may ask for a minimum
+    severity: str = "medium"  # one of SEVERITIES, or "auto": graded from the event's facts (SeverityGrades)
+
+
+@dataclass(frozen=True)
+class IncidentFacts:
+    """What an alert states of its event (gathered from every report, with evidence, by
+    `monitor.event_facts`); empty or None where no report says."""
+
+    event_type: str = ""  # "suicide bombing"
+    killed: int | None = None
+    injured: int | None = None
+    claimed_by: str = ""  # the claimant's name ("TTP")
+    place: str = ""  # "Peshawar, Khyber Pakhtunkhwa"
+    precision: str = ""  # of the place: site, town, district, province or country
+
+
+@dataclass(frozen=True)
+class SeverityGrades:
+    """`[newsmon.severity]`: how a rule with `severity = "auto"` grades an event from its facts:
+    the highest level any of these reaches (0 turns a threshold off)."""
+
+    critical_killed: int = 10
+    high_killed: int = 3
+    medium_killed: int = 1
+    high_injured: int = 10
+    medium_injured: int = 1
+    near_site: str = "critical"  # an event within a watched site's radius is at least this
+    otherwise: str = "low"  # no figure reaches a threshold and no site is in range
+
+
+@dataclass(frozen=True)
+class MaterialChange:
+    """`material_toll_change`: a follow-up of a rule with `on_update = "material"` is sent when a
+    toll rises by more than `percent` and by at least `at_least` (or a claim appears, or the place
+    becomes more precise)."""
+
+    percent: float = 25.0
+    at_least: int = 3
 
 
 @dataclass(frozen=True)
@@ -228,6 +265,14 @@ class AlertMessage:
     near_site: str = ""  # ...this one (shown only on channels with show_sites)
     near_precision: str = ""  # the precision of the event's place: site, town or district
     near_place: str = ""  # the event's place, as named
+    # the event's facts when queued (model.IncidentFacts), and for a follow-up what changed
+    event_type: str = ""
+    killed: int | None = None
+    injured: int | None = None
+    claimed_by: str = ""
+    place: str = ""
+    place_precision: str = ""
+    changed: tuple[str, ...] = ()  # "Toll revised: 32 → 59 killed"
     extra: dict = field(default_factory=dict, compare=False)
 
 

@@ -315,18 +315,25 @@ async def _process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: in
     # story. A commit that meets another process's lock is made again from the start.
     def commit() -> tuple[int, list, str]:
         if known is not None and known.article_id is not None:
+            facts = joining.facts_of(app, known.story_id) if matches and not quiet else None
+            said = facts.said() if facts is not None else None
             alerts = [] if quiet else app.router.alerts_for(matches, article, name, known.story_id, app.store, feed.tags,
-                                                            near)
+                                                            near, said)
             app.store.update_entry(feed_id, entry, known.article_id, article, matches, alerts,
-                                   canonical_link=canonical_link, now=now, mentions=mentions, quiet=quiet or None)
+                                   canonical_link=canonical_link, now=now, mentions=mentions, quiet=quiet or None,
+                                   severities=None if quiet else app.router.severities(matches, said, near))
             return known.story_id, alerts, "updated"
         signature = signed()
         story, original, kind = joining.find(app, signature, found, now)
-        alerts = [] if quiet else app.router.alerts_for(matches, article, name, story, app.store, feed.tags, near)
+        facts = joining.gathered(app, story, found, article, now)  # the event's, with this report's counted
+        said = facts.said()
+        alerts = [] if quiet else app.router.alerts_for(matches, article, name, story, app.store, feed.tags, near, said)
         article_id, story_id = app.store.record_entry(feed_id, entry, article, matches, alerts, story_id=story,
                                                       canonical_link=canonical_link, signature=signature.pack(),
                                                       features=found.pack(), now=now, mentions=mentions,
-                                                      quiet=quiet or None, copy_of=original or None)
+                                                      quiet=quiet or None, copy_of=original or None,
+                                                      facts=facts.dump(), said=said,
+                                                      severities=None if quiet else app.router.severities(matches, said, near))
         app.story_index().add(story_id, signature, now, article.title, original=original or article_id)
         app.event_index().add(story_id, found, now)
         return story_id, alerts, kind if story is not None else "new story"

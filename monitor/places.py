@@ -217,6 +217,10 @@ class Gazetteer:
         district level) come first, then the others. Within each part: landmarks, crossings and
         towns, then districts, divisions, provinces, countries; among equals a place with a
         descendant also named comes after it, then by first mention."""
+        return self.named_found(text)[0]
+
+    def named_found(self, text: str) -> tuple[tuple[Place, ...], tuple[Found, ...]]:
+        """`named`, and the mentions (`find`) it was read from."""
         found = self.find(text)
         first: dict[str, int] = {}
         for mention in found:
@@ -226,7 +230,7 @@ class Gazetteer:
         above = {parent for place_id in first for parent in self._ancestors[place_id]}
         order = sorted(first, key=lambda pid: (area is None or not self.contains(area, pid),
                                                RANKS[self._by_id[pid].kind], pid in above, first[pid]))
-        return tuple(self._by_id[pid] for pid in order)
+        return tuple(self._by_id[pid] for pid in order), found
 
     def _lead(self, text: str, found: tuple[Found, ...]) -> str | None:
         """The place a report is about, for `named`: see its docstring."""

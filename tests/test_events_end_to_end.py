@@ -111,7 +111,8 @@ def test_stories_of_an_older_newsmon_become_events_without_alerting_again(tmp_pa
             db.execute(statement)
         for table, column in (("articles", "features"), ("articles", "copy_of"), ("stories", "merged_into"),
                               ("stories", "merged_at"), ("stories", "merged_why"), ("alerts", "held"), ("alerts", "note"),
-                              ("channels", "failing_since"), ("channels", "failing_notice"), ("channels", "heartbeat_at")):
+                              ("channels", "failing_since"), ("channels", "failing_notice"), ("channels", "heartbeat_at"),
+                              ("stories", "facts")):
             db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         db.execute("PRAGMA user_version = 8")
 

@@ -84,7 +84,7 @@ def explain(rule: Rule, specs: tuple[ChannelSpec, ...], default: tuple[str, ...]
             verdicts.append(Verdict(spec.name, "not-routed", f"not routed: {_refusal(spec, rule, default)}"))
             continue
         if rule.name in history:
-            if rule.on_update != "new_hits":
+            if rule.on_update not in ("new_hits", "material"):
                 verdicts.append(Verdict(spec.name, "already-alerted", f"no alert: {rule.name} already alerted story "
                                         f"{story} (a rule alerts once per story)"))
                 continue

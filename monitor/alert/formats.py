@@ -47,7 +47,15 @@ PLACEHOLDERS = {
             "else empty",
     "distance": "the distance to the nearest watched site in range ('≈3 km'), else empty",
     "site": "that site's name on a channel with show_sites, else 'a watched site' (empty when none is in range)",
-    "precision": "what the distance rests on: site, town or district precision, else empty",
+    "precision": "how precisely the event is placed: site, town, district, province or country, else empty",
+    "facts": "the event's facts in one line ('Suicide bombing · 32 killed, 150 injured · Peshawar, Khyber "
+             "Pakhtunkhwa (district) · claimed by TTP'), else empty",
+    "event_type": "what happened ('suicide bombing', 'armed assault'), else empty",
+    "killed": "how many were killed, the highest figure the event's reports state, else empty",
+    "injured": "how many were injured, likewise, else empty",
+    "claimed_by": "who claimed it (a watched actor a report names as claiming it), else empty",
+    "place": "where it happened, as precisely as its reports say ('Bannu, Khyber Pakhtunkhwa'), else empty",
+    "changed": "for a follow-up, what changed ('Toll revised: 32 → 59 killed'), else empty",
 }
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+|~!])")
 MENTIONS = re.compile(r"(?i)(@)(channel|here|everyone|all)\b|<!(channel|here|everyone)>")
@@ -193,8 +201,30 @@ def values(message: AlertMessage, kind: str, title: bool = False) -> dict[str, s
         "near": quote(near(message)),
         "distance": _distance(message),
         "site": quote((message.near_site or "a watched site") if message.near_km is not None else ""),
-        "precision": message.near_precision,
+        "precision": message.near_precision or message.place_precision,
+        "facts": quote(facts_line(message)),
+        "event_type": quote(message.event_type),
+        "killed": "" if message.killed is None else str(message.killed),
+        "injured": "" if message.injured is None else str(message.injured),
+        "claimed_by": quote(message.claimed_by),
+        "place": quote(message.place),
+        "changed": quote("; ".join(message.changed)),
     }
+
+
+def facts_line(message: AlertMessage) -> str:
+    """"Suicide bombing · 32 killed, 150 injured · Peshawar, Khyber Pakhtunkhwa (district) ·
+    claimed by TTP": the facts known, in that order; "" when none is."""
+    parts = [message.event_type[:1].upper() + message.event_type[1:]] if message.event_type else []
+    toll = [f"{figure} {name}" for figure, name in ((message.killed, "killed"), (message.injured, "injured"))
+            if figure is not None]
+    if toll:
+        parts.append(", ".join(toll))
+    if message.place:
+        parts.append(message.place + (f" ({message.place_precision})" if message.place_precision else ""))
+    if message.claimed_by:
+        parts.append(f"claimed by {message.claimed_by}")
+    return " · ".join(parts)
 
 
 def _distance(message: AlertMessage) -> str:
@@ -262,6 +292,10 @@ def _default_body(message: AlertMessage, kind: str) -> str:
         body += tail.format(f"Acknowledged {v['acknowledged']}")
     if v["near"]:
         body = head.format(f"Near: {v['near']}") + body
+    if v["facts"]:
+        body = head.format(v["facts"]) + body
+    if message.changed:
+        body = head.format(v["changed"]) + body
     if escalated:
         body = head.format(escalated) + ("" if kind == "html" else "\n") + body
     return body
@@ -292,6 +326,8 @@ class Batch:
 def _item(message: AlertMessage, kind: str) -> str:
     v = values(message, kind)
     outlets = v["outlet"] + (f"; also {v['also_reported_by']}" if v["also_reported_by"] else "")
+    if v["facts"]:
+        outlets = f"{v['facts']}\n  {outlets}" if kind != "html" else f"{v['facts']}<br/>{outlets}"
     if message.independent_outlets > 1:
         outlets += f" ({message.independent_outlets} independently)"
     prefix = "Update: " if message.update else ""

@@ -10,14 +10,17 @@ import time
 from collections.abc import Iterable
 
 from monitor import shown, text, times
-from monitor.model import Ack, AlertMessage, Article, Hit, Match, Rule
+from monitor.model import Ack, AlertMessage, Article, Hit, IncidentFacts, Match, Rule
 
 
 def for_match(found: Match, article: Article, rule: Rule, feed_name: str, *, update: bool = False,
-              tags: tuple[str, ...] = (), near=None) -> AlertMessage:
+              tags: tuple[str, ...] = (), near=None, facts: IncidentFacts | None = None, severity: str | None = None,
+              changed: tuple[str, ...] = ()) -> AlertMessage:
     """What an alert for this match shows: the sentence around the first hit in the text (else
-    the headline), hits marked; the rule's name and severity. `feed_name` is the feed's name,
+    the headline), hits marked; the rule's name and severity (`severity`: as graded for an "auto"
+    rule); the event's facts; for a follow-up, what `changed`. `feed_name` is the feed's name,
     else its title, else its URL: shown without credentials."""
+    facts = facts or IncidentFacts()
     text_hits = [hit for hit in found.hits if hit.field == "text"]
     title_hits = [hit for hit in found.hits if hit.field == "title"]
     if text_hits:
@@ -40,12 +43,14 @@ def for_match(found: Match, article: Article, rule: Rule, feed_name: str, *, upd
         matched=matched,
         feed=shown.urls_in(feed_name),
         update=update,
-        severity=rule.severity,
+        severity=severity or rule.severity,
         entities=tuple(dict.fromkeys(hit.entity for hit in found.hits if hit.entity)),
         tags=tuple(tags),
         # how close the event is to a watched site (`monitor.sites.Proximity`), when within its radius
         near_km=round(near.km, 1) if near is not None else None, near_site=near.site if near is not None else "",
         near_precision=near.precision if near is not None else "", near_place=near.place if near is not None else "",
+        event_type=facts.event_type, killed=facts.killed, injured=facts.injured, claimed_by=facts.claimed_by,
+        place=facts.place, place_precision=facts.precision, changed=tuple(changed),
     )
 
 

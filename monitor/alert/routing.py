@@ -1,7 +1,11 @@
 """Which alerts a match makes, and where they go.
 
 A rule alerts once per story; with `on_update = "new_hits"` it sends a follow-up when the story
-names an entity the rule had not hit in it before. On a channel with `min_outlets` the alert is
+names an entity the rule had not hit in it before; with `on_update = "material"`, when the
+event's facts change materially since its last alert (`changes`: a toll up by more than
+`material_toll_change`, a claim, a more precise place). A rule with `severity = "auto"` is
+graded from the event's facts (`grade`, `[newsmon.severity]`) each time a report comes: a
+channel whose `min_severity` refused it gets its first alert once the event is grave enough. On a channel with `min_outlets` the alert is
 queued held, and the drain releases it once that many outlets have reported the story in their
 own words (`alert.drain`). A rule's alerts go to the channels it names,
 else to `default_channels` (else every channel), each kept only where the channel's
@@ -19,7 +23,8 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from monitor.alert import message as messages
-from monitor.model import SEVERITIES, Article, ChannelSpec, Match, QueuedAlert, Rule
+from monitor.model import (SEVERITIES, AlertMessage, Article, ChannelSpec, IncidentFacts, Match, MaterialChange,
+                           QueuedAlert, Rule, SeverityGrades)
 
 
 class StoryHistory(Protocol):
@@ -33,10 +38,57 @@ class StoryHistory(Protocol):
         """The entities (or bare terms) the rule has hit in any article of the story."""
         ...
 
+    def alerted_channels(self, story_id: int, rule: str) -> set[str]:
+        """The channels that have an alert of the rule for the story (any seq, any status)."""
+        ...
+
+    def last_message(self, story_id: int, rule: str) -> AlertMessage | None:
+        """What the rule's latest alert on the story said (its highest seq), if any."""
+        ...
+
 
 def accepts(channel: ChannelSpec, rule: Rule) -> bool:
-    """Whether a channel's filters let a rule's alerts in."""
-    return takes(channel, rule.name, rule.severity)
+    """Whether a channel's filters let a rule's alerts in (a rule graded "auto" may reach any level)."""
+    return takes(channel, rule.name, "critical" if rule.severity == "auto" else rule.severity)
+
+
+def grade(facts: IncidentFacts | None, near: bool, grades: SeverityGrades) -> str:
+    """The severity an event's facts give a rule with `severity = "auto"`: the highest level
+    any threshold of `[newsmon.severity]` reaches (`otherwise` when none does)."""
+    levels = [grades.otherwise]
+    killed = (facts.killed or 0) if facts else 0
+    injured = (facts.injured or 0) if facts else 0
+    for level, threshold, figure in (("critical", grades.critical_killed, killed), ("high", grades.high_killed, killed),
+                                     ("medium", grades.medium_killed, killed), ("high", grades.high_injured, injured),
+                                     ("medium", grades.medium_injured, injured)):
+        if threshold and figure >= threshold:
+            levels.append(level)
+    if near:
+        levels.append(grades.near_site)
+    return max(levels, key=SEVERITIES.index)
+
+
+PRECISIONS = ("site", "town", "district", "province", "country")  # most precise first
+
+
+def changes(before: AlertMessage, after: IncidentFacts, material: MaterialChange) -> tuple[str, ...]:
+    """What changed materially since an alert said `before`, as lines a follow-up shows ("Toll
+    revised: 32 → 59 killed"); () when nothing did."""
+    out = []
+    for name in ("killed", "injured"):
+        old, new = getattr(before, name), getattr(after, name)
+        if new is None or new == old:
+            continue
+        if old is None:
+            out.append(f"Toll reported: {new} {name}")
+        elif new - old >= material.at_least and new - old > old * material.percent / 100:
+            out.append(f"Toll revised: {old} → {new} {name}")
+    if after.claimed_by and not before.claimed_by:
+        out.append(f"Claimed by {after.claimed_by}")
+    old_rank = PRECISIONS.index(before.place_precision) if before.place_precision in PRECISIONS else len(PRECISIONS)
+    if after.place and after.precision in PRECISIONS and PRECISIONS.index(after.precision) < old_rank:
+        out.append(f"Place now {after.place} ({after.precision} precision)")
+    return tuple(out)
 
 
 def takes(channel: ChannelSpec, rule: str, severity: str) -> bool:
@@ -55,40 +107,74 @@ def routes(channels: Iterable[ChannelSpec], default: tuple[str, ...] | None, rul
 
 
 class Router:
-    """The routing of one configuration: rules, channels, `default_channels`, `admin_channels`."""
+    """The routing of one configuration: rules, channels, `default_channels`, `admin_channels`,
+    and how "auto" rules grade an event (`[newsmon.severity]`) and follow-ups are judged material."""
 
     def __init__(self, rules: Iterable[Rule], channels: Iterable[ChannelSpec], *,
-                 default_channels: tuple[str, ...] | None = None, admin_channels: tuple[str, ...] | None = None):
+                 default_channels: tuple[str, ...] | None = None, admin_channels: tuple[str, ...] | None = None,
+                 grades: SeverityGrades = SeverityGrades(), material: MaterialChange = MaterialChange()):
         self.rules = {rule.name: rule for rule in rules}
         channels = tuple(channels)
+        self.specs = {channel.name: channel for channel in channels}
         self.channels = {rule.name: routes(channels, default_channels, rule) for rule in self.rules.values()}
         self.admin = admin_channels if admin_channels is not None else tuple(channel.name for channel in channels)
         # a channel with min_outlets holds each alert until the event is corroborated (alert.drain releases it)
         self.holds = {channel.name: f"min_outlets {channel.min_outlets}" if channel.min_outlets > 1 else ""
                       for channel in channels}
+        self.grades, self.material = grades, material
+
+    def severity(self, rule: Rule, facts: IncidentFacts | None, near: bool) -> str:
+        """A rule's severity for an event: its own, or graded from the event's facts ("auto")."""
+        return grade(facts, near, self.grades) if rule.severity == "auto" else rule.severity
+
+    def severities(self, matches: Iterable[Match], facts: IncidentFacts | None, near: dict | None = None) -> dict[str, str]:
+        """The severity of each matching "auto" rule for the event (the store raises its waiting alerts to it)."""
+        return {found.rule: self.severity(self.rules[found.rule], facts, found.rule in (near or {}))
+                for found in matches if self.rules[found.rule].severity == "auto"}
 
     def alerts_for(self, matches: Iterable[Match], article: Article, feed_name: str, story: int | None,
-                   history: StoryHistory, tags: tuple[str, ...] = (), near: dict | None = None) -> list[QueuedAlert]:
-        """Outbox rows for an article's matches (`story`: the story it joins, None for a new one):
-        a rule alerts once per story; with on_update = "new_hits" it sends a follow-up when the
-        story gains an entity it had not named."""
+                   history: StoryHistory, tags: tuple[str, ...] = (), near: dict | None = None,
+                   facts: IncidentFacts | None = None) -> list[QueuedAlert]:
+        """Outbox rows for an article's matches (`story`: the story it joins, None for a new one;
+        `facts`: its event's facts with this article counted): a rule alerts once per story and
+        channel; a follow-up goes where the rule alerted before, when `on_update` finds one due."""
         alerted = history.alerted(story) if story is not None else {}
         queued = []
         for found in matches:
             rule = self.rules[found.rule]
+            severity = self.severity(rule, facts, found.rule in (near or {}))
+            channels = [name for name in self.channels[found.rule] if takes(self.specs[name], rule.name, severity)]
+
+            def build(update: bool, changed: tuple[str, ...] = ()) -> AlertMessage:
+                return messages.for_match(found, article, rule, feed_name, update=update, tags=tags,
+                                          near=(near or {}).get(found.rule), facts=facts, severity=severity,
+                                          changed=changed)
+
             if found.rule not in alerted:
-                seq, update, delay = 0, False, rule.group_wait
-            elif rule.on_update == "new_hits":
+                message = build(False)
+                queued.extend(QueuedAlert(found.rule, channel, message, seq=0, delay=rule.group_wait,
+                                          hold=self.holds[channel]) for channel in channels)
+                continue
+            before = set(history.alerted_channels(story, found.rule))
+            if rule.severity == "auto" and (first := [name for name in channels if name not in before]):
+                message = build(False)  # graver now: a channel that refused it gets its first alert
+                queued.extend(QueuedAlert(found.rule, channel, message, seq=0, hold=self.holds[channel])
+                              for channel in first)
+            changed: tuple[str, ...] = ()
+            if rule.on_update == "new_hits":
                 named = {hit.entity or hit.term for hit in found.hits}
                 if not named - history.story_entities(story, found.rule):
                     continue
-                seq, update, delay = alerted[found.rule] + 1, True, 0.0
+            elif rule.on_update == "material":
+                last = history.last_message(story, found.rule)
+                changed = changes(last, facts, self.material) if last is not None and facts is not None else ()
+                if not changed:
+                    continue
             else:
                 continue
-            message = messages.for_match(found, article, rule, feed_name, update=update, tags=tags,
-                                         near=(near or {}).get(found.rule))
-            queued.extend(QueuedAlert(found.rule, channel, message, seq=seq, delay=delay, hold=self.holds[channel])
-                          for channel in self.channels[found.rule])
+            message = build(True, changed)
+            queued.extend(QueuedAlert(found.rule, channel, message, seq=alerted[found.rule] + 1, delay=0.0,
+                                      hold=self.holds[channel]) for channel in channels if channel in before)
         return queued
 
 
@@ -105,7 +191,7 @@ def routing_problems(channels: tuple[ChannelSpec, ...], default: tuple[str, ...]
             channel = by_name.get(name)
             if channel is not None and not accepts(channel, rule):
                 why = (f"its min_severity is {channel.min_severity!r} and the rule's severity is {rule.severity!r}"
-                       if SEVERITIES.index(rule.severity) < SEVERITIES.index(channel.min_severity)
+                       if rule.severity != "auto" and SEVERITIES.index(rule.severity) < SEVERITIES.index(channel.min_severity)
                        else "its 'rules' list does not include this rule")
                 out.append((rule.name, f"names channel {name!r}, which refuses it: {why}"))
         candidates = [name for name in (default if default is not None else by_name) if name in by_name]

@@ -70,15 +70,27 @@ def cmd_route_test(args: argparse.Namespace) -> int:
         if args.story is not None and not state.story_exists(args.story):
             print(f"newsmon: no story {args.story} in {state.path} ('newsmon stories' lists them)", file=sys.stderr)
             return EXIT_USAGE
+        graded = ""
+        if rule.severity == "auto":  # graded from the story's facts as they stand (none: a new story's first report)
+            from monitor import event_facts
+            from monitor.alert import routing
+
+            facts = event_facts.EventFacts.load(state.story_facts(args.story)) if args.story is not None else None
+            rule = dataclasses.replace(rule, severity=routing.grade(facts.said() if facts else None, False,
+                                                                    loaded.settings.severity))
+            graded = (f"graded from story {args.story}'s facts" if facts else
+                      "graded with no figures known; --severity tries another level")
         verdicts = explain.explain(rule, loaded.channels, loaded.settings.default_channels, state, at, args.story)
     if args.json:
-        print(json.dumps({"rule": rule.name, "severity": rule.severity, "at": times.iso(at), "story": args.story,
+        print(json.dumps({"rule": rule.name, "severity": rule.severity, "graded": graded or None, "at": times.iso(at),
+                          "story": args.story,
                           "channels": [{"channel": v.channel, "outcome": v.outcome, "why": v.why,
                                         "until": times.iso(v.until), "escalates": v.escalates or None}
                                        for v in verdicts]}, indent=2, ensure_ascii=False))
         return EXIT_OK
     about = f"story {args.story}" if args.story is not None else "a new story"
-    print(f"route-test: an alert of rule {rule.name} (severity {rule.severity}) about {about}, at {times.shown(at)}")
+    severity = f"severity auto: {rule.severity}, {graded}" if graded else f"severity {rule.severity}"
+    print(f"route-test: an alert of rule {rule.name} ({severity}) about {about}, at {times.shown(at)}")
     for verdict in verdicts:
         print(f"  {verdict.line()}")
     if not verdicts:

@@ -10,7 +10,7 @@ import time
 
 from typing import TYPE_CHECKING
 
-from monitor import shown, times
+from monitor import event_facts, shown, times
 from monitor.cli.common import EXIT_OK, open_existing
 
 if TYPE_CHECKING:
@@ -55,9 +55,49 @@ def _article_json(article: StoryArticle) -> dict:
 def _story_json(row: StoryRow) -> dict:
     return {"id": row.id, "first_seen": times.iso(row.first_seen), "title": row.title, "rules": list(row.rules),
             "outlets": len({article.outlet for article in row.articles}), "independent_outlets": list(row.independent),
+            "facts": _facts_json(row.facts),
             "articles": [_article_json(article) for article in row.articles],
             "merged": [{"story": story, "title": title, "at": times.iso(at), "why": why}
                        for story, title, at, why in row.merged]}
+
+
+def _facts_json(text: str | None) -> dict | None:
+    """An event's facts, each with the sentence, outlet and link it came from."""
+    facts = event_facts.EventFacts.load(text)
+    if facts is None:
+        return None
+    out = facts.as_dict()
+    for fact in out.values():
+        if isinstance(fact, dict):
+            fact.pop("at", None)
+            if fact.get("url"):
+                fact["url"] = shown.url(fact["url"])
+    return out
+
+
+FACT_LABELS = (("event_type", "what"), ("killed", "killed"), ("injured", "injured"), ("claimed_by", "claimed by"),
+               ("place", "where"))
+
+
+def _facts_lines(text: str | None, title: str | None) -> list[str]:
+    """"  killed: 59 · “At least 59 people were killed …” (pakobserver.example)", one line a fact
+    (a fact read from the story's headline says so rather than repeat it)."""
+    facts = event_facts.EventFacts.load(text)
+    if facts is None:
+        return []
+    lines = []
+    for name, label in FACT_LABELS:
+        stated = getattr(facts, name)
+        if stated is None:
+            continue
+        value = stated.shown
+        if name == "place" and facts.located is not None:
+            value += f" ({facts.located.precision} precision)"
+        evidence = "the headline" if stated.evidence == title else f"“{stated.evidence}”" if stated.evidence else ""
+        lines.append(f"  {label}: {value} · {evidence} ({stated.outlet})" if evidence else f"  {label}: {value} ({stated.outlet})")
+    if facts.date:
+        lines.append(f"  when: {facts.date}")
+    return lines
 
 
 def _story_lines(row: StoryRow) -> list[str]:
@@ -66,7 +106,8 @@ def _story_lines(row: StoryRow) -> list[str]:
     outlets = {article.outlet for article in row.articles}
     rules = f" · rules: {', '.join(row.rules)}" if row.rules else ""
     independently = f", {len(row.independent)} independently" if len(row.independent) != len(outlets) else ""
-    lines = [f"#{row.id} {times.shown(row.first_seen)} · {len(outlets)} outlet(s){independently}{rules}", f"  {row.title}"]
+    lines = [f"#{row.id} {times.shown(row.first_seen)} · {len(outlets)} outlet(s){independently}{rules}", f"  {row.title}",
+             *_facts_lines(row.facts, row.title)]
     ids = {article.id for article in row.articles}
     copies: dict[int, list[StoryArticle]] = {}
     for article in row.articles:

@@ -25,9 +25,9 @@ from monitor.config.files import NotReadable, read_regular_file
 from monitor.config.secrets import Secrets
 from monitor.config.secrets import env_file, parse_env  # noqa: F401 - re-exported
 from monitor.errors import ConfigError, Problem
-from monitor.model import ChannelSpec, Entity, FeedSpec, Rule, Site
-from monitor.config.schema import (FEED_KEYS, HTTP_KEYS, INCLUDE_KEYS, NEWSMON_KEYS, PLACE_KEYS, REQUIRED, SITE_KEYS,
-                                   TOP_KEYS, Checker, Invalid, describe, parse_radius, suggest)
+from monitor.model import ChannelSpec, Entity, FeedSpec, MaterialChange, Rule, SeverityGrades, Site
+from monitor.config.schema import (FEED_KEYS, HTTP_KEYS, INCLUDE_KEYS, MATERIAL_KEYS, NEWSMON_KEYS, PLACE_KEYS, REQUIRED,
+                                   SEVERITY_KEYS, SITE_KEYS, TOP_KEYS, Checker, Invalid, describe, parse_radius, suggest)
 from monitor.config.schema import Invalid  # re-exported: callers catch config.Invalid
 from monitor.config.schema import parse_duration, parse_size  # re-exported: callers use config.parse_duration, ...
 from monitor.config.watchlist import pack_problems, term_problem  # re-exported: callers use config.pack_problems, ...
@@ -61,6 +61,8 @@ class Settings:
     http_listen: str | None = None  # "127.0.0.1:9464": serve /metrics and /healthz
     failing_alert_after: float = 3600.0  # a channel failing this long: one notice on the admin channels
     heartbeat_url: str | None = None  # fetched (GET) while healthy: a dead man's switch such as healthchecks.io
+    severity: SeverityGrades = SeverityGrades()  # [newsmon.severity]: rules with severity = "auto"
+    material_toll_change: MaterialChange = MaterialChange()  # rules with on_update = "material"
 
     @property
     def database(self) -> Path:
@@ -415,7 +417,13 @@ def _settings(reader: _Reader, raw: dict, base: Path, environ: Mapping[str, str]
     state_dir = default_state_dir(environ)
     if "state_dir" in raw:
         state_dir = base / _expand_user(raw["state_dir"], environ)
-    values = {key: value for key, value in raw.items() if key not in ("state_dir", "default_channels", "http")}
+    values = {key: value for key, value in raw.items()
+              if key not in ("state_dir", "default_channels", "http", "severity", "material_toll_change")}
+    if "severity" in raw:
+        values["severity"] = SeverityGrades(**reader.table(raw["severity"], "newsmon.severity", SEVERITY_KEYS))
+    if "material_toll_change" in raw:
+        values["material_toll_change"] = MaterialChange(**reader.table(
+            raw["material_toll_change"], "newsmon.material_toll_change", MATERIAL_KEYS))
     if "http" in raw:
         http = reader.table(raw["http"], "newsmon.http", HTTP_KEYS)
         listen = http.get("listen")

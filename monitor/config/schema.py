@@ -209,8 +209,37 @@ NEWSMON_KEYS: dict[str, Callable[[Any], Any]] = {
     "failing_alert_after": parse_duration,
     "heartbeat_url": nonempty_string,  # ${VAR} expanded, then checked, by config._settings
     "http": lambda value: value,  # a table, checked by config._settings
+    "severity": lambda value: value,  # a table (SEVERITY_KEYS), checked by config._settings
+    "material_toll_change": lambda value: value,  # an inline table (MATERIAL_KEYS), likewise
 }
 HTTP_KEYS: dict[str, Callable[[Any], Any]] = {"listen": nonempty_string}
+
+
+def count(value: Any) -> int:
+    """A whole number, 0 or more."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise Invalid(f"expected a whole number, 0 or more, got {describe(value)}")
+    return value
+
+
+def percent(value: Any) -> float:
+    """A percentage: 25 or "25%"."""
+    text = value.strip().removesuffix("%").strip() if isinstance(value, str) else value
+    try:
+        number = float(text) if not isinstance(text, bool) else -1.0
+    except (TypeError, ValueError):
+        number = -1.0
+    if not 0 <= number <= 1000:
+        raise Invalid(f"expected a percentage such as 25 or \"25%\", got {describe(value)}")
+    return number
+
+
+SEVERITY_LEVELS = ("low", "medium", "high", "critical")
+SEVERITY_KEYS: dict[str, Callable[[Any], Any]] = {  # [newsmon.severity]: model.SeverityGrades
+    "critical_killed": count, "high_killed": count, "medium_killed": count, "high_injured": count,
+    "medium_injured": count, "near_site": choice(*SEVERITY_LEVELS), "otherwise": choice(*SEVERITY_LEVELS),
+}
+MATERIAL_KEYS: dict[str, Callable[[Any], Any]] = {"percent": percent, "at_least": count}  # model.MaterialChange
 FEED_KEYS: dict[str, Callable[[Any], Any]] = {
     "url": http_url,
     "name": nonempty_string,
@@ -241,10 +270,10 @@ RULE_KEYS: dict[str, Callable[[Any], Any]] = {
     "query": nonempty_string,
     "feed_tags": string_list,
     "channels": string_list,
-    "on_update": choice("ignore", "new_hits"),
+    "on_update": choice("ignore", "new_hits", "material"),
     "near": string_list,  # names of [[sites]]
     "group_wait": lambda value: 0.0 if value in ("0", "0s") else parse_duration(value),
-    "severity": choice("low", "medium", "high", "critical"),
+    "severity": choice("low", "medium", "high", "critical", "auto"),
 }
 ITEMS: dict[str, Callable[[Any], Any]] = {
     "default_channels": nonempty_string,

@@ -58,6 +58,12 @@ class Features:
     script: str = ""  # the script most of its words are written in ("Latn", "Arab", "Deva", ...)
     outlet: str = ""  # who published it
     claimed_by: str | None = None  # the watched actor a report says claimed the attack ("pack.bla")
+    # the sentence each fact was read from: ("type" | "killed" | "injured" | "claimed_by" | "place", sentence)
+    evidence: tuple[tuple[str, str], ...] = ()
+
+    def said(self, fact: str) -> str:
+        """The sentence `fact` was read from ("" if none is kept)."""
+        return next((sentence for name, sentence in self.evidence if name == fact), "")
 
     def pack(self) -> bytes:
         """Bytes for the store (compact JSON with a version)."""
@@ -66,7 +72,7 @@ class Features:
                 "d": [self.district, self.province, self.country], "y": self.event_type,
                 "k": self.killed, "i": self.injured, "a": list(self.dates), "u": self.published,
                 "m": [list(pair) for pair in self.month_days], "s": self.script, "o": self.outlet,
-                "c": self.claimed_by}
+                "c": self.claimed_by, "x": [list(pair) for pair in self.evidence]}
         return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
 
     @classmethod
@@ -82,7 +88,8 @@ class Features:
         return cls(tuple(map(tuple, data["t"])), frozenset(data["e"]), tuple(data["w"]),  # [word, weight] pairs
                    frozenset(data["p"]), district, province, country, data["y"], data["k"], data["i"],
                    tuple(data["a"]), data.get("u"), tuple(tuple(pair) for pair in data.get("m", ())),
-                   data.get("s", ""), data.get("o", ""), data.get("c"))
+                   data.get("s", ""), data.get("o", ""), data.get("c"),
+                   tuple(tuple(pair) for pair in data.get("x", ())))  # older blobs: no evidence kept
 
 
 SCRIPTS = ((0x0250, "Latn"), (0x0370, ""), (0x0400, "Grek"), (0x0530, "Cyrl"), (0x0590, ""), (0x0600, "Hebr"),

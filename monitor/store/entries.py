@@ -6,9 +6,10 @@ import sqlite3
 import time
 from collections.abc import Iterator
 
-from monitor.model import Article, Entry, Hit, Match
+from monitor.model import Article, Entry, Hit, IncidentFacts, Match
 from monitor.store.base import StoreBase
 from monitor.store.rows import KnownEntry, QueuedAlert, _dump
+from monitor.store.stories import refresh_waiting
 
 
 class Entries(StoreBase):
@@ -42,12 +43,17 @@ class Entries(StoreBase):
     def record_entry(self, feed_id: int, entry: Entry, article: Article, matches: list[Match],
                      alerts: list[QueuedAlert], *, story_id: int | None = None, canonical_link: str | None = None,
                      signature: bytes | None = None, features: bytes | None = None, now: float | None = None,
-                     mentions: list[Hit] = (), quiet: str | None = None, copy_of: int | None = None) -> tuple[int, int]:
+                     mentions: list[Hit] = (), quiet: str | None = None, copy_of: int | None = None,
+                     facts: str | None = None, said: IncidentFacts | None = None,
+                     severities: dict[str, str] | None = None) -> tuple[int, int]:
         """Record a new entry with its article, hits and outbox rows, in one transaction. The
         article joins `story_id`, or starts a new story; `copy_of`: the article whose text it copies. Returns (article id, story id). With
         no alerts it is committed with the next transaction (see `later`): lost in a crash, it
         is read again, as new, from its feed. `quiet`: why it was recorded without alerting
-        ("first poll", "catching up", "too old"), for `newsmon status`."""
+        ("first poll", "catching up", "too old"), for `newsmon status`. `facts`: the story's event
+        facts with this article's counted (JSON), `said` what alerts state of them and `severities`
+        "auto" rules' severity for the story now: its waiting alerts are brought up to date
+        (`refresh_waiting`)."""
         now = time.time() if now is None else now
         published = article.published.timestamp() if article.published else None
         with self.transaction() if alerts else self.later() as db:
@@ -63,6 +69,10 @@ class Entries(StoreBase):
             ).lastrowid
             if story_id is None:
                 db.execute("UPDATE stories SET representative_article = ? WHERE id = ?", (article_id, story))
+            if facts is not None:
+                db.execute("UPDATE stories SET facts = ? WHERE id = ?", (facts, story))
+            if story_id is not None and (said is not None or severities):
+                refresh_waiting(db, story, said, severities)
             self._upsert_entry(db, feed_id, entry, canonical_link, article_id, now, quiet)
             self._hits_and_alerts(db, article_id, story, matches, alerts, now, mentions, feed_id)
         self.recorded += 1
@@ -79,7 +89,7 @@ class Entries(StoreBase):
 
     def update_entry(self, feed_id: int, entry: Entry, article_id: int, article: Article, matches: list[Match],
                      alerts: list[QueuedAlert], *, canonical_link: str | None = None, now: float | None = None,
-                     mentions: list[Hit] = (), quiet: str | None = None) -> None:
+                     mentions: list[Hit] = (), quiet: str | None = None, severities: dict[str, str] | None = None) -> None:
         """A known entry whose content changed: new text, the article's hits replaced, new outbox
         rows (rows already queued for the same rule, story, channel and seq are kept as they are)."""
         now = time.time() if now is None else now
@@ -90,6 +100,8 @@ class Entries(StoreBase):
             db.execute("DELETE FROM hits WHERE article_id = ?", (article_id,))
             self._upsert_entry(db, feed_id, entry, canonical_link, article_id, now, quiet)
             self._hits_and_alerts(db, article_id, story, matches, alerts, now, mentions, feed_id)
+            if severities:
+                refresh_waiting(db, story, None, severities)
 
     @staticmethod
     def _upsert_entry(db: sqlite3.Connection, feed_id: int, entry: Entry, canonical_link: str | None,

@@ -251,6 +251,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE channels ADD COLUMN failing_notice REAL; -- when newsmon said it was failing (NULL: not said)
     ALTER TABLE channels ADD COLUMN heartbeat_at REAL;   -- its last heartbeat (or when newsmon first saw it)
     """,
+    # 12 -> 13: what happened, where, how bad. An event's facts gathered from its reports, with
+    # their evidence (JSON of monitor.event_facts.EventFacts; NULL: gathered again when next needed).
+    """
+    ALTER TABLE stories ADD COLUMN facts TEXT;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -56,6 +56,7 @@ class StoryRow:
     rules: tuple[str, ...]
     merged: tuple[tuple[int, str | None, float | None, str | None], ...] = ()  # (story, title, when, why) merged into it
     independent: tuple[str, ...] = ()  # outlets that reported it in their own words, earliest first
+    facts: str | None = None  # its event facts (JSON of monitor.event_facts.EventFacts), if gathered
 
 
 @dataclass(frozen=True)
@@ -100,4 +101,5 @@ def _load(text: str) -> AlertMessage:
     data["highlights"] = tuple(tuple(span) for span in data.get("highlights", ()))
     data["matched"] = tuple(data.get("matched", ()))
     data["also_reported_by"] = tuple(tuple(item) for item in data.get("also_reported_by", ()))
+    data["changed"] = tuple(data.get("changed", ()))
     return AlertMessage(**data)

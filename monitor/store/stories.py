@@ -3,10 +3,12 @@ another's text, what alerted on it, and repairs (a story found to be another, me
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 
 from monitor.store.base import StoreBase
-from monitor.store.rows import StoryArticle, StoryRow
+from monitor.model import SEVERITIES, AlertMessage, IncidentFacts
+from monitor.store.rows import StoryArticle, StoryRow, _dump, _load
 
 WAITING = ("pending", "held")  # alert statuses not yet handed to a service
 
@@ -26,6 +28,29 @@ class Stories(StoreBase):
                WHERE a.story_id = ? AND h.rule = ?""", (story_id, rule))
         return {row[0] for row in rows}
 
+    def alerted_channels(self, story_id: int, rule: str) -> set[str]:
+        """The channels that have an alert of a rule for a story (any seq, any status)."""
+        rows = self.db.execute("SELECT DISTINCT channel FROM alerts WHERE story_id = ? AND rule = ?", (story_id, rule))
+        return {row[0] for row in rows}
+
+    def last_message(self, story_id: int, rule: str) -> AlertMessage | None:
+        """What a rule's latest alert on a story said (its highest seq; any channel)."""
+        row = self.db.execute("SELECT message FROM alerts WHERE story_id = ? AND rule = ? ORDER BY seq DESC, id DESC "
+                              "LIMIT 1", (story_id, rule)).fetchone()
+        return _load(row[0]) if row else None
+
+    def story_facts(self, story_id: int) -> str | None:
+        """A story's gathered event facts (JSON of monitor.event_facts.EventFacts), None if not gathered."""
+        row = self.db.execute("SELECT facts FROM stories WHERE id = ?", (story_id,)).fetchone()
+        return row[0] if row else None
+
+    def story_reports(self, story_id: int) -> list[tuple[bytes | None, str, str | None, int, float]]:
+        """(features, outlet, url, article id, fetched) of a story's articles, first fetched first:
+        what its facts are gathered from again (a story recorded before newsmon gathered facts)."""
+        rows = self.db.execute("SELECT features, outlet, url, id, fetched FROM articles WHERE story_id = ? "
+                               "ORDER BY fetched, id", (story_id,))
+        return [tuple(row) for row in rows]
+
     def story_outlets(self, story_id: int) -> list[tuple[str, float, str | None]]:
         """(outlet, first seen, url) of each outlet that reported a story, earliest first."""
         rows = self.db.execute(
@@ -43,12 +68,14 @@ class Stories(StoreBase):
                ORDER BY MIN(fetched)""", (story_id,))
         return [row[0] for row in rows]
 
-    def merge_stories(self, survivor: int, absorbed: int, why: str, now: float) -> tuple[int, int]:
+    def merge_stories(self, survivor: int, absorbed: int, why: str, now: float,
+                      facts: str | None = None) -> tuple[int, int]:
         """Record that story `absorbed` is `survivor` (a later report joined both), in one
         transaction: its articles move; each of its alerts moves too unless the survivor holds
         one for the same rule, channel and seq, in which case the one not yet handed to a service
         is cancelled ('merged', with a note), so that the event alerts once per rule and channel;
-        alerts already sent stay sent. Returns (alerts moved, alerts cancelled)."""
+        alerts already sent stay sent; the survivor's facts become `facts` (both events', gathered).
+        Returns (alerts moved, alerts cancelled)."""
         moved = cancelled = 0
         with self.transaction() as db:
             db.execute("UPDATE articles SET story_id = ? WHERE story_id = ?", (survivor, absorbed))
@@ -66,6 +93,8 @@ class Stories(StoreBase):
             db.execute("UPDATE stories SET merged_into = ?, merged_at = ?, merged_why = ? WHERE id = ?",
                        (survivor, now, why, absorbed))
             db.execute("UPDATE stories SET merged_into = ? WHERE merged_into = ?", (survivor, absorbed))
+            if facts is not None:
+                db.execute("UPDATE stories SET facts = ? WHERE id = ?", (facts, survivor))
             # someone handling the absorbed story handles the survivor (a silence on it follows by
             # its story matcher: see `merged_from`)
             db.execute("""INSERT OR IGNORE INTO acks (story_id, at, by, note)
@@ -102,7 +131,7 @@ class Stories(StoreBase):
     def stories(self, since: float, limit: int = 200, rule: str | None = None) -> list[StoryRow]:
         """Stories first seen since `since`, newest first (at most `limit`; only those `rule`
         matched, if given), with their articles, rules and the stories merged into them."""
-        query = "SELECT id, first_seen, title FROM stories s WHERE first_seen >= ? AND merged_into IS NULL"
+        query = "SELECT id, first_seen, title, facts FROM stories s WHERE first_seen >= ? AND merged_into IS NULL"
         params: list = [since]
         if rule is not None:
             query += (" AND EXISTS (SELECT 1 FROM hits h JOIN articles a ON a.id = h.article_id "
@@ -116,8 +145,33 @@ class Stories(StoreBase):
             merged = self.db.execute("SELECT id, title, merged_at, merged_why FROM stories WHERE merged_into = ? "
                                      "ORDER BY merged_at, id", (story[0],)).fetchall()
             out.append(StoryRow(story[0], story[1], story[2], tuple(self.story_articles(story[0])), tuple(rules),
-                                tuple(tuple(row) for row in merged), tuple(self.independent_outlets(story[0]))))
+                                tuple(tuple(row) for row in merged), tuple(self.independent_outlets(story[0])),
+                                story[3]))
         return out
+
+
+def refresh_waiting(db: sqlite3.Connection, story_id: int, said: IncidentFacts | None,
+                    severities: dict[str, str] | None) -> None:
+    """The alerts of a story that wait (pending or held) say its facts as they are now (`said`),
+    and each "auto" rule's alerts rise to the severity it has now (`severities`; never lower).
+    One held for quiet hours whose severity rose waits no more: the drain judges it again at once
+    (a rise to `quiet_min_severity` releases it; below that it is held again, with why)."""
+    rows = db.execute("SELECT id, rule, message, held FROM alerts WHERE story_id = ? AND status IN ('pending', 'held')",
+                      (story_id,)).fetchall()
+    for alert_id, rule, text, held in rows:
+        message = fresh = _load(text)
+        if said is not None:
+            fresh = dataclasses.replace(fresh, event_type=said.event_type, killed=said.killed, injured=said.injured,
+                                        claimed_by=said.claimed_by, place=said.place, place_precision=said.precision)
+        severity = (severities or {}).get(rule)
+        raised = severity is not None and SEVERITIES.index(message.severity) < SEVERITIES.index(severity)
+        if raised:
+            fresh = dataclasses.replace(fresh, severity=severity)
+        if fresh != message:
+            db.execute("UPDATE alerts SET message = ? WHERE id = ?", (_dump(fresh), alert_id))
+        if raised and held and held.startswith("quiet hours"):
+            db.execute("UPDATE alerts SET status = 'pending', held = NULL, next_attempt = MIN(next_attempt, created) "
+                       "WHERE id = ?", (alert_id,))
 
 
 def _cancel(db: sqlite3.Connection, alert_id: int, note: str) -> int:

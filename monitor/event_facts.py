@@ -1,0 +1,246 @@
+"""An event's facts, gathered from all its reports: what happened, how bad, who claimed it, where
+and when, each with the sentence, outlet and link it came from, revised as reports arrive.
+
+Each report's own facts are read once (`monitor.incidents.read` → `events.Features`, with their
+sentences); `add` folds one more report into an event's facts and `merge` joins two events'.
+Both are pure and order-tolerant enough to be kept incrementally in the store (`stories.facts`):
+
+- **type**: the type most reports give ("other" left out); a "bombing" whose reports include a
+  suicide bombing is a suicide bombing (a report that says only "blast" is not a denial);
+- **killed, injured**: the highest figure any report states, the latest such statement its
+  evidence. Tolls rise as bodies are counted; a later, lower figure is almost always a part
+  ("three soldiers among the dead") or an earlier count repeated, not a revision downwards;
+- **claimed by**: the watched actor most reports name as claiming it (ties: the first named);
+- **place**: the first report's lead place, replaced by a later report's only when that one lies
+  inside it (Khyber Pakhtunkhwa → Peshawar → Hayatabad): the place only ever gets more precise;
+- **date**: the incident date most reports give.
+
+`EventFacts.said` is what alerts state of them (`model.IncidentFacts`): the alert path grades a
+severity from it (`severity = "auto"`) and tells material changes (`on_update = "material"`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import date
+
+from monitor.model import IncidentFacts
+
+PRECISIONS = ("site", "town", "district", "province", "country")  # most precise first
+REFINES = {"bombing_ied": "suicide_bombing"}  # a report of this type refines a majority of that one
+
+
+@dataclass(frozen=True)
+class Stated:
+    """One fact of an event as one report states it."""
+
+    value: str | int  # a type, a figure, an entity ("pack.ttp"), a place id
+    shown: str  # how an alert says it ("suicide bombing", "32", "TTP", "Peshawar, Khyber Pakhtunkhwa")
+    evidence: str  # the sentence it was read from
+    outlet: str = ""
+    url: str | None = None
+    article: int | None = None
+    at: float = 0.0  # when newsmon recorded the report
+
+    def as_dict(self) -> dict:
+        return {"value": self.value, "shown": self.shown, "evidence": self.evidence, "outlet": self.outlet,
+                "url": self.url, "article": self.article, "at": self.at}
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where an event happened, as precisely as its reports say."""
+
+    where: tuple[str, ...]  # the place and what contains it, most specific first
+    precision: str  # one of PRECISIONS
+    lat: float | None = None
+    lon: float | None = None
+
+
+@dataclass(frozen=True)
+class Report:
+    """One report, for `add`: its features and where it came from."""
+
+    features: object  # events.Features
+    outlet: str
+    url: str | None
+    article: int | None
+    at: float
+
+
+class Namer:
+    """How facts are said: place ids → (name as shown, precision, lat, lon); entity ids → names."""
+
+    def __init__(self, place: Callable[[tuple[str, ...]], tuple[str, str, float | None, float | None] | None],
+                 entity: Callable[[str], str]):
+        self.place = place
+        self.entity = entity
+
+
+@dataclass(frozen=True)
+class EventFacts:
+    event_type: Stated | None = None
+    killed: Stated | None = None
+    injured: Stated | None = None
+    claimed_by: Stated | None = None
+    place: Stated | None = None
+    located: Place | None = None
+    date: str | None = None  # the incident's day, ISO
+    types: tuple[tuple[str, int], ...] = ()  # reports per type
+    claims: tuple[tuple[str, int], ...] = ()  # reports per claimant
+    dates: tuple[tuple[str, int], ...] = ()  # reports per incident date
+    reports: int = 0
+    firsts: dict = field(default_factory=dict, compare=False)  # type or claimant -> its first Stated
+
+    def dump(self) -> str:
+        """JSON for the store."""
+        data = {name: getattr(self, name).as_dict() for name in ("event_type", "killed", "injured", "claimed_by", "place")
+                if getattr(self, name) is not None}
+        if self.located:
+            data["located"] = {"where": list(self.located.where), "precision": self.located.precision,
+                               "lat": self.located.lat, "lon": self.located.lon}
+        data.update(date=self.date, types=[list(p) for p in self.types], claims=[list(p) for p in self.claims],
+                    dates=[list(p) for p in self.dates], reports=self.reports,
+                    firsts={key: stated.as_dict() for key, stated in self.firsts.items()})
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def load(cls, text: str | None) -> EventFacts | None:
+        """Facts from `dump`; None for None or unreadable text (they are gathered again)."""
+        if not text:
+            return None
+        try:
+            data = json.loads(text)
+            located = data.get("located")
+            return cls(**{name: Stated(**data[name]) for name in ("event_type", "killed", "injured", "claimed_by", "place")
+                          if name in data},
+                       located=Place(tuple(located["where"]), located["precision"], located["lat"], located["lon"])
+                       if located else None,
+                       date=data.get("date"), types=tuple(tuple(p) for p in data.get("types", ())),
+                       claims=tuple(tuple(p) for p in data.get("claims", ())),
+                       dates=tuple(tuple(p) for p in data.get("dates", ())), reports=data.get("reports", 0),
+                       firsts={key: Stated(**value) for key, value in data.get("firsts", {}).items()})
+        except (ValueError, TypeError, KeyError):
+            return None
+
+    def said(self) -> IncidentFacts:
+        """What an alert states of these facts."""
+        return IncidentFacts(
+            event_type=self.event_type.shown if self.event_type else "",
+            killed=int(self.killed.value) if self.killed else None,
+            injured=int(self.injured.value) if self.injured else None,
+            claimed_by=self.claimed_by.shown if self.claimed_by else "",
+            place=self.place.shown if self.place else "",
+            precision=self.located.precision if self.located else "")
+
+    def as_dict(self) -> dict:
+        """The facts as `newsmon stories --json` shows them: each with its evidence and source."""
+        out: dict = {}
+        for name in ("event_type", "killed", "injured", "claimed_by", "place"):
+            stated = getattr(self, name)
+            if stated is not None:
+                out[name] = stated.as_dict()
+        if self.located is not None:
+            out["place"] = {**out.get("place", {}), "precision": self.located.precision, "lat": self.located.lat,
+                            "lon": self.located.lon, "inside": list(self.located.where[1:])}
+        if self.date:
+            out["date"] = self.date
+        out["reports"] = self.reports
+        return out
+
+
+def _count(pairs: tuple[tuple[str, int], ...], key: str | None, times: int = 1) -> tuple[tuple[str, int], ...]:
+    counts = dict(pairs)
+    if key is not None:
+        counts[key] = counts.get(key, 0) + times
+    return tuple(counts.items())
+
+
+def _winner(pairs: tuple[tuple[str, int], ...]) -> str | None:
+    """The value most reports give; ties go to the one given first."""
+    best = None
+    for value, count in pairs:  # insertion order: first given first
+        if best is None or count > best[1]:
+            best = (value, count)
+    return best[0] if best else None
+
+
+def _event_type(types: tuple[tuple[str, int], ...]) -> str | None:
+    winner = _winner(types)
+    refined = REFINES.get(winner or "")
+    return refined if refined and dict(types).get(refined) else winner
+
+
+def _higher(current: Stated | None, new: Stated | None) -> Stated | None:
+    """The higher figure; at equal figures, the later statement (the latest word on it)."""
+    if new is None or current is None:
+        return current or new
+    old_value, new_value = int(current.value), int(new.value)
+    return new if new_value > old_value or (new_value == old_value and new.at >= current.at) else current
+
+
+def _finer(current: tuple[Stated | None, Place | None], new: tuple[Stated | None, Place | None]):
+    """The more precise of two placings: the new one only when it lies inside the current one."""
+    located, new_located = current[1], new[1]
+    if new_located is None:
+        return current
+    if located is None:
+        return new
+    if new_located.where[0] != located.where[0] and located.where[0] in new_located.where[1:]:
+        return new
+    return current
+
+
+def _settle(facts: EventFacts) -> EventFacts:
+    """The type, claim and date the counts now say, with the evidence of their first statement."""
+    kind, claim = _event_type(facts.types), _winner(facts.claims)
+    return replace(facts, event_type=facts.firsts.get(f"type:{kind}") if kind else None,
+                   claimed_by=facts.firsts.get(f"claim:{claim}") if claim else None, date=_winner(facts.dates))
+
+
+def add(current: EventFacts | None, report: Report, namer: Namer) -> EventFacts:
+    """`current` (None: an event's first report) with one more report's facts folded in."""
+    current = current or EventFacts()
+    found = report.features
+
+    def stated(name: str, value, shown: str) -> Stated:
+        return Stated(value, shown, found.said(name), report.outlet, report.url, report.article, report.at)
+
+    firsts = dict(current.firsts)
+    kind = found.event_type if found.event_type != "other" else None
+    if kind:
+        firsts.setdefault(f"type:{kind}", stated("type", kind, kind.replace("_", " ")))
+    if found.claimed_by:
+        firsts.setdefault(f"claim:{found.claimed_by}", stated("claimed_by", found.claimed_by, namer.entity(found.claimed_by)))
+    killed = stated("killed", found.killed, str(found.killed)) if found.killed is not None else None
+    injured = stated("injured", found.injured, str(found.injured)) if found.injured is not None else None
+    placing: tuple[Stated | None, Place | None] = (None, None)
+    if found.where and (described := namer.place(found.where)):
+        name, precision, lat, lon = described
+        placing = (stated("place", found.where[0], name), Place(tuple(found.where), precision, lat, lon))
+    place, located = _finer((current.place, current.located), placing)
+    day = date.fromordinal(found.dates[0]).isoformat() if found.dates else None
+    return _settle(replace(
+        current, killed=_higher(current.killed, killed), injured=_higher(current.injured, injured), place=place,
+        located=located, types=_count(current.types, kind), claims=_count(current.claims, found.claimed_by),
+        dates=_count(current.dates, day), reports=current.reports + 1, firsts=firsts))
+
+
+def merge(survivor: EventFacts | None, absorbed: EventFacts | None) -> EventFacts | None:
+    """The facts of two events found to be one (`absorbed`'s reports joined `survivor`'s)."""
+    if survivor is None or absorbed is None:
+        return survivor or absorbed
+    types, claims, dates = survivor.types, survivor.claims, survivor.dates
+    for key, count in absorbed.types:
+        types = _count(types, key, count)
+    for key, count in absorbed.claims:
+        claims = _count(claims, key, count)
+    for key, count in absorbed.dates:
+        dates = _count(dates, key, count)
+    place, located = _finer((survivor.place, survivor.located), (absorbed.place, absorbed.located))
+    return _settle(replace(
+        survivor, killed=_higher(survivor.killed, absorbed.killed), injured=_higher(survivor.injured, absorbed.injured),
+        place=place, located=located, types=types, claims=claims, dates=dates,
+        reports=survivor.reports + absorbed.reports, firsts={**absorbed.firsts, **survivor.firsts}))
