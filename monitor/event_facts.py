@@ -29,6 +29,11 @@ from datetime import date
 from monitor.model import IncidentFacts
 
 PRECISIONS = ("site", "town", "district", "province", "country")  # most precise first
+TYPE_NAMES = {  # monitor.facts.EVENT_TYPES as alerts say them
+    "suicide_bombing": "suicide bombing", "bombing_ied": "bombing", "armed_assault": "armed assault",
+    "targeted_killing": "targeted killing", "airstrike_drone": "air or drone strike",
+    "cross_border_clash": "cross-border clash", "kidnapping_hijacking": "kidnapping or hijacking",
+    "military_operation": "military operation"}
 REFINES = {"bombing_ied": "suicide_bombing"}  # a report of this type refines a majority of that one
 
 
@@ -211,7 +216,7 @@ def add(current: EventFacts | None, report: Report, namer: Namer) -> EventFacts:
     firsts = dict(current.firsts)
     kind = found.event_type if found.event_type != "other" else None
     if kind:
-        firsts.setdefault(f"type:{kind}", stated("type", kind, kind.replace("_", " ")))
+        firsts.setdefault(f"type:{kind}", stated("type", kind, TYPE_NAMES.get(kind, kind.replace("_", " "))))
     if found.claimed_by:
         firsts.setdefault(f"claim:{found.claimed_by}", stated("claimed_by", found.claimed_by, namer.entity(found.claimed_by)))
     killed = stated("killed", found.killed, str(found.killed)) if found.killed is not None else None

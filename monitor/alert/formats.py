@@ -49,7 +49,7 @@ PLACEHOLDERS = {
     "site": "that site's name on a channel with show_sites, else 'a watched site' (empty when none is in range)",
     "precision": "how precisely the event is placed: site, town, district, province or country, else empty",
     "facts": "the event's facts in one line ('Suicide bombing · 32 killed, 150 injured · Peshawar, Khyber "
-             "Pakhtunkhwa (district) · claimed by TTP'), else empty",
+             "Pakhtunkhwa · claimed by TTP'), else empty",
     "event_type": "what happened ('suicide bombing', 'armed assault'), else empty",
     "killed": "how many were killed, the highest figure the event's reports state, else empty",
     "injured": "how many were injured, likewise, else empty",
@@ -213,15 +213,15 @@ def values(message: AlertMessage, kind: str, title: bool = False) -> dict[str, s
 
 
 def facts_line(message: AlertMessage) -> str:
-    """"Suicide bombing · 32 killed, 150 injured · Peshawar, Khyber Pakhtunkhwa (district) ·
-    claimed by TTP": the facts known, in that order; "" when none is."""
+    """"Suicide bombing · 32 killed, 150 injured · Peshawar, Khyber Pakhtunkhwa · claimed by
+    TTP": the facts known, in that order; "" when none is."""
     parts = [message.event_type[:1].upper() + message.event_type[1:]] if message.event_type else []
     toll = [f"{figure} {name}" for figure, name in ((message.killed, "killed"), (message.injured, "injured"))
             if figure is not None]
     if toll:
         parts.append(", ".join(toll))
     if message.place:
-        parts.append(message.place + (f" ({message.place_precision})" if message.place_precision else ""))
+        parts.append(message.place)
     if message.claimed_by:
         parts.append(f"claimed by {message.claimed_by}")
     return " · ".join(parts)
