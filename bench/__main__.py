@@ -2,6 +2,12 @@
 
     python -m bench --quick     # about 8 minutes: fewer feeds, fewer runs; prints the table
     python -m bench             # the full run (about an hour, (h)-(j) most of it); rewrites docs/benchmarks.md
+    python -m bench --only l    # one measure (here the facts, seconds); a partial run leaves the docs alone
+
+Measures: (a) cold cycle, (b) the libraries' floor, (c) warm cycle, (d) latency, (e) memory,
+(f) start-up, (g) extraction quality, (h) side by side with rss2email and feed2exec, (i) full-text
+cold polls, (j) warm polls at scale, (k) one story per event, (l) facts: what happened, where, how
+bad, on events/ (bench.facts_quality, per text and per event).
 
 Results (every number, every run) go to bench/results/<mode>-<time>.json.
 """
@@ -20,7 +26,7 @@ from pathlib import Path
 
 from bench import corpus, peers, procs, report, scenarios, sidebyside
 
-MEASURES = "abcdefghijk"
+MEASURES = "abcdefghijkl"
 
 
 @dataclass(frozen=True)
@@ -66,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a short run (about 8 minutes); docs are not rewritten")
     parser.add_argument("--corpus", help="the shared corpus (default: $NEWSMON_CORPUS, else ../shared/corpus)")
     parser.add_argument("--only", default=MEASURES, metavar="LETTERS",
-                        help="which measures, e.g. 'abc' (default: all of abcdefghijk; a and c run together)")
+                        help=f"which measures, e.g. 'abc' (default: all of {MEASURES}; a and c run together; "
+                        "l: facts on events/, seconds, no farm)")
     parser.add_argument("--feeds", type=int, help="feeds in the cold/warm cycles (default 500; 50 with --quick)")
     parser.add_argument("--runs", type=int, help="repetitions of each measure (default 3; fewer with --quick)")
     parser.add_argument("--delays", metavar="MS,MS", help="(h): response delays of the farm, in ms (default 0,50)")
@@ -122,6 +129,11 @@ def main(argv: list[str] | None = None) -> int:
             from bench import events_replay
 
             results["events"] = events_replay.measure(corpus_dir, worst=10, crowd=50_000)
+        if "l" in only:
+            _say("(l) facts: what happened, where, how bad, on events/ (per text and per event)")
+            from bench import facts_quality
+
+            results["facts"] = facts_quality.measure(corpus_dir)
         if "g" in only:
             _say("(g) extraction quality on the AEB pages")
             from bench import quality

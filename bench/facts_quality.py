@@ -18,6 +18,22 @@ finds is scored against the text's `facts`, as events/MANIFEST.md defines them:
   monitor.incidents reads a province named alone; a district inside it also counts);
 - incident date (not a #20 target): `Features.dates[0]` is the event's date in events.jsonl;
 - time: `incidents.read` per text, warm, median over texts of each text's median of 5 calls.
+
+Event level: for each event of events.jsonl, its texts are folded into one `EventFacts` by
+`monitor.event_facts.add` (what alerts state) in the order a user would receive them: the texts
+that are not follow-ups first, by `published` date (texts without one after those with one), then
+by id; the follow-ups (`followup_ids`) after them in the same order. Scored per event:
+
+- event type: TYPE_MAP of the gathered type is the event's `type` in events.jsonl;
+- killed, injured: the gathered figure is the highest any of the event's texts states (tolls rise;
+  events whose texts state none are left out);
+- claimed by: the gathered claimant is the pack entity (CLAIMANTS) the event's texts name (recall),
+  a gathered claimant is right (precision), and none is gathered when no text names one;
+- place: the event's label of tests/data/event_districts.toml is in the gathered place's chain
+  (`located.where`), or, for a province label, contains the gathered place;
+- evidence: of the facts gathered, how many carry the sentence they were read from.
+
+`measure(corpus)` runs both, for `python -m bench --only l`.
 """
 
 from __future__ import annotations
@@ -31,12 +47,12 @@ import subprocess
 import sys
 import time
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 from bench.corpus import find_corpus
-from monitor import facts, incidents, places
+from monitor import event_facts, facts, incidents, places
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELS = ROOT / "tests" / "data" / "event_districts.toml"
@@ -106,6 +122,8 @@ class Text:
     text: str
     published: date | None
     facts: dict
+    outlet: str = ""
+    url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +137,7 @@ class Found:
     date: date | None  # the first incident date it read
     ms: float  # incidents.read, the whole of an article's features
     facts_ms: float  # facts.read alone, the part of it that reads type, figures and dates
+    features: object = field(default=None, compare=False, repr=False)  # what incidents.read returned
 
 
 def load_texts(corpus: Path) -> list[Text]:
@@ -131,7 +150,8 @@ def load_texts(corpus: Path) -> list[Text]:
         if title and title in body:  # as a feed entry's title and its page's text, without the headline
             body = body.replace(title, "", 1)
         published = date.fromisoformat(data["published"]) if data.get("published") else None
-        texts.append(Text(data["id"], data.get("event"), title, body, published, data["facts"]))
+        texts.append(Text(data["id"], data.get("event"), title, body, published, data["facts"],
+                          data.get("outlet") or "", data.get("source_url")))
     return texts
 
 
@@ -167,7 +187,7 @@ def run(text: Text) -> Found:
     return Found(features.event_type, features.killed, features.injured, claim, features.district,
                  features.where[0] if features.where else None,
                  date.fromordinal(features.dates[0]) if features.dates else None,
-                 statistics.median(samples) * 1000, statistics.median(alone) * 1000)
+                 statistics.median(samples) * 1000, statistics.median(alone) * 1000, features)
 
 
 def _right_place(label: str, district: str | None) -> bool:
@@ -234,6 +254,121 @@ def score(texts: list[Text], found: dict[str, Found], events: dict[str, dict], l
                                  f"{' (follow-up)' if t.id in events[t.event]['followup_ids'] else ''}" for t in misses[:WORST]])
     for key, values in (("time", [f.ms for f in found.values()]), ("facts_time", [f.facts_ms for f in found.values()])):
         result[key] = dict(median=statistics.median(values), p95=sorted(values)[int(0.95 * len(values))], max=max(values))
+    return result
+
+
+def arrival(event: dict, texts: list[Text]) -> list[Text]:
+    """An event's texts in the order a user would receive them: the texts that are not follow-ups
+    first, by `published` date (those without one after those with one), then by id; the
+    follow-ups after them, in the same order."""
+    followups = set(event.get("followup_ids") or ())
+    return sorted(texts, key=lambda t: (t.id in followups, t.published is None, t.published or date.min, t.id))
+
+
+def gather(texts: list[Text], found: dict[str, Found], events: dict[str, dict]) -> dict[str, event_facts.EventFacts]:
+    """Event slug -> its facts, its texts folded by `event_facts.add` in the order of `arrival`
+    (`at` = the position; `article` = the text's number, so that a fact tells which text it is from)."""
+    namer = incidents.namer({})
+    by_event: dict[str, list[Text]] = {}
+    for text in texts:
+        if text.event:
+            by_event.setdefault(text.event, []).append(text)
+    gathered = {}
+    for slug, event in events.items():
+        current = None
+        for at, text in enumerate(arrival(event, by_event.get(slug, []))):
+            report = event_facts.Report(found[text.id].features, text.outlet, text.url, int(text.id[1:]), float(at))
+            current = event_facts.add(current, report, namer)
+        if current is not None:
+            gathered[slug] = current
+    return gathered
+
+
+def _from(stated: event_facts.Stated | None) -> str:
+    """A gathered fact as found, with the text it came from."""
+    if stated is None:
+        return "none"
+    return f"{stated.value} (e{stated.article:03d})" if stated.article is not None else str(stated.value)
+
+
+def score_events(texts: list[Text], gathered: dict[str, event_facts.EventFacts], events: dict[str, dict],
+                 labels: dict[str, str | None]) -> dict:
+    """Per measure of the event level: right, out of, and the worst misses as "slug: expected, found"."""
+    by_event: dict[str, list[Text]] = {}
+    for text in texts:
+        if text.event in gathered:
+            by_event.setdefault(text.event, []).append(text)
+    slugs = [slug for slug in events if slug in gathered]  # events.jsonl's order
+    result: dict = {"events": len(slugs), "without_texts": sorted(set(events) - set(gathered))}
+    # event type
+    vocabulary = sorted({events[slug]["type"] for slug in slugs})
+    kinds = {slug: gathered[slug].event_type.value if gathered[slug].event_type else None for slug in slugs}
+    misses = [(slug, events[slug]["type"], _from(gathered[slug].event_type)) for slug in slugs
+              if TYPE_MAP.get(kinds[slug] or "") != events[slug]["type"]]
+    result["type"] = dict(right=len(slugs) - len(misses), of=len(slugs), vocabulary=vocabulary,
+                          unmapped=sorted({k for k in kinds.values() if k and k not in TYPE_MAP}),
+                          unknown_types=[kind for kind in vocabulary if kind not in TYPE_MAP.values()],
+                          worst=[f"{slug}: expected {e}, found {f}" for slug, e, f in misses[:WORST]])
+    # killed, injured: the highest figure any of its texts states
+    for kind in ("killed", "injured"):
+        stated, extra, misses = 0, [], []
+        for slug in slugs:
+            figures = [(t.facts[kind], t.id) for t in by_event[slug] if t.facts[kind] is not None]
+            got = getattr(gathered[slug], kind)
+            value = int(got.value) if got is not None else None
+            if not figures:
+                if value is not None:
+                    extra.append(slug)
+                continue
+            stated += 1
+            expected, source = max(figures, key=lambda pair: (pair[0], pair[1]))
+            if value != expected:
+                misses.append((_figure_miss(expected, value), slug, f"{expected} ({source})", _from(got)))
+        misses.sort(key=lambda m: -m[0])
+        result[kind] = dict(right=stated - len(misses), of=stated, unstated_given=extra,
+                            worst=[f"{slug}: expected {e}, found {f}" for _b, slug, e, f in misses[:WORST]])
+    # claimed by: the pack entity its texts name (most often, if they named several)
+    claim = dict(right=0, of=0, given=0, given_right=0, none_right=0, none_of=0, worst=[])
+    for slug in slugs:
+        named = [t.facts["claimed_by"] for t in by_event[slug] if t.facts["claimed_by"] and t.id not in CLAIM_OUTSIDE]
+        entities = [CLAIMANTS[name] for name in named if CLAIMANTS.get(name)]
+        expected = max(entities, key=entities.count) if entities else None
+        got = gathered[slug].claimed_by
+        value = got.value if got is not None else None
+        if value:
+            claim["given"] += 1
+            claim["given_right"] += value == expected
+        if expected:
+            claim["of"] += 1
+            claim["right"] += value == expected
+        elif not named:
+            claim["none_of"] += 1
+            claim["none_right"] += not value
+        if (expected or not named) and value != expected:
+            claim["worst"].append(f"{slug}: expected {expected or 'none'}, found {_from(got)}")
+    claim["worst"] = claim["worst"][:WORST]
+    result["claim"] = claim
+    # place: the labelled district in the gathered place's chain
+    placed = [slug for slug in slugs if labels.get(slug)]
+    misses = []
+    for slug in placed:
+        located = gathered[slug].located
+        if located is None or not (labels[slug] in located.where or _right_place(labels[slug], located.where[0])):
+            misses.append(f"{slug}: expected {labels[slug]}, found "
+                          + (f"{' < '.join(located.where)} ({gathered[slug].place.shown}; e{gathered[slug].place.article:03d})"
+                             if located is not None and gathered[slug].place is not None else "none"))
+    result["place"] = dict(right=len(placed) - len(misses), of=len(placed),
+                           left_out=[slug for slug in slugs if not labels.get(slug)], worst=misses[:WORST])
+    # evidence: every gathered fact should carry the sentence it was read from
+    given, missing = 0, []
+    for slug in slugs:
+        for name in ("event_type", "killed", "injured", "claimed_by", "place"):
+            stated = getattr(gathered[slug], name)
+            if stated is not None:
+                given += 1
+                if not stated.evidence.strip():
+                    missing.append(f"{slug}: {name} {_from(stated)}")
+    result["evidence"] = dict(right=given - len(missing), of=given, worst=missing[:WORST], missing=len(missing))
     return result
 
 
@@ -313,11 +448,118 @@ def _machine() -> str:
 
 
 def _commit() -> str:
+    """The commit measured ("`abc1234`"), and whether monitor/ or bench/ had uncommitted changes."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
+        dirty = [f"`{folder}/`" for folder in ("monitor", "bench") if git("status", "--porcelain", "--", folder)]
+        return f"`{git('rev-parse', '--short', 'HEAD')}`" + (f" plus uncommitted changes in {' and '.join(dirty)}"
+                                                             if dirty else "")
     except (OSError, subprocess.CalledProcessError):
-        return "?"
+        return "an unknown commit"
+
+
+def ratios(result: dict) -> dict[str, float | None]:
+    """The measures of `score` or `score_events` as ratios (None: nothing to measure), keyed as TARGETS."""
+    c = result["claim"]
+    out = {k: result[k]["right"] / result[k]["of"] if result[k]["of"] else None for k in ("type", "killed", "injured", "place")}
+    out.update(claim_recall=c["right"] / c["of"] if c["of"] else None,
+               claim_precision=c["given_right"] / c["given"] if c["given"] else None,
+               no_claim=c["none_right"] / c["none_of"] if c["none_of"] else None)
+    if "evidence" in result:
+        out["evidence"] = result["evidence"]["right"] / result["evidence"]["of"] if result["evidence"]["of"] else None
+    return out
+
+
+def render_events(result: dict, markdown: bool) -> str:
+    """The event level: one row per measure, then the worst misses."""
+    r, c = result, result["claim"]
+    ratio = ratios(result)
+
+    def target(key: str) -> str:
+        return f"≥ {TARGETS[key]}{_mark(ratio[key], TARGETS[key])}"
+
+    vocabulary = (f"; events.jsonl's types: {', '.join(r['type']['vocabulary'])}"
+                  + (f" (not in TYPE_MAP: {', '.join(r['type']['unknown_types'])})" if r["type"]["unknown_types"] else
+                     ", all in TYPE_MAP")
+                  + (f"; unmapped: {', '.join(r['type']['unmapped'])}" if r["type"]["unmapped"] else "; no unmapped type"))
+    rows = [
+        ("event type = the event's type in events.jsonl", _rate(r["type"]["right"], r["type"]["of"]) + vocabulary,
+         target("type")),
+        *((f"{kind} = the highest figure its texts state (events whose texts state one)",
+           _rate(r[kind]["right"], r[kind]["of"]) + f"; a figure on {len(r[kind]['unstated_given'])} of the events "
+           f"whose texts state none ({', '.join(r[kind]['unstated_given']) or '-'})", target(kind))
+          for kind in ("killed", "injured")),
+        ("claimed-by recall (events whose texts name a pack entity)", _rate(c["right"], c["of"]), target("claim_recall")),
+        ("claimed-by precision", _rate(c["given_right"], c["given"]), target("claim_precision")),
+        ("no claim on events whose texts name none", _rate(c["none_right"], c["none_of"]), target("no_claim")),
+        ("place: the labelled district in the gathered place's chain (labelled events)",
+         _rate(r["place"]["right"], r["place"]["of"]), target("place")),
+        ("facts gathered that carry their evidence sentence", _rate(r["evidence"]["right"], r["evidence"]["of"]),
+         "all" + _mark(ratio["evidence"], 1.0)),
+    ]
+    sections = [("event type", r["type"]["worst"]), ("killed", r["killed"]["worst"]), ("injured", r["injured"]["worst"]),
+                ("claimed by", c["worst"]), ("place", r["place"]["worst"]), ("evidence", r["evidence"]["worst"])]
+    notes = []
+    if r["place"]["left_out"]:
+        notes.append(f"Place: left out (no single district): {', '.join(r['place']['left_out'])}.")
+    if r["without_texts"]:
+        notes.append(f"Events of events.jsonl without texts: {', '.join(r['without_texts'])}.")
+    if markdown:
+        lines = ["| measure (per event) | result | target |", "|---|---|---|",
+                 *(f"| {a} | {b} | {t} |" for a, b, t in rows), ""]
+        lines += notes + ([""] if notes else [])
+        lines += [f"Worst misses per event (up to {WORST} per measure; event: expected, found (the text it came from)):", ""]
+        lines += [f"- {name}: " + ("; ".join(worst) if worst else "none") for name, worst in sections]
+        return "\n".join(lines)
+    lines = [f"event level: {r['events']} events, their texts gathered by monitor.event_facts.add in order of arrival",
+             *(f"{a}: {b}   [target {t}]" for a, b, t in rows), *notes]
+    for name, worst in sections:
+        lines += ["", f"worst misses per event, {name}:", *(f"  {w}" for w in worst or ["none"])]
+    return "\n".join(lines)
+
+
+def evaluate(corpus: Path) -> dict:
+    """Both levels scored: {"texts", "events", "per_text", "event_level"} (JSON-able)."""
+    texts, events, labels = load_texts(corpus), load_events(corpus), load_labels()
+    incidents.prepare()
+    for text in texts:  # warm: first-use caches
+        incidents.read(text.title, text.text, published=text.published)
+    found = {text.id: run(text) for text in texts}
+    per_text = score(texts, found, events, labels)
+    event_level = score_events(texts, gather(texts, found, events), events, labels)
+    return {"texts": len(texts), "events": event_level["events"], "per_text": per_text, "event_level": event_level}
+
+
+def section(result: dict) -> str:
+    """The "## Facts (#20 Part B)" section of docs/benchmarks.md, from `evaluate`'s result."""
+    return "\n".join([
+        "## Facts (#20 Part B)", "",
+        f"`python -m bench.facts_quality --markdown`, also `python -m bench --only l` ({_machine()}; "
+        f"{date.today().isoformat()}, at {_commit()}): each of the {result['texts']} texts of the shared corpus's "
+        "`events/` read by `monitor.incidents.read` with its MANIFEST `published` date, scored against its MANIFEST "
+        "`facts`; districts labelled by hand per event in `tests/data/event_districts.toml`. A baseline: newsmon's "
+        "facts were written with these texts in view, so this is not a held-out score.", "",
+        "### Per text", "",
+        render(result["per_text"], result["texts"], True), "",
+        "### Per event", "",
+        f"Each of the {result['events']} events' texts folded into one event's facts by `monitor.event_facts.add` "
+        "(what alerts state), in the order a user would receive them: the texts that are not follow-ups first, by "
+        "`published` date (undated ones after the dated), then id; the follow-ups after them. Scored against "
+        "events.jsonl's `type`, the highest `killed` and `injured` any of the event's texts states, the pack entity "
+        "its texts name as claimant, and the district label.", "",
+        render_events(result["event_level"], True),
+    ])
+
+
+def measure(corpus_dir: Path) -> dict:
+    """(l) of `python -m bench`: `evaluate`'s result with the ratios and the rendered section."""
+    result = evaluate(Path(corpus_dir))
+    result["ratios"] = {"per_text": ratios(result["per_text"]), "event_level": ratios(result["event_level"])}
+    result["targets"] = TARGETS
+    result["markdown"] = section(result)
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -325,22 +567,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", help="the shared corpus directory (default: $NEWSMON_CORPUS, ../shared/corpus)")
     parser.add_argument("--markdown", action="store_true", help="print the results as the docs/benchmarks.md section")
     args = parser.parse_args(argv)
-    corpus = find_corpus(args.corpus, ROOT)
-    texts, events, labels = load_texts(corpus), load_events(corpus), load_labels()
-    incidents.prepare()
-    for text in texts:  # warm: first-use caches
-        incidents.read(text.title, text.text, published=text.published)
-    found = {text.id: run(text) for text in texts}
-    result = score(texts, found, events, labels)
-    body = render(result, len(texts), args.markdown)
+    result = evaluate(find_corpus(args.corpus, ROOT))
     if args.markdown:
-        print("## Facts (#20 Part B baseline)\n")
-        print(f"`python -m bench.facts_quality` ({_machine()}; {date.today().isoformat()}, at `{_commit()}`): "
-              f"each of the {len(texts)} texts of the shared corpus's `events/` read by `monitor.incidents.read` "
-              "with its MANIFEST `published` date, scored against its MANIFEST `facts`; districts labelled by hand "
-              "per event in `tests/data/event_districts.toml`. A baseline: newsmon's facts were written with these "
-              "texts in view, so this is not a held-out score.\n")
-    print(body)
+        print(section(result))
+    else:
+        print(render(result["per_text"], result["texts"], False))
+        print()
+        print(render_events(result["event_level"], False))
     return 0
 
 

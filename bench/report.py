@@ -145,6 +145,14 @@ def summarise(results: dict) -> dict:
             e, c = replayed["events"], replayed["ecbplus"]
             s["met_k"] = (e["stories_per_event"] <= 1.3 and e["bcubed_precision"] >= 0.99 and not e["hard_pairs_joined"]
                           and c["stories_per_event"] <= 2.0 and c["bcubed_precision"] >= 0.98)
+    facts = results.get("facts")
+    if facts:
+        targets = facts["targets"]
+        for level in ("per_text", "event_level"):
+            for key, value in facts["ratios"][level].items():
+                s[f"facts_{level}_{key}"] = value
+        s["met_l"] = all(facts["ratios"][level][key] is not None and facts["ratios"][level][key] >= target
+                         for level in ("per_text", "event_level") for key, target in targets.items())
     from bench import peer_report
 
     s.update(peer_report.summarise(results))
@@ -213,9 +221,42 @@ def rows(results: dict) -> list[tuple[str, str, str, str]]:
                     f"median {crowded['find_ms_median']:.1f} ms, p99 {crowded['find_ms_p99']:.1f} ms per article",
                     "median ≤ 5 ms, p99 ≤ 20 ms",
                     _yes(crowded["find_ms_median"] <= 5 and crowded["find_ms_p99"] <= 20)))
+    out += _facts_rows(results.get("facts"))
     from bench import peer_report
 
     return out + peer_report.rows(results)
+
+
+FACTS_ROWS = (  # (measure, the ratio's key in facts_quality.TARGETS, right, of)
+    ("event type", "type", ("type", "right"), ("type", "of")),
+    ("killed", "killed", ("killed", "right"), ("killed", "of")),
+    ("injured", "injured", ("injured", "right"), ("injured", "of")),
+    ("claimed-by recall", "claim_recall", ("claim", "right"), ("claim", "of")),
+    ("claimed-by precision", "claim_precision", ("claim", "given_right"), ("claim", "given")),
+    ("no claim where none is stated", "no_claim", ("claim", "none_right"), ("claim", "none_of")),
+    ("place (district)", "place", ("place", "right"), ("place", "of")),
+)
+
+
+def _facts_rows(facts: dict | None) -> list[tuple[str, str, str, str]]:
+    """(l): one row per #20 target, per text and per event (met: at both levels), and the event
+    level's evidence."""
+    if not facts:
+        return []
+    out = []
+    for name, key, right, of in FACTS_ROWS:
+        target, values, met = facts["targets"][key], [], []
+        for level, said in (("per_text", "per text"), ("event_level", "per event")):
+            result, ratio = facts[level], facts["ratios"][level][key]
+            count = f"{result[right[0]][right[1]]}/{result[of[0]][of[1]]}"
+            values.append(f"{said} " + ("n/a (0/0)" if ratio is None else f"{ratio:.2f} ({count})"))
+            met.append(ratio is not None and ratio >= target)
+        out.append((f"(l) facts on `events/`: {name}", "; ".join(values), f"≥ {target} (each)", _yes(all(met))))
+    evidence = facts["event_level"]["evidence"]
+    out.append((f"(l) facts: of an event's gathered facts ({facts['texts']} texts, {facts['events']} events, "
+                "folded by `event_facts.add` in order of arrival), those with their evidence sentence",
+                f"{evidence['right']}/{evidence['of']}", "all", _yes(evidence["right"] == evidence["of"])))
+    return out
 
 
 def table(results: dict) -> str:
