@@ -13,6 +13,8 @@ beyond reading the bundled file.
 from __future__ import annotations
 
 import re
+
+import ahocorasick
 import tomllib
 from dataclasses import dataclass
 from functools import cache
@@ -27,8 +29,10 @@ WINDOW = 30  # words either side in which support for an ambiguous name is looke
 MAX_WORDS = 4  # longest name, in words
 # A word: letters and digits, with Devanagari vowel signs and viramas kept inside (\w lacks them).
 WORD = re.compile(r"[\w\u0900-\u0963\u0966-\u097f]+")
+WORD_CHAR = re.compile(r"[\w\u0900-\u0963\u0966-\u097f]")
 # Attached Arabic proclitics (wa-, bi-, li-, al-, bil-, lil- and their combinations).
-ARABIC = re.compile("[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff]")
+ARABIC_BLOCKS = ((0x0600, 0x06FF), (0x0750, 0x077F), (0x08A0, 0x08FF))
+ARABIC = re.compile("[" + "".join(f"{chr(low)}-{chr(high)}" for low, high in ARABIC_BLOCKS) + "]")
 PROCLITICS = re.compile("\u0648?(?:\u0627\u0644|\u0628\u0627\u0644|\u0644\u0644|\u0628|\u0644)?")
 # Words that, right beside an ambiguous name, support it when its place has no `context` list.
 GENERIC = frozenset({"district", "districts", "tehsil", "agency", "province", "ضلع", "تحصیل", "ولسوالی", "ولسوالۍ",
@@ -127,6 +131,7 @@ class Gazetteer:
                 parent = self._by_id[parent].inside
             self._ancestors[place.id] = tuple(chain)
         self._lines = [frozenset((place.id, *self._ancestors[place.id])) for place in places]
+        self._starts: ahocorasick.Automaton | None = None  # names' first words, for `_may_name`
 
     # ------------------------------------------------------------------ containment
     def place(self, place_id: str) -> Place:
@@ -173,6 +178,8 @@ class Gazetteer:
         thousand characters)."""
         normal = textmod.normalize(text)
         end = len(normal.cased) if limit is None else limit
+        if not self._may_name(normal.folded, end):
+            return ()
         spans = [match.span() for match in WORD.finditer(normal.cased, 0, end)]
         if not spans:
             return ()
@@ -207,6 +214,29 @@ class Gazetteer:
             begin, stop = normal.span(spans[start][0] + cut, spans[end - 1][1])
             result.append(Found(self._list[place], begin, stop, text[begin:stop]))
         return tuple(result)
+
+    def _may_name(self, folded: str, end: int) -> bool:
+        """Whether the first `end` characters of a folded text may name a place: a one-word name,
+        or the first two words of a longer one, stand there as words; or an Arabic-script word
+        does (its proclitics are read by `_lookup`). One automaton pass, far cheaper than cutting
+        the text into words, which most texts (naming no place) never need."""
+        head = folded[:end]
+        if not head.isascii() and ARABIC.search(head):
+            return True
+        if self._starts is None:
+            self._starts = ahocorasick.Automaton()
+            for key in self._table:  # a name's one word, or its first two as `_joined` joins them
+                words = key.split(" ")
+                gaps = (" ", "-", "'", ".", ". ") if len(words[0]) <= 2 else (" ", "-", "'")
+                for start in (words[0],) if len(words) == 1 else (gap.join(words[:2]) for gap in gaps):
+                    self._starts.add_word(start, len(start))
+            self._starts.make_automaton()
+        size = len(head)
+        for last, length in self._starts.iter(head):
+            begin, after = last + 1 - length, last + 1
+            if (begin == 0 or not WORD_CHAR.match(head[begin - 1])) and (after >= size or not WORD_CHAR.match(head[after])):
+                return True
+        return False
 
     def named(self, text: str) -> tuple[Place, ...]:
         """The distinct places `find` sees, the lead's district first, each part most specific

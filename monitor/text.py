@@ -144,6 +144,18 @@ class Normalized:
         segment = bisect.bisect_right(self.starts, index) - 1
         return self.origins[segment] + index - self.starts[segment]
 
+    def index(self, position: int) -> int:
+        """The first normalised index whose character comes from `position` of the original
+        text or after it (`len(cased)` if none does): `bisect_left(offsets, position)`, found
+        from the segments without building `offsets`."""
+        k = bisect.bisect_left(self.origins, position)
+        if k:
+            before = k - 1
+            end = self.starts[k] if k < len(self.starts) else len(self.cased)
+            if self.origins[before] + (end - self.starts[before]) - 1 >= position:
+                return self.starts[before] + position - self.origins[before]
+        return self.starts[k] if k < len(self.starts) else len(self.cased)
+
     @cached_property
     def offsets(self) -> tuple[int, ...]:
         """`origin(i)` for every character, as one tuple."""

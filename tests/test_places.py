@@ -195,3 +195,41 @@ def test_articles_raise_no_false_places():
                 false_hits.append(f"{row['id']}: {mention.place.id} in «{context}»")
     print(f"\narticles: {len(rows)} pages, {pages_naming} name a place of ours, {len(false_hits)} false hits")
     assert not false_hits, f"{len(false_hits)} false hits:\n" + "\n".join(false_hits)
+
+
+TRICKY = ("D.I. Khan police", "in D. I. Khan", "S. Waziristan", "South-Waziristan and North Waziristan", "renew tanker",
+          "a tank in Tank", "Pakistan's Swat", "وپشاور میں دھماکہ", "पेशावर में धमाका", "Lower Dir", "lower dir",
+          "the new police lines in Peshawar", "Data Darbar", "dir", "")
+
+
+def _found_without_shortcut(gazetteer, text: str):
+    saved = gazetteer._may_name
+    gazetteer._may_name = lambda folded, end: True
+    try:
+        return gazetteer.find(text, limit=5000)
+    finally:
+        gazetteer._may_name = saved
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_the_shortcut_for_texts_naming_no_place_changes_nothing(text):
+    """`find` first asks one automaton whether a text may name a place at all (most texts do
+    not); it must never skip one that cutting the text into words would find."""
+    gazetteer = places.bundled()
+    assert gazetteer.find(text, limit=5000) == _found_without_shortcut(gazetteer, text)
+
+
+@pytest.mark.skipif(corpus_dir() is None, reason="needs the shared corpus (NEWSMON_CORPUS)")
+def test_the_shortcut_changes_nothing_on_real_news():
+    import json
+
+    gazetteer, texts = places.bundled(), []
+    for path in sorted((corpus_dir() / "events").glob("e*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        texts += [data["text"], data.get("title") or ""]
+    for line in (corpus_dir() / "ecbplus" / "docs.jsonl").read_text(encoding="utf-8").splitlines():
+        data = json.loads(line)
+        texts += [data.get("text") or "", data.get("title") or ""]
+    found = [gazetteer.find(text, limit=5000) for text in texts]
+    assert sum(1 for mentions in found if mentions) > 100
+    assert found == [_found_without_shortcut(gazetteer, text) for text in texts]

@@ -394,3 +394,17 @@ def test_the_fast_paths_give_what_the_slow_path_gives_on_real_news():
         texts += [data.get("text") or "", data.get("title") or ""]
     assert len(texts) > 2000
     assert [text[:80] for text in texts if not _same(text)] == []
+
+
+def test_index_finds_back_what_offsets_bisection_finds():
+    """`Normalized.index` answers `bisect_left(offsets, position)` from the segments alone
+    (building `offsets` for a long article cost more than matching it)."""
+    import bisect
+    import random
+
+    rng = random.Random(7)
+    for _ in range(3000):
+        text = "".join(rng.choice(PIECES) for _ in range(rng.randint(0, 12)))
+        normal = normalize(text)
+        for position in range(len(text) + 2):
+            assert normal.index(position) == bisect.bisect_left(normal.offsets, position), (text, position)

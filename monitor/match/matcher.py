@@ -3,7 +3,6 @@ rule by rule (see the package's docstring for the order of the checks)."""
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
@@ -219,7 +218,7 @@ class Matcher:
             mentions = self.places.find(values[name], limit=None if name == "title" else REGION_CHARS)
             if not mentions:
                 continue
-            offsets = field.normal.offsets  # normalised position -> original: found back by bisection
+            normal = field.normal  # the gazetteer's offsets are the original text's: found back in the normal form
             for mention in mentions:
                 chain = (mention.place.id, *self.places.ancestors(mention.place.id))
                 for entity, places in self.regions.items():
@@ -227,8 +226,8 @@ class Matcher:
                         place = next(place for place in chain if place in places)
                         if place != mention.place.id and len(self._inside) < 10_000:
                             self._inside[(entity, mention.name)] = self.places.place(place).name
-                        start = bisect.bisect_left(offsets, mention.start)
-                        stop = max(start + 1, bisect.bisect_left(offsets, mention.end))
+                        start = normal.index(mention.start)
+                        stop = max(start + 1, normal.index(mention.end))
                         hit = Found("@" + entity, mention.name, name, start, stop, mention.start, mention.end)
                         scan.raw.setdefault("@" + entity, []).append(hit)
                         scan.placed.add(id(hit))
