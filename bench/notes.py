@@ -51,7 +51,7 @@ def _head(results, table, s, plan, machine, versions, source) -> str:
         ".venv/bin/python -m bench            # the full run (about an hour); rewrites this page",
         "```",
         "",
-        "`--only abcdefghijk` picks measures, `--feeds N` and `--runs N` resize them, `--keep` keeps the",
+        "`--only abcdefghijkl` picks measures, `--feeds N` and `--runs N` resize them, `--keep` keeps the",
         "work directory (configs, state, newsmon's logs), `--profile` adds the main-process profile to a",
         "quick run, `--render RESULTS.json` rewrites this page from a saved run without measuring.",
         "Linux only (it reads `/proc` and uses `PR_SET_CHILD_SUBREAPER`). It sends traffic",
@@ -156,6 +156,12 @@ def _setup(results, plan) -> str:
         "with its merges; settling the grown event into one found to be the same), also with 50,000 "
         "events already open (made from the set's features with their words "
         "shuffled among a 30,000-word vocabulary and their dates moved).",
+        "- **(l) facts**: `bench/facts_quality.py` reads each of the 142 `events/` texts with "
+        "`monitor.incidents.read` (with its MANIFEST `published` date) and scores its type, killed, "
+        "injured, claimant and district against the text's MANIFEST `facts` (districts labelled by hand "
+        "per event in `tests/data/event_districts.toml`); then folds each event's texts with "
+        "`monitor.event_facts.add` in order of arrival (dated reports first, follow-ups last) and scores "
+        "the event's gathered facts (the toll against the highest figure its texts state).",
         *(peer_report.setup_lines(results) if any(key in results for key in ("peers", "full_text", "warm_scaling"))
           else []),
     ]

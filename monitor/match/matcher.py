@@ -109,20 +109,18 @@ class Matcher:
                 add("@" + entity.name, alias, entity.case)
         for phrase in phrases:
             add(phrase, phrase, "auto")
-        # Case-sensitive names are searched in the text as written, the others in the folded
-        # text: an acronym such as "AB" then meets only capitals, not every "ab" inside a word.
-        self.automata: list[tuple[bool, ahocorasick.Automaton]] = []
-        for cased in (False, True):
-            by_key: dict[str, list[Variant]] = {}
-            for variant in variants.values():
-                if (variant.cased is not None) == cased:
-                    by_key.setdefault(variant.cased if cased else variant.key, []).append(variant)
-            if by_key:
-                automaton = ahocorasick.Automaton()
-                for key, found in by_key.items():
-                    automaton.add_word(key, tuple(found))
-                automaton.make_automaton()
-                self.automata.append((cased, automaton))
+        # One automaton over the folded text finds every name; a case-sensitive one (an acronym
+        # such as "AB") then counts only where the text as written has it so (`_find`), not at
+        # every "ab" inside a word. (Two automata, one per case, read each text twice.)
+        by_key: dict[str, list[Variant]] = {}
+        for variant in variants.values():
+            by_key.setdefault(variant.key, []).append(variant)
+        self.automaton: ahocorasick.Automaton | None = None
+        if by_key:
+            self.automaton = ahocorasick.Automaton()
+            for key, found in by_key.items():
+                self.automaton.add_word(key, tuple(found))
+            self.automaton.make_automaton()
         self.alias_count = sum(len(variant.owners) for variant in variants.values())
 
     # ------------------------------------------------------------ finding
@@ -130,16 +128,21 @@ class Matcher:
     def _find(self, fields: dict[str, Field]) -> Scan:
         scan = Scan(fields)
         raw = scan.raw
+        if self.automaton is None:
+            return scan
         for field in fields.values():
             key, normal = field.key, field.normal
             size = len(key)
-            candidates = []
-            for cased, automaton in self.automata:
-                candidates.append(automaton.iter(search_key(normal.cased) if cased else key))
-            for last, variants in (found for found_in in candidates for found in found_in):
+            written = None  # the text as written, dashes as spaces: where case-sensitive names are checked
+            for last, variants in self.automaton.iter(key):
                 end = last + 1
                 for variant in variants:
                     start = end - len(variant.key)
+                    if variant.cased is not None:
+                        if written is None:
+                            written = search_key(normal.cased)
+                        if written[start:end] != variant.cased:
+                            continue
                     stop = end
                     if variant.prefix:
                         while stop < size and is_word(key[stop]):
