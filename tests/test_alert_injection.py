@@ -16,7 +16,7 @@ from conftest import run_newsmon
 from fixtures import page, write_config
 
 from monitor import alert
-from monitor.alert import formats
+from monitor.alert import batches, formats
 from monitor.model import AlertMessage, ChannelSpec
 
 HOSTILE_TITLES = {
@@ -93,7 +93,7 @@ def test_a_hostile_headline_outlet_and_feed_are_inert(kind, case):
         assert_inert("", formats.merged(title, body, kind), kind)  # the title in the body (Mattermost, Telegram)
         if body_template:
             assert_one_line(body.split("\n")[0])  # a value cannot add lines to the user's layout
-    for part in formats.render_batch(alert.Batch("digest", "intro", (item,) * 2), kind, 4000):
+    for part in batches.render_batch(alert.Batch("digest", "intro", (item,) * 2), kind, 4000):
         assert_inert(part.title, part.body, kind)
         if kind == "text":  # every item is "- title · time", its link, its outlets: no forged lines
             assert sum(line.startswith("- ") for line in part.body.splitlines()) == 2
@@ -111,7 +111,7 @@ def test_only_http_links_are_rendered_as_links(kind, url):
     item = message(url=url)
     for body_template in (None, "[Read]({url}) <{url}> {url}"):
         _, body = formats.render(item, kind, None, body_template)
-        bodies = [body] + [part.body for part in formats.render_batch(alert.Batch("d", "i", (item,)), kind, 4000)]
+        bodies = [body] + [part.body for part in batches.render_batch(alert.Batch("d", "i", (item,)), kind, 4000)]
         for text in bodies:
             if kind == "html":
                 assert "href" not in text and html.escape(url.strip()) in text.replace("\u200b", ""), text

@@ -22,7 +22,7 @@ from urllib.parse import urlencode, urlsplit
 
 from typing import TYPE_CHECKING
 
-from monitor.alert import fit, formats, redact
+from monitor.alert import batches, fit, formats, redact
 from monitor.config.schema import suggest
 from monitor.model import AlertMessage, ChannelSpec
 
@@ -316,12 +316,12 @@ class Channel:
         return fit.render(message, target.kind, target.max_length, title_template=self.spec.title,
                           body_template=self.spec.body, title_in_body=target.merge_title)
 
-    def parts(self, batch: formats.Batch, target: Target) -> list[formats.Part]:
+    def parts(self, batch: batches.Batch, target: Target) -> list[batches.Part]:
         hide = not self.spec.show_sites
         batch = dataclasses.replace(batch, messages=tuple(
             fit.bounded(dataclasses.replace(message, near_site="") if hide and message.near_site else message)
             for message in batch.messages))
-        return formats.render_batch(batch, target.kind, target.max_length)
+        return batches.render_batch(batch, target.kind, target.max_length)
 
     async def deliver(self, target: Target, title: str, body: str, thread: str | None = None,
                       reply: bool = False) -> Outcome:

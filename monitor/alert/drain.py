@@ -30,7 +30,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from monitor import schedule, times
-from monitor.alert import escalation, formats, health, holds, message as messages, silences
+from monitor.alert import batches, escalation, health, holds, message as messages, silences
 from monitor.alert.channel import Channel, thread_id
 from monitor.alert.outbox import Outbox
 from monitor.errors import StoreError
@@ -265,7 +265,7 @@ async def _flood_controlled(run: _Round, channel: Channel, state: ChannelState,
             run.outbox.hold(channel.name, state.fold_until)
             return
         if held:
-            batch = formats.Batch(
+            batch = batches.Batch(
                 heading=f"newsmon · {channel.name}: {len(held)} more alert{'s' * (len(held) != 1)} (flood control)",
                 intro=f"More than {limit} alerts within the hour from {times.iso(state.fold_until - HOUR)}: these were "
                       f"held back to keep this channel usable (max_per_hour = {limit}). Every one is listed.",
@@ -296,7 +296,7 @@ async def _quiet(run: _Round, channel: Channel, state: ChannelState) -> bool:
     due = run.outbox.quiet_due(channel.name, now)
     if due:
         run.outbox.release([alert.id for alert in due], now)
-        batch = formats.Batch(
+        batch = batches.Batch(
             heading=f"newsmon · {channel.name}: {len(due)} alert{'s' * (len(due) != 1)} held during quiet hours",
             intro=f"Held during this channel's quiet hours ({', '.join(spec.quiet_hours)}, {spec.timezone}); "
                   f"alerts of severity {spec.quiet_min_severity} or higher were sent at once.", messages=())
@@ -356,7 +356,7 @@ async def _digest(run: _Round, channel: Channel, state: ChannelState) -> None:
     since = datetime.fromtimestamp(state.digest_since or rows[0].created, zone)
     until = datetime.fromtimestamp(due, zone)
     stories = len({row.story_id for row in rows})
-    batch = formats.Batch(
+    batch = batches.Batch(
         heading=f"newsmon digest · {channel.name}: {stories} stor{'ies' if stories != 1 else 'y'}, "
                 f"{since:%Y-%m-%d %H:%M} to {until:%H:%M %Z}",
         intro=f"{len(rows)} alert{'s' * (len(rows) != 1)} since {since:%Y-%m-%d %H:%M %Z}, grouped by rule.",
@@ -374,7 +374,7 @@ def digest_due(spec: ChannelSpec, state: ChannelState, oldest: float) -> float:
 
 
 async def _batch(run: _Round, channel: Channel, state: ChannelState, rows: list[PendingAlert],
-                 batch: formats.Batch, via: str) -> bool:
+                 batch: batches.Batch, via: str) -> bool:
     """Send `rows` as one batch message (several parts when long) to every target that has not
     had them yet, recording each part as it is accepted. False when a target failed."""
     outgoing = [_with_outlets(run, row) for row in rows]
