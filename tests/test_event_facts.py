@@ -207,6 +207,9 @@ def test_a_rising_toll_sends_one_follow_up_when_it_changes_materially(tmp_path, 
     assert facts["reports"] == 3
     text = run_newsmon("--config", str(tmp_path / "config.toml"), "stories").stdout
     assert "killed: 59 · “Peshawar mosque bombing: 59 dead" in text, text
+    said = run_newsmon("--config", str(tmp_path / "config.toml"), "route-test", "--rule", "peshawar", "--story",
+                       str(story["id"])).stdout
+    assert "ops: a follow-up (only when the event's facts change materially: a toll up by more than" in said, said
 
 
 def test_by_default_a_rising_toll_sends_nothing_more(tmp_path, web):

@@ -69,6 +69,11 @@ class Verdict:
         return f"{self.channel}: {self.why}" + (f"; {self.escalates}" if self.escalates else "")
 
 
+FOLLOW_UP_WHEN = {"new_hits": "only when a report newly names one of the rule's entities",
+                  "material": "only when the event's facts change materially: a toll up by more than "
+                              "material_toll_change, a claim, a more precise place"}
+
+
 def explain(rule: Rule, specs: tuple[ChannelSpec, ...], default: tuple[str, ...] | None, state: State, at: float,
             story: int | None = None) -> list[Verdict]:
     """Per channel, what an alert of `rule` (its severity as given) about `story` (None: a new
@@ -93,6 +98,9 @@ def explain(rule: Rule, specs: tuple[ChannelSpec, ...], default: tuple[str, ...]
                                         "channel has quiet_after_ack"))
                 continue
         verdict = _judge(rule, spec, state, at, story, active)
+        if rule.name in history:  # a follow-up: it is made only when its condition holds
+            when = FOLLOW_UP_WHEN.get(rule.on_update, "")
+            verdict = dataclasses.replace(verdict, why=f"a follow-up ({when}): {verdict.why}")
         verdicts.append(dataclasses.replace(verdict, escalates=_escalates(rule, spec, by_name, ack, verdict)))
     return verdicts
 
