@@ -9,7 +9,9 @@ Both are pure and order-tolerant enough to be kept incrementally in the store (`
   suicide bombing is a suicide bombing (a report that says only "blast" is not a denial);
 - **killed, injured**: the highest figure any report states, the latest such statement its
   evidence. Tolls rise as bodies are counted; a later, lower figure is almost always a part
-  ("three soldiers among the dead") or an earlier count repeated, not a revision downwards;
+  ("three soldiers among the dead") or an earlier count repeated, not a revision downwards.
+  The lowest figure stated is kept too: where reports disagree (one outlet's 46 against
+  others' 15), alerts say so ("46 killed (reports: 15–46)") rather than hide it;
 - **claimed by**: the watched actor most reports name as claiming it (ties: the first named);
 - **place**: the first report's lead place, replaced by a later report's only when that one lies
   inside it (Khyber Pakhtunkhwa → Peshawar → Hayatabad): the place only ever gets more precise;
@@ -89,6 +91,8 @@ class EventFacts:
     event_type: Stated | None = None
     killed: Stated | None = None
     injured: Stated | None = None
+    killed_low: int | None = None  # the lowest figure any report states
+    injured_low: int | None = None
     claimed_by: Stated | None = None
     place: Stated | None = None
     located: Place | None = None
@@ -106,7 +110,7 @@ class EventFacts:
         if self.located:
             data["located"] = {"where": list(self.located.where), "precision": self.located.precision,
                                "lat": self.located.lat, "lon": self.located.lon}
-        data.update(date=self.date, types=[list(p) for p in self.types], claims=[list(p) for p in self.claims],
+        data.update(low=[self.killed_low, self.injured_low], date=self.date, types=[list(p) for p in self.types], claims=[list(p) for p in self.claims],
                     dates=[list(p) for p in self.dates], reports=self.reports,
                     firsts={key: stated.as_dict() for key, stated in self.firsts.items()})
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
@@ -123,6 +127,7 @@ class EventFacts:
                           if name in data},
                        located=Place(tuple(located["where"]), located["precision"], located["lat"], located["lon"])
                        if located else None,
+                       killed_low=(data.get("low") or [None, None])[0], injured_low=(data.get("low") or [None, None])[1],
                        date=data.get("date"), types=tuple(tuple(p) for p in data.get("types", ())),
                        claims=tuple(tuple(p) for p in data.get("claims", ())),
                        dates=tuple(tuple(p) for p in data.get("dates", ())), reports=data.get("reports", 0),
@@ -136,6 +141,7 @@ class EventFacts:
             event_type=self.event_type.shown if self.event_type else "",
             killed=int(self.killed.value) if self.killed else None,
             injured=int(self.injured.value) if self.injured else None,
+            killed_low=self.killed_low, injured_low=self.injured_low,
             claimed_by=self.claimed_by.shown if self.claimed_by else "",
             place=self.place.shown if self.place else "",
             precision=self.located.precision if self.located else "")
@@ -147,6 +153,9 @@ class EventFacts:
             stated = getattr(self, name)
             if stated is not None:
                 out[name] = stated.as_dict()
+                low = getattr(self, f"{name}_low", None)
+                if low is not None and low != stated.value:
+                    out[name]["lowest"] = low  # what the report that said least said
         if self.located is not None:
             out["place"] = {**out.get("place", {}), "precision": self.located.precision, "lat": self.located.lat,
                             "lon": self.located.lon, "inside": list(self.located.where[1:])}
@@ -184,6 +193,10 @@ def _higher(current: Stated | None, new: Stated | None) -> Stated | None:
         return current or new
     old_value, new_value = int(current.value), int(new.value)
     return new if new_value > old_value or (new_value == old_value and new.at >= current.at) else current
+
+
+def _lower(current: int | None, new: int | None) -> int | None:
+    return current if new is None else new if current is None else min(current, new)
 
 
 def _finer(current: tuple[Stated | None, Place | None], new: tuple[Stated | None, Place | None]):
@@ -228,7 +241,9 @@ def add(current: EventFacts | None, report: Report, namer: Namer) -> EventFacts:
     place, located = _finer((current.place, current.located), placing)
     day = date.fromordinal(found.dates[0]).isoformat() if found.dates else None
     return _settle(replace(
-        current, killed=_higher(current.killed, killed), injured=_higher(current.injured, injured), place=place,
+        current, killed=_higher(current.killed, killed), injured=_higher(current.injured, injured),
+        killed_low=_lower(current.killed_low, found.killed), injured_low=_lower(current.injured_low, found.injured),
+        place=place,
         located=located, types=_count(current.types, kind), claims=_count(current.claims, found.claimed_by),
         dates=_count(current.dates, day), reports=current.reports + 1, firsts=firsts))
 
@@ -247,5 +262,7 @@ def merge(survivor: EventFacts | None, absorbed: EventFacts | None) -> EventFact
     place, located = _finer((survivor.place, survivor.located), (absorbed.place, absorbed.located))
     return _settle(replace(
         survivor, killed=_higher(survivor.killed, absorbed.killed), injured=_higher(survivor.injured, absorbed.injured),
+        killed_low=_lower(survivor.killed_low, absorbed.killed_low),
+        injured_low=_lower(survivor.injured_low, absorbed.injured_low),
         place=place, located=located, types=types, claims=claims, dates=dates,
         reports=survivor.reports + absorbed.reports, firsts={**absorbed.firsts, **survivor.firsts}))

@@ -114,6 +114,8 @@ class IncidentFacts:
     event_type: str = ""  # "suicide bombing"
     killed: int | None = None
     injured: int | None = None
+    killed_low: int | None = None  # the lowest figure any report states (reports disagree, or a toll rose)
+    injured_low: int | None = None
     claimed_by: str = ""  # the claimant's name ("TTP")
     place: str = ""  # "Peshawar, Khyber Pakhtunkhwa"
     precision: str = ""  # of the place: site, town, district, province or country
@@ -269,6 +271,8 @@ class AlertMessage:
     event_type: str = ""
     killed: int | None = None
     injured: int | None = None
+    killed_low: int | None = None  # the lowest figure its reports state, when they differ
+    injured_low: int | None = None
     claimed_by: str = ""
     place: str = ""
     place_precision: str = ""

@@ -72,6 +72,13 @@ def test_figures_rise_and_never_fall(figures, expected):
         assert facts.killed.evidence == f"{expected} killed"
 
 
+def test_the_lowest_figure_is_kept_where_reports_disagree():
+    facts = gathered(*(events.Features(killed=figure) for figure in (15, 46, 25, None)))
+    assert (facts.said().killed, facts.said().killed_low) == (46, 15)
+    assert event_facts.EventFacts.load(facts.dump()) == facts
+    assert event_facts.merge(facts, gathered(events.Features(killed=9))).killed_low == 9
+
+
 def test_equal_figures_keep_the_latest_statement():
     facts = gathered(events.Features(killed=5, evidence=(("killed", "first"),)),
                      events.Features(killed=5, evidence=(("killed", "second"),)))
@@ -193,20 +200,22 @@ def test_a_rising_toll_sends_one_follow_up_when_it_changes_materially(tmp_path, 
     assert follow_up["title"].startswith("[peshawar] Update: ")
     assert "Toll revised: 32 → 59 killed" in follow_up["message"]
     assert "Claimed by TTP" in follow_up["message"]
-    assert "59 killed, 157 injured" in follow_up["message"] and "claimed by TTP" in follow_up["message"]
+    assert "59 killed (reports: 32–59), 157 injured (reports: 150–157)" in follow_up["message"]
+    assert "claimed by TTP" in follow_up["message"]
 
     result = run_newsmon("--config", str(tmp_path / "config.toml"), "stories", "--json")
     assert result.returncode == 0, result.stderr
     (story,) = json.loads(result.stdout)["stories"]
     facts = story["facts"]
     assert facts["killed"]["value"] == 59 and "At least 59 people were killed" in facts["injured"]["evidence"]
+    assert facts["killed"]["lowest"] == 32 and facts["injured"]["lowest"] == 150
     assert facts["killed"]["outlet"] == "pakobserver.example" and facts["killed"]["url"].endswith("/report.html")
     assert facts["claimed_by"]["shown"] == "TTP" and "claimed responsibility" in facts["claimed_by"]["evidence"]
     assert facts["event_type"]["value"] == "suicide_bombing" and facts["event_type"]["evidence"]
     assert facts["place"]["precision"] == "district" and facts["place"]["lat"] is not None
     assert facts["reports"] == 3
     text = run_newsmon("--config", str(tmp_path / "config.toml"), "stories").stdout
-    assert "killed: 59 · “Peshawar mosque bombing: 59 dead" in text, text
+    assert "killed: 59 (reports: 32–59) · “Peshawar mosque bombing: 59 dead" in text, text
     said = run_newsmon("--config", str(tmp_path / "config.toml"), "route-test", "--rule", "peshawar", "--story",
                        str(story["id"])).stdout
     assert "ops: a follow-up (only when the event's facts change materially: a toll up by more than" in said, said
@@ -242,7 +251,7 @@ def test_a_rise_to_critical_releases_an_alert_held_by_quiet_hours(tmp_path, web)
     seen = run_reports(tmp_path, web, {"severity": "auto"}, channels, severity={"critical_killed": 50})
     assert [len(after["night"]) for after in seen] == [0, 0, 1]  # high: held; critical: out at once
     (sent,) = seen[-1]["night"]
-    assert "Suicide bombing · 59 killed, 157 injured" in sent["message"]  # what is known when it goes
+    assert "Suicide bombing · 59 killed (reports: 32–59), 157 injured" in sent["message"]  # known when it goes
     with sqlite3.connect(tmp_path / "state" / "newsmon.db") as db:
         rows = db.execute("SELECT status, message FROM alerts WHERE rule = 'peshawar'").fetchall()
     assert [(status, json.loads(text)["severity"]) for status, text in rows] == [("sent", "critical")]

@@ -213,10 +213,12 @@ def values(message: AlertMessage, kind: str, title: bool = False) -> dict[str, s
 
 def facts_line(message: AlertMessage) -> str:
     """"Suicide bombing · 32 killed, 150 injured · Peshawar, Khyber Pakhtunkhwa · claimed by
-    TTP": the facts known, in that order; "" when none is."""
+    TTP": the facts known, in that order; "" when none is. Where reports differ, a toll says
+    by how much: "59 killed (reports: 32–59)"."""
     parts = [message.event_type[:1].upper() + message.event_type[1:]] if message.event_type else []
-    toll = [f"{figure} {name}" for figure, name in ((message.killed, "killed"), (message.injured, "injured"))
-            if figure is not None]
+    toll = [f"{figure} {name}" + (f" (reports: {low}–{figure})" if low is not None and low < figure else "")
+            for figure, low, name in ((message.killed, message.killed_low, "killed"),
+                                      (message.injured, message.injured_low, "injured")) if figure is not None]
     if toll:
         parts.append(", ".join(toll))
     if message.place:

@@ -49,7 +49,8 @@ def for_match(found: Match, article: Article, rule: Rule, feed_name: str, *, upd
         # how close the event is to a watched site (`monitor.sites.Proximity`), when within its radius
         near_km=round(near.km, 1) if near is not None else None, near_site=near.site if near is not None else "",
         near_precision=near.precision if near is not None else "", near_place=near.place if near is not None else "",
-        event_type=facts.event_type, killed=facts.killed, injured=facts.injured, claimed_by=facts.claimed_by,
+        event_type=facts.event_type, killed=facts.killed, injured=facts.injured, killed_low=facts.killed_low,
+        injured_low=facts.injured_low, claimed_by=facts.claimed_by,
         place=facts.place, place_precision=facts.precision, changed=tuple(changed),
     )
 

@@ -91,6 +91,9 @@ def _facts_lines(text: str | None, title: str | None) -> list[str]:
         if stated is None:
             continue
         value = stated.shown
+        low = getattr(facts, f"{name}_low", None)
+        if low is not None and low != stated.value:
+            value += f" (reports: {low}–{stated.value})"
         if name == "place" and facts.located is not None:
             value += f" ({facts.located.precision} precision)"
         evidence = "the headline" if stated.evidence == title else f"“{stated.evidence}”" if stated.evidence else ""

@@ -162,6 +162,7 @@ def refresh_waiting(db: sqlite3.Connection, story_id: int, said: IncidentFacts |
         message = fresh = _load(text)
         if said is not None:
             fresh = dataclasses.replace(fresh, event_type=said.event_type, killed=said.killed, injured=said.injured,
+                                        killed_low=said.killed_low, injured_low=said.injured_low,
                                         claimed_by=said.claimed_by, place=said.place, place_precision=said.precision)
         severity = (severities or {}).get(rule)
         raised = severity is not None and SEVERITIES.index(message.severity) < SEVERITIES.index(severity)
