@@ -22,7 +22,8 @@ from monitor.model import SEVERITIES
 def add_parser(commands) -> None:
     test = commands.add_parser(
         "route-test", help="show where a rule's alert would go and what would happen to it, and why",
-        description="For an alert of RULE (at its severity, or --severity), print per channel what would happen "
+        description="For an alert of RULE (at its severity, or --severity; a rule with severity \"auto\" is graded "
+                    "from --story's facts, else as an event with no figures), print per channel what would happen "
                     "and why: sent now; not routed (the channel's filters); silenced by a silence; waiting for a "
                     "second outlet (min_outlets); held for quiet hours until when; held back while the channel "
                     "fails; after the rule's group_wait; folded by flood control; into the next digest; and "

@@ -73,7 +73,11 @@ def add_parsers(commands, duration) -> None:
     add.add_argument("--any", action="append", metavar="T", help="one of these terms (repeatable)")
     add.add_argument("--none", action="append", metavar="T", help="a term no match may have (repeatable)")
     add.add_argument("--channel", action="append", metavar="C", help="send to this channel (repeatable)")
-    add.add_argument("--severity", choices=SEVERITIES, help="low, medium (default), high or critical")
+    add.add_argument("--severity", choices=(*SEVERITIES, "auto"),
+                     help="low, medium (default), high or critical; auto: graded from the event's facts")
+    add.add_argument("--on-update", choices=("ignore", "new_hits", "material"),
+                     help="follow-ups on an event already alerted: none (default), when it newly names one of the "
+                          "rule's entities, or when its facts change materially (a toll revised, a claim)")
     add.set_defaults(handler=cmd_rule_add)
     _listing(verbs, "rule", "rules")
 
@@ -276,6 +280,8 @@ def cmd_rule_add(args: argparse.Namespace) -> int:
         table["channels"] = list(dict.fromkeys(args.channel))
     if args.severity:
         table["severity"] = args.severity
+    if args.on_update:
+        table["on_update"] = args.on_update
     path = _new_file(folder, "rule", args.name)
     text = dropins.render(f"newsmon rule add {args.name}", {"rules": [table]})
     return edit.apply(args, {path: text}, f"added rule {args.name} ({path})")
