@@ -273,6 +273,11 @@ def _runs(text: str, text_: str, tables: _Tables) -> Normalized:
             length += len(chars)
             previous = chars[-1]
         done = end
+    return _finished(text, pieces, starts, origins)
+
+
+def _finished(text: str, pieces: list[str], starts: list[int], origins: list[int]) -> Normalized:
+    """The `Normalized` the pieces make: a final space dropped, `folded` as long as `cased`."""
     cased = "".join(pieces)
     if cased.endswith(" "):
         cased = cased[:-1]
@@ -366,13 +371,7 @@ def _collapsed(text: str, text_: str, tables: _Tables, longer: list[tuple[str, s
             starts.append(length)
             origins.append(done)
         pieces.append(text_[done:])
-    cased = "".join(pieces)
-    if cased.endswith(" "):
-        cased = cased[:-1]
-    folded = cased.lower()
-    if len(folded) != len(cased):
-        folded = "".join(c.lower() if len(c.lower()) == 1 else c for c in cased)
-    return Normalized(cased, folded, tuple(starts) or (0,), tuple(origins) or (0,), text)
+    return _finished(text, pieces, starts, origins)
 
 
 def _folded(text_: str, begin: int, end: int) -> tuple[int, int, str, int]:
