@@ -31,7 +31,7 @@ CASES_FILE = Path(__file__).parent / "data" / "places_cases.toml"
 CASE_KEYS = {"id", "text", "named", "first", "found", "absent", "empty", "note"}
 DATA = tomllib.loads(CASES_FILE.read_text(encoding="utf-8"))
 GAZETTEER = places.bundled()
-PACK = Path(places.__file__).parent / "packs" / "places.toml"
+PACK = Path(places.__file__).parent.parent / "packs" / "places.toml"
 
 
 @pytest.mark.parametrize("case", DATA["cases"], ids=[case["id"] for case in DATA["cases"]])
