@@ -68,7 +68,7 @@ def namer(entities: Mapping[str, Entity], own_places: tuple[tuple[str, dict], ..
     from monitor import places, sites
 
     gazetteer = places.with_places(own_places)
-    known = {**_pack_matcher().entities, **entities}
+    known = {**packs.entities(), **entities}  # the pack's as loaded: no matcher is compiled for names
 
     def place(where: tuple[str, ...]) -> tuple[str, str, float | None, float | None] | None:
         try:
