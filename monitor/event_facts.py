@@ -27,10 +27,10 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
+from typing import NamedTuple
 
 from monitor.model import IncidentFacts
 
-PRECISIONS = ("site", "town", "district", "province", "country")  # most precise first
 TYPE_NAMES = {  # monitor.facts.EVENT_TYPES as alerts say them
     "suicide_bombing": "suicide bombing", "bombing_ied": "bombing", "armed_assault": "armed assault",
     "targeted_killing": "targeted killing", "airstrike_drone": "air or drone strike",
@@ -61,7 +61,7 @@ class Place:
     """Where an event happened, as precisely as its reports say."""
 
     where: tuple[str, ...]  # the place and what contains it, most specific first
-    precision: str  # one of PRECISIONS
+    precision: str  # one of model.PRECISIONS
     lat: float | None = None
     lon: float | None = None
 
@@ -77,41 +77,58 @@ class Report:
     at: float
 
 
-class Namer:
-    """How facts are said: place ids → (name as shown, precision, lat, lon); entity ids → names."""
+class Namer(NamedTuple):
+    """How facts are said: a place chain → (name as shown, precision, lat, lon); an entity id → its name."""
 
-    def __init__(self, place: Callable[[tuple[str, ...]], tuple[str, str, float | None, float | None] | None],
-                 entity: Callable[[str], str]):
-        self.place = place
-        self.entity = entity
+    place: Callable[[tuple[str, ...]], tuple[str, str, float | None, float | None] | None]
+    entity: Callable[[str], str]
+
+
+STATED = ("killed", "injured", "place")  # the Stated fields EventFacts keeps; type and claim are derived
 
 
 @dataclass(frozen=True)
 class EventFacts:
-    event_type: Stated | None = None
+    """An event's facts. The type, claimant and date are what most reports say (`types`,
+    `claims`, `dates`), each with the evidence of the first report that said it (`firsts`)."""
+
     killed: Stated | None = None
     injured: Stated | None = None
     killed_low: int | None = None  # the lowest figure any report states
     injured_low: int | None = None
-    claimed_by: Stated | None = None
     place: Stated | None = None
     located: Place | None = None
-    date: str | None = None  # the incident's day, ISO
-    types: tuple[tuple[str, int], ...] = ()  # reports per type
+    types: tuple[tuple[str, int], ...] = ()  # reports per type, first given first
     claims: tuple[tuple[str, int], ...] = ()  # reports per claimant
-    dates: tuple[tuple[str, int], ...] = ()  # reports per incident date
+    dates: tuple[tuple[str, int], ...] = ()  # reports per incident date (ISO)
     reports: int = 0
-    firsts: dict = field(default_factory=dict, compare=False)  # type or claimant -> its first Stated
+    firsts: dict = field(default_factory=dict, hash=False)  # "type:X" / "claim:Y" -> the first Stated of it
+
+    @property
+    def event_type(self) -> Stated | None:
+        winner = _winner(self.types)
+        refined = REFINES.get(winner or "")
+        kind = refined if refined and dict(self.types).get(refined) else winner
+        return self.firsts.get(f"type:{kind}") if kind else None
+
+    @property
+    def claimed_by(self) -> Stated | None:
+        claim = _winner(self.claims)
+        return self.firsts.get(f"claim:{claim}") if claim else None
+
+    @property
+    def date(self) -> str | None:
+        """The incident's day (ISO) most reports give."""
+        return _winner(self.dates)
 
     def dump(self) -> str:
         """JSON for the store."""
-        data = {name: getattr(self, name).as_dict() for name in ("event_type", "killed", "injured", "claimed_by", "place")
-                if getattr(self, name) is not None}
+        data: dict = {name: getattr(self, name).as_dict() for name in STATED if getattr(self, name) is not None}
         if self.located:
             data["located"] = {"where": list(self.located.where), "precision": self.located.precision,
                                "lat": self.located.lat, "lon": self.located.lon}
-        data.update(low=[self.killed_low, self.injured_low], date=self.date, types=[list(p) for p in self.types], claims=[list(p) for p in self.claims],
-                    dates=[list(p) for p in self.dates], reports=self.reports,
+        data.update(low=[self.killed_low, self.injured_low], types=[list(p) for p in self.types],
+                    claims=[list(p) for p in self.claims], dates=[list(p) for p in self.dates], reports=self.reports,
                     firsts={key: stated.as_dict() for key, stated in self.firsts.items()})
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
@@ -123,12 +140,12 @@ class EventFacts:
         try:
             data = json.loads(text)
             located = data.get("located")
-            return cls(**{name: Stated(**data[name]) for name in ("event_type", "killed", "injured", "claimed_by", "place")
-                          if name in data},
+            killed_low, injured_low = data.get("low") or (None, None)
+            return cls(**{name: Stated(**data[name]) for name in STATED if name in data},
                        located=Place(tuple(located["where"]), located["precision"], located["lat"], located["lon"])
                        if located else None,
-                       killed_low=(data.get("low") or [None, None])[0], injured_low=(data.get("low") or [None, None])[1],
-                       date=data.get("date"), types=tuple(tuple(p) for p in data.get("types", ())),
+                       killed_low=killed_low, injured_low=injured_low,
+                       types=tuple(tuple(p) for p in data.get("types", ())),
                        claims=tuple(tuple(p) for p in data.get("claims", ())),
                        dates=tuple(tuple(p) for p in data.get("dates", ())), reports=data.get("reports", 0),
                        firsts={key: Stated(**value) for key, value in data.get("firsts", {}).items()})
@@ -165,9 +182,10 @@ class EventFacts:
         return out
 
 
-def _count(pairs: tuple[tuple[str, int], ...], key: str | None, times: int = 1) -> tuple[tuple[str, int], ...]:
+def _count(pairs: tuple[tuple[str, int], ...], more: tuple[tuple[str, int], ...]) -> tuple[tuple[str, int], ...]:
+    """`pairs` with the counts of `more` added (first given first)."""
     counts = dict(pairs)
-    if key is not None:
+    for key, times in more:
         counts[key] = counts.get(key, 0) + times
     return tuple(counts.items())
 
@@ -179,12 +197,6 @@ def _winner(pairs: tuple[tuple[str, int], ...]) -> str | None:
         if best is None or count > best[1]:
             best = (value, count)
     return best[0] if best else None
-
-
-def _event_type(types: tuple[tuple[str, int], ...]) -> str | None:
-    winner = _winner(types)
-    refined = REFINES.get(winner or "")
-    return refined if refined and dict(types).get(refined) else winner
 
 
 def _higher(current: Stated | None, new: Stated | None) -> Stated | None:
@@ -211,13 +223,6 @@ def _finer(current: tuple[Stated | None, Place | None], new: tuple[Stated | None
     return current
 
 
-def _settle(facts: EventFacts) -> EventFacts:
-    """The type, claim and date the counts now say, with the evidence of their first statement."""
-    kind, claim = _event_type(facts.types), _winner(facts.claims)
-    return replace(facts, event_type=facts.firsts.get(f"type:{kind}") if kind else None,
-                   claimed_by=facts.firsts.get(f"claim:{claim}") if claim else None, date=_winner(facts.dates))
-
-
 def add(current: EventFacts | None, report: Report, namer: Namer) -> EventFacts:
     """`current` (None: an event's first report) with one more report's facts folded in."""
     current = current or EventFacts()
@@ -240,29 +245,23 @@ def add(current: EventFacts | None, report: Report, namer: Namer) -> EventFacts:
         placing = (stated("place", found.where[0], name), Place(tuple(found.where), precision, lat, lon))
     place, located = _finer((current.place, current.located), placing)
     day = date.fromordinal(found.dates[0]).isoformat() if found.dates else None
-    return _settle(replace(
+    return replace(
         current, killed=_higher(current.killed, killed), injured=_higher(current.injured, injured),
         killed_low=_lower(current.killed_low, found.killed), injured_low=_lower(current.injured_low, found.injured),
-        place=place,
-        located=located, types=_count(current.types, kind), claims=_count(current.claims, found.claimed_by),
-        dates=_count(current.dates, day), reports=current.reports + 1, firsts=firsts))
+        place=place, located=located, types=_count(current.types, ((kind, 1),) if kind else ()),
+        claims=_count(current.claims, ((found.claimed_by, 1),) if found.claimed_by else ()),
+        dates=_count(current.dates, ((day, 1),) if day else ()), reports=current.reports + 1, firsts=firsts)
 
 
 def merge(survivor: EventFacts | None, absorbed: EventFacts | None) -> EventFacts | None:
     """The facts of two events found to be one (`absorbed`'s reports joined `survivor`'s)."""
     if survivor is None or absorbed is None:
         return survivor or absorbed
-    types, claims, dates = survivor.types, survivor.claims, survivor.dates
-    for key, count in absorbed.types:
-        types = _count(types, key, count)
-    for key, count in absorbed.claims:
-        claims = _count(claims, key, count)
-    for key, count in absorbed.dates:
-        dates = _count(dates, key, count)
     place, located = _finer((survivor.place, survivor.located), (absorbed.place, absorbed.located))
-    return _settle(replace(
+    return replace(
         survivor, killed=_higher(survivor.killed, absorbed.killed), injured=_higher(survivor.injured, absorbed.injured),
         killed_low=_lower(survivor.killed_low, absorbed.killed_low),
-        injured_low=_lower(survivor.injured_low, absorbed.injured_low),
-        place=place, located=located, types=types, claims=claims, dates=dates,
-        reports=survivor.reports + absorbed.reports, firsts={**absorbed.firsts, **survivor.firsts}))
+        injured_low=_lower(survivor.injured_low, absorbed.injured_low), place=place, located=located,
+        types=_count(survivor.types, absorbed.types), claims=_count(survivor.claims, absorbed.claims),
+        dates=_count(survivor.dates, absorbed.dates), reports=survivor.reports + absorbed.reports,
+        firsts={**absorbed.firsts, **survivor.firsts})

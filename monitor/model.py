@@ -27,6 +27,7 @@ class FeedSpec:
 
 
 SEVERITIES = ("low", "medium", "high", "critical")
+PRECISIONS = ("site", "town", "district", "province", "country")  # how precisely an event is placed, finest first
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from monitor.alert import message as messages
-from monitor.model import (SEVERITIES, AlertMessage, Article, ChannelSpec, IncidentFacts, Match, MaterialChange,
+from monitor.model import (PRECISIONS, SEVERITIES, AlertMessage, Article, ChannelSpec, IncidentFacts, Match, MaterialChange,
                            QueuedAlert, Rule, SeverityGrades)
 
 
@@ -66,9 +66,6 @@ def grade(facts: IncidentFacts | None, near: bool, grades: SeverityGrades) -> st
     if near:
         levels.append(grades.near_site)
     return max(levels, key=SEVERITIES.index)
-
-
-PRECISIONS = ("site", "town", "district", "province", "country")  # most precise first
 
 
 def changes(before: AlertMessage, after: IncidentFacts, material: MaterialChange) -> tuple[str, ...]:
@@ -155,7 +152,9 @@ class Router:
                 queued.extend(QueuedAlert(found.rule, channel, message, seq=0, delay=rule.group_wait,
                                           hold=self.holds[channel]) for channel in channels)
                 continue
-            before = set(history.alerted_channels(story, found.rule))
+            if rule.severity != "auto" and rule.on_update not in ("new_hits", "material"):
+                continue  # alerted once per story: nothing more to ask of its history
+            before = history.alerted_channels(story, found.rule)
             if rule.severity == "auto" and (first := [name for name in channels if name not in before]):
                 message = build(False)  # graver now: a channel that refused it gets its first alert
                 queued.extend(QueuedAlert(found.rule, channel, message, seq=0, hold=self.holds[channel])

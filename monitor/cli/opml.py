@@ -113,7 +113,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             table["tags"] = every
         tables.append(table)
     stem = "stdin" if args.file == "-" else Path(args.file).stem
-    target = _new_file(folder, stem)
+    target = dropins.new_file(folder, "import", stem)  # newsmon-import-<stem>[-N].toml
     note = (f"newsmon feed import {Path(source).name}{' --check' if args.check else ''}: "
             f"{plural(len(tables), 'feed')}.\nRemove one with 'newsmon feed remove URL', or all of them by "
             "deleting this file.")
@@ -166,16 +166,6 @@ def _check(settings, feeds: list[opml.Feed]) -> tuple[list[opml.Feed], dict[str,
         for feed, probe in dead:
             print(f"  {shown.url(feed.url)}: {probe.text}")
     return [feed for feed, _probe in working], {feed.url: probe.title for feed, probe in working}
-
-
-def _new_file(folder: Path, stem: str) -> Path:
-    """A drop-in for this import that no other file has: newsmon-import-<stem>[-N].toml."""
-    path = dropins.file_for(folder, "import", stem)
-    number = 2
-    while path.exists():
-        path = dropins.file_for(folder, "import", f"{stem}-{number}")
-        number += 1
-    return path
 
 
 def _quoted(text: str) -> str:

@@ -218,16 +218,6 @@ def _unquoted(term: str) -> str:
     return term[1:-1].strip() if len(term) > 2 and term[0] == term[-1] and term[0] in "\"'" else term
 
 
-def _new_file(folder: Path, kind: str, name: str) -> Path:
-    """A drop-in file name for a new item that no other file has."""
-    path = dropins.file_for(folder, kind, name)
-    number = 2
-    while path.exists():
-        path = dropins.file_for(folder, kind, f"{name}-{number}")
-        number += 1
-    return path
-
-
 # ------------------------------------------------------------------ add
 
 def _exists(loaded, kind: str, key: str, what: str) -> int | None:
@@ -238,16 +228,23 @@ def _exists(loaded, kind: str, key: str, what: str) -> int | None:
     return EXIT_FAILED
 
 
+def _new_item(loaded, kind: str, name: str) -> Path | int:
+    """The drop-in file a new entity or rule goes to; an exit code (said why) when it exists
+    already or there is no drop-in folder."""
+    if (refused := _exists(loaded, kind, name, f"{kind} {name!r}")) is not None:
+        return refused
+    folder = edit.drop_in_folder(loaded)
+    return EXIT_FAILED if folder is None else dropins.new_file(folder, kind, name)
+
+
 def cmd_entity_add(args: argparse.Namespace) -> int:
     loaded = edit.loaded_config(args)
     if not args.alias and not args.extends:
         print("newsmon: an entity needs at least one --alias (or --extends pack.NAME)", file=sys.stderr)
         return EXIT_USAGE
-    if (refused := _exists(loaded, "entity", args.name, f"entity {args.name!r}")) is not None:
-        return refused
-    folder = edit.drop_in_folder(loaded)
-    if folder is None:
-        return EXIT_FAILED
+    path = _new_item(loaded, "entity", args.name)
+    if isinstance(path, int):
+        return path
     table: dict = {}
     if args.kind:
         table["kind"] = args.kind
@@ -255,7 +252,6 @@ def cmd_entity_add(args: argparse.Namespace) -> int:
         table["names"] = list(dict.fromkeys(args.alias))
     if args.extends:
         table["extends"] = args.extends
-    path = _new_file(folder, "entity", args.name)
     text = dropins.render(f"newsmon entity add {args.name}", {"entities": {args.name: table}})
     return edit.apply(args, {path: text}, f"added entity {args.name} ({path}); use it in a rule as @{args.name}")
 
@@ -265,11 +261,9 @@ def cmd_rule_add(args: argparse.Namespace) -> int:
     if bool(args.query) == bool(args.all or args.any or args.none):
         print("newsmon: a rule needs either --query or terms (--all, --any, --none), not both", file=sys.stderr)
         return EXIT_USAGE
-    if (refused := _exists(loaded, "rule", args.name, f"rule {args.name!r}")) is not None:
-        return refused
-    folder = edit.drop_in_folder(loaded)
-    if folder is None:
-        return EXIT_FAILED
+    path = _new_item(loaded, "rule", args.name)
+    if isinstance(path, int):
+        return path
     table: dict = {"name": args.name}
     if args.query:
         table["query"] = args.query
@@ -282,7 +276,6 @@ def cmd_rule_add(args: argparse.Namespace) -> int:
         table["severity"] = args.severity
     if args.on_update:
         table["on_update"] = args.on_update
-    path = _new_file(folder, "rule", args.name)
     text = dropins.render(f"newsmon rule add {args.name}", {"rules": [table]})
     return edit.apply(args, {path: text}, f"added rule {args.name} ({path})")
 
@@ -333,7 +326,7 @@ def _add_feed(args: argparse.Namespace, loaded, url: str, title: str | None) -> 
         table["tags"] = list(dict.fromkeys(args.tag))
     if args.outlet:
         table["outlet"] = args.outlet
-    path = _new_file(folder, "feed", args.name or urls.host(url) or "feed")
+    path = dropins.new_file(folder, "feed", args.name or urls.host(url) or "feed")
     text = dropins.render(f"newsmon feed add {shown.url(url)}", {"feeds": [table]})
     return edit.apply(args, {path: text}, f"added feed {shown.url(url)}{f' ({name})' if name else ''} ({path})")
 

@@ -57,6 +57,16 @@ def file_for(folder: Path, kind: str, name: str) -> Path:
     return folder / f"newsmon-{kind}-{slug}.toml"
 
 
+def new_file(folder: Path, kind: str, name: str) -> Path:
+    """`file_for`, numbered (-2, -3, ...) until no file has the name: for a new item or import."""
+    path = file_for(folder, kind, name)
+    number = 2
+    while path.exists():
+        path = file_for(folder, kind, f"{name}-{number}")
+        number += 1
+    return path
+
+
 def ours(path: Path) -> bool:
     """Whether newsmon wrote the file (its first line is the header)."""
     try:
