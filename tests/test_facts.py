@@ -121,6 +121,6 @@ def test_without_cpythons_pattern_parser_a_pattern_is_searched_as_written(monkey
     from monitor import facts
 
     pattern = re.compile(r"\b(?:claimed|claims)\b")
-    assert facts._lookahead(pattern).pattern.startswith("(?=[")  # CPython: led by its first characters
-    monkeypatch.setattr(facts, "re_parser", None)
-    assert facts._lookahead(pattern) is pattern
+    assert facts.lexicon._lookahead(pattern).pattern.startswith("(?=[")  # CPython: led by its first characters
+    monkeypatch.setattr(facts.lexicon, "re_parser", None)
+    assert facts.lexicon._lookahead(pattern) is pattern

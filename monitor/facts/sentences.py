@@ -1,0 +1,102 @@
+"""A text cut into the sentences `monitor.facts` reads, each weighed by where it stands (title,
+lead, body), page furniture left out, with what the lexicon's gate finds in it: its counts, its
+type cues, and whether it recounts another incident or a party's claim."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from monitor import text as textmod
+from monitor.facts.lexicon import (
+    ABBREVIATION, BULLET, CONTEXT, CUES, DATE_MARKER, GATE, SENTENCE_END, YEAR_RE,
+)
+
+TITLE, LEAD, BODY = 3.0, 2.0, 1.0  # weights of a sentence by where it stands
+LEAD_SENTENCES = 3
+
+
+@dataclass(frozen=True)
+class Evidence:
+    sentence: str  # the sentence the words were found in
+    start: int  # offsets of the words in title + "\n" + text
+    end: int
+
+
+@dataclass(frozen=True)
+class Figure:
+    value: int
+    evidence: Evidence
+
+
+@dataclass
+class Sentence:
+    start: int  # offset of its line in title + "\n" + text
+    norm: textmod.Normalized  # of its line
+    offset: int  # of the sentence in the line's normal form
+    folded: str
+    weight: float  # TITLE, LEAD or BODY
+    meta: bool = False  # a byline or dateline
+    other: bool = False  # recounts another incident
+    other_from: int = 1 << 30  # folded offset from which it recounts another incident...
+    claim_from: int = 1 << 30  # ...or reports a party's claim
+    earlier: bool = False  # an earlier stage of the toll ("initially")
+    keys: frozenset = frozenset()  # the lexicon patterns that may match in it
+    counts: tuple = ()  # where its counts begin
+    cues: tuple = ()  # (type, weight, folded span) of its type cues
+
+    def evidence(self, full: str, start: int, end: int) -> Evidence:
+        begin, stop = (self.start + at for at in self.norm.span(self.offset + start, self.offset + end))
+        return Evidence(DATE_MARKER.sub("", textmod.sentence_around(full, begin, stop)[0]).strip(), begin, stop)
+
+
+def segment(work: str, title: str) -> list[Sentence]:
+    """The sentences of `work` (title + "\\n" + text) that may say something, with their weights."""
+    sentences, title_key = [], textmod.fold(title).strip(" .")
+    prose, lead, offset = 0, LEAD_SENTENCES, 0  # prose: sentences of eight words or more so far
+    for number, line in enumerate(work.split("\n")):
+        line_start, offset, norm = offset, offset + len(line) + 1, textmod.normalize(line)
+        folded_line = norm.folded.strip(" :")
+        if number == 0 or not folded_line:
+            sentences += [Sentence(0, norm, 0, norm.folded, TITLE)] if folded_line else []
+            continue
+        if prose >= 3 and CONTEXT["stop_lines"].fullmatch(folded_line):
+            break
+        if CONTEXT["skip_lines"].match(folded_line) or folded_line.strip(" .") == title_key or (
+                BULLET.match(line) and prose >= 5):  # links to other stories after the article
+            continue
+        meta = not line.rstrip().endswith(".") and (
+            folded_line.count(" ") < 6 or bool(CONTEXT["published_line"].search(folded_line)))
+        caption, begin = bool(CONTEXT["captions"].search(folded_line)), 0
+        for end in [*(m.start() for m in SENTENCE_END.finditer(norm.cased)), len(norm.cased)]:
+            if end < len(norm.cased) and norm.cased[end - 1] == "." and ABBREVIATION.search(norm.cased, begin, end):
+                continue
+            piece = norm.folded[begin:end]
+            words = len(piece.split())
+            weight = LEAD if lead and words >= 5 and not meta and not caption else BODY
+            lead -= weight == LEAD
+            if words:
+                sentences.append(Sentence(line_start, norm, begin + len(piece) - len(piece.lstrip()), piece.strip(), weight, meta))
+            prose, begin = prose + (words >= 8), end
+    return sentences
+
+
+def years_named(folded: str) -> list[str]:
+    """The years a sentence names (a search only where one may be: most sentences name none)."""
+    return YEAR_RE.findall(folded) if "19" in folded or "20" in folded else []
+
+
+def mark(s: Sentence, ref_year: int | None) -> None:
+    """Find the sentence's counts and type cues, and whether it recounts another incident or a claim."""
+    keys, counts = GATE(s.folded)
+    s.keys, s.counts = frozenset(keys), tuple(sorted(set(counts)))
+    s.cues = tuple((kind, weight, m.span()) for i, (kind, weight, pattern) in enumerate(CUES)
+                   if f"cue{i}" in keys and (m := pattern.search(s.folded)))
+    if s.weight == TITLE:
+        return
+    found = {name: CONTEXT[name].search(s.folded) if name in keys else None
+             for name in ("other_incident", "other_after", "claims", "earlier")}
+    s.other = bool(found["other_incident"]) or (ref_year is not None and any(
+        int(year) < ref_year for year in years_named(s.folded)))
+    s.other_from = found["other_after"].start() if found["other_after"] else s.other_from
+    s.claim_from = found["claims"].start() if found["claims"] else s.claim_from
+    s.earlier = bool(found["earlier"])
