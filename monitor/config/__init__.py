@@ -21,7 +21,7 @@ from typing import Any
 
 from monitor import __version__, shown, urls
 from monitor.config import channels as channels_module, watchlist
-from monitor.config.files import NotReadable, read_regular_file
+from monitor.config.files import MAX_FILE_SIZE, MAX_NESTING, NotReadable, read_regular_file, text_problem
 from monitor.config.secrets import Secrets
 from monitor.config.secrets import env_file, parse_env  # noqa: F401 - re-exported
 from monitor.errors import ConfigError, Problem
@@ -88,13 +88,6 @@ class Config:
 
 
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-# Limits checked before a file reaches tomllib, which recurses once per nested array or inline
-# table (1,000 of them: RecursionError) and is quadratic in the parts of a dotted key.
-MAX_FILE_SIZE = 1000 * 1000
-MAX_NESTING = 32  # arrays and inline tables inside one another
-MAX_KEY_PARTS = 64  # a.b.c is 3
-MAX_LINE_LENGTH = 64 * 1000
 
 
 # ---------------------------------------------------------------- reading
@@ -175,51 +168,6 @@ class _Reader(Checker):
         if missing:
             return ""
         return ENV_REFERENCE.sub(lambda found: values[found.group(1)], text)
-
-
-_TOKEN = re.compile("\"\"\"|'''|\"|'|#|[\\[\\]{}.\n]|[^\\s\\w\"'#\\[\\]{}.\\-]")
-_STRING_END = {
-    '"""': re.compile(r'(?:[^"\\]|\\.|"(?!""))*""""{0,2}', re.S),
-    "'''": re.compile(r"(?:[^']|'(?!''))*''''{0,2}"),
-    '"': re.compile(r'(?:[^"\\\n]|\\.)*"'),
-    "'": re.compile(r"[^'\n]*'"),
-}
-
-
-def text_problem(text: str) -> tuple[int, str] | None:
-    """(line, message) when TOML text goes beyond MAX_NESTING, MAX_KEY_PARTS or
-    MAX_LINE_LENGTH, else None. A scan of brackets and dots outside strings and comments; it
-    may count a dot in a float as a key part, never fewer parts or levels than tomllib sees."""
-    depth, parts, position, line = 0, 1, 0, 1
-    while (found := _TOKEN.search(text, position)) is not None:
-        token, position = found.group(), found.end()
-        if token in _STRING_END:
-            end = _STRING_END[token].match(text, position)
-            if end is None:
-                return None  # an unterminated string: tomllib says where
-            line += text.count("\n", position, end.end())
-            position = end.end()
-        elif token == "#":
-            position = text.find("\n", position)
-            if position < 0:
-                return None
-        elif token in "[{":
-            depth, parts = depth + 1, 1
-            if depth > MAX_NESTING:
-                return line, f"nested more than {MAX_NESTING} deep (arrays or inline tables inside one another)"
-        elif token in "]}":
-            depth, parts = depth - 1, 1
-        elif token == ".":
-            parts += 1
-            if parts > MAX_KEY_PARTS:
-                return line, f"a dotted key of more than {MAX_KEY_PARTS} parts"
-        else:  # a newline, '=', ',' or any other character that ends a key
-            parts = 1
-            line += token == "\n"
-    for number, row in enumerate(text.split("\n"), 1):
-        if len(row) > MAX_LINE_LENGTH:
-            return number, f"a line of {len(row):,} characters; a line may be at most {MAX_LINE_LENGTH:,}"
-    return None
 
 
 def find_config(explicit: str | None, environ: Mapping[str, str]) -> Path:

@@ -1,12 +1,21 @@
 """Reading the files a configuration names (the configuration itself, its includes, a
 `urls_file`, credentials, the env file) safely: only regular files, never blocking on a FIFO or
-a device, never more than a given size."""
+a device, never more than a given size; and TOML text checked for what would make tomllib
+recurse or take quadratic time before it reads it (`text_problem`)."""
 
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
+
+# Limits checked before a file reaches tomllib, which recurses once per nested array or inline
+# table (1,000 of them: RecursionError) and is quadratic in the parts of a dotted key.
+MAX_FILE_SIZE = 1000 * 1000
+MAX_NESTING = 32  # arrays and inline tables inside one another
+MAX_KEY_PARTS = 64  # a.b.c is 3
+MAX_LINE_LENGTH = 64 * 1000
 
 
 class NotReadable(Exception):
@@ -59,3 +68,48 @@ def _file_kind(mode: int) -> str:
     if stat.S_ISSOCK(mode):
         return "a socket"
     return "not a plain file"
+
+
+_TOKEN = re.compile("\"\"\"|'''|\"|'|#|[\\[\\]{}.\n]|[^\\s\\w\"'#\\[\\]{}.\\-]")
+_STRING_END = {
+    '"""': re.compile(r'(?:[^"\\]|\\.|"(?!""))*""""{0,2}', re.S),
+    "'''": re.compile(r"(?:[^']|'(?!''))*''''{0,2}"),
+    '"': re.compile(r'(?:[^"\\\n]|\\.)*"'),
+    "'": re.compile(r"[^'\n]*'"),
+}
+
+
+def text_problem(text: str) -> tuple[int, str] | None:
+    """(line, message) when TOML text goes beyond MAX_NESTING, MAX_KEY_PARTS or
+    MAX_LINE_LENGTH, else None. A scan of brackets and dots outside strings and comments; it
+    may count a dot in a float as a key part, never fewer parts or levels than tomllib sees."""
+    depth, parts, position, line = 0, 1, 0, 1
+    while (found := _TOKEN.search(text, position)) is not None:
+        token, position = found.group(), found.end()
+        if token in _STRING_END:
+            end = _STRING_END[token].match(text, position)
+            if end is None:
+                return None  # an unterminated string: tomllib says where
+            line += text.count("\n", position, end.end())
+            position = end.end()
+        elif token == "#":
+            position = text.find("\n", position)
+            if position < 0:
+                return None
+        elif token in "[{":
+            depth, parts = depth + 1, 1
+            if depth > MAX_NESTING:
+                return line, f"nested more than {MAX_NESTING} deep (arrays or inline tables inside one another)"
+        elif token in "]}":
+            depth, parts = depth - 1, 1
+        elif token == ".":
+            parts += 1
+            if parts > MAX_KEY_PARTS:
+                return line, f"a dotted key of more than {MAX_KEY_PARTS} parts"
+        else:  # a newline, '=', ',' or any other character that ends a key
+            parts = 1
+            line += token == "\n"
+    for number, row in enumerate(text.split("\n"), 1):
+        if len(row) > MAX_LINE_LENGTH:
+            return number, f"a line of {len(row):,} characters; a line may be at most {MAX_LINE_LENGTH:,}"
+    return None
