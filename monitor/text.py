@@ -103,6 +103,17 @@ class _Tables:
         # False (it may change the text's length, or depends on what precedes it: the slow path).
         self.kinds: dict[str, bool | str] = {}
         self.ascii_special = [(chr(code), normal) for code, normal in self.ascii.items()]  # (character, its normal form)
+        self.marks: dict[str, bool] = {}  # for `kept_mark`
+
+    def kept_mark(self, char: str) -> bool:
+        """Whether `char` is a combining mark that normalisation keeps as it is after a letter
+        that is not Latin (see `_marks_kept`)."""
+        found = self.marks.get(char)
+        if found is None:
+            found = bool(unicodedata.combining(char)) and char not in DROPPED and unicodedata.normalize("NFKC", char) == char
+            if len(self.marks) < 10_000:
+                self.marks[char] = found
+        return found
 
     def kind(self, char: str) -> bool | str:
         found = self.kinds.get(char)
@@ -301,18 +312,40 @@ def _one_to_one(text: str, tables: _Tables) -> Normalized | None:
     the two)."""
     mapped = [(char, normal) for char, normal in tables.ascii_special if char in text]
     longer: list[tuple[str, str]] = []
+    marks: list[str] = []
     for char in set(ASCII_NOISE.sub("", text)):
         kind = tables.kinds.get(char)
         if kind is None:
             kind = tables.kind(char)
         if kind is False:
-            return None
-        if kind is not True:
+            if not tables.kept_mark(char):
+                return None
+            marks.append(char)
+        elif kind is not True:
             (mapped if len(kind) == 1 else longer).append((char, kind))
+    if marks and not _marks_kept(text, marks, tables):
+        return None
     text_ = text
     for char, normal in mapped:
         text_ = text_.replace(char, normal)
     return _collapsed(text, text_, tables, longer)
+
+
+def _marks_kept(text: str, marks: list[str], tables: _Tables) -> bool:
+    """Whether every one of `marks` (combining marks that normalise to themselves: a Bengali or
+    Devanagari virama or nukta) stands right after a character kept as it is that is not Latin
+    (a letter of its script), or after another of them: then each is kept where it stands, as
+    the slow path keeps a mark after a letter that is not Latin. A mark after a Latin letter
+    (an accent: dropped), a space, a dash or at the start is for the slow path."""
+    kinds, allowed = tables.kinds, set(marks)
+    for mark in marks:
+        at = text.find(mark)
+        while at >= 0:
+            before = text[at - 1] if at else " "
+            if before not in allowed and (kinds.get(before) is not True or _is_latin(before) or before in " -"):
+                return False
+            at = text.find(mark, at + 1)
+    return True
 
 
 def _collapsed(text: str, text_: str, tables: _Tables, longer: list[tuple[str, str]] = ()) -> Normalized:

@@ -380,6 +380,25 @@ def test_the_fast_paths_give_what_the_slow_path_gives_on_awkward_texts():
     assert [text for text in texts if not _same(text)] == []
 
 
+def test_viramas_and_nuktas_after_their_letters_take_the_fast_path_to_the_same_result():
+    """A Bengali or Devanagari virama or nukta after a letter of its script is kept where it
+    stands (no slow path for Bangla and Hindi news); after a Latin letter, a space, a dash or at
+    the start it is left to the slow path, and either way the result is the slow path's."""
+    import random
+
+    from monitor import text as module
+
+    tables = module._get_tables()
+    assert module._one_to_one("\u09ac\u09be\u0982\u09b2\u09be\u09a6\u09c7\u09b6\u09c7\u09b0 \u09aa\u09cd\u09b0\u09a7\u09be\u09a8", tables) is not None
+    assert module._one_to_one("\u0939\u093f\u0928\u094d\u0926\u0940", tables) is not None
+    assert module._one_to_one("a\u09cd", tables) is None and module._one_to_one("\u09cd\u0995", tables) is None
+    pieces = ("\u0995", "\u09cd", "\u09bc", "\u09dc", "\u0915", "\u094d", "\u093c", "a", "\u00e9", "\u0301", " ", "-", "\n",
+              "\u200c", "\u064a", "\u0650", "\u2014")
+    rng = random.Random(9)
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 12))) for _ in range(20_000)]
+    assert [text for text in texts if not _same(text)] == []
+
+
 @pytest.mark.skipif(corpus_dir() is None, reason="needs the shared corpus (NEWSMON_CORPUS)")
 def test_the_fast_paths_give_what_the_slow_path_gives_on_real_news():
     import json
