@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 import tomllib
+
+import ahocorasick
 from importlib import resources
 try:  # CPython's own pattern parser, to read the characters a pattern's matches begin with (`_lookahead`)
     from re import _constants as re_constants, _parser as re_parser
@@ -58,7 +60,7 @@ def _heads(pattern: str) -> set[str] | None:
 
 class _Gate:
     """Which lexicon patterns may match in a sentence, told by the literal words they begin with,
-    looked up at each word start: only those are searched (a search per pattern per sentence was
+    found where a word starts: only those are searched (a search per pattern per sentence was
     most of the time `read` took). Patterns without a literal beginning always are."""
 
     def __init__(self, groups: dict[str, list[str]]):
@@ -71,25 +73,31 @@ class _Gate:
         self.index: dict[str, list[tuple[str, set[str]]]] = {}  # by the first three characters (or fewer)
         for head, keys in heads.items():
             self.index.setdefault(head[:3], []).append((head, keys))
-        self.short = {len(head) for head in heads if len(head) < 3}
+        self.automaton: ahocorasick.Automaton | None = None  # of every head, built when first used
 
     def __call__(self, folded: str) -> tuple[set[str], list[int]]:
-        """The keys of the patterns that may match, and where counts ("46", "five") begin."""
-        found, counts, index = set(self.always), [], self.index
-        starts = [m.start() for m in WORD_START.finditer(folded)]
-        sizes = (3,) if folded.isascii() else (3, *self.short)  # the short heads are not ASCII
+        """The keys of the patterns that may match, and where counts ("46", "five") begin: one
+        automaton pass over the sentence for the literal beginnings, each kept where a word
+        starts (or after an Arabic clitic: و، ال، بال...)."""
+        found, counts = set(self.always), [m.start() for m in DIGIT_START.finditer(folded)]
+        if self.automaton is None:
+            self.automaton = ahocorasick.Automaton()
+            for entries in self.index.values():
+                for head, keys in entries:
+                    self.automaton.add_word(head, (len(head), frozenset(keys), "count" in keys))
+            self.automaton.make_automaton()
+        clitics = None
         if not folded.isascii() and ARABIC_SCRIPT.search(folded):
-            starts += [m.end() for m in CLITIC.finditer(folded)]  # و، ال، بال... before an Arabic word
-        for at in starts:
-            if folded[at].isdigit():
+            clitics = {m.end() for m in CLITIC.finditer(folded)}
+            counts += [at for at in clitics if folded[at].isdigit()]  # "و٥": a count after a clitic
+        for last, (length, keys, count) in self.automaton.iter(folded):
+            at = last + 1 - length
+            if at and WORD_CHAR.match(folded, at - 1) or not WORD_CHAR.match(folded, at):  # not where a word starts
+                if clitics is None or at not in clitics:
+                    continue
+            found |= keys
+            if count and not folded[last + 1:last + 2].isalnum():
                 counts.append(at)
-                continue
-            for size in sizes:
-                for head, keys in index.get(folded[at:at + size]) or ():
-                    if folded.startswith(head, at):
-                        found |= keys
-                        if "count" in keys and not folded[at + len(head):at + len(head) + 1].isalnum():
-                            counts.append(at)
         return found, counts
 
 
@@ -147,7 +155,13 @@ def _lookahead(pattern: re.Pattern) -> re.Pattern:
     return re.compile(f"(?=[{found}])(?:{pattern.pattern})", pattern.flags)
 
 
-WORD_START = re.compile(r"(?<![\w\u0900-\u097f])[\w\u0900-\u097f]")
+WORD_CHAR = re.compile(r"[\w\u0900-\u097f]")
+# A count in figures: where a word starts with a digit (str.isdigit: \d and the superscript,
+# subscript and circled digits).
+DIGITS = (r"\d\u00b2\u00b3\u00b9\u1369-\u1371\u19da\u2070\u2074-\u2079\u2080-\u2089\u2460-\u2468\u2474-\u247c"
+          r"\u2488-\u2490\u24ea\u24f5-\u24fd\u24ff\u2776-\u277e\u2780-\u2788\u278a-\u2792\U00010a40-\U00010a43"
+          r"\U00010e60-\U00010e68\U00011052-\U0001105a\U0001f100-\U0001f10a")
+DIGIT_START = re.compile(rf"(?<![\w\u0900-\u097f])[{DIGITS}]")
 CLITIC = re.compile(r"(?<!\w)(?:[وفبل]?(?:ال|لل)|[وفبل])(?=[\u0600-\u06ff])")
 CUES = [(cue["type"], float(cue["weight"]), re.compile(_words(cue["words"], clitic=True))) for cue in LEXICON["cue"]]
 CONTEXT = {name: re.compile("|".join(f"(?:{_fold(p)})" for p in patterns)) for name, patterns in LEXICON["context"].items()}
