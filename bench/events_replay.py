@@ -134,7 +134,7 @@ def replay(docs: list[Doc], seed: int, *, features: dict | None = None) -> tuple
             story = survivor
         assign_times.append(time.perf_counter() - started)
         story_of[doc.id] = story
-    return story_of, {"read": read_times, "assign": assign_times}
+    return story_of, {"read": read_times, "assign": assign_times, "index": events}
 
 
 def _merge(events, survivor: int, gone: int, story_of: dict[str, int], merged: dict[int, int]) -> None:
@@ -204,9 +204,10 @@ def scores(docs: list[Doc], story_of: dict[str, int], hard: list[tuple[str, str]
             "stories": len(by_story)}
 
 
-def mistakes(docs: list[Doc], story_of: dict[str, int], limit: int = 10) -> list[str]:
+def mistakes(docs: list[Doc], story_of: dict[str, int], limit: int = 10, index=None, features: dict | None = None) -> list[str]:
     """The worst mistakes of a replay: texts joined to another event's story, then events split
-    into the most stories."""
+    into the most stories; given the replay's final `index` and the texts' `features`, each text
+    kept out of its event's main story with its verdict against that story (why it is out)."""
     gold = {doc.id: doc.event for doc in docs}
     by_story = defaultdict(list)
     for doc in docs:
@@ -225,6 +226,15 @@ def mistakes(docs: list[Doc], story_of: dict[str, int], limit: int = 10) -> list
     for event, count in splits.most_common():
         if count > 1:
             out.append(f"split: {event} into {count} stories")
+            if index is not None and features is not None:
+                members = [doc for doc in docs if doc.event == event]
+                main = Counter(story_of[doc.id] for doc in members).most_common(1)[0][0]
+                for doc in members:
+                    if story_of[doc.id] != main and main in index.events:
+                        verdict = index.judge(features[doc.id], index.events[main])
+                        needed = index.needed(features[doc.id], verdict)
+                        out[-1] += (f"; {doc.id} out (score {verdict.score:.2f} of {needed:.2f} needed, {verdict.parts}, "
+                                    f"guard {verdict.guard or 'none'})")
     return out[:limit]
 
 
@@ -242,9 +252,9 @@ def measure(root: Path, sets: tuple[str, ...] = ("events", "ecbplus"), worst: in
             if seed == SHUFFLES[0]:
                 reads = timing["read"]
             assigns.extend(timing["assign"])
-            runs.append((scores(docs, story_of, hard), story_of))
+            runs.append((scores(docs, story_of, hard), story_of, timing["index"]))
         runs.sort(key=lambda run: run[0]["stories_per_event"])
-        median, story_of = runs[len(runs) // 2]
+        median, story_of, index = runs[len(runs) // 2]
         median = dict(median)  # the runs are listed in it: not itself among them
         assigns.sort()
         median["runs"] = [run[0] for run in runs]
@@ -253,7 +263,7 @@ def measure(root: Path, sets: tuple[str, ...] = ("events", "ecbplus"), worst: in
         median["assign_ms_median"] = round(statistics.median(assigns) * 1000, 2)
         median["assign_ms_p99"] = round(assigns[int(len(assigns) * 0.99)] * 1000, 2)
         if worst:
-            median["worst"] = mistakes(docs, story_of, worst)
+            median["worst"] = mistakes(docs, story_of, worst, index, cache)
         if name == "events" and crowd:
             median["crowded"] = crowded(docs, crowd)
         results[name] = median

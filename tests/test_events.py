@@ -3,6 +3,7 @@ do not, whatever they share (monitor.events, with its features read by monitor.i
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from datetime import date, timedelta
 from pathlib import Path
@@ -154,3 +155,59 @@ def test_the_hand_written_story_sets_join_rewrites_and_no_look_alike():
         assert not false_joins(items, assigned), lead_only
         rewritten = score(items, assigned, lambda item: item.kind == "rewritten")
         assert rewritten.recall >= (0.25 if lead_only else 0.6), (lead_only, rewritten)  # copies alone: 0.00
+
+
+# ------------------------------------------------------------------ places, scripts and tolls
+
+
+def placed(found: events.Features, where: tuple, district, province, country="pakistan") -> events.Features:
+    return dataclasses.replace(found, where=where, places=frozenset(where), district=district, province=province,
+                               country=country)
+
+
+def test_an_afghan_province_named_as_its_capital_holds_the_districts_inside_it():
+    words = "Suicide bomber kills worshippers at Shia mosque during Friday prayers"
+    kunduz = placed(features(words, entities=("pack.iskp",)), ("kunduz", "afghanistan"), "kunduz", "kunduz", "afghanistan")
+    index = index_with(kunduz)
+    khanabad = placed(features(words, entities=("pack.iskp",)), ("khanabad", "kunduz", "afghanistan"), "khanabad", "kunduz",
+                      "afghanistan")
+    assert index.best(khanabad, 100.0).guard is None and index.find(khanabad, 100.0) == 1
+    kandahar = placed(features(words, entities=("pack.iskp",)), ("kandahar", "afghanistan"), "kandahar", "kandahar",
+                      "afghanistan")
+    assert index.best(kandahar, 100.0).guard == "places"
+
+
+def test_a_city_without_a_district_is_the_place_of_a_landmark_inside_it():
+    words = "Explosion near the airport targets a convoy of Chinese engineers"
+    index = index_with(placed(features(words), ("karachi", "sindh", "pakistan"), None, "sindh"))
+    airport = placed(features("Blast outside the airport kills two Chinese nationals"),
+                     ("karachi-airport", "karachi", "sindh", "pakistan"), None, "sindh")
+    assert index.best(airport, 100.0).parts["place"] == 0.7  # its city: more than the province (0.3)
+    assert index.best(placed(features(words), ("karachi", "sindh", "pakistan"), None, "sindh"), 100.0).parts["place"] == 1.0
+
+
+def test_a_latin_script_text_in_another_language_is_not_compared_word_for_word_with_english():
+    spanish = events.terms("Atentado suicida en la estación de tren de Quetta",
+                           "El sábado 9 de noviembre, un atentado suicida con bomba explotó en la estación de tren "
+                           "de Quetta, la capital de la provincia, y causó la muerte de al menos 26 personas.")
+    english = events.terms("Suicide bombing at Quetta railway station", "A suicide bomber blew himself up at the "
+                           "railway station in Quetta on Saturday, killing at least 26 people, officials said.")
+    assert events.script(word for word, _weight in spanish) == "Latn-es"
+    assert events.script(word for word, _weight in english) == "Latn"
+
+
+def test_an_undated_report_in_another_script_joins_an_incident_only_with_its_place_type_and_actors():
+    index = index_with(features("Suicide bomber kills seven policemen at Bannu police station"))
+    urdu = dataclasses.replace(features("بنوں پولیس اسٹیشن پر خودکش حملہ", day=None), script="Arab")
+    assert index.find(urdu, 100.0) == 1  # the same district, type and group (pack.ttp)
+    assert index.find(dataclasses.replace(urdu, entities=frozenset()), 100.0) is None  # no actor named: no join
+    assert index.best(dataclasses.replace(urdu, entities=frozenset()), 100.0).guard == "other script"
+
+
+def test_an_undated_report_giving_the_same_toll_needs_a_lower_score():
+    index = index_with(features("Suicide bomber kills seven policemen at Bannu police station", killed=7))
+    undated = features("Policemen martyred in Bannu attack", day=None, killed=7)
+    verdict = index.best(undated, 100.0)
+    assert "date" not in verdict.parts and index.needed(undated, verdict) == events.JOIN + events.SAME_TOLL
+    other_toll = dataclasses.replace(undated, killed=12)
+    assert index.needed(other_toll, index.best(other_toll, 100.0)) == events.JOIN + events.UNDATED

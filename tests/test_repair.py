@@ -7,6 +7,7 @@ in common to join), a third about both."""
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import sqlite3
@@ -118,7 +119,7 @@ def test_a_merge_cancels_the_absorbed_events_waiting_alert_and_says_why(tmp_path
 
     why = run_newsmon("--config", str(path), "stories", "--why", "a:1", "a:2")
     assert why.returncode == 0, why.stderr
-    assert "refused by the guard 'words'" in why.stdout and "they are one story now" in why.stdout
+    assert "too low to join" in why.stdout and "they are one story now" in why.stdout  # words alike at 0.13 only
     why = run_newsmon("--config", str(path), "stories", "--why", "a:3", "s:2")
     assert "merged into #1" in why.stdout and ": joins" in why.stdout
 
@@ -179,3 +180,33 @@ def test_an_undated_report_that_fits_two_incidents_joins_neither():
     assert index.find(undated, 0.0) == 1  # one open incident like it: it joins
     index.add(2, report("bannu cantonment bomber vehicles gate", day=day), 0.0)  # the same attack again, months later
     assert index.find(undated, 0.0) is None
+
+
+def test_a_report_the_event_had_not_grown_enough_to_take_is_drawn_in_when_it_grows():
+    day = DAY.toordinal()
+    index = incidents.index(1e12)
+    index.add(1, report("bannu police station bomber gate car", day=day), 0.0)
+    hospital = report("district hospital surgeons blood donors injured emergency", day=day)
+    assert index.find(hospital, 0.0) is None  # no word in common with the event as it is: a story of its own
+    index.add(2, hospital, 0.0)
+    index.add(1, report("bannu police station bomber gate hospital surgeons blood donors injured", day=day), 0.0)
+
+    assert [verdict.story for verdict in index.settle(1, 0.0)] == [2]  # as the join would decide now
+    index.add(3, report("district hospital surgeons blood donors injured emergency", day=day + 3), 0.0)
+    assert 3 not in [verdict.story for verdict in index.settle(1, 0.0)]  # three days later: another incident
+
+
+def test_two_grown_events_whose_words_are_much_alike_settle_without_a_place_or_a_date():
+    index = incidents.index(1e12)
+    words = "central bank raises interest rate half point inflation governor"
+
+    def news(outlet: str) -> events.Features:
+        return events.Features(terms=tuple((word, 1.0) for word in words.split()), script="Latn", outlet=outlet)
+
+    for story, outlet in ((1, "a.example"), (1, "b.example"), (2, "c.example"), (2, "d.example")):
+        index.add(story, news(outlet), 0.0)
+    assert [verdict.story for verdict in index.settle(2, 0.0)] == [1]
+    index.add(3, dataclasses.replace(news("e.example"), dates=(DAY.toordinal() - 400,)), 0.0)
+    index.add(3, dataclasses.replace(news("f.example"), dates=(DAY.toordinal() - 400,)), 0.0)
+    index.add(1, dataclasses.replace(news("g.example"), dates=(DAY.toordinal(),)), 0.0)
+    assert 3 not in [verdict.story for verdict in index.settle(1, 0.0)]  # a year apart: the dates guard

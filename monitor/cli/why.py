@@ -26,7 +26,8 @@ def _guards() -> dict[str, str]:
         "type": "their incident types cannot be one incident",
         "words": f"their words are less alike than {events.MIN_TERMS}",
         "no anchor": f"no place or incident date in common, and words less alike than {events.UNANCHORED}",
-        "other script": "written in other scripts, without the same district, type and day",
+        "other script": "written in other scripts or languages (no words to compare), and not the same district and "
+                        "type on the same day (or, undated, with an actor in common)",
         "same outlet": "the outlet's second story on a subject: joined only when placed and dated as the first",
     }
 
@@ -103,14 +104,16 @@ def _explain(opened, index: events.EventIndex, left: dict, right: dict) -> dict:
     report = {"left": _describe(left), "right": _describe(right)}
     if left["kind"] == "story" and right["kind"] == "story":
         guard = events.apart(_event(left), _event(right), index.compatible)
-        verdicts = [index.judge(read["features"], _event(right, article_id)) for article_id, read in left["articles"]]
-        best = max(verdicts, key=lambda verdict: (verdict.guard is None, verdict.score))
+        judged = [(read["features"], event := _event(right, article_id), index.judge(read["features"], event))
+                  for article_id, read in left["articles"]]
+        best = max(judged, key=lambda item: (item[2].guard is None, item[2].score))
         report["event"] = {"guard between the stories": guard, "why": _guards().get(guard or "", ""),
-                           "best report": _verdict(best)}
+                           "best report": _verdict(*best)}
         report["same story"] = left["story"] == right["story"]
         return report
     article, other = (left, right) if left["kind"] == "article" else (right, left)
-    report["event"] = _verdict(index.judge(article["features"], _event(other, leave_out=article["id"])))
+    event = _event(other, leave_out=article["id"])
+    report["event"] = _verdict(article["features"], event, index.judge(article["features"], event))
     if other["kind"] == "article":
         a, b = (stories.signature(side["title"], side["text"]) for side in (article, other))
         joined, score = stories.same_story(a, b)
@@ -120,8 +123,8 @@ def _explain(opened, index: events.EventIndex, left: dict, right: dict) -> dict:
     return report
 
 
-def _verdict(verdict: events.Verdict) -> dict:
-    needed = events.JOIN if "date" in verdict.parts else events.JOIN + events.UNDATED
+def _verdict(found: events.Features, event: events.Event, verdict: events.Verdict) -> dict:
+    needed = events.needed(found, event, verdict)
     return {"score": verdict.score, "parts": verdict.parts, "needed": round(needed, 2), "guard": verdict.guard,
             "why": _guards().get(verdict.guard or "", ""),
             "joins": verdict.guard is None and verdict.score >= needed}

@@ -17,20 +17,25 @@ A candidate event is refused outright by a guard, whatever else they share:
   side names no district, different provinces or countries) and neither contains the other;
 - *dates*: the incident dates they give are two or more days apart;
 - *type*: their incident types cannot be one incident (`compatible`, from `monitor.facts`).
-Otherwise a score adds the cosine of their weighted words (tf-idf, document frequencies counted
-over the articles seen), shared entities, the same place, the same incident date and the same
-type; the best candidate at or above `JOIN` wins. Thresholds and weights were chosen on the
-development sets described in docs/stories.md.
+Otherwise a score (`verdict`) adds the cosine of their weighted words (tf-idf, document
+frequencies counted over the articles seen; only within one script and language), shared
+entities, the same place, the same incident date and the same type; the best candidate at or
+above `JOIN` wins (more without a date to compare, less when they give the same toll). Thresholds
+and weights were chosen on the development sets described in docs/stories.md.
 
 Repair: a report that may join two or more open events (each scoring `MERGE` or more, each
 dated, and no event guard (`apart`) between them) shows them to be one incident reported in
-two strands; `EventIndex.assign` names them, and they merge into the oldest.
+two strands; `EventIndex.assign` names them, and they merge into the oldest. An event that has
+grown takes in the events of one report that the join would now put in it, and other grown
+events found to be the same incident (`repair`, through `EventIndex.settle`).
 """
 
 from monitor.events.features import LEAD_WORDS, VERSION, Features, script, terms
 from monitor.events.event import DATE_APART, FOLLOW_UP, Event, apart
-from monitor.events.index import (CANDIDATES, JOIN, MERGE, MIN_TERMS, SETTLE, UNANCHORED, UNDATED, WEIGHTS, EventIndex,
-                                  Verdict, score)
+from monitor.events.index import EventIndex, needed
+from monitor.events.verdict import (CANDIDATES, JOIN, MERGE, MIN_TERMS, SAME_DAY, SAME_TOLL, SETTLE, SETTLE_WORDS, UNANCHORED,
+                                    UNDATED, WEIGHTS, Verdict, score)
 
-__all__ = ["CANDIDATES", "DATE_APART", "FOLLOW_UP", "JOIN", "LEAD_WORDS", "MERGE", "MIN_TERMS", "SETTLE", "UNANCHORED", "UNDATED", "VERSION",
-           "WEIGHTS", "Event", "EventIndex", "Features", "Verdict", "apart", "score", "script", "terms"]
+__all__ = ["CANDIDATES", "DATE_APART", "FOLLOW_UP", "JOIN", "LEAD_WORDS", "MERGE", "MIN_TERMS", "SAME_DAY", "SAME_TOLL", "SETTLE",
+           "SETTLE_WORDS", "UNANCHORED", "UNDATED", "VERSION", "WEIGHTS", "Event", "EventIndex", "Features", "Verdict", "apart",
+           "needed", "score", "script", "terms"]

@@ -14,6 +14,7 @@ from monitor.events.features import Features
 EVENT_TERMS = 80  # an event's heaviest words, kept in its summary
 KEY_WORDS = 20  # an article's or event's heaviest words that find candidates
 DATE_APART = 2  # days: incident dates this far apart are two incidents
+TOLL = 3  # killed or injured: a toll this high that two reports give alike is a sign of one incident
 FOLLOW_UP = 10  # days: a report published this long after another's incident is not about it
 
 
@@ -21,8 +22,8 @@ class Event:
     """An open event: what its reports say, summed. Tens of thousands are open at once, so it
     keeps small tuples and sets rather than counters (about 2 KB an event)."""
 
-    __slots__ = ("story", "words", "weights", "entities", "wheres", "areas", "places", "types", "dates", "published", "scripts",
-                 "outlets", "reports", "seen")
+    __slots__ = ("story", "words", "weights", "entities", "wheres", "areas", "places", "types", "dates", "month_days",
+                 "published", "scripts", "outlets", "killed", "injured", "first_dates", "reports", "seen")
 
     def __init__(self, story: int):
         self.story = story
@@ -35,9 +36,13 @@ class Event:
         self.places: frozenset[str] = frozenset()
         self.types: tuple[str, ...] = ()  # its reports' incident types, "other" left out
         self.dates: tuple[int, ...] = ()  # its reports' first incident dates
+        self.month_days: tuple[tuple[int, int], ...] = ()  # the days of the year its undated reports give
         self.published: tuple[int, ...] = ()  # the days its reports were published
-        self.scripts: tuple[str, ...] = ()
+        self.scripts: tuple[str, ...] = ()  # its reports' scripts, one for each
         self.outlets: tuple[str, ...] = ()
+        self.first_dates: tuple[int, ...] = ()  # the incident dates its first report gives (see `lone`)
+        self.killed: tuple[int, ...] = ()  # the tolls its reports give
+        self.injured: tuple[int, ...] = ()
         self.reports = 0
         self.seen = 0.0
 
@@ -48,6 +53,8 @@ class Event:
     def add(self, found: Features, seen: float) -> None:
         self.reports += 1
         self.seen = max(self.seen, seen)
+        if self.reports == 1:
+            self.first_dates = found.dates[:3]
         terms = dict(zip(self.words, self.weights))
         for word, weight in found.terms:
             key = hash(word)
@@ -60,8 +67,13 @@ class Event:
         if found.event_type != "other":
             self.types += (found.event_type,)
         area = (found.district, found.province, found.country) if found.where else None
+        if found.script:
+            self.scripts += (found.script,)  # one for each report: which script most are in counts
+        month_day = found.month_days[0] if found.month_days and not found.dates else None
         for name, value in (("wheres", found.where), ("areas", area), ("dates", found.dates[0] if found.dates else None),
-                            ("published", found.published), ("scripts", found.script), ("outlets", found.outlet)):
+                            ("month_days", month_day),
+                            ("published", found.published), ("outlets", found.outlet), ("killed", found.killed),
+                            ("injured", found.injured)):
             held = getattr(self, name)
             if value and value not in held:
                 setattr(self, name, held + (value,))
@@ -80,9 +92,22 @@ class Event:
         self.entities |= other.entities
         self.places |= other.places
         self.types += other.types
-        for name in ("wheres", "areas", "dates", "published", "scripts", "outlets"):
+        self.scripts += other.scripts
+        for name in ("wheres", "areas", "dates", "month_days", "published", "outlets", "killed", "injured"):
             held = getattr(self, name)
             setattr(self, name, held + tuple(value for value in getattr(other, name) if value not in held))
+
+    def lone(self) -> Features:
+        """What the report of an event of one report said (or, of an event of undated reports,
+        what they said together), as features but for its words, which the event keeps by their
+        hashes: to judge it again against an event that has grown (`repair.late`)."""
+        district, province, country = self.areas[0] if self.areas else (None, None, None)
+        return Features(entities=self.entities, where=self.wheres[0] if self.wheres else (), places=self.places,
+                        district=district, province=province, country=country,
+                        event_type=self.event_type(), dates=self.first_dates,
+                        published=self.published[0] if self.published else None, month_days=self.month_days[:1],
+                        killed=self.killed[0] if self.killed else None, injured=self.injured[0] if self.injured else None,
+                        script=self.scripts[0] if self.scripts else "", outlet=self.outlets[0] if self.outlets else "")
 
 
 def apart(a: Event, b: Event, compatible: Callable[[str, str], bool]) -> str | None:
@@ -94,6 +119,10 @@ def apart(a: Event, b: Event, compatible: Callable[[str, str], bool]) -> str | N
         return "places"
     if a.dates and b.dates and min(abs(mine - theirs) for mine in a.dates for theirs in b.dates) >= DATE_APART:
         return "dates"
+    yearless, dated = (a.month_days, b.dates) if a.month_days and b.dates else (b.month_days, a.dates)
+    if yearless and dated and not (a.dates and b.dates) and min(
+            _apart_in_year(month_day, dated) for month_day in yearless) >= DATE_APART:
+        return "dates"  # a day of the year that one of them gives, in the years of the other's dates
     if not compatible(a.event_type(), b.event_type()):
         return "type"
     return None
@@ -111,6 +140,34 @@ def _keys(found: Features | Event) -> set:
     return words | {_key("e:", name) for name in found.entities} | {_key("p:", place) for place in leads}
 
 
+def same_toll(found: Features, event: Event) -> bool:
+    """Whether a report gives a toll that one of an event's reports gives too (killed or
+    injured, TOLL or more: one or two killed says little)."""
+    return bool(found.killed and found.killed >= TOLL and found.killed in event.killed
+                or found.injured and found.injured >= TOLL and found.injured in event.injured)
+
+
+def _local(where: tuple[str, ...], district: str | None, province: str | None, country: str | None) -> str | None:
+    """The area below the province that a lead place is in: its district, else the widest place
+    of its chain under the province (a division such as Karachi, which has no district)."""
+    if district:
+        return district
+    below = [place for place in where if place not in (province, country)]
+    return below[-1] if below and (province or country) else None
+
+
+def _locals(event: Event) -> set[str]:
+    """The areas below the province that an event's lead places are in (see `_local`)."""
+    wide = {name for area in event.areas for name in area[1:] if name}
+    found = {area[0] for area in event.areas if area[0]}
+    districts = set(found)
+    for where in event.wheres:
+        below = [place for place in where if place not in wide]
+        if below and len(below) < len(where) and districts.isdisjoint(where):
+            found.add(below[-1])
+    return found
+
+
 def _key(kind: str, name: str) -> str:
     """A lookup key, interned: tens of thousands of events hold the same ones."""
     return sys.intern(kind + name)
@@ -119,6 +176,8 @@ def _key(kind: str, name: str) -> str:
 def _chain_conflict(a: tuple[str | None, str | None, str | None], b: tuple[str | None, str | None, str | None]) -> bool:
     """Whether two (district, province, country) triples name different areas neither of which
     contains the other: compared at the most specific level both know."""
+    if a[0] and b[0] and a[0] != b[0] and (a[0] == b[1] or b[0] == a[1]):
+        return False  # an Afghan province named as its capital's district, and a district inside it
     for mine, theirs in zip(a, b):
         if mine and theirs:
             return mine != theirs
@@ -129,10 +188,9 @@ def _dates_apart(found: Features, event: Event) -> bool:
     """Whether the dates they give cannot be one incident's: incident dates DATE_APART or more
     days apart; or, where one side gives only the day it was published, an incident after that
     day, or more than FOLLOW_UP days before it; or publication days that far apart."""
-    if found.dates and event.dates:  # a follow-up's first date may be a later development's
-        return min(abs(mine - day) for mine in found.dates[:3] for day in event.dates) >= DATE_APART
-    if found.month_days and event.dates:
-        return _apart_in_year(found.month_days[0], event.dates) >= DATE_APART
+    days = _incident_days(found, event)
+    if days is not None:
+        return days >= DATE_APART
     if found.dates and event.published:
         return all(found.dates[0] > day + 1 or day - found.dates[0] > FOLLOW_UP for day in event.published)
     if event.dates and found.published is not None:
@@ -140,6 +198,21 @@ def _dates_apart(found: Features, event: Event) -> bool:
     if found.published is not None and event.published:
         return all(abs(found.published - day) > FOLLOW_UP for day in event.published)
     return False
+
+
+def _incident_days(found: Features, event: Event) -> int | None:
+    """Days between the incident dates a report and an event give (the nearest of the report's
+    first three: a follow-up's first date may be a later development's; a day of the year, when
+    one side says no year, placed in the other's years), None when they cannot be compared."""
+    if found.dates and event.dates:
+        return min(abs(mine - day) for mine in found.dates[:3] for day in event.dates)
+    if found.month_days and event.dates:
+        return _apart_in_year(found.month_days[0], event.dates)
+    if found.dates and event.month_days:
+        return min(_apart_in_year(month_day, found.dates[:1]) for month_day in event.month_days)
+    if found.month_days and event.month_days:  # both without a year: within one (a leap one, for February 29)
+        return _apart_in_year(found.month_days[0], [date(2000, *month_day).toordinal() for month_day in event.month_days])
+    return None
 
 
 def _apart_in_year(month_day: tuple[int, int], days: Iterable[int]) -> int:

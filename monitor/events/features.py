@@ -55,7 +55,7 @@ class Features:
     dates: tuple[int, ...] = ()  # incident dates as proleptic ordinals, most likely first
     published: int | None = None  # the day it was published (ordinal): an incident is on or before it
     month_days: tuple[tuple[int, int], ...] = ()  # (month, day) of yearless dates when nothing says the year
-    script: str = ""  # the script most of its words are written in ("Latn", "Arab", "Deva", ...)
+    script: str = ""  # the script most of its words are written in ("Latn", "Arab", "Deva", ...; "Latn-es": Spanish)
     outlet: str = ""  # who published it
     claimed_by: str | None = None  # the watched actor a report says claimed the attack ("pack.bla")
     # the sentence each fact was read from: ("type" | "killed" | "injured" | "claimed_by" | "place", sentence)
@@ -99,14 +99,37 @@ SCRIPTS = ((0x0250, "Latn"), (0x0370, ""), (0x0400, "Grek"), (0x0530, "Cyrl"), (
 SCRIPT_ENDS = tuple(end for end, _name in SCRIPTS)
 
 
+# Function words of other languages written in the Latin script (English ones are stop words):
+# a text whose heaviest words hold FUNCTION_WORDS of one of these is in that language, and its
+# words are not compared with English ones (a Spanish and an English report share only names).
+LATIN_LANGUAGES = {name: frozenset(words.split()) for name, words in {
+    "es": "el la los las del en un una con por para que al se su",
+    "pt": "um uma em do da dos das na no os que com foi para por ao",
+    "fr": "le la les des du une est dans et sur pour au aux par",
+    "de": "der die das und den dem mit von ist ein eine im auf bei",
+    "et": "ja on et oli see ning ka kui mis sai olid",
+    "it": "il la gli delle della di del che un una per sono nel",
+}.items()}
+FUNCTION_WORDS = 3
+
+
 def script(words: Iterable[str]) -> str:
-    """The script most of `words` are written in (by their first letters), "" if none."""
+    """The script most of `words` are written in (by their first letters), "" if none; for a
+    Latin-script text in another language than English, "Latn-" and the language ("Latn-es")."""
     counts: Counter[str] = Counter()
+    seen = set()
     for word in words:
         at = bisect.bisect_right(SCRIPT_ENDS, ord(word[0]))  # the first block ending after it
         counts[SCRIPTS[at][1] if at < len(SCRIPTS) else ""] += 1
+        seen.add(word)
     counts.pop("", None)
-    return counts.most_common(1)[0][0] if counts else ""
+    found = counts.most_common(1)[0][0] if counts else ""
+    if found == "Latn":
+        language, shared = max(((name, len(seen & held)) for name, held in LATIN_LANGUAGES.items()),
+                               key=lambda item: item[1])
+        if shared >= FUNCTION_WORDS:
+            return f"Latn-{language}"
+    return found
 
 
 SENTENCE_MARKS = frozenset(".!?\n:\"“")  # one of these in the two characters before a word: it starts a sentence

@@ -11,41 +11,12 @@ import heapq
 import math
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
-from monitor.events.event import Event, _apart_in_year, _chain_conflict, _dates_apart, _keys, apart
+from monitor.events import repair
+from monitor.events.event import Event, _chain_conflict, _dates_apart, _incident_days, _keys, _local, apart, same_toll
 from monitor.events.features import Features
-
-CANDIDATES = 30  # events compared in full, most keys shared first
-COMMON_KEY = 200  # a key (word, entity, place) held by more open events than this does not find candidates
-
-# Weights of a comparison's parts (each between 0 and 1). The score is their weighted mean over
-# the parts both sides say something about: a report that names no place is neither near nor far
-# from one that does. An article joins the best event scoring JOIN or more.
-WEIGHTS = {"terms": 0.55, "entities": 0.15, "place": 0.15, "date": 0.1, "type": 0.1}
-JOIN = 0.4
-SETTLE = 0.45  # two open events whose summaries are this alike, placed and dated as one incident, merge
-MERGE = 0.45  # a report that joins one open event merges another into it when it scores this much with it too
-UNANCHORED = 0.6  # ...and, with no place or incident date in common, less alike than this
-MIN_TERMS = 0.15  # reports in one script whose words are less alike than this are not one incident's
-UNDATED = 0.2  # ...or this much more when neither their dates nor their publication days can be compared
-
-
-def score(parts: dict[str, float]) -> float:
-    """The weighted mean of a comparison's known parts (see WEIGHTS)."""
-    weight = sum(WEIGHTS[name] for name in parts)
-    return sum(WEIGHTS[name] * value for name, value in parts.items()) / weight if weight else 0.0
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """Why an article was or was not joined to an event: for `newsmon stories --why`."""
-
-    story: int
-    score: float
-    parts: dict
-    guard: str | None  # the guard that refused the join, if one did
-
+from monitor.events.verdict import (CANDIDATES, COMMON_KEY, JOIN, MERGE, MIN_TERMS, SAME_DAY, SAME_TOLL, UNANCHORED, UNDATED,
+                                    Verdict, foreign, score)
 
 class EventIndex:
     """Events seen within `window` seconds, findable by their words, entities and places."""
@@ -72,7 +43,13 @@ class EventIndex:
             mine[key] = weight * (logn - logdf.get(key, 0.0) + 1.0)
         return mine, math.sqrt(sum(value * value for value in mine.values())) or 1.0, logn
 
-    def _cosine(self, mine: dict[int, float], norm_mine: float, logn: float, event: Event) -> float:
+    def vector(self, event: Event) -> tuple[dict[int, float], float, float]:
+        """An event's words weighted by idf, their norm, and log(documents + 1) (see `_weighted`)."""
+        logn, logdf = math.log(self.documents + 1), self.logdf.get
+        mine = {key: weight * (logn - logdf(key, 0.0) + 1.0) for key, weight in zip(event.words, event.weights)}
+        return mine, math.sqrt(sum(value * value for value in mine.values())) or 1.0, logn
+
+    def cosine(self, mine: dict[int, float], norm_mine: float, logn: float, event: Event) -> float:
         """The cosine of an article's words and an event's, both weighted by idf (idf = log((N + 1)
         / (df + 1)) + 1, with log(df + 1) kept per word, so that no logarithm is taken here)."""
         if not mine or not event.words:
@@ -104,21 +81,21 @@ class EventIndex:
         # no place is neither near nor far from one that does.
         comparable = not found.script or found.script in event.scripts
         if cosine is None and comparable:
-            cosine = self._cosine(*self._weighted(found), event)
+            cosine = self.cosine(*self._weighted(found), event)
+        if comparable and foreign(found, event, cosine):
+            comparable = False  # its words are another language's of the script: as if in another script
         parts = {"terms": cosine} if comparable else {}
         if found.entities and event.entities:
             parts["entities"] = len(found.entities & event.entities) / min(len(found.entities), len(event.entities))
         if found.where and event.wheres:
             # a country or a province in common says little: a district or a place inside one does
-            parts["place"] = (1.0 if found.district and found.where[0] in event.places
-                              else 0.7 if found.district and found.district in event.places
+            local = _local(found.where, found.district, found.province, found.country)
+            parts["place"] = (1.0 if local and found.where[0] in event.places
+                              else 0.7 if local and local in event.places
                               else 0.3 if found.province and found.province in event.places else 0.0)
-        if found.dates and event.dates:
-            apart = min(abs(found.dates[0] - day) for day in event.dates)
-            parts["date"] = 1.0 if apart == 0 else 0.5 if apart == 1 else 0.0
-        elif found.month_days and event.dates:
-            apart = _apart_in_year(found.month_days[0], event.dates)
-            parts["date"] = 1.0 if apart == 0 else 0.5 if apart == 1 else 0.0
+        days = _incident_days(found, event)
+        if days is not None:
+            parts["date"] = 1.0 if days == 0 else 0.5 if days == 1 else 0.0
         elif found.published is not None and event.published:  # only when they were published
             apart = min(abs(found.published - day) for day in event.published)
             parts["date"] = 0.7 if apart == 0 else 0.5 if apart <= 2 else 0.2
@@ -133,11 +110,15 @@ class EventIndex:
         if "terms" in parts:
             if parts["terms"] < MIN_TERMS:  # the same place and day, but another story
                 guard = guard or "words"
-            elif not anchored and parts["terms"] < UNANCHORED:
+            elif not anchored and parts["terms"] < (SAME_DAY if parts.get("date", 0.0) >= 1.0 and found.dates else UNANCHORED):
                 guard = guard or "no anchor"
             elif found.outlet in event.outlets and found.outlet and (not anchored or "date" not in parts):
                 guard = guard or "same outlet"  # an outlet's second story on a subject is a new development
-        elif not (parts.get("place", 0.0) >= 0.7 and parts.get("type", 0.0) >= 1.0 and parts.get("date", 0.0) >= 0.5):
+        elif not (parts.get("place", 0.0) >= 0.7 and (
+                parts.get("type", 0.0) >= 1.0 and parts.get("date", 0.0) >= 0.5
+                # undated: the same actors named too (and it must fit no other incident: `joinable`)
+                or not (found.dates or found.month_days or found.published is not None) and "date" not in parts
+                and parts.get("type", 0.0) >= 0.5 and parts.get("entities", 0.0) > 0.0)):
             guard = guard or "other script"
         if ("cross_border_clash" in (found.event_type, event_type) and found.dates and event.dates
                 and parts.get("date", 1.0) < 1.0):
@@ -152,13 +133,14 @@ class EventIndex:
         chosen = self.joinable(found, now)
         return chosen[0].story if chosen else None
 
-    def joinable(self, found: Features, now: float) -> list[Verdict]:
+    def joinable(self, found: Features, now: float, lone: Event | None = None) -> list[Verdict]:
         """The open events `found` may join, best first: no guard refuses them and they score
         JOIN (JOIN + UNDATED when no date can be compared: without dates a different incident at
-        the same place cannot be ruled out)."""
-        verdicts = [verdict for verdict in self._verdicts(found, now, joining=True) if verdict.guard is None]
+        the same place cannot be ruled out). `lone`: the event of one report that `found` is
+        (`Event.lone`), judged again against the others."""
+        verdicts = [verdict for verdict in self._verdicts(found, now, joining=True, lone=lone) if verdict.guard is None]
         allowed = sorted((verdict for verdict in verdicts
-                          if verdict.score >= (JOIN if "date" in verdict.parts else JOIN + UNDATED)),
+                          if verdict.score >= self.needed(found, verdict)),
                          key=lambda verdict: -verdict.score)
         if allowed and not (found.dates or found.month_days or found.published is not None):
             # A report that says nothing of when, and fits two open events that cannot be one
@@ -168,6 +150,10 @@ class EventIndex:
             if any(apart(chosen, self.events[verdict.story], self.compatible) for verdict in near):
                 return []
         return allowed
+
+    def needed(self, found: Features, verdict: Verdict) -> float:
+        """The score `found` needs to join the open event of `verdict` (`needed`)."""
+        return needed(found, self.events[verdict.story], verdict)
 
     def assign(self, found: Features, now: float) -> tuple[int | None, list[Verdict]]:
         """The story `found` joins (None: a new event), and the other open events it shows to be
@@ -188,58 +174,13 @@ class EventIndex:
         return survivor, [verdict for verdict in together if verdict.story != survivor]
 
     def compare(self, a: Event, b: Event) -> Verdict:
-        """The verdict on two open events as one incident (`settle`): the event guards
-        (`apart`); then, as for an article, words, entities, place, date and type, anchored by
-        the same district or place *and* incident dates at most a day apart."""
-        guard = apart(a, b, self.compatible)
-        logn, logdf = math.log(self.documents + 1), self.logdf.get
-        vectors = [{key: weight * (logn - logdf(key, 0.0) + 1.0) for key, weight in zip(event.words, event.weights)}
-                   for event in (a, b)]
-        norms = [math.sqrt(sum(value * value for value in vector.values())) for vector in vectors]
-        dot = sum(value * vectors[1].get(key, 0.0) for key, value in vectors[0].items())
-        parts = {}
-        if set(a.scripts) & set(b.scripts):
-            parts["terms"] = dot / (norms[0] * norms[1]) if dot else 0.0
-        if a.entities and b.entities:
-            parts["entities"] = len(a.entities & b.entities) / min(len(a.entities), len(b.entities))
-        if a.wheres and b.wheres:
-            leads = {where[0] for where in a.wheres} & {where[0] for where in b.wheres}
-            districts = {area[0] for area in a.areas if area[0]} & {area[0] for area in b.areas if area[0]}
-            provinces = {area[1] for area in a.areas if area[1]} & {area[1] for area in b.areas if area[1]}
-            parts["place"] = 1.0 if leads else 0.7 if districts else 0.3 if provinces else 0.0
-        if a.dates and b.dates:
-            days = min(abs(mine - theirs) for mine in a.dates for theirs in b.dates)
-            parts["date"] = 1.0 if days == 0 else 0.5 if days == 1 else 0.0
-        types = (a.event_type(), b.event_type())
-        if types != ("other", "other"):
-            parts["type"] = 1.0 if types[0] == types[1] else 0.0 if "other" in types else 0.5
-        if not guard and not (parts.get("place", 0.0) >= 0.7 and parts.get("date", 0.0) >= 0.5):
-            guard = "no anchor"
-        if not guard and parts.get("terms", 1.0) < MIN_TERMS:
-            guard = "words"
-        parts = {name: round(value, 3) for name, value in parts.items()}
-        return Verdict(b.story, round(score(parts), 4), parts, guard)
+        """The verdict on two open events as one incident (`repair.compare`)."""
+        return repair.compare(self, a, b)
 
     def settle(self, story: int, now: float) -> list[Verdict]:
         """The open events that the event of `story`, having gained a report, shows to be the
-        same incident (see `compare`; they score SETTLE or more): to be merged into the oldest."""
-        event = self.events.get(story)
-        if event is None or not event.dates:
-            return []
-        self.prune(now)
-        found = []
-        districts = {area[0] for area in event.areas if area[0]} | {where[0] for where in event.wheres}
-        for other in self.candidates(event):
-            # what rules a merge out cheaply first: no dates, no place in common, days apart
-            # (and an outlet's two stories stay two: its second on a subject is a new development)
-            if (other.story == story or not other.dates or set(event.outlets) & set(other.outlets)
-                    or not districts & ({area[0] for area in other.areas} | {where[0] for where in other.wheres})
-                    or min(abs(mine - theirs) for mine in event.dates for theirs in other.dates) > 1):
-                continue
-            verdict = self.compare(event, other)
-            if verdict.guard is None and verdict.score >= SETTLE:
-                found.append(verdict)
-        return found
+        same incident, to be merged into the oldest (`repair.settle`)."""
+        return repair.settle(self, story, now)
 
     def merge(self, survivor: int, absorbed: int) -> None:
         """Fold the open event of `absorbed` into that of `survivor`."""
@@ -257,15 +198,18 @@ class EventIndex:
             self.by_key.setdefault(key, set()).add(survivor)
         self.order.append((kept.seen, survivor))
 
-    def _verdicts(self, found: Features, now: float, *, joining: bool) -> Iterator[Verdict]:
+    def _verdicts(self, found: Features, now: float, *, joining: bool, lone: Event | None = None) -> Iterator[Verdict]:
         """The verdicts on `found` of the candidate events; `joining`: only of those whose words
-        pass the words guard (the others cannot join: they are not judged in full)."""
+        pass the words guard (the others cannot join: they are not judged in full). `lone`: the
+        event of one report that `found` is (its words are the event's; it is no candidate)."""
         self.prune(now)
-        weighted = self._weighted(found)
-        for event in self.candidates(found):
+        weighted = self._weighted(found) if lone is None else self.vector(lone)
+        for event in self.candidates(found if lone is None else lone):
+            if event is lone:
+                continue
             comparable = not found.script or found.script in event.scripts
-            cosine = self._cosine(*weighted, event) if comparable else None
-            if not (joining and cosine is not None and cosine < MIN_TERMS):
+            cosine = self.cosine(*weighted, event) if comparable else None
+            if not (joining and cosine is not None and cosine < MIN_TERMS and not foreign(found, event, cosine)):
                 yield self.judge(found, event, cosine)
 
     def candidates(self, found: Features) -> list[Event]:
@@ -328,3 +272,11 @@ class EventIndex:
                         if not holders:
                             del self.by_key[key]
                 del self.events[story]
+
+
+def needed(found: Features, event: Event, verdict: Verdict) -> float:
+    """The score `found` needs to join `event`, judged in `verdict`: JOIN; JOIN + UNDATED when
+    no date can be compared, JOIN + SAME_TOLL when they give the same toll (`same_toll`)."""
+    if "date" in verdict.parts:
+        return JOIN
+    return JOIN + (SAME_TOLL if same_toll(found, event) else UNDATED)
