@@ -28,12 +28,14 @@ def settle(index: EventIndex, story: int, now: float) -> list[Verdict]:
         return []
     index.prune(now)
     found, late_ones = [], []
+    grown = None  # the event's weighted words, made once for every report it may draw
     districts = {area[0] for area in event.areas if area[0]} | {where[0] for where in event.wheres}
     for other in index.candidates(event):
         if other.story == story:
             continue
         if (other.reports == 1 or not other.dates) and event.reports > 1:  # the event, grown, may draw them
-            verdict = late(index, other, event)
+            grown = grown or index.vector(event)
+            verdict = late(index, other, event, grown)
             if verdict is not None:
                 late_ones.append((verdict, other))
             continue
@@ -60,18 +62,31 @@ def settle(index: EventIndex, story: int, now: float) -> list[Verdict]:
     return found
 
 
-def late(index: EventIndex, lone: Event, event: Event) -> Verdict | None:
+def late(index: EventIndex, lone: Event, event: Event, grown: tuple | None = None) -> Verdict | None:
     """The verdict on the report of `lone` (`Event.lone`) against `event`, grown since it came,
-    when it may join it now (named for `lone`), else None."""
+    when it may join it now (named for `lone`), else None. `grown`: `index.vector(event)`, when
+    the caller has it (the cosine then reads the report's few words, not all the event's)."""
     found = lone.lone()
     comparable = not found.script or found.script in event.scripts
-    cosine = index.cosine(*index.vector(lone), event) if comparable else None
+    cosine = None
+    if comparable:
+        cosine = index.cosine(*index.vector(lone), event) if grown is None else cosine_of(index.vector(lone), grown)
     if cosine is not None and cosine < MIN_TERMS and not foreign(found, event, cosine):
         return None
     verdict = index.judge(found, event, cosine)
     if verdict.guard or verdict.score < index.needed(found, verdict):
         return None
     return Verdict(lone.story, verdict.score, verdict.parts, None)
+
+
+def cosine_of(mine: tuple, theirs: tuple) -> float:
+    """The cosine of two weighted word vectors (`EventIndex.vector`), read from the smaller."""
+    (small, norm_small, _), (large, norm_large, _) = sorted((mine, theirs), key=lambda vector: len(vector[0]))
+    if not small or not large:
+        return 0.0
+    get = large.get
+    dot = sum(value * get(key, 0.0) for key, value in small.items())
+    return dot / (norm_small * norm_large) if dot else 0.0
 
 
 def compare(index: EventIndex, a: Event, b: Event) -> Verdict:
