@@ -70,23 +70,14 @@ def late(index: EventIndex, lone: Event, event: Event, grown: tuple | None = Non
     comparable = not found.script or found.script in event.scripts
     cosine = None
     if comparable:
-        cosine = index.cosine(*index.vector(lone), event) if grown is None else cosine_of(index.vector(lone), grown)
+        # with the event's words at hand, the report's are weighted as they are read: no vector made
+        cosine = index.cosine(*index.vector(lone), event) if grown is None else index.cosine(*grown, lone)
     if cosine is not None and cosine < MIN_TERMS and not foreign(found, event, cosine):
         return None
     verdict = index.judge(found, event, cosine)
     if verdict.guard or verdict.score < index.needed(found, verdict):
         return None
     return Verdict(lone.story, verdict.score, verdict.parts, None)
-
-
-def cosine_of(mine: tuple, theirs: tuple) -> float:
-    """The cosine of two weighted word vectors (`EventIndex.vector`), read from the smaller."""
-    (small, norm_small, _), (large, norm_large, _) = sorted((mine, theirs), key=lambda vector: len(vector[0]))
-    if not small or not large:
-        return 0.0
-    get = large.get
-    dot = sum(value * get(key, 0.0) for key, value in small.items())
-    return dot / (norm_small * norm_large) if dot else 0.0
 
 
 def compare(index: EventIndex, a: Event, b: Event) -> Verdict:
