@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from monitor import fastfeed
+from monitor import feeds as feeds_module
 from monitor.errors import ParseError
 from monitor.feeds import html_to_text, parse
 from monitor.model import Entry, FeedDocument
@@ -322,6 +324,16 @@ def test_not_a_feed_raises_parse_error(body):
         parse(body, "https://example.org/feed")
 
 
+# --- the fast path (monitor.fastfeed; tests/test_fastfeed.py checks it in depth) ---------------
+
+@pytest.mark.parametrize("body, url, fast", [(RSS, RSS_URL, True), (RDF, RDF_URL, True), (ATOM, ATOM_URL, False),
+                                             (LATIN1_RSS, RSS_URL, False)], ids=["rss", "rdf", "atom-xhtml", "latin1"])
+def test_the_fast_path_gives_feedparsers_document_or_declines(body, url, fast):
+    prepared, replaced = feeds_module._utf8(body, None)
+    assert (fastfeed.parse(prepared, url) is not None) == fast
+    assert parse(body, url) == feeds_module._parse(prepared, url, None, replaced, fast=False)
+
+
 # --- html_to_text -------------------------------------------------------------------------------
 
 def test_html_to_text():
@@ -329,6 +341,7 @@ def test_html_to_text():
     assert html_to_text("<p>One</p><p>Two <b>bold</b></p><style>p{}</style>") == "One\nTwo bold"
     assert html_to_text("A&amp;B &lt;tag&gt; &eacute;") == "A&B <tag> é"
     assert html_to_text("<ul><li>x</li><li>y</li></ul>") == "x\ny"
+    assert html_to_text("NUL\x00 and\x0b friends\x1f, tab\tkept") == "NUL and friends, tab\tkept"
 
 
 # --- the shared corpus ------------------------------------------------------------------------

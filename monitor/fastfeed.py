@@ -1,0 +1,505 @@
+"""A fast path for well-formed feeds: what feedparser makes of them, in a fraction of its time.
+
+feedparser spends most of a feed's parse in Python, on every element and piece of text that
+xml.sax hands it. This module gives the same bytes to the same expat (pyexpat, no SAX layer)
+and follows the rules of feedparser's strict parser (`feedparser.mixin`, `.namespaces`) for the
+elements feeds are commonly made of, using feedparser's own encoding, URL and date functions:
+its dictionaries hold what feedparser's would for all that monitor.feeds reads. It declines
+(None: feedparser reads the body) whatever it is not sure of: a body not read as UTF-8 (ASCII
+aside), a DTD, XML expat rejects, xml:base, elements inside a text element (inline XHTML, HTML
+not escaped), base64 or XHTML content, items or images in odd places, and every element with a
+feedparser rule (`_start_`/`_end_` method) not ported here. tests/test_fastfeed.py checks it.
+"""
+
+from __future__ import annotations
+
+import codecs
+import functools
+import re
+from xml.parsers import expat
+
+from feedparser import api, datetimes, encodings, html, mixin, sanitizer, urls, util
+
+_PARSER = api.StrictFeedParser  # whose rules are ported
+NAMESPACES = {uri.lower(): prefix for uri, prefix in mixin._FeedParserMixin.namespaces.items()}
+KEYMAP = {key: value[0] if isinstance(value, list) else value for key, value in util.FeedParserDict.keymap.items()}
+RELATIVE = frozenset(mixin._FeedParserMixin.can_be_relative_uri)
+XHTML = "application/xhtml+xml"
+HTML_TYPES = frozenset({"text/html", XHTML})
+ASCII_READ = frozenset({"iso8859-1", "ascii", "cp1252"})  # codecs that read ASCII as UTF-8 does
+# names the ported rules read or make: an element without a rule of its own with such a name declines
+RESERVED = frozenset("links image textinput tags authors contributors media_content media_thumbnail media_credit "
+                     "media_player generator_detail cloud guidislink published_parsed updated_parsed created_parsed "
+                     "content link summary title id psc_chapters".split())
+IMAGE_PARTS = frozenset("title link url description width height name".split())  # what an image may hold here
+FOREIGN = frozenset({"http://www.w3.org/1998/math/mathml", "http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"})
+LONG_AUTHOR = 1000  # characters: feedparser's e-mail regex in _sync_author_detail is quadratic in them
+_QUERY_FIX = re.compile("&([A-Za-z0-9_]+);")
+_C1 = re.compile("[\x80-\x9f]")
+
+
+class Declined(Exception):
+    """The body is one the fast path is not sure to read as feedparser does."""
+
+
+def parse(body: bytes, url: str, content_type: str | None = None) -> dict | None:
+    """What `feedparser.parse(body, response_headers=...)` gives with monitor.feeds' options,
+    as plain dictionaries ("feed", "entries", "version", "bozo_exception"); None when the fast
+    path declines the body (see the module), or meets a surprise: feedparser then reads it."""
+    try:
+        return read(body, url, content_type)
+    except (Declined, expat.ExpatError, LookupError, TypeError, ValueError, AttributeError):
+        return None
+
+
+def read(body: bytes, url: str, content_type: str | None = None) -> dict:
+    """`parse`, raising Declined (or expat.ExpatError) where `parse` declines."""
+    headers = {"content-location": url, **({"content-type": content_type} if content_type else {})}
+    result: dict = {}
+    data = encodings.convert_to_utf8(headers, body, result)
+    try:
+        encoding = codecs.lookup(result.get("encoding") or "unknown").name
+    except LookupError:
+        encoding = None
+    if encoding != "utf-8" and not (encoding in ASCII_READ and body.isascii()):
+        raise Declined(f"read as {result.get('encoding')}")
+    version, stripped, _entities = sanitizer.replace_doctype(data)
+    if version or stripped != data:
+        raise Declined("a DTD")
+    base = urls.make_safe_absolute_uri("", url) or urls.make_safe_absolute_uri(url) or ""
+    if base and (urls.make_safe_absolute_uri(base, base) or base) != base:
+        raise Declined("a feed URL feedparser would change on every element")
+    reader = _Reader(base)
+    parser = expat.ParserCreate(None, " ")  # as xml.sax.expatreader makes it
+    parser.namespace_prefixes = True
+    parser.buffer_text = True
+    parser.StartNamespaceDeclHandler = reader.namespace
+    parser.StartElementHandler = reader.start
+    parser.EndElementHandler = reader.end
+    parser.CharacterDataHandler = reader.data
+    parser.StartDoctypeDeclHandler = parser.EntityDeclHandler = reader.doctype
+    parser.Parse(data, True)
+    return {"feed": reader.feed, "entries": reader.entries, "version": reader.version,
+            "bozo": bool(result.get("bozo")), "bozo_exception": result.get("bozo_exception")}
+
+
+def _content_type(value: str) -> str:
+    """feedparser's `map_content_type`."""
+    value = value.lower()
+    return {"text": "text/plain", "plain": "text/plain", "html": "text/html", "xhtml": XHTML}.get(value, value)
+
+
+def _attributes(attrs: dict) -> dict:
+    """An element's attributes as feedparser's rules see them (`startElementNS`, `unknown_starttag`)."""
+    named, qnames = {}, []
+    for name, value in attrs.items():
+        parts = name.split()
+        namespace, local = (None, name) if len(parts) == 1 else (parts[0], parts[1])
+        qnames.append((parts[2] + ":" + parts[1] if len(parts) == 3 else local, value))
+        prefix = NAMESPACES.get((namespace or "").lower(), "")
+        named[(prefix + ":" + local if prefix else local).lower()] = value
+    for qname, value in qnames:
+        named[qname.lower()] = value
+    if "xml:base" in named or "base" in named:
+        raise Declined("xml:base")
+    return {key: value.lower() if key in ("rel", "type") else value for key, value in named.items()}
+
+
+@functools.lru_cache(maxsize=4096)  # bounded: element names come from untrusted feeds, in a long-lived worker
+def _has_rule(key: str) -> bool:
+    """Whether feedparser has a rule for elements named `key`, or uses the name for its own."""
+    return key in RESERVED or hasattr(_PARSER, "_start_" + key) or hasattr(_PARSER, "_end_" + key)
+
+
+def _store(context: dict, key: str, value: object) -> None:
+    context[KEYMAP.get(key, key)] = value  # FeedParserDict.__setitem__
+
+
+class _Reader:
+    """feedparser's `_StrictFeedParser` and `_FeedParserMixin`, for the elements in START and END."""
+
+    def __init__(self, base: str):
+        self.base = base
+        self.version = ""
+        self.namespacemap: dict = {}
+        self.in_use: dict = {}  # feedparser's namespaces_in_use
+        self.feed: dict = {}
+        self.entries: list[dict] = []
+        self.depths: list[dict] = []  # feedparser's property_depth_map, one per entry
+        self.stack: list[list] = []  # feedparser's elementstack: [name, expecting text, pieces]
+        self.depth, self.title_depth = 0, -1
+        self.leaf = 0  # the depth of the open element that may hold only text (0: none)
+        self.channel = 0  # the depth of the open channel or Atom feed, where items and images may be (0: none)
+        self.infeed = self.inentry = self.inimage = self.intextinput = self.incontent = self.has_content = 0
+        self.summary_key = self.ctype = None  # ctype: feedparser's contentparams["type"]
+        self.guidislink = self.chapters = False
+        self.names: dict = {}  # expat's name of an element -> what _key makes of it
+
+    # expat's events, as xml.sax.expatreader and feedparser's _StrictFeedParser pass them on
+
+    def namespace(self, prefix: str | None, uri: str | None) -> None:
+        if not uri:
+            return
+        lower = uri.lower()
+        if lower in FOREIGN:
+            raise Declined(uri)
+        if not self.version:
+            if (prefix, lower) == (None, "http://my.netscape.com/rdf/simple/0.9/"):
+                self.version = "rss090"
+            else:
+                self.version = {"http://purl.org/rss/1.0/": "rss10", "http://www.w3.org/2005/atom": "atom10"}.get(lower, "")
+        if "backend.userland.com/rss" in lower:
+            uri = lower = "http://backend.userland.com/rss"
+        self.names.clear()  # element names may read differently from now on
+        if lower in NAMESPACES:
+            self.namespacemap[prefix] = NAMESPACES[lower]
+            self.in_use[NAMESPACES[lower]] = uri
+        else:
+            self.in_use[prefix or ""] = uri
+
+    def _key(self, name: str) -> tuple[str, str, bool]:
+        """feedparser's tag for an element, the name of its rule, and whether it is prefixed. (Its
+        endElementNS does not map backend.userland.com namespaces as startElementNS does, to the
+        same effect: either way they are the default RSS namespace, named by no prefix.)"""
+        parts = name.split()
+        namespace, local = (None, name) if len(parts) == 1 else (parts[0], parts[1])
+        lower = (namespace or "").lower()
+        if "backend.userland.com/rss" in lower:
+            namespace = lower = "http://backend.userland.com/rss"
+        prefix = NAMESPACES.get(lower)
+        if prefix:
+            local = prefix + ":" + local
+        elif namespace:
+            local = next((key + ":" + local for key, value in self.in_use.items() if key and value == namespace), local)
+        tag = local.lower()
+        prefix, suffix = tag.split(":", 1) if ":" in tag else ("", tag)
+        prefix = self.namespacemap.get(prefix, prefix)
+        return tag, (prefix + "_" + suffix if prefix else suffix), bool(prefix)
+
+    def start(self, name: str, attrs: dict) -> None:
+        if self.leaf or self.incontent:
+            raise Declined("an element inside a text element")
+        tag, key, prefixed = self.names.get(name) or self.names.setdefault(name, self._key(name))
+        if (self.inimage or self.intextinput) and key not in IMAGE_PARTS:
+            raise Declined(f"<{tag}> inside an image")
+        attrs_d = _attributes(attrs) if attrs else {}
+        self.depth += 1
+        if self.depth == 1 and tag not in ("rss", "feed", "rdf:rdf"):
+            raise Declined("not a feed")
+        if not prefixed and tag not in ("title", "link", "description", "name"):
+            self.intextinput = 0
+        if not prefixed and tag not in ("title", "link", "description", "url", "href", "width", "height"):
+            self.inimage = 0
+        rule = START.get(key)
+        if rule is not None:
+            rule(self, attrs_d)
+        elif key not in END and _has_rule(key):
+            raise Declined(f"<{tag}>: feedparser has a rule for it that is not ported")
+        elif not attrs_d:
+            self.stack.append([key, 1, []])
+        else:
+            _store(self._context(), key, attrs_d)
+
+    def end(self, name: str) -> None:
+        key = (self.names.get(name) or self.names.setdefault(name, self._key(name)))[1]
+        rule = END.get(key)
+        if rule is not None:
+            rule(self)
+        else:
+            self.pop(key)
+        if self.incontent:
+            raise Declined("an element inside a text element")
+        if self.leaf == self.depth:
+            self.leaf = 0
+        self.depth -= 1
+
+    def data(self, text: str) -> None:
+        if self.stack:
+            self.stack[-1][2].append(text)
+
+    def doctype(self, *_args: object) -> None:
+        raise Declined("a DTD")
+
+    # feedparser's mixin
+
+    def _context(self) -> dict:
+        if self.inimage and "image" in self.feed:
+            return self.feed["image"]
+        if self.intextinput:
+            return self.feed["textinput"]
+        return self.entries[-1] if self.inentry else self.feed
+
+    def push(self, name: str, expecting: object, leaf: bool = True) -> None:
+        self.stack.append([name, expecting, []])
+        if leaf:
+            self.leaf = self.depth
+
+    def pop(self, element: str, strip: bool = True) -> str | None:
+        stack = self.stack
+        if not stack or stack[-1][0] != element:
+            return None
+        _name, expecting, pieces = stack.pop()
+        output = "".join(pieces)
+        if strip:
+            output = output.strip()
+        if not expecting:
+            return output
+        if element in ("author", "publisher") and len(output) > LONG_AUTHOR:
+            raise Declined("an author feedparser's e-mail regex takes long on")  # and the sandbox's deadline stops
+        if element in RELATIVE and output and (element != "id" or self.guidislink):
+            output = urls._urljoin(self.base, output)
+        if not output.isascii():
+            try:  # feedparser's repair of UTF-8 read as ISO-8859-1, then its windows-1252 mapping
+                output = output.encode("iso-8859-1").decode("utf-8")
+            except (UnicodeEncodeError, UnicodeDecodeError):
+                pass
+            if _C1.search(output):
+                output = output.translate(html._cp1252)
+        if element in ("category", "tags", "itunes_keywords") or (element == "title" and -1 < self.title_depth <= self.depth):
+            return output
+        if self.inentry:
+            entry = self.entries[-1]
+            if element == "content":
+                entry.setdefault("content", []).append({"type": self.ctype, "value": output})
+            elif element == "link":
+                if not self.inimage:
+                    entry["link"] = output = _QUERY_FIX.sub(r"&\g<1>", output.replace("&amp;", "&"))
+                    if output:
+                        entry["links"][-1]["href"] = output
+            else:
+                element = "summary" if element == "description" else element
+                depths = self.depths[-1]
+                if depths.get(element) is None or self.depth <= depths[element]:
+                    depths[element] = self.depth
+                    _store(entry, element, output)
+        elif self.infeed:
+            context = self._context()
+            element = "subtitle" if element == "description" else element
+            _store(context, element, output)
+            if element == "link":
+                context["link"] = output = _QUERY_FIX.sub(r"&\g<1>", output)
+                context["links"][-1]["href"] = output
+        return output
+
+    def push_content(self, tag: str, attrs: dict, default: str, expecting: object) -> None:
+        self.incontent += 1
+        ctype = _content_type(attrs.get("type", default))
+        if attrs.get("mode", "") == "base64" or ctype == XHTML or not (ctype.startswith("text/") or ctype.endswith(("+xml", "/xml"))):
+            raise Declined(f"content of type {ctype}")
+        self.ctype = ctype
+        self.push(tag, expecting)
+
+    def pop_content(self, tag: str) -> str | None:
+        value = self.pop(tag)
+        self.incontent -= 1
+        self.ctype = None
+        return value
+
+    def save(self, key: str, value: object, overwrite: bool = False) -> None:
+        _store(self._context(), key, value) if overwrite else self._context().setdefault(key, value)
+
+    # the rules (feedparser.namespaces._base, and what its dc, itunes, mediarss and psc modules add)
+
+    def start_feed(self, attrs: dict, kind: str) -> None:
+        if kind == "rss":
+            if not self.version.startswith("rss"):
+                given = attrs.get("version", "")
+                known = {"0.91": "rss091u", "0.92": "rss092", "0.93": "rss093", "0.94": "rss094"}
+                self.version = known.get(given) or ("rss20" if given.startswith("2.") else "rss")
+            return
+        if kind == "channel" and ("lastmod" in attrs or "href" in attrs):
+            raise Declined("CDF attributes")
+        if kind == "feed" and not self.version:
+            self.version = {"0.1": "atom01", "0.2": "atom02", "0.3": "atom03"}.get(attrs.get("version"), "atom")
+        self.infeed, self.channel = 1, self.depth
+
+    def start_item(self, attrs: dict) -> None:
+        if self.depth - 1 not in (1, self.channel) or "lastmod" in attrs or "href" in attrs:
+            raise Declined("an item elsewhere than in the feed or its channel")
+        self.entries.append({})
+        self.depths.append({})
+        self.push("item", 0, leaf=False)
+        self.inentry, self.guidislink, self.title_depth = 1, False, -1
+        about = attrs.get(self.namespacemap.get("rdf", "rdf") + ":about")
+        if about:
+            self.entries[-1]["id"] = about
+
+    def start_image(self, attrs: dict, kind: str = "image") -> None:
+        if self.inentry and kind == "image":  # an item's <image>URL</image>: what it holds is not kept
+            self.inimage, self.title_depth = 1, -1
+            return self.push("image", 0)
+        if self.inentry or self.depth - 1 not in (1, self.channel):
+            raise Declined("an image elsewhere than in the feed or its channel")
+        self.feed.setdefault(kind, {})
+        setattr(self, "in" + kind, 1)
+        self.title_depth = -1
+        self.push(kind, 0, leaf=False)
+
+    def end_title(self, media: bool = False) -> None:
+        title_depth = self.title_depth
+        if self.pop_content("title"):
+            self.title_depth = self.depth
+        if media:
+            self.title_depth = title_depth
+
+    def start_description(self, attrs: dict, summary: bool = False) -> None:
+        if "summary" in self._context() and not self.has_content:
+            self.summary_key = "content"
+            self.start_content(attrs)
+        elif summary:
+            self.summary_key = "summary"
+            self.push_content("summary", attrs, "text/plain", 1)
+        else:
+            self.push_content("description", attrs, "text/html", self.infeed or self.inentry)
+
+    def end_description(self) -> None:
+        if self.summary_key == "content":
+            self.end_content()
+        else:
+            self.pop_content(self.summary_key or "description")
+        self.summary_key = None
+
+    def start_content(self, attrs: dict, default: str = "text/plain") -> None:
+        self.has_content = 1
+        self.push_content("content", attrs, default, 1)
+        if default == "text/plain":  # feedparser's _start_content pushes "content" twice, and pops once
+            self.stack.insert(-1, ["content", 1, []])
+
+    def end_content(self) -> None:
+        if self.ctype is None:
+            raise Declined("content without a type")
+        summary = self.ctype in HTML_TYPES or self.ctype == "text/plain"
+        value = self.pop_content("content")
+        if summary:
+            self.save("summary", value)
+
+    def start_link(self, attrs: dict) -> None:
+        attrs.setdefault("rel", "alternate")
+        attrs.setdefault("type", "application/atom+xml" if attrs["rel"] == "self" else "text/html")
+        context = self._context()
+        href = attrs.get("url", attrs.get("uri", attrs.get("href", None)))
+        if href:
+            attrs.pop("url", None)
+            attrs.pop("uri", None)
+            attrs["href"] = href
+        if "href" in attrs:
+            attrs["href"] = urls._urljoin(self.base, attrs["href"])
+        links = context.setdefault("links", [])
+        if not (self.inentry and self.inimage):
+            links.append(attrs)
+        if "href" not in attrs:
+            return self.push("link", self.infeed or self.inentry)
+        if attrs.get("rel") == "alternate" and _content_type(attrs.get("type")) in HTML_TYPES:
+            context["link"] = attrs["href"]
+        self.leaf = self.depth
+
+    def end_guid(self) -> None:
+        value = self.pop("id")
+        self.save("guidislink", self.guidislink and "link" not in self._context())
+        if self.guidislink:
+            self.save("link", value)
+
+    def end_date(self, name: str) -> None:
+        self.save(name + "_parsed", datetimes._parse_date(self.pop(name)), overwrite=True)
+
+    def start_itunes_image(self, attrs: dict) -> None:
+        self.push("itunes_image", 0)
+        href = attrs.get("href") or attrs.get("url")
+        if href:
+            self._context()["image"] = {"href": href}
+
+    def start_psc_chapters(self, attrs: dict) -> None:
+        context = self._context()
+        if "psc_chapters" not in context:
+            self.chapters = True
+            context["psc_chapters"] = {"chapters": []}
+
+    def start_kept(self, key: str, attrs: dict, leaf: bool = True) -> None:
+        """An element feedparser keeps as its attributes (in a list, or for "cloud" alone), not pushed."""
+        if key == "psc_chapter":
+            if self.chapters and (attrs.get("start") is None or "psc_chapters" not in self._context()):
+                raise Declined("a chapter feedparser fails on")
+        elif key == "cloud":
+            self._context()["cloud"] = attrs
+        else:
+            self._context().setdefault(key, []).append(attrs)
+        if leaf:
+            self.leaf = self.depth
+
+
+# Elements whose rule only pushes their text (or not even that) under a name monitor.feeds does
+# not read: "names = what is pushed", then "quiet" (not expecting text), "holds" (may hold other
+# elements), "text" (feedparser's push_content: text/plain by default), "date" (its *_parsed too).
+PUSHED = """
+pubdate published issued dcterms_issued = published date
+created dcterms_created = created date
+updated modified lastbuilddate dc_date dcterms_modified = updated date
+language dc_language = language
+generator = generator
+width = width quiet
+height = height quiet
+name itunes_name = name quiet
+email itunes_email = email quiet
+url homepage uri = href
+author managingeditor dc_author dc_creator itunes_author = author holds
+webmaster dc_publisher = publisher
+itunes_owner = publisher quiet holds
+contributor = contributor quiet holds
+category keywords dc_subject media_category = category
+itunes_category = category holds
+media_thumbnail = url
+media_credit = credit
+media_player = media_player quiet
+subtitle tagline itunes_subtitle = subtitle text
+rights copyright dc_rights = rights text
+info feedburner_browserfriendly = info text
+"""
+
+
+def _rules() -> tuple[dict, dict]:
+    start, end = {}, {}
+    for line in PUSHED.strip().splitlines():
+        names, _, what = line.partition(" = ")
+        pushed, *flags = what.split()
+        for name in names.split():
+            if "text" in flags:
+                start[name] = lambda reader, attrs, pushed=pushed: reader.push_content(pushed, attrs, "text/plain", 1)
+                end[name] = lambda reader, pushed=pushed: reader.pop_content(pushed)
+            else:
+                expecting, leaf = int("quiet" not in flags), "holds" not in flags
+                start[name] = lambda reader, attrs, pushed=pushed, expecting=expecting, leaf=leaf: reader.push(pushed, expecting, leaf)
+                end[name] = (lambda reader, pushed=pushed: reader.end_date(pushed)) if "date" in flags else (
+                    lambda reader, pushed=pushed: reader.pop(pushed))
+    for name, strip in (("itunes_keywords", True), ("media_keywords", True), ("itunes_explicit", False), ("itunes_block", False)):
+        end[name] = lambda reader, name=name, strip=strip: reader.pop(name, strip)  # their start is feedparser's default
+    for kind in ("rss", "channel", "feed"):
+        start[kind] = lambda reader, attrs, kind=kind: reader.start_feed(attrs, kind)
+    end["channel"] = end["feed"] = lambda reader: (setattr(reader, "infeed", 0), setattr(reader, "channel", 0))
+    start["item"] = start["entry"] = _Reader.start_item
+    end["item"] = end["entry"] = lambda reader: (reader.pop("item"), setattr(reader, "inentry", 0), setattr(reader, "has_content", 0))
+    for kind in ("image", "textinput"):
+        start[kind] = lambda reader, attrs, kind=kind: reader.start_image(attrs, kind)
+        end[kind] = lambda reader, kind=kind: (reader.pop(kind), setattr(reader, "in" + kind, 0))
+    for name in ("title", "dc_title", "media_title"):
+        start[name] = lambda reader, attrs: reader.push_content("title", attrs, "text/plain", reader.infeed or reader.inentry)
+        end[name] = lambda reader, media=name == "media_title": reader.end_title(media)
+    for name in ("description", "dc_description", "media_description", "summary", "itunes_summary"):
+        start[name] = lambda reader, attrs, summary="summary" in name: reader.start_description(attrs, summary)
+        end[name] = _Reader.end_description
+    start["content"], start["content_encoded"] = _Reader.start_content, lambda reader, attrs: reader.start_content(attrs, "text/html")
+    end["content"] = end["content_encoded"] = _Reader.end_content
+    start["link"], end["link"] = _Reader.start_link, lambda reader: reader.pop("link")
+    start["guid"] = start["id"] = lambda reader, attrs: (setattr(reader, "guidislink", attrs.get("ispermalink", "true") == "true"),
+                                                         reader.push("id", 1))
+    end["guid"] = end["id"] = _Reader.end_guid
+    start["itunes_image"] = start["itunes_link"] = _Reader.start_itunes_image
+    start["psc_chapters"], end["psc_chapters"] = _Reader.start_psc_chapters, lambda reader: setattr(reader, "chapters", False)
+    start["enclosure"] = lambda reader, attrs: reader.start_kept("links", dict(attrs, rel="enclosure"))
+    start["media_content"] = lambda reader, attrs: reader.start_kept("media_content", attrs, leaf=False)
+    for name in ("cloud", "psc_chapter"):
+        start[name] = lambda reader, attrs, name=name: reader.start_kept(name, attrs)
+    start["media_group"] = lambda reader, attrs: None
+    return start, end
+
+
+START, END = _rules()
