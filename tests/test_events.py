@@ -46,6 +46,13 @@ def test_title_words_weigh_more_than_the_lead_and_names_more_than_words():
     assert "visit" in weights
 
 
+def test_a_possessive_is_the_word_itself():
+    weights = dict(events.terms("Pakistan's army strikes", "Kabul\u2019s government said it\u2019s ready. Pakistan army "
+                                "officials said the strikes hit Paktika."))
+    assert "pakistan" in weights and "kabul" in weights
+    assert not [word for word in weights if word.endswith(("'", "\u2019")) or word == "it"]
+
+
 def test_features_survive_the_store_and_another_version_is_read_again():
     found = features("Suicide bomber kills seven policemen in Bannu", killed=7)
     assert events.Features.unpack(found.pack()) == found

@@ -133,6 +133,7 @@ def script(words: Iterable[str]) -> str:
 
 
 SENTENCE_MARKS = frozenset(".!?\n:\"“")  # one of these in the two characters before a word: it starts a sentence
+POSSESSIVE = ("'s", "\u2019s")
 SUFFIXES = ("ings", "ing", "ers", "ied", "ies", "ed", "es", "er", "s")  # English endings folded: bombers, bombing -> bomb
 
 
@@ -164,6 +165,8 @@ def terms(title: str, text: str) -> tuple[tuple[str, float], ...]:
                 break
             word = found.group()
             folded = word.casefold()
+            if folded.endswith(POSSESSIVE):  # "Pakistan's" is "Pakistan", "Kabul’s" "Kabul"
+                folded = folded[:-2]
             begin, end = found.span()
             gap = part[begin - 2:begin] if begin else ""
             sentence_start = index == 0 or previous_end in ".!?\n" or not SENTENCE_MARKS.isdisjoint(gap)
