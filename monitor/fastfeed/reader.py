@@ -1,24 +1,13 @@
-"""A fast path for well-formed feeds: what feedparser makes of them, in a fraction of its time.
-
-feedparser spends most of a feed's parse in Python, on every element and piece of text that
-xml.sax hands it. This module gives the same bytes to the same expat (pyexpat, no SAX layer)
-and follows the rules of feedparser's strict parser (`feedparser.mixin`, `.namespaces`) for the
-elements feeds are commonly made of, using feedparser's own encoding, URL and date functions:
-its dictionaries hold what feedparser's would for all that monitor.feeds reads. It declines
-(None: feedparser reads the body) whatever it is not sure of: a body not read as UTF-8 (ASCII
-aside), a DTD, XML expat rejects, xml:base, elements inside a text element (inline XHTML, HTML
-not escaped), base64 or XHTML content, items or images in odd places, and every element with a
-feedparser rule (`_start_`/`_end_` method) not ported here. tests/test_fastfeed.py checks it.
-"""
+"""The fast path's reader: expat's events handled as feedparser's strict parser handles them
+(`feedparser.mixin._FeedParserMixin`, `.namespaces`), for the elements that have a rule in
+monitor.fastfeed.rules; `Declined` for anything else."""
 
 from __future__ import annotations
 
-import codecs
 import functools
 import re
-from xml.parsers import expat
 
-from feedparser import api, datetimes, encodings, html, mixin, sanitizer, urls, util
+from feedparser import api, datetimes, html, mixin, urls, util
 
 _PARSER = api.StrictFeedParser  # whose rules are ported
 NAMESPACES = {uri.lower(): prefix for uri, prefix in mixin._FeedParserMixin.namespaces.items()}
@@ -40,47 +29,6 @@ _C1 = re.compile("[\x80-\x9f]")
 
 class Declined(Exception):
     """The body is one the fast path is not sure to read as feedparser does."""
-
-
-def parse(body: bytes, url: str, content_type: str | None = None) -> dict | None:
-    """What `feedparser.parse(body, response_headers=...)` gives with monitor.feeds' options,
-    as plain dictionaries ("feed", "entries", "version", "bozo_exception"); None when the fast
-    path declines the body (see the module), or meets a surprise: feedparser then reads it."""
-    try:
-        return read(body, url, content_type)
-    except (Declined, expat.ExpatError, LookupError, TypeError, ValueError, AttributeError):
-        return None
-
-
-def read(body: bytes, url: str, content_type: str | None = None) -> dict:
-    """`parse`, raising Declined (or expat.ExpatError) where `parse` declines."""
-    headers = {"content-location": url, **({"content-type": content_type} if content_type else {})}
-    result: dict = {}
-    data = encodings.convert_to_utf8(headers, body, result)
-    try:
-        encoding = codecs.lookup(result.get("encoding") or "unknown").name
-    except LookupError:
-        encoding = None
-    if encoding != "utf-8" and not (encoding in ASCII_READ and body.isascii()):
-        raise Declined(f"read as {result.get('encoding')}")
-    version, stripped, _entities = sanitizer.replace_doctype(data)
-    if version or stripped != data:
-        raise Declined("a DTD")
-    base = urls.make_safe_absolute_uri("", url) or urls.make_safe_absolute_uri(url) or ""
-    if base and (urls.make_safe_absolute_uri(base, base) or base) != base:
-        raise Declined("a feed URL feedparser would change on every element")
-    reader = _Reader(base)
-    parser = expat.ParserCreate(None, " ")  # as xml.sax.expatreader makes it
-    parser.namespace_prefixes = True
-    parser.buffer_text = True
-    parser.StartNamespaceDeclHandler = reader.namespace
-    parser.StartElementHandler = reader.start
-    parser.EndElementHandler = reader.end
-    parser.CharacterDataHandler = reader.data
-    parser.StartDoctypeDeclHandler = parser.EntityDeclHandler = reader.doctype
-    parser.Parse(data, True)
-    return {"feed": reader.feed, "entries": reader.entries, "version": reader.version,
-            "bozo": bool(result.get("bozo")), "bozo_exception": result.get("bozo_exception")}
 
 
 def _content_type(value: str) -> str:
@@ -115,11 +63,13 @@ def _store(context: dict, key: str, value: object) -> None:
     context[KEYMAP.get(key, key)] = value  # FeedParserDict.__setitem__
 
 
-class _Reader:
-    """feedparser's `_StrictFeedParser` and `_FeedParserMixin`, for the elements in START and END."""
+class Reader:
+    """feedparser's `_StrictFeedParser` and `_FeedParserMixin`, for the elements that have a rule
+    in `starts` and `ends` (monitor.fastfeed.rules: element -> what its start and end do)."""
 
-    def __init__(self, base: str):
+    def __init__(self, base: str, starts: dict, ends: dict):
         self.base = base
+        self.starts, self.ends = starts, ends
         self.version = ""
         self.namespacemap: dict = {}
         self.in_use: dict = {}  # feedparser's namespaces_in_use
@@ -190,10 +140,10 @@ class _Reader:
             self.intextinput = 0
         if not prefixed and tag not in ("title", "link", "description", "url", "href", "width", "height"):
             self.inimage = 0
-        rule = START.get(key)
+        rule = self.starts.get(key)
         if rule is not None:
             rule(self, attrs_d)
-        elif key not in END and _has_rule(key):
+        elif key not in self.ends and _has_rule(key):
             raise Declined(f"<{tag}>: feedparser has a rule for it that is not ported")
         elif not attrs_d:
             self.stack.append([key, 1, []])
@@ -202,7 +152,7 @@ class _Reader:
 
     def end(self, name: str) -> None:
         key = (self.names.get(name) or self.names.setdefault(name, self._key(name)))[1]
-        rule = END.get(key)
+        rule = self.ends.get(key)
         if rule is not None:
             rule(self)
         else:
@@ -425,81 +375,3 @@ class _Reader:
             self._context().setdefault(key, []).append(attrs)
         if leaf:
             self.leaf = self.depth
-
-
-# Elements whose rule only pushes their text (or not even that) under a name monitor.feeds does
-# not read: "names = what is pushed", then "quiet" (not expecting text), "holds" (may hold other
-# elements), "text" (feedparser's push_content: text/plain by default), "date" (its *_parsed too).
-PUSHED = """
-pubdate published issued dcterms_issued = published date
-created dcterms_created = created date
-updated modified lastbuilddate dc_date dcterms_modified = updated date
-language dc_language = language
-generator = generator
-width = width quiet
-height = height quiet
-name itunes_name = name quiet
-email itunes_email = email quiet
-url homepage uri = href
-author managingeditor dc_author dc_creator itunes_author = author holds
-webmaster dc_publisher = publisher
-itunes_owner = publisher quiet holds
-contributor = contributor quiet holds
-category keywords dc_subject media_category = category
-itunes_category = category holds
-media_thumbnail = url
-media_credit = credit
-media_player = media_player quiet
-subtitle tagline itunes_subtitle = subtitle text
-rights copyright dc_rights = rights text
-info feedburner_browserfriendly = info text
-"""
-
-
-def _rules() -> tuple[dict, dict]:
-    start, end = {}, {}
-    for line in PUSHED.strip().splitlines():
-        names, _, what = line.partition(" = ")
-        pushed, *flags = what.split()
-        for name in names.split():
-            if "text" in flags:
-                start[name] = lambda reader, attrs, pushed=pushed: reader.push_content(pushed, attrs, "text/plain", 1)
-                end[name] = lambda reader, pushed=pushed: reader.pop_content(pushed)
-            else:
-                expecting, leaf = int("quiet" not in flags), "holds" not in flags
-                start[name] = lambda reader, attrs, pushed=pushed, expecting=expecting, leaf=leaf: reader.push(pushed, expecting, leaf)
-                end[name] = (lambda reader, pushed=pushed: reader.end_date(pushed)) if "date" in flags else (
-                    lambda reader, pushed=pushed: reader.pop(pushed))
-    for name, strip in (("itunes_keywords", True), ("media_keywords", True), ("itunes_explicit", False), ("itunes_block", False)):
-        end[name] = lambda reader, name=name, strip=strip: reader.pop(name, strip)  # their start is feedparser's default
-    for kind in ("rss", "channel", "feed"):
-        start[kind] = lambda reader, attrs, kind=kind: reader.start_feed(attrs, kind)
-    end["channel"] = end["feed"] = lambda reader: (setattr(reader, "infeed", 0), setattr(reader, "channel", 0))
-    start["item"] = start["entry"] = _Reader.start_item
-    end["item"] = end["entry"] = lambda reader: (reader.pop("item"), setattr(reader, "inentry", 0), setattr(reader, "has_content", 0))
-    for kind in ("image", "textinput"):
-        start[kind] = lambda reader, attrs, kind=kind: reader.start_image(attrs, kind)
-        end[kind] = lambda reader, kind=kind: (reader.pop(kind), setattr(reader, "in" + kind, 0))
-    for name in ("title", "dc_title", "media_title"):
-        start[name] = lambda reader, attrs: reader.push_content("title", attrs, "text/plain", reader.infeed or reader.inentry)
-        end[name] = lambda reader, media=name == "media_title": reader.end_title(media)
-    for name in ("description", "dc_description", "media_description", "summary", "itunes_summary"):
-        start[name] = lambda reader, attrs, summary="summary" in name: reader.start_description(attrs, summary)
-        end[name] = _Reader.end_description
-    start["content"], start["content_encoded"] = _Reader.start_content, lambda reader, attrs: reader.start_content(attrs, "text/html")
-    end["content"] = end["content_encoded"] = _Reader.end_content
-    start["link"], end["link"] = _Reader.start_link, lambda reader: reader.pop("link")
-    start["guid"] = start["id"] = lambda reader, attrs: (setattr(reader, "guidislink", attrs.get("ispermalink", "true") == "true"),
-                                                         reader.push("id", 1))
-    end["guid"] = end["id"] = _Reader.end_guid
-    start["itunes_image"] = start["itunes_link"] = _Reader.start_itunes_image
-    start["psc_chapters"], end["psc_chapters"] = _Reader.start_psc_chapters, lambda reader: setattr(reader, "chapters", False)
-    start["enclosure"] = lambda reader, attrs: reader.start_kept("links", dict(attrs, rel="enclosure"))
-    start["media_content"] = lambda reader, attrs: reader.start_kept("media_content", attrs, leaf=False)
-    for name in ("cloud", "psc_chapter"):
-        start[name] = lambda reader, attrs, name=name: reader.start_kept(name, attrs)
-    start["media_group"] = lambda reader, attrs: None
-    return start, end
-
-
-START, END = _rules()
