@@ -27,8 +27,10 @@ def test_reports_of_one_militant_attack_join_and_different_attacks_do_not(replay
     said = {key: result[key] for key in ("stories_per_event", "bcubed_precision", "bcubed_recall", "hard_pairs_joined",
                                          "worst")}
     assert result["texts"] == 142
-    assert result["stories_per_event"] <= 1.42, said  # 4.75 with copies only, 2.12 before repair, 1.96 before late joins
-    assert result["bcubed_recall"] >= 0.89, said  # 0.77 before late joins
+    # 4.75 with copies only, 2.12 before repair, 1.96 before late joins, 1.42 before captions', recaps' and
+    # agreements' dates weighed little and Urdu and Arabic names of the Haqqani network
+    assert result["stories_per_event"] <= 1.17, said
+    assert result["bcubed_recall"] >= 0.95, said  # 0.77 before late joins, 0.899 before the dates and names
     assert result["bcubed_precision"] >= 0.99, said  # the target
     assert not result["hard_pairs_joined"], said
 
@@ -37,6 +39,8 @@ def test_two_events_of_one_kind_stay_apart_in_ecbplus(replayed):
     result = replayed["ecbplus"]
     said = {key: result[key] for key in ("stories_per_event", "bcubed_precision", "bcubed_recall", "worst")}
     assert result["texts"] == 982
-    assert result["stories_per_event"] <= 7.05, said  # 10.3 with copies only, 8.83 before repair, 8.71 before late joins
-    assert result["bcubed_recall"] >= 0.32, said  # 0.18 before late joins
+    # 10.3 with copies only, 8.83 before repair, 8.71 before late joins, 7.00 before bylines' dates were read as
+    # publication days (6.79) and possessives as their words (6.45)
+    assert result["stories_per_event"] <= 6.5, said
+    assert result["bcubed_recall"] >= 0.36, said  # 0.18 before late joins, 0.326 before bylines' dates and possessives
     assert result["bcubed_precision"] >= 0.99, said  # the target is 0.98

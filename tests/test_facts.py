@@ -37,6 +37,10 @@ def test_case(case):
         assert getattr(found, field) in (None, ()), (field, found)
     if "dates" in case:
         assert found.dates[:len(case["dates"])] == tuple(case["dates"]), found.dates
+    assert not set(case.get("absent_dates", ())) & set(found.dates), found.dates
+    if "month_days" in case:
+        assert found.month_days[:len(case["month_days"])] == tuple(map(tuple, case["month_days"])), found.month_days
+        assert case["month_days"] or not found.month_days, found.month_days
     for field, words in case.get("evidence", {}).items():
         assert words in getattr(found, field).evidence.sentence
     for figure in (found.killed, found.injured):  # evidence offsets index title + "\n" + text
@@ -44,6 +48,19 @@ def test_case(case):
             assert 0 <= figure.evidence.start < figure.evidence.end <= len(full)
             assert full[figure.evidence.start:figure.evidence.end].strip()
     assert found.event_type in facts.EVENT_TYPES
+
+
+@pytest.mark.parametrize("text, captions", [
+    ("Police guard the site of the blast in Quetta on May 2, 2026.\nAFP\nQUETTA: A blast killed four people.", [True, False]),
+    ("Police guard the site of the blast in Quetta on May 2, 2026.\n\nPhoto Credit: Reuters/File\n\nQUETTA: A blast killed four people.",
+     [True, False]),
+    ("QUETTA: A blast killed four people on Monday, officials said.\nAFP", [False]),  # the credit ends the text: the article's
+    ("QUETTA: A blast killed four people on Monday, officials said.\nAnother blast hit Turbat.", [False, False]),
+])
+def test_a_line_before_a_photo_credit_is_a_caption(text, captions):
+    segment, title = facts.sentences.segment, facts.sentences.TITLE
+    found = [s for s in segment("Title\n" + text, "Title") if s.weight != title and not s.meta]
+    assert [s.caption for s in found] == captions
 
 
 @pytest.mark.parametrize("a, b, expected", [tuple(pair) for table in CASES["compatible"] for pair in table["pairs"]])

@@ -53,6 +53,12 @@ def test_case(case):
         assert found == (), f"found {[(m.name, m.place.id) for m in found]}"
 
 
+def test_a_landmark_named_in_urdu_is_the_lead_place():
+    # written for this test: "a blast on the platform of Quetta railway station"
+    named = [place.id for place in GAZETTEER.named("کوئٹہ ریلوے اسٹیشن کے پلیٹ فارم پر دھماکہ ہوا۔")]
+    assert named[:1] == ["quetta-railway-station"] and GAZETTEER.district_of(named[0]) == "quetta"
+
+
 @pytest.mark.parametrize("row", DATA["containment"], ids=[row["place"] for row in DATA["containment"]])
 def test_containment(row):
     place_id = row["place"]

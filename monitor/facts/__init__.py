@@ -9,8 +9,10 @@ claim gives no figures and counts little for the type. Type: cue words per type,
 sentence; a bombing the text calls a suicide attack is a suicide bombing. Figures: a count before
 its words ("46 people were killed") or after them ("killing 13"), parts summed, attackers left
 out, "dozens" no figure; the title's figure wins, then the latest toll update ("rose to"), then
-the highest. Dates: explicit dates, weekdays and "yesterday" (against the publication date),
-scored by where they stand and what stands next to them.
+the highest. Dates: explicit dates, weekdays and "yesterday" (against the publication date, or
+a byline's), scored by where they stand and what stands next to them; a photo caption's weigh
+little, and dates of something else ("signed on", "until") or of an earlier incident in a
+series ("the second attack this week. On October 11, ...") hardly count or not at all.
 
 The package: `lexicon` (the words, compiled), `sentences` (a text cut and weighed), `figures`
 (killed and injured); the type, the dates and `read` here.
@@ -19,11 +21,12 @@ The package: `lexicon` (the words, compiled), `sentences` (a text cut and weighe
 from __future__ import annotations
 
 import datetime
+import re
 from dataclasses import dataclass
 
 from monitor.facts.lexicon import (  # LEXICON: for callers, as before the split
-    BYLINE, DASH_ASIDE, DATE_MARKER, DATE_PATTERNS, LEXICON, MONTHS, MONTH_ONLY, NEAR_INCIDENT, RELATIVE_DAYS,
-    REPORTING, TOLL_UPDATE, UNTIL, WEEKDAYS,
+    BYLINE, CLOCK, CONTEXT, DASH_ASIDE, DATE_MARKER, DATE_PATTERNS, LEXICON, MONTHS, MONTH_ONLY, NEAR_INCIDENT,
+    OF_SOMETHING_ELSE, RELATIVE_DAYS, REPORTING, TOLL_UPDATE, UNTIL, WEEKDAYS,
 )
 from monitor.facts.figures import casualties
 from monitor.facts.sentences import BODY, TITLE, Evidence, Figure, Sentence, mark, segment, years_named
@@ -34,6 +37,7 @@ EVENT_TYPES = ("suicide_bombing", "bombing_ied", "armed_assault", "targeted_kill
                "cross_border_clash", "kidnapping_hijacking", "military_operation", "other")
 VIOLENCE = frozenset({"suicide_bombing", "bombing_ied", "armed_assault"})
 STRIKES = frozenset({"airstrike_drone", "cross_border_clash", "military_operation"})
+WORD = re.compile(r"[^\W\d_]{3,}")  # a word of three letters or more
 OTHER_WEIGHT = 0.25  # what a sentence about another incident still counts for the type
 MIN_TYPE_SCORE = 2.0  # below this the text says too little about an incident: "other"
 DATE_SLACK = 2  # days: a sentence dated further from the incident is about another one
@@ -87,8 +91,10 @@ def _event_type(full: str, sentences: list[Sentence]) -> tuple[str, Evidence | N
 
 
 def _mentions(s: Sentence, published: datetime.date | None):
-    """(kind, date, start) of each date the sentence gives (kind "full", "yearless", "weekday" or
-    "relative"); all but full dates are resolved against `published` and dropped without it."""
+    """(kind, date, start, end) of each date the sentence gives (kind "full", "yearless",
+    "weekday", "relative", or "partial": a yearless date when `published` is None, placed in
+    2000); all but full dates are resolved against `published`, weekdays and relative days
+    dropped without it."""
     found, taken = [], []
     for kind, key, pattern in DATE_PATTERNS:
         for m in pattern.finditer(s.folded) if key is None or key in s.keys else ():
@@ -96,9 +102,9 @@ def _mentions(s: Sentence, published: datetime.date | None):
                 continue
             taken.append(m.span())
             if kind == "weekday":
-                found.append((kind, published - datetime.timedelta(days=(published.weekday() - WEEKDAYS[m[1]]) % 7), m.start()))
+                found.append((kind, published - datetime.timedelta(days=(published.weekday() - WEEKDAYS[m[1]]) % 7), *m.span()))
             elif kind == "relative":
-                found.append((kind, published - datetime.timedelta(days=RELATIVE_DAYS[m[1]]), m.start()))
+                found.append((kind, published - datetime.timedelta(days=RELATIVE_DAYS[m[1]]), *m.span()))
             else:
                 year, month, day = ((m[1], int(m[2]), int(m[3])) if kind == "iso" else
                                     (m[3], MONTHS[m[2]], int(m[1])) if kind == "dmy" else (m[3], MONTHS[m[1]], int(m[2])))
@@ -107,45 +113,95 @@ def _mentions(s: Sentence, published: datetime.date | None):
                 except ValueError:  # "February 30"; February 29 of a year that has none
                     continue
                 if year:
-                    found.append(("full", date, m.start()))
+                    found.append(("full", date, *m.span()))
                 elif published is not None:  # a yearless date is not after publication
-                    found.append(("yearless", date if date <= published else date.replace(year=date.year - 1), m.start()))
+                    try:
+                        found.append(("yearless", date if date <= published else date.replace(year=date.year - 1), *m.span()))
+                    except ValueError:  # February 29 of the year before, which has none
+                        continue
                 else:  # a day of the year only (kept apart: "partial")
-                    found.append(("partial", date, m.start()))
+                    found.append(("partial", date, *m.span()))
     return found
+
+
+def _byline_day(sentences: list[Sentence]) -> datetime.date | None:
+    """The first full date of a byline or dateline line that says it is when the page was
+    published ("Updated: July 7, 2012") or says nothing else ("Saturday, 28 September 2013
+    01:43"): the day the page was published. None when no line does."""
+    for s in sentences:
+        if not s.meta:
+            continue
+        for kind, date, at, end in _mentions(s, None):
+            if kind == "full" and (CONTEXT["published_line"].search(s.folded)
+                                   or not WORD.search(CLOCK.sub(" ", s.folded[:at] + " " + s.folded[end:]))):
+                return date
+    return None
+
+
+def _of_something_else(s: Sentence, at: int) -> bool:
+    """Whether the date at folded offset `at` is when something else happens or happened: after
+    "until" ("closed till September 15"), "signed on", "the elections of"."""
+    before = s.folded[max(0, at - 30):at]
+    return bool(UNTIL.search(before) or OF_SOMETHING_ELSE.search(before))
+
+
+def _near_year(day: datetime.date, anchor: datetime.date) -> datetime.date | None:
+    """A day of the year (`day`'s month and day) placed in the year that puts it nearest to
+    `anchor`; None if it is in none of them (February 29)."""
+    placed = []
+    for year in (anchor.year - 1, anchor.year, anchor.year + 1):
+        try:
+            placed.append(datetime.date(year, day.month, day.day))
+        except ValueError:
+            continue
+    return min(placed, key=lambda d: abs((d - anchor).days), default=None)
 
 
 def _dates(sentences: list[Sentence], published: datetime.date | None):
     """The incident dates, most likely first, and each sentence's explicit dates. A mention weighs
     more in the title and lead and next to words of the incident ("the attack on Tuesday"), less
-    in a byline, a toll update ("rose to 15 on Wednesday"), after "said", in a sentence about
-    another incident or long before publication; a date's best mention decides."""
+    in a byline or a photo caption, a toll update ("rose to 15 on Wednesday"), after "said", in
+    a sentence about another incident or long before publication; a date's best mention decides.
+    A date of something else ("until", "signed on") is none; one in the sentence after a series
+    ("the second attack this week.") is probably an earlier incident's. Without `published`, a
+    date without a year is placed in the year, of the three around it, that puts it nearest to
+    the latest full date the text gives outside sentences about other incidents (a caption's);
+    with none, it is only a day of the year."""
     scores: dict[datetime.date, list[float]] = {}
     first: dict[datetime.date, int] = {}
     explicit: list[list[datetime.date]] = []
     partial: dict[tuple[int, int], int] = {}  # (month, day) of yearless dates, when publication is unknown
-    for index, s in enumerate(sentences):
+    found = [(s, _mentions(s, published)) for s in sentences]
+    anchor = max((date for s, mentions in found if not s.other for kind, date, at, _end in mentions
+                  if kind == "full" and not _of_something_else(s, at)), default=None) if published is None else None
+    for index, (s, mentions) in enumerate(found):
         explicit.append([])
-        if not (mentions := _mentions(s, published)):
+        if not mentions:
             continue
+        recounted = index > 0 and sentences[index - 1].series and sentences[index - 1].start == s.start  # its paragraph's
         near = [m.start() for m in NEAR_INCIDENT.finditer(s.folded)] + [span[0] for _k, _w, span in s.cues]
         update = bool(TOLL_UPDATE.search(s.folded))
-        for kind, date, at in mentions:
-            before = s.folded[max(0, at - 30):at]
-            if kind == "partial":
-                if not s.other and not s.meta:
-                    partial.setdefault((date.month, date.day), index * 10000 + at)
+        for kind, date, at, end in mentions:
+            if _of_something_else(s, at):
                 continue
-            if (published is not None and date > published) or UNTIL.search(before):
+            before = s.folded[max(0, at - 30):at]
+            elsewhere = s.recap or recounted or at >= s.other_from or end > s.year_from  # about another incident
+            if kind == "partial":
+                if anchor is None or (placed := _near_year(date, anchor)) is None:
+                    if not elsewhere and not s.meta:
+                        partial.setdefault((date.month, date.day), index * 10000 + at)
+                    continue
+                kind, date = "yearless", placed
+            if published is not None and date > published:
                 continue
             meta = s.meta or bool(BYLINE.search(before))
             if kind in ("full", "yearless") and not meta:
                 explicit[-1].append(date)
             distance = min((abs(at - where) for where in near), default=99)
-            score = (DATE_KIND_WEIGHT[kind] * (2.0 if s.weight > BODY else 1.0) * (0.3 if meta else 1.0)
+            score = (DATE_KIND_WEIGHT[kind] * (2.0 if s.weight > BODY else 1.0) * (0.3 if meta or s.caption else 1.0)
                      * (1.5 if s.cues else 1.0) * (3.0 if distance <= 15 else 2.0 if distance <= 50 else 1.0)
                      * (0.5 if REPORTING.search(before) else 1.0) * (0.5 if update and distance > 15 else 1.0)
-                     * (0.2 if s.other or at >= s.other_from else 1.0)
+                     * (0.2 if elsewhere else 1.0)
                      * (0.3 if published and (published - date).days > BACKGROUND_DAYS else 1.0))
             scores.setdefault(date, []).append(score)
             first.setdefault(date, index * 10000 + at)
@@ -156,7 +212,8 @@ def _dates(sentences: list[Sentence], published: datetime.date | None):
 def read(title: str, text: str, *, published: datetime.date | None = None) -> Facts:
     """The facts one news text gives about its incident. Evidence offsets are in
     title + "\\n" + text. A leading " date YYYY-MM-DD" marker in `text` is the publication date,
-    used when `published` is None, never the incident's date."""
+    used when `published` is None, never the incident's date; without either, a byline's date
+    ("Updated: July 7, 2012 10:04 PM") is (`_byline_day`)."""
     full = f"{title}\n{text}"
     published = published.date() if isinstance(published, datetime.datetime) else published
     work = DASH_ASIDE.sub(lambda m: f"({m[1]})", text.replace(" - ", " \u2014 ")).replace("\u2014", ",").replace("\u2013", ",")
@@ -173,6 +230,8 @@ def read(title: str, text: str, *, published: datetime.date | None = None) -> Fa
     ref_year = published.year if published else marker_year or max(years, default=None)
     for s in sentences:
         mark(s, ref_year)
+    if published is None:  # relative dates are read against the day a byline says the page was published
+        published = _byline_day(sentences)
     dates, explicit, month_days = _dates(sentences, published)
     if day := (dates[0] if dates else published):  # a sentence dated days away is about another incident
         for s, mine in zip(sentences, explicit):

@@ -214,8 +214,12 @@ DATE_PATTERNS = (("iso", None, re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)
 YEAR_RE = re.compile(r"(?<![\d.\-])((?:19|20)\d\d)(?!\d)")
 DATE_MARKER = re.compile(r"\A\s*date (\d{4})-(\d{2})(?:-(\d{2}))?")
 NEAR_INCIDENT, TOLL_UPDATE = re.compile(_words(NEAR["incident"], bounded=False)), re.compile(_words(NEAR["update"]))
+# the words a byline's date may stand with: weekdays, "am", "pm", time zones
+CLOCK = re.compile(rf"{L}(?:{_words(WEEKDAYS, bounded=False)}|{_words(NEAR['clock'], bounded=False)}){R}")
 BYLINE = re.compile(rf"{_words(NEAR['byline'], bounded=False)}(?: on)?:?\s*$")
 UNTIL = re.compile(rf"{_words(NEAR['until'])}\s+(?:the\s+)?$")
+OF_SOMETHING_ELSE = re.compile(rf"(?:{_words(NEAR['something_else']['done'])}(?:\s+[^\s,.;]+){{0,2}}?|{_words(NEAR['something_else']['named'])})"
+                               rf"\s+(?:on|in|of|dated)\s+(?:the\s+)?$")
 REPORTING = re.compile(rf"{_words(NEAR['reporting'])}[^,.]{{0,20}}$")
 ABBREVIATION = re.compile(rf"{_words(NEAR['abbreviations'])}\.$", re.IGNORECASE)
 BULLET = re.compile(r"\A\s*(?:[-•*▪►]|\d+\.)\s")

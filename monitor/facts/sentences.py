@@ -13,6 +13,7 @@ from monitor.facts.lexicon import (
 
 TITLE, LEAD, BODY = 3.0, 2.0, 1.0  # weights of a sentence by where it stands
 LEAD_SENTENCES = 3
+CAPTION_WORDS = 60  # a line longer than this is no photo caption
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,11 @@ class Sentence:
     folded: str
     weight: float  # TITLE, LEAD or BODY
     meta: bool = False  # a byline or dateline
-    other: bool = False  # recounts another incident
+    caption: bool = False  # a photo caption's
+    other: bool = False  # recounts another incident (says so, or names an earlier year)
+    recap: bool = False  # ...says so ("last year", "a similar attack")
+    year_from: int = 1 << 30  # folded offset of the earlier year it names, if it names one
+    series: bool = False  # places the incident in a series ("the second attack this week")
     other_from: int = 1 << 30  # folded offset from which it recounts another incident...
     claim_from: int = 1 << 30  # ...or reports a party's claim
     earlier: bool = False  # an earlier stage of the toll ("initially")
@@ -53,7 +58,8 @@ def segment(work: str, title: str) -> list[Sentence]:
     """The sentences of `work` (title + "\\n" + text) that may say something, with their weights."""
     sentences, title_key = [], textmod.fold(title).strip(" .")
     prose, lead, offset = 0, LEAD_SENTENCES, 0  # prose: sentences of eight words or more so far
-    for number, line in enumerate(work.split("\n")):
+    lines = work.split("\n")
+    for number, line in enumerate(lines):
         line_start, offset, norm = offset, offset + len(line) + 1, textmod.normalize(line)
         folded_line = norm.folded.strip(" :")
         if number == 0 or not folded_line:
@@ -66,7 +72,7 @@ def segment(work: str, title: str) -> list[Sentence]:
             continue
         meta = not line.rstrip().endswith(".") and (
             folded_line.count(" ") < 6 or bool(CONTEXT["published_line"].search(folded_line)))
-        caption, begin = bool(CONTEXT["captions"].search(folded_line)), 0
+        caption, begin = bool(CONTEXT["captions"].search(folded_line)) or _credited(lines, number), 0
         for end in [*(m.start() for m in SENTENCE_END.finditer(norm.cased)), len(norm.cased)]:
             if end < len(norm.cased) and norm.cased[end - 1] == "." and ABBREVIATION.search(norm.cased, begin, end):
                 continue
@@ -75,9 +81,26 @@ def segment(work: str, title: str) -> list[Sentence]:
             weight = LEAD if lead and words >= 5 and not meta and not caption else BODY
             lead -= weight == LEAD
             if words:
-                sentences.append(Sentence(line_start, norm, begin + len(piece) - len(piece.lstrip()), piece.strip(), weight, meta))
+                sentences.append(Sentence(line_start, norm, begin + len(piece) - len(piece.lstrip()), piece.strip(), weight, meta,
+                                          caption=caption))
             prose, begin = prose + (words >= 8), end
     return sentences
+
+
+def _credited(lines: list[str], number: int) -> bool:
+    """Whether line `number` is a photo's caption: a line of one sentence or two whose next line
+    that says something else (blank lines and a repeat of the line skipped) is a photo credit
+    alone ("AFP", "Photo Credit: AP"), with more text after it (a credit that ends the text is
+    the article's own)."""
+    own = lines[number].strip()
+    if len(own.split()) > CAPTION_WORDS:
+        return False
+    for at in range(number + 1, min(number + 5, len(lines))):
+        line = lines[at].strip()
+        if line and line != own:
+            return bool(CONTEXT["credit_lines"].fullmatch(textmod.fold(line).strip(" |-:()"))) and any(
+                rest.strip() for rest in lines[at + 1:])
+    return False
 
 
 def years_named(folded: str) -> list[str]:
@@ -94,9 +117,13 @@ def mark(s: Sentence, ref_year: int | None) -> None:
     if s.weight == TITLE:
         return
     found = {name: CONTEXT[name].search(s.folded) if name in keys else None
-             for name in ("other_incident", "other_after", "claims", "earlier")}
-    s.other = bool(found["other_incident"]) or (ref_year is not None and any(
-        int(year) < ref_year for year in years_named(s.folded)))
+             for name in ("other_incident", "other_after", "claims", "earlier", "series")}
+    s.recap = bool(found["other_incident"])
+    earlier = ([m.start() for m in YEAR_RE.finditer(s.folded) if int(m[1]) < ref_year]
+               if ref_year is not None and years_named(s.folded) else [])
+    s.year_from = earlier[0] if earlier else s.year_from
+    s.other = s.recap or bool(earlier)
     s.other_from = found["other_after"].start() if found["other_after"] else s.other_from
     s.claim_from = found["claims"].start() if found["claims"] else s.claim_from
     s.earlier = bool(found["earlier"])
+    s.series = bool(found["series"])
