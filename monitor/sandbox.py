@@ -31,6 +31,7 @@ import pickle
 import signal
 import socket
 import struct
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -55,7 +56,9 @@ class WorkerOutOfMemory(WorkerCrashed):
 
 
 def _start_worker(limit: int | None) -> None:
-    """In each new worker: cap its address space, and tie its life to newsmon's."""
+    """In each new worker: cap its address space, tie its life to newsmon's, and print its
+    errors as usual (the forkserver it was forked from is quiet about some: forkserver_hook)."""
+    sys.excepthook = sys.__excepthook__
     if limit:
         import resource
 
@@ -258,6 +261,9 @@ class Sandbox:
         # the parsers' ~27 MB would count once more in the process tree's resident memory.
         self.preload = tuple(preload)
         self.context = multiprocessing.get_context("forkserver")
+        # the forkserver imports only this (not __main__, the default): it exits quietly when
+        # newsmon is killed while asking it for a worker (see monitor.forkserver_hook)
+        self.context.set_forkserver_preload(["monitor.forkserver_hook"])
         self.slots = [_Slot() for _ in range(self.workers)]
         self.jobs: asyncio.Queue[_Job] | None = None  # made, with the drivers, on first use
         self.drivers: list[asyncio.Task] = []

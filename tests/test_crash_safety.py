@@ -84,3 +84,35 @@ def test_kill_9_at_random_moments_loses_nothing_and_duplicates_at_most_one_per_k
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert db.execute("SELECT status, COUNT(*) FROM alerts GROUP BY status").fetchall() == [("sent", 36)]
     assert not any("Traceback" in log for log in logs), "\n".join(logs)
+
+
+FORKSERVER_LEFT = """
+import multiprocessing, socket, sys, time
+from multiprocessing import forkserver
+if sys.argv[1] == "quiet":
+    multiprocessing.get_context("forkserver").set_forkserver_preload(["monitor.forkserver_hook"])
+forkserver.ensure_running()
+pid = forkserver._forkserver._forkserver_pid
+client = socket.socket(socket.AF_UNIX)
+client.connect(forkserver._forkserver._forkserver_address)
+client.close()  # a request begun and never finished, as when newsmon is killed while asking for a worker
+deadline = time.monotonic() + 10
+while time.monotonic() < deadline:
+    try:
+        done, _status = __import__("os").waitpid(pid, __import__("os").WNOHANG)
+    except ChildProcessError:
+        break
+    if done:
+        break
+    time.sleep(0.05)
+"""
+
+
+def test_a_forkserver_left_mid_request_by_a_killed_newsmon_exits_without_a_traceback():
+    """What the kill -9 test met at random: the sandbox's forkserver, its newsmon killed while
+    asking it for a worker, used to print the standard library's EOFError traceback into the
+    log. With newsmon's preload it exits quietly; without it (the control) the traceback shows."""
+    runs = {mode: subprocess.run([sys.executable, "-c", FORKSERVER_LEFT, mode], capture_output=True, text=True,
+                                 timeout=60, cwd=ROOT) for mode in ("quiet", "default")}
+    assert "EOFError" in runs["default"].stderr  # the control: the stdlib's forkserver says it
+    assert runs["quiet"].stderr == ""
