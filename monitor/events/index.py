@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from monitor.events import repair
 from monitor.events.event import Event, _chain_conflict, _dates_apart, _incident_days, _keys, _local, apart, same_toll
@@ -36,17 +36,16 @@ class EventIndex:
 
     def _weighted(self, found: Features) -> tuple[dict[int, float], float, float]:
         """An article's words (by hash) weighted by idf, their norm, and log(documents + 1)."""
-        logn, logdf = math.log(self.documents + 1), self.logdf
-        mine = {}
-        for word, weight in found.terms:
-            key = hash(word)
-            mine[key] = weight * (logn - logdf.get(key, 0.0) + 1.0)
-        return mine, math.sqrt(sum(value * value for value in mine.values())) or 1.0, logn
+        return self._idf((hash(word), weight) for word, weight in found.terms)
 
     def vector(self, event: Event) -> tuple[dict[int, float], float, float]:
         """An event's words weighted by idf, their norm, and log(documents + 1) (see `_weighted`)."""
+        return self._idf(zip(event.words, event.weights))
+
+    def _idf(self, words: Iterable[tuple[int, float]]) -> tuple[dict[int, float], float, float]:
+        """(word hash, weight) pairs weighted by idf (see `cosine`), their norm, and log(documents + 1)."""
         logn, logdf = math.log(self.documents + 1), self.logdf.get
-        mine = {key: weight * (logn - logdf(key, 0.0) + 1.0) for key, weight in zip(event.words, event.weights)}
+        mine = {key: weight * (logn - logdf(key, 0.0) + 1.0) for key, weight in words}
         return mine, math.sqrt(sum(value * value for value in mine.values())) or 1.0, logn
 
     def cosine(self, mine: dict[int, float], norm_mine: float, logn: float, event: Event) -> float:

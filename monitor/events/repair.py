@@ -62,16 +62,13 @@ def settle(index: EventIndex, story: int, now: float) -> list[Verdict]:
     return found
 
 
-def late(index: EventIndex, lone: Event, event: Event, grown: tuple | None = None) -> Verdict | None:
+def late(index: EventIndex, lone: Event, event: Event, grown: tuple) -> Verdict | None:
     """The verdict on the report of `lone` (`Event.lone`) against `event`, grown since it came,
-    when it may join it now (named for `lone`), else None. `grown`: `index.vector(event)`, when
-    the caller has it (the cosine then reads the report's few words, not all the event's)."""
+    when it may join it now (named for `lone`), else None. `grown`: `index.vector(event)`, made
+    once per settle; the report's words are weighted as the cosine reads them."""
     found = lone.lone()
     comparable = not found.script or found.script in event.scripts
-    cosine = None
-    if comparable:
-        # with the event's words at hand, the report's are weighted as they are read: no vector made
-        cosine = index.cosine(*index.vector(lone), event) if grown is None else index.cosine(*grown, lone)
+    cosine = index.cosine(*grown, lone) if comparable else None
     if cosine is not None and cosine < MIN_TERMS and not foreign(found, event, cosine):
         return None
     verdict = index.judge(found, event, cosine)

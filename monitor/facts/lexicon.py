@@ -70,22 +70,16 @@ class _Gate:
                 self.always |= {key} if found is None else set()
                 for head in found or ():
                     heads.setdefault(head, set()).add(key)
-        self.index: dict[str, list[tuple[str, set[str]]]] = {}  # by the first three characters (or fewer)
+        self.automaton = ahocorasick.Automaton()  # every head -> (its length, its keys, whether it starts a count)
         for head, keys in heads.items():
-            self.index.setdefault(head[:3], []).append((head, keys))
-        self.automaton: ahocorasick.Automaton | None = None  # of every head, built when first used
+            self.automaton.add_word(head, (len(head), frozenset(keys), "count" in keys))
+        self.automaton.make_automaton()
 
     def __call__(self, folded: str) -> tuple[set[str], list[int]]:
         """The keys of the patterns that may match, and where counts ("46", "five") begin: one
         automaton pass over the sentence for the literal beginnings, each kept where a word
         starts (or after an Arabic clitic: و، ال، بال...)."""
         found, counts = set(self.always), [m.start() for m in DIGIT_START.finditer(folded)]
-        if self.automaton is None:
-            self.automaton = ahocorasick.Automaton()
-            for entries in self.index.values():
-                for head, keys in entries:
-                    self.automaton.add_word(head, (len(head), frozenset(keys), "count" in keys))
-            self.automaton.make_automaton()
         clitics = None
         if not folded.isascii() and ARABIC_SCRIPT.search(folded):
             clitics = {m.end() for m in CLITIC.finditer(folded)}

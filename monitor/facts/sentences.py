@@ -120,7 +120,7 @@ def mark(s: Sentence, ref_year: int | None) -> None:
              for name in ("other_incident", "other_after", "claims", "earlier", "series")}
     s.recap = bool(found["other_incident"])
     earlier = ([m.start() for m in YEAR_RE.finditer(s.folded) if int(m[1]) < ref_year]
-               if ref_year is not None and years_named(s.folded) else [])
+               if ref_year is not None and ("19" in s.folded or "20" in s.folded) else [])  # as years_named
     s.year_from = earlier[0] if earlier else s.year_from
     s.other = s.recap or bool(earlier)
     s.other_from = found["other_after"].start() if found["other_after"] else s.other_from

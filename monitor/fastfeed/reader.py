@@ -15,6 +15,7 @@ KEYMAP = {key: value[0] if isinstance(value, list) else value for key, value in 
 RELATIVE = frozenset(mixin._FeedParserMixin.can_be_relative_uri)
 XHTML = "application/xhtml+xml"
 HTML_TYPES = frozenset({"text/html", XHTML})
+_CONTENT_TYPE = mixin._FeedParserMixin.map_content_type  # "html" -> "text/html", ... (feedparser's own)
 ASCII_READ = frozenset({"iso8859-1", "ascii", "cp1252"})  # codecs that read ASCII as UTF-8 does
 # names the ported rules read or make: an element without a rule of its own with such a name declines
 RESERVED = frozenset("links image textinput tags authors contributors media_content media_thumbnail media_credit "
@@ -29,12 +30,6 @@ _C1 = re.compile("[\x80-\x9f]")
 
 class Declined(Exception):
     """The body is one the fast path is not sure to read as feedparser does."""
-
-
-def _content_type(value: str) -> str:
-    """feedparser's `map_content_type`."""
-    value = value.lower()
-    return {"text": "text/plain", "plain": "text/plain", "html": "text/html", "xhtml": XHTML}.get(value, value)
 
 
 def _attributes(attrs: dict) -> dict:
@@ -233,7 +228,7 @@ class Reader:
 
     def push_content(self, tag: str, attrs: dict, default: str, expecting: object) -> None:
         self.incontent += 1
-        ctype = _content_type(attrs.get("type", default))
+        ctype = _CONTENT_TYPE(attrs.get("type", default))
         if attrs.get("mode", "") == "base64" or ctype == XHTML or not (ctype.startswith("text/") or ctype.endswith(("+xml", "/xml"))):
             raise Declined(f"content of type {ctype}")
         self.ctype = ctype
@@ -339,7 +334,7 @@ class Reader:
             links.append(attrs)
         if "href" not in attrs:
             return self.push("link", self.infeed or self.inentry)
-        if attrs.get("rel") == "alternate" and _content_type(attrs.get("type")) in HTML_TYPES:
+        if attrs.get("rel") == "alternate" and _CONTENT_TYPE(attrs.get("type")) in HTML_TYPES:
             context["link"] = attrs["href"]
         self.leaf = self.depth
 
