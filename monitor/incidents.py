@@ -148,7 +148,7 @@ def read(title: str, text: str, *, published: date | datetime | None = None,
         if first_mention is not None:
             evidence.append(("place", _sentence(text_tools.sentence_around(full, first_mention.start,
                                                                            first_mention.end)[0])))
-    weighted = events.terms(title, text)
+    weighted, names = events.words(title, text)
     return events.Features(
         terms=weighted,
         entities=frozenset(entities),
@@ -166,6 +166,7 @@ def read(title: str, text: str, *, published: date | datetime | None = None,
         script=events.script(word for word, _weight in weighted),
         outlet=outlet,
         claimed_by=claim[0] if claim else None,
+        names=names,
         evidence=tuple(evidence),
     )
 

@@ -35,7 +35,7 @@ def _event(app: App, found: events.Features, now: float) -> int | None:
     `Store.merge_stories`), then in memory, so a retried commit finds them merged."""
     story, absorbed = app.event_index().assign(found, now)
     for verdict in absorbed:
-        _merge(app, story, verdict.story, f"a report joined both (score {verdict.score:.2f}; {_parts(verdict.parts)})",
+        _merge(app, story, verdict.story, f"a report joined both (score {verdict.score:.2f}; {events.described(verdict.parts)})",
                now)
     return story
 
@@ -46,7 +46,7 @@ def settle(app: App, story: int, now: float) -> None:
     for verdict in app.event_index().settle(story, now):
         survivor, absorbed = min(story, verdict.story), max(story, verdict.story)
         _merge(app, survivor, absorbed, f"their reports tell one incident (score {verdict.score:.2f}; "
-                                        f"{_parts(verdict.parts)})", now)
+                                        f"{events.described(verdict.parts)})", now)
         story = survivor
 
 
@@ -82,6 +82,3 @@ def _merge(app: App, survivor: int, absorbed: int, why: str, now: float) -> None
     log.info("stories merged story=%s into=%s alerts moved=%d cancelled=%d: %s", absorbed, survivor, moved, cancelled,
              why)
 
-
-def _parts(parts: dict) -> str:
-    return ", ".join(f"{name} {value:.2f}" for name, value in parts.items())

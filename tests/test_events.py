@@ -218,3 +218,50 @@ def test_an_undated_report_giving_the_same_toll_needs_a_lower_score():
     assert "date" not in verdict.parts and index.needed(undated, verdict) == events.JOIN + events.SAME_TOLL
     other_toll = dataclasses.replace(undated, killed=12)
     assert index.needed(other_toll, index.best(other_toll, 100.0)) == events.JOIN + events.UNDATED
+
+
+def test_names_are_the_leads_capitalised_words_inside_sentences():
+    _terms, names = events.words("Actress Checks Into Rehab Center",
+                                 "Lindsay Lohan checked into the Betty Ford Center late on Thursday, her lawyer Shawn "
+                                 "Holley told the LAPD. Lohan had skipped a Newport Beach facility.")
+    assert names == ("lohan", "betty", "ford", "cent", "shawn", "holley", "newport", "beach")  # as terms write them
+    # a title in title case says nothing; a sentence's first word and an acronym are not names
+    assert "actress" not in names and "lindsay" not in names and "lapd" not in names
+
+
+def _undated(words: str, names: tuple[str, ...]) -> events.Features:
+    return dataclasses.replace(features(words, where=(), kind="other", day=None, entities=()), names=names)
+
+
+def test_rare_names_in_common_anchor_two_undated_reports():
+    first = _undated("Lohan checks into rehab at Betty Ford after skipping a court deadline",
+                     ("lohan", "betty", "ford", "holley", "newport"))
+    second = _undated("Lohan enters Betty Ford rehab clinic after court deadline, lawyer Holley says",
+                      ("lohan", "betty", "ford", "holley"))
+    index = index_with(first)
+    verdict = index.judge(second, index.events[1])
+    assert verdict.parts["names"] == 4 and verdict.guard is None
+    assert events.JOIN <= verdict.score < events.JOIN + events.UNDATED  # alike enough only with the names
+    assert index.needed(second, verdict) == events.JOIN and index.find(second, 100.0) == 1
+    assert "4 rare names in common" in events.described(verdict.parts)
+
+    # names that many reports give are not rare: the same two reports need the words of an undated join
+    common = index_with(first, *(_undated(f"Lohan, Betty Ford and Holley in story {number}", ("lohan", "betty", "ford", "holley"))
+                                 for number in range(60)))
+    verdict = common.judge(second, common.events[1])
+    assert verdict.parts["names"] == 0 and verdict.guard == "no anchor" and common.find(second, 100.0) is None
+
+
+def test_rare_names_say_who_not_when_nor_which_of_an_outlets_stories():
+    first = _undated("Lohan checks into rehab at Betty Ford after skipping a court deadline",
+                     ("lohan", "betty", "ford", "holley", "newport"))
+    second = _undated("Lohan enters Betty Ford rehab clinic after court deadline, lawyer Holley says",
+                      ("lohan", "betty", "ford", "holley"))
+    # published a day apart: the day before a vote and the day of it are two stories about one man
+    index = index_with(dataclasses.replace(first, published=DAY))
+    verdict = index.judge(dataclasses.replace(second, published=DAY + 1), index.events[1])
+    assert verdict.parts["names"] == 4 and verdict.guard == "no anchor"
+    # one outlet's second story on the same people is a new development
+    index = index_with(dataclasses.replace(first, outlet="people.example"))
+    verdict = index.judge(dataclasses.replace(second, outlet="people.example"), index.events[1])
+    assert verdict.guard == "same outlet"

@@ -41,6 +41,6 @@ def test_two_events_of_one_kind_stay_apart_in_ecbplus(replayed):
     assert result["texts"] == 982
     # 10.3 with copies only, 8.83 before repair, 8.71 before late joins, 7.00 before bylines' dates were read as
     # publication days (6.79) and possessives as their words (6.45)
-    assert result["stories_per_event"] <= 6.5, said
+    assert result["stories_per_event"] <= 5.35, said
     assert result["bcubed_recall"] >= 0.36, said  # 0.18 before late joins, 0.326 before bylines' dates and possessives
     assert result["bcubed_precision"] >= 0.99, said  # the target is 0.98

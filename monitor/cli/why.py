@@ -25,7 +25,8 @@ def _guards() -> dict[str, str]:
                  "border clashes: not the same day)",
         "type": "their incident types cannot be one incident",
         "words": f"their words are less alike than {events.MIN_TERMS}",
-        "no anchor": f"no place or incident date in common, and words less alike than {events.UNANCHORED}",
+        "no anchor": f"no place, incident date or {events.NAMES} rare names in common, and words less alike than "
+                     f"{events.UNANCHORED}",
         "other script": "written in other scripts or languages (no words to compare), and not the same district and "
                         "type on the same day (or, undated, with an actor in common)",
         "same outlet": "the outlet's second story on a subject: joined only when placed and dated as the first",
@@ -146,7 +147,7 @@ def _features(found: events.Features) -> dict:
     return {"type": found.event_type, "killed": found.killed, "injured": found.injured, "where": list(found.where),
             "district": found.district, "province": found.province, "country": found.country,
             "dates": [day(ordinal) for ordinal in found.dates], "published": day(found.published),
-            "entities": sorted(found.entities), "script": found.script,
+            "entities": sorted(found.entities), "names": list(found.names), "script": found.script,
             "words": [f"{word} {weight:.1f}" for word, weight in found.terms[:12]]}
 
 
@@ -180,7 +181,7 @@ def _report_lines(report: dict) -> list[str]:
 
 
 def _verdict_line(verdict: dict) -> str:
-    parts = ", ".join(f"{name} {value:.2f}" for name, value in verdict["parts"].items())
+    parts = events.described(verdict["parts"])
     line = f"score {verdict['score']:.2f} ({parts or 'nothing to compare'}; {verdict['needed']} needed)"
     if verdict["guard"]:
         return f"{line}; refused by the guard '{verdict['guard']}': {verdict['why']}"
@@ -193,4 +194,5 @@ def _feature_lines(found: dict, indent: str) -> list[str]:
     figures = " · ".join(f"{name} {found[name]}" for name in ("killed", "injured") if found[name] is not None)
     return [f"{indent}{found['type']} · {where} · incident dates {dates} · published {found['published'] or 'unknown'}"
             + (f" · {figures}" if figures else ""),
-            f"{indent}entities: {', '.join(found['entities']) or 'none'} · words: {', '.join(found['words'])}"]
+            f"{indent}entities: {', '.join(found['entities']) or 'none'} · names: {', '.join(found['names']) or 'none'}"
+            f" · words: {', '.join(found['words'])}"]

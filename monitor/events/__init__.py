@@ -8,8 +8,8 @@ An article's `Features` are read once (`features`): the content words of its tit
 with weights (names, written with a capital inside a sentence, count double), the entities it
 names (the watchlist's and the whole bundled pack's, so an alias in any script is one entity),
 the places it names (most specific first, each with what contains it: its district, province
-and country), its incident type, its killed and injured figures and the dates it gives for the
-incident. `EventIndex.find` compares them with the events open within the window: online and
+and country), its incident type, its killed and injured figures, the dates it gives for the
+incident and the names its lead gives. `EventIndex.find` compares them with the events open within the window: online and
 single-pass, the shape of Miranda et al. (2018) and of the Europe Media Monitor's clustering.
 
 A candidate event is refused outright by a guard, whatever else they share:
@@ -20,7 +20,9 @@ A candidate event is refused outright by a guard, whatever else they share:
 Otherwise a score (`verdict`) adds the cosine of their weighted words (tf-idf, document
 frequencies counted over the articles seen; only within one script and language), shared
 entities, the same place, the same incident date and the same type; the best candidate at or
-above `JOIN` wins (more without a date to compare, less when they give the same toll). Thresholds
+above `JOIN` wins (more without a date to compare, less when they give the same toll). Something
+must anchor them to one incident: a place, an incident date or rare names in common (`NAMES`),
+else only words much alike join. Thresholds
 and weights were chosen on the development sets described in docs/stories.md.
 
 Repair: a report that may join two or more open events (each scoring `MERGE` or more, each
@@ -30,12 +32,12 @@ grown takes in the events of one report that the join would now put in it, and o
 events found to be the same incident (`repair`, through `EventIndex.settle`).
 """
 
-from monitor.events.features import LEAD_WORDS, VERSION, Features, script, terms
+from monitor.events.features import LEAD_WORDS, VERSION, Features, script, terms, words
 from monitor.events.event import DATE_APART, FOLLOW_UP, Event, apart
 from monitor.events.index import EventIndex, needed
-from monitor.events.verdict import (CANDIDATES, JOIN, MERGE, MIN_TERMS, SAME_DAY, SAME_TOLL, SETTLE, SETTLE_WORDS, UNANCHORED,
-                                    UNDATED, WEIGHTS, Verdict, score)
+from monitor.events.verdict import (CANDIDATES, JOIN, MERGE, MIN_TERMS, NAME_RARE, NAMED, NAMES, SAME_DAY, SAME_TOLL, SETTLE,
+                                    SETTLE_WORDS, UNANCHORED, UNDATED, WEIGHTS, Verdict, described, score)
 
-__all__ = ["CANDIDATES", "DATE_APART", "FOLLOW_UP", "JOIN", "LEAD_WORDS", "MERGE", "MIN_TERMS", "SAME_DAY", "SAME_TOLL", "SETTLE",
-           "SETTLE_WORDS", "UNANCHORED", "UNDATED", "VERSION", "WEIGHTS", "Event", "EventIndex", "Features", "Verdict", "apart",
-           "needed", "score", "script", "terms"]
+__all__ = ["CANDIDATES", "DATE_APART", "FOLLOW_UP", "JOIN", "LEAD_WORDS", "MERGE", "MIN_TERMS", "NAME_RARE", "NAMED", "NAMES",
+           "SAME_DAY", "SAME_TOLL", "SETTLE", "SETTLE_WORDS", "UNANCHORED", "UNDATED", "VERSION", "WEIGHTS", "Event", "EventIndex",
+           "Features", "Verdict", "apart", "described", "needed", "score", "script", "terms", "words"]

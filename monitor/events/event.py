@@ -22,7 +22,7 @@ class Event:
     """An open event: what its reports say, summed. Tens of thousands are open at once, so it
     keeps small tuples and sets rather than counters (about 2 KB an event)."""
 
-    __slots__ = ("story", "words", "weights", "entities", "wheres", "areas", "places", "types", "dates", "month_days",
+    __slots__ = ("story", "words", "weights", "entities", "names", "wheres", "areas", "places", "types", "dates", "month_days",
                  "published", "scripts", "outlets", "killed", "injured", "first_dates", "reports", "seen")
 
     def __init__(self, story: int):
@@ -31,6 +31,7 @@ class Event:
         self.words = array("q")
         self.weights = array("f")
         self.entities: frozenset[str] = frozenset()
+        self.names: frozenset[str] = frozenset()  # the names its reports' leads give (interned)
         self.wheres: tuple[tuple[str, ...], ...] = ()  # the lead-place chains of its reports
         self.areas: tuple[tuple[str | None, str | None, str | None], ...] = ()  # their (district, province, country)
         self.places: frozenset[str] = frozenset()
@@ -64,6 +65,8 @@ class Event:
         self.weights = array("f", [weight for _key, weight in heaviest])
         self.entities = self.entities | found.entities if self.entities else found.entities  # shared, not copied
         self.places = self.places | found.places if self.places else found.places
+        if found.names:
+            self.names = self.names.union(map(sys.intern, found.names))
         if found.event_type != "other":
             self.types += (found.event_type,)
         area = (found.district, found.province, found.country) if found.where else None
@@ -90,6 +93,7 @@ class Event:
         self.words = array("q", [key for key, _weight in heaviest])
         self.weights = array("f", [weight for _key, weight in heaviest])
         self.entities |= other.entities
+        self.names |= other.names
         self.places |= other.places
         self.types += other.types
         self.scripts += other.scripts
@@ -102,7 +106,7 @@ class Event:
         what they said together), as features but for its words, which the event keeps by their
         hashes: to judge it again against an event that has grown (`repair.late`)."""
         district, province, country = self.areas[0] if self.areas else (None, None, None)
-        return Features(entities=self.entities, where=self.wheres[0] if self.wheres else (), places=self.places,
+        return Features(entities=self.entities, names=tuple(self.names), where=self.wheres[0] if self.wheres else (), places=self.places,
                         district=district, province=province, country=country,
                         event_type=self.event_type(), dates=self.first_dates,
                         published=self.published[0] if self.published else None, month_days=self.month_days[:1],

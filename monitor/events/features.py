@@ -60,6 +60,7 @@ class Features:
     claimed_by: str | None = None  # the watched actor a report says claimed the attack ("pack.bla")
     # the sentence each fact was read from: ("type" | "killed" | "injured" | "claimed_by" | "place", sentence)
     evidence: tuple[tuple[str, str], ...] = ()
+    names: tuple[str, ...] = ()  # the names its lead gives (see `words`), as its terms write them
 
     def said(self, fact: str) -> str:
         """The sentence `fact` was read from ("" if none is kept)."""
@@ -72,7 +73,7 @@ class Features:
                 "d": [self.district, self.province, self.country], "y": self.event_type,
                 "k": self.killed, "i": self.injured, "a": list(self.dates), "u": self.published,
                 "m": [list(pair) for pair in self.month_days], "s": self.script, "o": self.outlet,
-                "c": self.claimed_by, "x": [list(pair) for pair in self.evidence]}
+                "c": self.claimed_by, "x": [list(pair) for pair in self.evidence], "n": list(self.names)}
         return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
 
     @classmethod
@@ -89,7 +90,8 @@ class Features:
                    frozenset(data["p"]), district, province, country, data["y"], data["k"], data["i"],
                    tuple(data["a"]), data.get("u"), tuple(tuple(pair) for pair in data.get("m", ())),
                    data.get("s", ""), data.get("o", ""), data.get("c"),
-                   tuple(tuple(pair) for pair in data.get("x", ())))  # older blobs: no evidence kept
+                   tuple(tuple(pair) for pair in data.get("x", ())),  # older blobs: no evidence kept
+                   tuple(data.get("n", ())))
 
 
 SCRIPTS = ((0x0250, "Latn"), (0x0370, ""), (0x0400, "Grek"), (0x0530, "Cyrl"), (0x0590, ""), (0x0600, "Hebr"),
@@ -155,7 +157,14 @@ def terms(title: str, text: str) -> tuple[tuple[str, float], ...]:
     """The heaviest content words of a title and the lead of its text, with their weights: a
     title word counts TITLE_WEIGHT, a lead word 1, a name (a capital inside a sentence) times
     NAME_WEIGHT; the same word again adds less each time (log)."""
+    return words(title, text)[0]
+
+
+def words(title: str, text: str) -> tuple[tuple[tuple[str, float], ...], tuple[str, ...]]:
+    """`terms`, and the names of the lead among them (words written with a capital inside a
+    sentence, acronyms aside), in the order they come."""
     counts: Counter[str] = Counter()
+    named: dict[str, None] = {}
     get = counts.get
     lead = text[:LEAD_WORDS * 12]
     for part, weight, limit in ((title, TITLE_WEIGHT, 40), (lead, 1.0, LEAD_WORDS)):
@@ -180,5 +189,7 @@ def terms(title: str, text: str) -> tuple[tuple[str, float], ...]:
                     _stems.clear()
                 stem = _stems[folded] = _stem(folded)
             counts[stem] = get(stem, 0) + weight * (NAME_WEIGHT if name else 1.0)  # no Counter.__missing__ call
+            if name and limit == LEAD_WORDS:
+                named[stem] = None
     heaviest = counts.most_common(TERMS_KEPT)
-    return tuple((word, round(1.0 + math.log(weight), 3)) for word, weight in heaviest)
+    return tuple((word, round(1.0 + math.log(weight), 3)) for word, weight in heaviest), tuple(named)

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable, Iterator
 from monitor.events import repair
 from monitor.events.event import Event, _chain_conflict, _dates_apart, _incident_days, _keys, _local, apart, same_toll
 from monitor.events.features import Features
-from monitor.events.verdict import (CANDIDATES, COMMON_KEY, JOIN, MERGE, MIN_TERMS, SAME_DAY, SAME_TOLL, UNANCHORED, UNDATED,
-                                    Verdict, foreign, score)
+from monitor.events.verdict import (CANDIDATES, COMMON_KEY, JOIN, MERGE, MIN_TERMS, NAME_RARE, NAMED, NAMES, SAME_DAY, SAME_TOLL,
+                                    UNANCHORED, UNDATED, Verdict, foreign, score)
 
 class EventIndex:
     """Events seen within `window` seconds, findable by their words, entities and places."""
@@ -63,6 +63,12 @@ class EventIndex:
                 dot += value * other
         return dot / (norm_mine * math.sqrt(norm)) if dot and norm else 0.0
 
+    def rare_names(self, mine: Iterable[str], theirs: frozenset[str]) -> int:
+        """How many rare names `mine` and `theirs` share: names that fewer than NAME_RARE of the
+        reports seen give (a person's, a firm's, a street's; not a country's)."""
+        limit, logdf = math.log(max(NAME_RARE * self.documents, 1.0) + 1), self.logdf.get
+        return sum(1 for name in mine if name in theirs and logdf(hash(name), 0.0) <= limit)
+
     def judge(self, found: Features, event: Event, cosine: float | None = None) -> Verdict:
         """The score of `found` against `event`, and the guard that refuses it, if any
         (`cosine`: of their words, when the caller has it already)."""
@@ -86,6 +92,8 @@ class EventIndex:
         parts = {"terms": cosine} if comparable else {}
         if found.entities and event.entities:
             parts["entities"] = len(found.entities & event.entities) / min(len(found.entities), len(event.entities))
+        if found.names and event.names:
+            parts["names"] = self.rare_names(found.names, event.names)  # counted, not scored: an anchor
         if found.where and event.wheres:
             # a country or a province in common says little: a district or a place inside one does
             local = _local(found.where, found.district, found.province, found.country)
@@ -101,18 +109,21 @@ class EventIndex:
         if found.event_type != "other" or event_type != "other":  # a report of an incident and one of none differ
             parts["type"] = (1.0 if found.event_type == event_type else 0.0 if "other" in (found.event_type, event_type)
                              else 0.5)  # two types the guard found compatible
-        # What else they share must anchor them to one incident: the same place (or district), or
-        # the same incident date for two reports of an incident. Without an anchor only words much
-        # alike join; across scripts (no words to compare) only the same place, type and day.
-        anchored = parts.get("place", 0.0) >= 0.7 or (parts.get("date", 0.0) >= 1.0 and bool(found.dates)
-                                                      and parts.get("type", 0.0) >= 0.5)
+        # What else they share must anchor them to one incident: the same place (or district), the
+        # same incident date for two reports of an incident, or rare names. Without an anchor only
+        # words much alike join; across scripts (no words to compare) only the same place, type and day.
+        placed = parts.get("place", 0.0) >= 0.7 or (parts.get("date", 0.0) >= 1.0 and bool(found.dates)
+                                                    and parts.get("type", 0.0) >= 0.5)
+        # rare names say who, not when: they anchor reports of one day, or that cannot be dated
+        anchored = placed or parts.get("names", 0) >= NAMES and parts.get("date", 1.0) >= 0.7
         if "terms" in parts:
             if parts["terms"] < MIN_TERMS:  # the same place and day, but another story
                 guard = guard or "words"
             elif not anchored and parts["terms"] < (SAME_DAY if parts.get("date", 0.0) >= 1.0 and found.dates else UNANCHORED):
                 guard = guard or "no anchor"
-            elif found.outlet in event.outlets and found.outlet and (not anchored or "date" not in parts):
-                guard = guard or "same outlet"  # an outlet's second story on a subject is a new development
+            elif found.outlet in event.outlets and found.outlet and (not placed or "date" not in parts):
+                # an outlet's second story on a subject is a new development (and names its people again)
+                guard = guard or "same outlet"
         elif not (parts.get("place", 0.0) >= 0.7 and (
                 parts.get("type", 0.0) >= 1.0 and parts.get("date", 0.0) >= 0.5
                 # undated: the same actors named too (and it must fit no other incident: `joinable`)
@@ -275,7 +286,8 @@ class EventIndex:
 
 def needed(found: Features, event: Event, verdict: Verdict) -> float:
     """The score `found` needs to join `event`, judged in `verdict`: JOIN; JOIN + UNDATED when
-    no date can be compared, JOIN + SAME_TOLL when they give the same toll (`same_toll`)."""
-    if "date" in verdict.parts:
+    no date can be compared, JOIN + SAME_TOLL when they give the same toll (`same_toll`); JOIN
+    again when they share NAMED rare names."""
+    if "date" in verdict.parts or verdict.parts.get("names", 0) >= NAMED:
         return JOIN
     return JOIN + (SAME_TOLL if same_toll(found, event) else UNDATED)
