@@ -265,3 +265,19 @@ def test_rare_names_say_who_not_when_nor_which_of_an_outlets_stories():
     index = index_with(dataclasses.replace(first, outlet="people.example"))
     verdict = index.judge(dataclasses.replace(second, outlet="people.example"), index.events[1])
     assert verdict.guard == "same outlet"
+
+
+def test_a_follow_up_that_arrives_first_is_joined_by_the_report_of_its_incident():
+    # Kabul's denial, a day after the strikes, gives its own day first and the strikes' day third;
+    # the strikes report, arriving after it, is compared with all three (as the other way round)
+    denial = dataclasses.replace(features("Kabul denies sheltering TTP after Pakistani strikes in Paktika",
+                                          kind="other", where=("kabul", "afghanistan"), killed=8),
+                                 dates=(DAY + 2, DAY + 1, DAY), district="kabul",  # an Afghan province named by its capital
+                                 places=frozenset({"kabul", "barmal", "paktika", "afghanistan"}))
+    strikes = dataclasses.replace(features("Pakistan strikes TTP hideouts in Paktika", kind="cross_border_clash",
+                                           where=("barmal", "paktika", "afghanistan"), killed=8), dates=(DAY,),
+                                  places=frozenset({"barmal", "paktika", "kabul", "afghanistan"}))
+    for first, second in ((denial, strikes), (strikes, denial)):
+        index = index_with(first)
+        verdict = index.judge(second, index.events[1])
+        assert verdict.parts["date"] == 1.0 and verdict.guard is None and index.find(second, 100.0) == 1

@@ -209,7 +209,9 @@ def _incident_days(found: Features, event: Event) -> int | None:
     first three: a follow-up's first date may be a later development's; a day of the year, when
     one side says no year, placed in the other's years), None when they cannot be compared."""
     if found.dates and event.dates:
-        return min(abs(mine - day) for mine in found.dates[:3] for day in event.dates)
+        # an event of one report is compared as a report is: by its first three dates too
+        theirs = event.first_dates if event.reports == 1 else event.dates
+        return min(abs(mine - day) for mine in found.dates[:3] for day in theirs)
     if found.month_days and event.dates:
         return _apart_in_year(found.month_days[0], event.dates)
     if found.dates and event.month_days:
