@@ -183,3 +183,19 @@ def test_a_commands_help_lists_the_global_options():
     assert result.returncode == 0
     assert "before or after the command" in result.stdout
     assert all(option in result.stdout for option in ("--config PATH", "--log-level", "--log-format"))
+
+
+def test_help_imports_no_command_it_does_not_run():
+    """`newsmon --help` (and a command's --help) builds the whole parser without importing the
+    commands' modules, the store or asyncio: the commands defined in `monitor.cli` are imported
+    when they run."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from monitor import cli; cli.build_parser(); "
+            "print(sorted({'asyncio', 'sqlite3', 'monitor.store', 'monitor.cli.run', 'monitor.cli.check', "
+            "'monitor.cli.status', 'monitor.cli.stories', 'monitor.cli.match'} & set(sys.modules)))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"
+    result = run_newsmon("stories", "--help")
+    assert result.returncode == 0 and "--why" in result.stdout

@@ -9,6 +9,7 @@ invalid configuration. Logs go to stderr, command output to stdout.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import os
@@ -17,15 +18,24 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
-from monitor import __version__, config
-from monitor.cli import check as check_commands, match as match_command, run as run_commands, status as status_commands
-from monitor.cli import init as init_command, route_test, silences as silence_commands, stories as stories_commands
-from monitor.cli import backtest as backtest_commands, watchlist as watchlist_commands
+from monitor import __version__
+from monitor.cli import backtest as backtest_commands, init as init_command, route_test, silences as silence_commands
+from monitor.cli import watchlist as watchlist_commands
 from monitor.cli.common import EXIT_FAILED, EXIT_USAGE
 from monitor.errors import ConfigError, NewsmonError
 
 # The stages (apprise, aiohttp, feedparser, trafilatura) are imported inside the commands that
-# need them: `newsmon --help` should not pay half a second to import the whole stack.
+# need them, and the modules of the commands defined here when one of them runs: `newsmon --help`
+# should not pay for importing the whole stack.
+
+
+def _command(module: str, name: str):
+    """The function `name` of the command module `monitor.cli.<module>`, imported when it runs."""
+    def handler(args: argparse.Namespace) -> int:
+        return getattr(importlib.import_module(f"monitor.cli.{module}"), name)(args)
+
+    handler.__qualname__ = handler.__name__ = name
+    return handler
 
 
 class _Parser(argparse.ArgumentParser):
@@ -55,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
                                           "channels failed (they are logged and retried), 1 when every feed is "
                                           "failing. On a terminal it ends with a summary.")
     run.add_argument("--once", action="store_true", help="one cycle, then exit")
-    run.set_defaults(handler=run_commands.cmd_run)
+    run.set_defaults(handler=_command("run", "cmd_run"))
 
     check = commands.add_parser("check", help="check the configuration and report every problem",
                                 description="Read the configuration and its includes, check every key, "
@@ -68,14 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
                                             "feed failed.")
     check.add_argument("--online", action="store_true",
                        help="also fetch each feed once and report what it is (exit 1 if any failed)")
-    check.set_defaults(handler=check_commands.cmd_check)
+    check.set_defaults(handler=_command("check", "cmd_check"))
 
     demo_ = commands.add_parser("demo", help="a self-contained demonstration (no internet, no accounts)",
                                 description="Serve bundled sample feeds and article pages from a loopback web "
                                             "server, run one cycle with a bundled watchlist in a temporary state "
                                             "directory, and print the alerts to standard output.")
     demo_.add_argument("--keep", metavar="DIR", help="keep the demo's state and config in DIR instead of a temporary directory")
-    demo_.set_defaults(handler=run_commands.cmd_demo)
+    demo_.set_defaults(handler=_command("run", "cmd_demo"))
 
     status = commands.add_parser("status", help="show each feed's health and the outbox",
                                  description="Read the state database (never creates one) and show every "
@@ -83,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
                                              "seen; the outbox's alert counts; and each channel's health (pending, "
                                              "failing since when and why, next try, next digest).")
     status.add_argument("--json", action="store_true", help="one JSON document, for scripts")
-    status.set_defaults(handler=status_commands.cmd_status)
+    status.set_defaults(handler=_command("status", "cmd_status"))
 
     reload = commands.add_parser("reload", help="make the running daemon re-read its configuration",
                                  description="Check the configuration, send SIGHUP to the newsmon running on its "
@@ -93,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
                                              "has problems (the daemon is not asked) or the daemon refused it (it "
                                              "keeps the previous one; its problems are printed); 1 when no daemon "
                                              "runs or it did not answer.")
-    reload.set_defaults(handler=run_commands.cmd_reload)
+    reload.set_defaults(handler=_command("run", "cmd_reload"))
 
     stories_ = commands.add_parser("stories", help="recent stories: their articles, outlets and rules; --why",
                                    description="List stories (events: one real-world incident, however many "
@@ -109,14 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
     stories_.add_argument("--why", nargs=2, metavar=("A", "B"),
                           help="explain two articles (a:N) or stories (s:N), e.g. --why a:123 s:45: their "
                                "features, the score and the guard that joined or separated them")
-    stories_.set_defaults(handler=stories_commands.cmd_stories)
+    stories_.set_defaults(handler=_command("stories", "cmd_stories"))
 
     for verb, text in (("enable", "poll a disabled feed again (e.g. after '410 Gone')"),
                        ("disable", "stop polling a feed, keeping its history")):
         toggle = commands.add_parser(verb, help=text, description=text[0].upper() + text[1:] + ".")
         toggle.add_argument("feed", metavar="FEED", help="the feed's URL, or its name, as in the configuration")
         toggle.add_argument("--reason", default=None, help="a note shown by 'newsmon status'")
-        toggle.set_defaults(handler=run_commands.cmd_toggle, verb=verb)
+        toggle.set_defaults(handler=_command("run", "cmd_toggle"), verb=verb)
 
     alerts = commands.add_parser("alerts", help="alert history: what was sent where, what waits, what died",
                                  description="List alerts from the outbox, newest first: status (pending, "
@@ -143,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="queue every dead and failed alert again (a fresh 48 h); a running daemon sends them "
                             "within a minute")
     alerts.add_argument("--json", action="store_true", help="one JSON document, for scripts")
-    alerts.set_defaults(handler=status_commands.cmd_alerts)
+    alerts.set_defaults(handler=_command("status", "cmd_alerts"))
 
     silence_commands.add_parsers(commands, _duration)
     route_test.add_parser(commands)
@@ -157,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
                                              "the service accepted it or apprise's reason why not. Exit 0 when "
                                              "every URL accepted it, 1 otherwise. Touches no state.")
     notify.add_argument("channel", metavar="CHANNEL", help="a channel name from [channels.NAME]")
-    notify.set_defaults(handler=check_commands.cmd_notify_test)
+    notify.set_defaults(handler=_command("check", "cmd_notify_test"))
 
     match_ = commands.add_parser("match", help="show which rules match an article, and why the others do not",
                                  description="Match one article against the configured rules: print the rules "
@@ -176,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="judge rules' feed_tags as if the article came from a feed with this tag (may be "
                              "repeated); without it, feed_tags are not checked")
     match_.add_argument("--title", help="the article's title (default: the page's title; none for plain text)")
-    match_.set_defaults(handler=match_command.cmd_match)
+    match_.set_defaults(handler=_command("match", "cmd_match"))
     for command in commands.choices.values():
         _global_options(command, None)
         for action in command._actions:  # a command's own verbs (silence add, list, expire) take them too
@@ -300,6 +310,8 @@ def _quiet_stdout() -> None:
 
 
 def _duration(text: str) -> float:
+    from monitor import config
+
     try:
         return config.parse_duration(text)
     except config.Invalid as error:

@@ -22,7 +22,6 @@ take the site from the feed itself.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from pathlib import Path
 
@@ -152,6 +151,8 @@ def _report(found: opml.Subscriptions, document: opml.Document) -> None:
 def _check(settings, feeds: list[opml.Feed]) -> tuple[list[opml.Feed], dict[str, str | None]]:
     """Fetch each feed once; print what each is or why it fails. Returns the working feeds and
     their own titles (by URL)."""
+    import asyncio
+
     from monitor.cli import feed_probe
 
     print(f"fetching each of the {plural(len(feeds), 'feed')} once ...", flush=True)
