@@ -281,3 +281,23 @@ def test_a_follow_up_that_arrives_first_is_joined_by_the_report_of_its_incident(
         index = index_with(first)
         verdict = index.judge(second, index.events[1])
         assert verdict.parts["date"] == 1.0 and verdict.guard is None and index.find(second, 100.0) == 1
+
+
+def test_a_report_placed_only_in_a_province_does_not_open_the_event_to_all_its_districts():
+    bannu = features("Suicide bomber kills seven policemen in Bannu")
+    province = features("Suicide bomber kills seven policemen in Khyber Pakhtunkhwa",
+                        where=("khyber-pakhtunkhwa", "pakistan"))
+    index = index_with(bannu)
+    index.add(1, province, 100.0)  # the province-wide report joins the Bannu event
+    lakki = features("Suicide bomber kills seven policemen in Lakki Marwat",
+                     where=("lakki-marwat-city", "lakki-marwat", "khyber-pakhtunkhwa", "pakistan"))
+    assert index.judge(lakki, index.events[1]).guard == "places"
+    assert index.judge(province, index.events[1]).guard is None  # and a province-wide one still may
+
+
+def test_two_reports_do_not_join_by_a_background_date_they_both_recall():
+    # each opens with its own incident's day, four days apart; both recall an attack of DAY - 5
+    first = dataclasses.replace(features("Suicide bomber kills seven policemen in Bannu"), dates=(DAY, DAY - 5))
+    second = dataclasses.replace(features("Suicide bomber kills two soldiers in Bannu"), dates=(DAY + 4, DAY - 5))
+    index = index_with(first)
+    assert index.judge(second, index.events[1]).guard == "dates"

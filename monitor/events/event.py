@@ -116,10 +116,11 @@ class Event:
 
 def apart(a: Event, b: Event, compatible: Callable[[str, str], bool]) -> str | None:
     """The guard that keeps two open events apart, if one does (the article guards, event to
-    event, stricter): every area of one conflicts with every area of the other (even in a
-    border clash, where a report may join an event placed across the border); their incident
+    event, stricter): every area of one conflicts with every area of the other (those that name
+    a district, where any does: `specific`; even in a border clash, where a report may join an
+    event placed across the border); their incident
     dates are DATE_APART or more days apart; their types cannot be one incident's."""
-    if a.areas and b.areas and all(_chain_conflict(mine, theirs) for mine in a.areas for theirs in b.areas):
+    if a.areas and b.areas and all(_chain_conflict(mine, theirs) for mine in specific(a) for theirs in specific(b)):
         return "places"
     if a.dates and b.dates and min(abs(mine - theirs) for mine in a.dates for theirs in b.dates) >= DATE_APART:
         return "dates"
@@ -130,6 +131,14 @@ def apart(a: Event, b: Event, compatible: Callable[[str, str], bool]) -> str | N
     if not compatible(a.event_type(), b.event_type()):
         return "type"
     return None
+
+
+def specific(event: Event) -> tuple[tuple[str | None, str | None, str | None], ...]:
+    """The areas of an event's reports that name a district, if any does, else all of them: a
+    report placed only in a province does not make every district of it the event's (once an
+    event held "Khyber Pakhtunkhwa", any district of it could join, and through it any other)."""
+    districts = tuple(area for area in event.areas if area[0])
+    return districts or event.areas
 
 
 def _keys(found: Features | Event) -> set:
@@ -207,11 +216,15 @@ def _dates_apart(found: Features, event: Event) -> bool:
 def _incident_days(found: Features, event: Event) -> int | None:
     """Days between the incident dates a report and an event give (the nearest of the report's
     first three: a follow-up's first date may be a later development's; a day of the year, when
-    one side says no year, placed in the other's years), None when they cannot be compared."""
+    one side says no year, placed in the other's years), None when they cannot be compared. An
+    event of one report is compared as a report is, both ways: the article's first date against
+    its report's first three too (whichever of the two came first, a follow-up that opens with its
+    own day joins the report of the incident), but not background date against background date."""
     if found.dates and event.dates:
-        # an event of one report is compared as a report is: by its first three dates too
-        theirs = event.first_dates if event.reports == 1 else event.dates
-        return min(abs(mine - day) for mine in found.dates[:3] for day in theirs)
+        days = min(abs(mine - day) for mine in found.dates[:3] for day in event.dates)
+        if event.reports == 1:  # symmetric: the article's first date against the report's first three
+            days = min(days, min(abs(found.dates[0] - day) for day in event.first_dates))
+        return days
     if found.month_days and event.dates:
         return _apart_in_year(found.month_days[0], event.dates)
     if found.dates and event.month_days:
