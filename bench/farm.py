@@ -35,6 +35,7 @@ import argparse
 import asyncio
 import email.utils
 import hashlib
+import html as html_module
 import itertools
 import json
 import os
@@ -52,14 +53,16 @@ from aiohttp import web
 from bench import copies, corpus
 
 # Published entries: titles that the demo watchlist's "ttp-activity" rule matches, so every one
-# alerts, and different enough from each other (and each on a different article page) that
-# newsmon's near-duplicate detection keeps them apart: one new story each, one alert each.
+# alerts, and different enough from each other (each on a different article page, which opens
+# with the entry's own sentence: its place and day) that newsmon's near-duplicate detection and
+# event join keep them apart: one new story each, one alert each.
 PLACES = ("Bannu", "Lakki Marwat", "Dera Ismail Khan", "Peshawar", "Khyber", "Bajaur", "Tank", "Kurram", "Swat",
           "Mardan", "Kohat", "Chitral", "Orakzai", "Mohmand", "Karak", "Hangu", "Zhob", "Quetta", "Nowshera")
 EVENTS = ("police checkpoint attacked overnight", "convoy ambushed near bridge", "school guard shot at dawn",
           "bomb defused outside market", "militants storm border post", "grenade thrown at patrol",
           "power pylon blown up", "tribal elder kidnapped", "rocket hits cantonment wall",
           "customs office set alight", "polio team escort fired upon", "road reopened after clashes")
+PARAGRAPH = re.compile(rb"<p[\s>]", re.I)
 TOKEN = re.compile(r"/n/\d+/([0-9a-z]+-[0-9a-z]+)")
 
 
@@ -69,8 +72,44 @@ def event_title(number: int, token: str) -> str:
     return f"{place}: {event}, Tehreek-e-Taliban Pakistan blamed ({token})"
 
 
+def event_lead(number: int, token: str) -> str:
+    """The sentence a published entry's page opens with: the place and incident of its title,
+    and a day of its own (entries in one place are 19 apart, so their days are too)."""
+    place, event = event_title(number, token).split(",", 1)[0].split(": ", 1)
+    return (f"{place.upper()} — The {event} in {place} district on {number % 28 + 1} May 2026 was one incident "
+            f"({token}), officials said.")
+
+
 def event_summary(number: int, token: str) -> str:
     return f"Officials in {PLACES[(number * 7) % len(PLACES)]} gave details of incident {token} on {number % 28 + 1} May."
+
+
+def lead_probe(html: bytes) -> bytes | None:
+    """The first words of the paragraph a page's extracted text opens with, as the page writes
+    them (None if no paragraph of eight words or more can be found so): where `with_lead` puts a
+    published entry's own sentence, so that newsmon, reading the page, reads that entry's place
+    and day (an article page is about its entry; the corpus page alone would give every entry
+    that leads to it the same incident date, and entries on one page one incident)."""
+    from monitor import errors, extract
+
+    try:
+        text = extract.extract(html, "http://127.0.0.1/n/probe", False, False).text
+    except errors.ExtractError:
+        return None
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) >= 8:
+            probe = " ".join(words[:4]).encode()
+            at = html.find(probe)
+            if at >= 0 and PARAGRAPH.match(html, max(html.rfind(b"<p", 0, at), 0)):
+                return probe
+    return None
+
+
+def with_lead(html: bytes, probe: bytes, sentence: bytes) -> bytes:
+    """`html` with a paragraph of `sentence` before the paragraph that holds `probe`."""
+    at = html.rfind(b"<p", 0, html.find(probe))
+    return html[:at] + b"<p>" + sentence + b"</p>" + html[at:]
 
 
 class Farm:
@@ -84,6 +123,11 @@ class Farm:
         self.events: dict[str, dict] = {}
         self.sequence = itertools.count(1)
         self.page_of: dict[str, int] = {}  # token -> the page of a published entry
+        self.lead_of: dict[str, bytes] = {}  # token -> the sentence its page opens its text with
+        self.leads = {index: probe for index in dict.fromkeys(corpus.event_page(n, len(self.pages))
+                                                              for n in range(len(self.pages)))
+                      if (probe := lead_probe(self.pages[index])) is not None}
+        self.event_pages = sorted(self.leads)  # the pages published entries lead to
         self.publishers: set[asyncio.Task] = set()
         self.reset()
 
@@ -112,8 +156,9 @@ class Farm:
         now = time.time()
         link = f"{feed.base}/n/{feed.id}/{token}"
         title = event_title(number, token)
-        self.page_of[token] = corpus.event_page(number, len(self.pages))
+        self.page_of[token] = self.event_pages[number % len(self.event_pages)]
         summary = event_summary(number, token)
+        self.lead_of[token] = html_module.escape(event_lead(number, token)).encode()
         if self.copies:  # a text of its own: titles repeat their 12 events, and a feed-only reader sees no page
             summary += " " + copies.words(self.pages[self.page_of[token]])
         item = corpus.new_item(feed.kind, feed.item_tag, link, f"bench-{token}", title, summary,
@@ -166,9 +211,12 @@ class Farm:
             return web.Response(body=body, headers={"ETag": etag, "Last-Modified": modified,
                                                     "Content-Type": feed.content_type})
         self.counts["pages"] += 1
-        event_page = self.page_of.get(path.rsplit("/", 1)[-1]) if path.startswith("/n/") else None
+        token = path.rsplit("/", 1)[-1] if path.startswith("/n/") else None
+        event_page = self.page_of.get(token) if token else None
         index = event_page if event_page is not None else corpus.page_index(path, len(self.pages))
         html = self.copies.copy(index, f"http://{request.host}{path}") if self.copies else self.pages[index]
+        if event_page is not None:
+            html = with_lead(html, self.leads[event_page], self.lead_of[token])
         return web.Response(body=html, headers={"Content-Type": "text/html"})
 
     # ------------------------------------------------------------ control host

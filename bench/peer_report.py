@@ -151,7 +151,8 @@ def section(results: dict) -> str:
                   "each item link its own page (a copy of one of the corpus's "
                   f"{farm.get('pages', '?')} pages with its URLs made unique to that link); changed10: "
                   f"{side['changed']} feeds gain one item each, and each must arrive as one mail (a run where one "
-                  "did not is marked void). CPU and memory are those of each tool's whole process tree. "
+                  "did not is marked void; newsmon with full text: every entry recorded and every story they made "
+                  "mailed, as entries whose pages it reads as one incident join one story). CPU and memory are those of each tool's whole process tree. "
                   "rss2email " + versions.get("rss2email", "?") + " and feed2exec " + versions.get("feed2exec", "?")
                   + " (Debian; python3 " + versions.get("python3", "?") + ", feedparser "
                   + versions.get("python3-feedparser", "?") + "). Cold: one run per tool and delay "

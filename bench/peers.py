@@ -215,6 +215,20 @@ class Newsmon(Tool):
         with sqlite3.connect(self.directory / "state" / "newsmon.db") as db:
             return db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
 
+    def stories_of(self, tokens: list[str]) -> tuple[int, int, int]:
+        """Of the published entries named by `tokens` (their links end in the token): how many
+        were recorded, in how many stories, and how many of those stories have a sent alert.
+        With full text, entries whose pages report one incident join one story, which alerts
+        once: that is the join working, not an entry lost."""
+        with sqlite3.connect(self.directory / "state" / "newsmon.db") as db:
+            stories = {}
+            for token in tokens:
+                row = db.execute("SELECT story_id FROM articles WHERE url LIKE ?", (f"%/n/%/{token}",)).fetchone()
+                if row is not None:
+                    stories[token] = row[0]
+            alerted = {story for (story,) in db.execute("SELECT DISTINCT story_id FROM alerts WHERE status = 'sent'")}
+        return len(stories), len(set(stories.values())), len(set(stories.values()) & alerted)
+
 
 class NewsmonFullText(Newsmon):
     full_text = True

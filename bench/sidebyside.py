@@ -9,7 +9,10 @@ For each response delay and each tool (bench/peers.py), in a fresh directory:
 - warm: the next poll, every feed answering 304;
 - changed10: a tenth of the feeds gain one new entry (one the demo watchlist's `ttp-activity`
   rule matches: every new entry alerts), and the tool mails each one; the sink (or
-  feed2exec's Maildir) must hold every one of them, else the run is marked void.
+  feed2exec's Maildir) must hold every one of them, else the run is marked void. newsmon with
+  full text reads each entry's page, and entries whose pages it reads as one incident (the
+  farm's entries are synthetic, on pages of unrelated news) join one story and alert once:
+  there every entry must be recorded and every story they made must have mailed.
 
 The cold poll takes longest, so it is measured once per tool and delay (fresh state), and
 warm and changed10 several times, each time on a copy of the state the cold poll left (the farm
@@ -101,6 +104,11 @@ def tool_runs(farm: scenarios.Farm, sink: peers.SmtpSink, work: Path, name: str,
         else:
             changed10["alerted"] = len(set(published) & set(changed10["tokens"]))
         changed10["complete"] = changed10["alerted"] == len(published) and changed10["exit"] == 0
+        if isinstance(tool, peers.NewsmonFullText):  # entries whose pages report one incident: one story, one mail
+            recorded, stories, alerted = tool.stories_of(published)
+            changed10.update(stories=stories, stories_alerted=alerted)
+            changed10["complete"] = (recorded == len(published) and alerted == stories == changed10["alerted"]
+                                     and changed10["exit"] == 0)
         out["changed10"].append(changed10)
         say(f"    {name}, {delay_ms:g} ms, warm {run + 1}/{runs}: {_brief(warm)}, {warm['feed_304']} × 304; "
             f"changed10: {_brief(changed10)}, {changed10['alerted']}/{len(published)} mails")
