@@ -16,7 +16,8 @@ Why did this alert go (or not go) to that channel, and what did it say? Read, in
 
 from monitor.alert import accepted
 from monitor.alert.channel import Channel, Outcome, Target, build_channels, check_url, privacy_url, thread_id
-from monitor.alert.drain import Mark, Outbox, digest_due, drain, retry_delay
+from monitor.alert.drain import Mark, Outbox, drain, retry_delay
+from monitor.alert.holds import digest_due
 from monitor.alert.batches import Batch, Part, render_batch
 from monitor.alert.formats import PLACEHOLDERS, escape, render, template_problem
 from monitor.alert.message import for_match, notice, sample, with_outlets

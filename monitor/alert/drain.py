@@ -35,7 +35,7 @@ from monitor.alert.channel import Channel, thread_id
 from monitor.alert.outbox import Outbox
 from monitor.errors import StoreError
 from monitor.metrics import Metrics
-from monitor.model import REFUSALS_TO_FAIL, SEVERITIES, ChannelSpec, ChannelState, PendingAlert
+from monitor.model import REFUSALS_TO_FAIL, ChannelState, PendingAlert
 
 log = logging.getLogger("newsmon.delivery")
 RETRY_BASE = 30.0
@@ -306,38 +306,13 @@ async def _quiet(run: _Round, channel: Channel, state: ChannelState) -> bool:
     until = schedule.quiet_until(spec.quiet_hours, spec.timezone, now)
     if until is None:
         return False
-    quiet = [alert for alert in run.outbox.pending(channel.name, now, limit=None) if quiet_hold(spec, alert.message, now)]
+    quiet = [alert for alert in run.outbox.pending(channel.name, now, limit=None)
+             if holds.quiet_hold(spec, alert.message, now)]
     if quiet:
         local = datetime.fromtimestamp(until, ZoneInfo(spec.timezone))
         run.outbox.hold_quiet([alert.id for alert in quiet], until, f"quiet hours until {local:%Y-%m-%d %H:%M %Z}")
         log.info("alerts held for quiet hours channel=%s alerts=%d until=%s", channel.name, len(quiet), times.iso(until))
     return spec.digest  # a digest due inside quiet hours goes at their end
-
-
-def quiet_hold(spec: ChannelSpec, message, now: float) -> float | None:
-    """Until when the channel's quiet hours hold this alert at `now` (None: it goes): those
-    below `quiet_min_severity`, and newsmon's notices; never an escalation."""
-    if not spec.quiet_hours or message.escalation:
-        return None
-    if SEVERITIES.index(message.severity) >= SEVERITIES.index(spec.quiet_min_severity):
-        return None
-    return schedule.quiet_until(spec.quiet_hours, spec.timezone, now)
-
-
-def folds_until(outbox, spec: ChannelSpec, state: ChannelState, now: float) -> float | None:
-    """Whether flood control would fold an alert queued now into a summary, and until when
-    (None: it goes alone): the channel is folding already, or the alerts sent alone in the
-    sliding hour and those waiting ahead of it use up `max_per_hour`."""
-    limit = spec.max_per_hour or 0
-    if state.fold_until is not None and now < state.fold_until:
-        return state.fold_until
-    start = now if state.fold_until is not None else state.window_start  # a summary due now restarts the count
-    count, earliest = outbox.sends_since(spec.name, max(now - HOUR, start or 0.0))
-    ahead = [row for row in outbox.pending(spec.name, now, limit=None)
-             if state.fold_until is None or row.created >= state.fold_until]
-    if count + len(ahead) < limit:
-        return None
-    return (earliest if count else now) + HOUR
 
 
 async def _digest(run: _Round, channel: Channel, state: ChannelState) -> None:
@@ -348,7 +323,7 @@ async def _digest(run: _Round, channel: Channel, state: ChannelState) -> None:
     rows = run.outbox.pending(channel.name, now, limit=None)
     if not rows:
         return
-    due = digest_due(spec, state, rows[0].created)
+    due = holds.digest_due(spec, state, rows[0].created)
     if now < due:
         run.outbox.hold(channel.name, due)  # a weekly digest's alerts are not dead after 48 h
         return
@@ -364,13 +339,6 @@ async def _digest(run: _Round, channel: Channel, state: ChannelState) -> None:
     if await _batch(run, channel, state, rows, batch, "digest"):
         run.outbox.set_channel_state(channel.name, digest_since=now)
         log.info("digest sent channel=%s alerts=%d stories=%d", channel.name, len(rows), stories)
-
-
-def digest_due(spec: ChannelSpec, state: ChannelState, oldest: float) -> float:
-    """When a digest channel's next digest goes out: the first period boundary after its oldest
-    waiting alert was queued (and after the last digest)."""
-    start = max(state.digest_since or 0.0, oldest)
-    return schedule.next_digest(start, every=spec.digest_every, cron=spec.digest_cron, zone=spec.timezone)
 
 
 async def _batch(run: _Round, channel: Channel, state: ChannelState, rows: list[PendingAlert],

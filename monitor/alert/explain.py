@@ -21,7 +21,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from monitor.alert import routing, silences
-from monitor.alert.drain import digest_due, folds_until, quiet_hold
+from monitor.alert.holds import digest_due, folds_until, quiet_hold
 from monitor.model import SEVERITIES, AlertMessage, ChannelSpec, ChannelState, PendingAlert, Rule, Silence
 
 HOUR = 3600.0
