@@ -257,7 +257,7 @@ class AlertMessage:
     matched: tuple[str, ...]  # the matched words as they appear in the article
     feed: str = ""
     update: bool = False  # a follow-up: the story newly names an entity
-    also_reported_by: tuple[tuple[str, str], ...] = ()  # (outlet, ISO time), filled at delivery
+    also_reported_by: tuple[tuple[str, str], ...] = ()  # (outlet, ISO time it published), filled at delivery
     independent_outlets: int = 0  # outlets that reported the story in their own words, at delivery (0: unknown)
     entities: tuple[str, ...] = ()  # the watchlist / pack entities the rule hit (what a silence's --entity matches)
     tags: tuple[str, ...] = ()  # the feed's tags (what a silence's --tag matches)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import random
 import sqlite3
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime, parsedate_to_datetime
 
 from conftest import run_newsmon
 from fixtures import RFC822, page, rfc822_days_ago, write_config
@@ -39,14 +41,14 @@ OTHER_ATTACK = [
 ]
 
 
-def item(guid, path, title, summary="A report from the frontier."):
-    return {"guid": guid, "path": path, "title": title, "summary": summary}
+def item(guid, path, title, summary="A report from the frontier.", date=None):
+    return {"guid": guid, "path": path, "title": title, "summary": summary, "date": date or RFC822}
 
 
 def rss(title, site, items):
     entries = "\n".join(
         f"""<item><title>{i['title']}</title><link>{{BASE}}{i.get('link', i['path'])}</link>
-<guid isPermaLink="false">{i['guid']}</guid><pubDate>{RFC822}</pubDate>
+<guid isPermaLink="false">{i['guid']}</guid><pubDate>{i.get('date', RFC822)}</pubDate>
 <description>{i['summary']}</description></item>""" for i in items)
     return f"""<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{title}</title>
 <link>https://{site}/</link><description>t</description>{entries}</channel></rss>"""
@@ -73,6 +75,9 @@ def titles(web):
     return [post["title"] for post in web.json_posts("/hook")]
 
 
+KOHAT_TIMES = format_datetime((datetime.now(timezone.utc) - timedelta(hours=3)).replace(second=0, microsecond=0))
+
+
 def three_outlets(web):
     """The same wire story at three outlets, each with its own title, URL and trimmings."""
     web.add("/a/bannu.html", page("/a/bannu.html", "Four police killed in Bannu station attack", "Frontier Post", *WIRE))
@@ -82,7 +87,7 @@ def three_outlets(web):
                                      *WIRE, "Our correspondent in Bannu contributed to this report."))
     serve(web, "/a/rss.xml", "Frontier Post", "frontierpost.example", [item("a-1", "/a/bannu.html", "Four police killed in Bannu station attack")])
     serve(web, "/b/rss.xml", "Daily Indus", "dailyindus.example", [item("b-1", "/b/2026/11/24/bannu-raid.html", "Militants storm Bannu police station")])
-    serve(web, "/c/rss.xml", "Kohat Times", "kohattimes.example", [item("c-1", "/c/news/991.html", "Bannu: four officers die as station is raided")])
+    serve(web, "/c/rss.xml", "Kohat Times", "kohattimes.example", [item("c-1", "/c/news/991.html", "Bannu: four officers die as station is raided", date=KOHAT_TIMES)])
 
 
 def config(tmp_path, web, feeds, rules=RULES, **settings):
@@ -126,6 +131,8 @@ def test_group_wait_holds_the_alert_to_list_every_outlet(tmp_path, web):
     assert cli.main(["--config", str(path), "run", "--once"]) == 0
     (post,) = web.json_posts("/hook")
     assert "Also reported by:" in post["message"]
+    # each with the time it published the story, not when newsmon happened to read it
+    assert f"kohattimes.example ({parsedate_to_datetime(KOHAT_TIMES):%Y-%m-%d %H:%M} UTC)" in post["message"]
     assert sum(name in post["message"] for name in ("dailyindus.example", "frontierpost.example", "kohattimes.example")) == 3
 
 

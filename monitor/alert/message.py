@@ -67,9 +67,9 @@ def _spans(hits: list[Hit], offset: int, length: int) -> tuple[tuple[int, int], 
 def with_outlets(message: AlertMessage, outlets: Iterable[tuple[str, float, str | None]],
                  independent: Iterable[str] = ()) -> AlertMessage:
     """The alert with the other outlets that have reported its story by now: `outlets` is
-    (outlet, first seen, url) of every outlet of the story, earliest first; `independent`,
+    (outlet, when it published it, url) of every outlet of the story, first seen first; `independent`,
     those that reported it in their own words (copies of one text count once)."""
-    others = tuple((outlet, times.iso(first) or "") for outlet, first, _url in outlets if outlet != message.outlet)
+    others = tuple((outlet, times.iso(at) or "") for outlet, at, _url in outlets if outlet != message.outlet)
     return dataclasses.replace(message, also_reported_by=others, independent_outlets=len(tuple(independent)))
 
 

@@ -52,9 +52,12 @@ class Stories(StoreBase):
         return [tuple(row) for row in rows]
 
     def story_outlets(self, story_id: int) -> list[tuple[str, float, str | None]]:
-        """(outlet, first seen, url) of each outlet that reported a story, earliest first."""
+        """(outlet, when it published the story, url) of each outlet that reported a story, in
+        the order newsmon saw them: the time is the earliest its feed or page gave, else when
+        newsmon first saw it."""
         rows = self.db.execute(
-            """SELECT outlet, MIN(fetched), url FROM articles WHERE story_id = ? GROUP BY outlet ORDER BY MIN(fetched)""",
+            """SELECT outlet, MIN(COALESCE(published, fetched)), url FROM articles WHERE story_id = ? GROUP BY outlet
+               ORDER BY MIN(fetched)""",
             (story_id,))
         return [(row[0], row[1], row[2]) for row in rows]
 
