@@ -302,3 +302,22 @@ def test_two_reports_do_not_join_by_a_background_date_they_both_recall():
     second = dataclasses.replace(features("Suicide bomber kills two soldiers in Bannu"), dates=(DAY + 4, DAY - 5))
     index = index_with(first)
     assert index.judge(second, index.events[1]).guard == "dates"
+
+
+def test_a_division_without_a_district_is_apart_from_districts_outside_it():
+    # Chitral is a division of two districts in the gazetteer: a report placed there has no district
+    chitral = dataclasses.replace(features("Gunmen attack police post in Chitral, TTP blamed",
+                                           where=("chitral", "malakand-division", "khyber-pakhtunkhwa", "pakistan")),
+                                  district=None, province="khyber-pakhtunkhwa", country="pakistan")
+    bajaur = features("Gunmen attack police post in Bajaur, TTP blamed",
+                      where=("bajaur", "bajaur", "khyber-pakhtunkhwa", "pakistan"))
+    drosh = features("Gunmen attack police post in Drosh, TTP blamed",
+                     where=("drosh", "lower-chitral", "khyber-pakhtunkhwa", "pakistan"))
+    drosh = dataclasses.replace(drosh, where=("drosh", "lower-chitral", "chitral", "malakand-division",
+                                              "khyber-pakhtunkhwa", "pakistan"))
+    for first, second in ((chitral, bajaur), (bajaur, chitral)):
+        index = index_with(first)
+        assert index.judge(second, index.events[1]).guard == "places"
+    for first, second in ((chitral, drosh), (drosh, chitral)):
+        index = index_with(first)
+        assert index.judge(second, index.events[1]).guard is None

@@ -141,6 +141,23 @@ def specific(event: Event) -> tuple[tuple[str | None, str | None, str | None], .
     return districts or event.areas
 
 
+def undistricted_apart(found: Features, event: Event) -> bool:
+    """Whether a lead place below a province that has no district of its own (Chitral, a
+    division of districts; a city such as Karachi), on one side, is apart from every lead place
+    at district level on the other: neither contains the other. (The district triples cannot
+    tell: without a district, Chitral was only "Khyber Pakhtunkhwa", and so near every district
+    of it.)"""
+    wide = {name for area in event.areas for name in area[1:] if name}
+    districts = {area[0] for area in event.areas if area[0]}
+    if found.district is None and found.where and found.where[0] not in (found.province, found.country, None):
+        theirs = [where for where in event.wheres if districts.intersection(where)]
+        return bool(theirs) and all(found.where[0] not in where and where[0] not in found.where for where in theirs)
+    if found.district is not None and not districts:
+        theirs = [where for where in event.wheres if where[0] not in wide]
+        return bool(theirs) and all(found.where[0] not in where and where[0] not in found.where for where in theirs)
+    return False
+
+
 def _keys(found: Features | Event) -> set:
     """What finds an event, and what an article looks it up by: its heaviest words (by their
     hash: an int), its entities and its lead place and district (strings)."""

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from monitor.events import repair
 from monitor.events.event import (Event, _chain_conflict, _dates_apart, _incident_days, _keys, _local, apart, same_toll,
-                                   specific)
+                                   specific, undistricted_apart)
 from monitor.events.features import Features
 from monitor.events.verdict import (CANDIDATES, COMMON_KEY, JOIN, MERGE, MIN_TERMS, NAME_RARE, NAMED, NAMES, SAME_DAY, SAME_TOLL,
                                     UNANCHORED, UNDATED, Verdict, foreign, score)
@@ -76,7 +76,7 @@ class EventIndex:
         guard = None
         main = (found.district, found.province, found.country)
         if main != (None, None, None) and event.areas and "cross_border_clash" not in (found.event_type, *event.types):
-            if all(_chain_conflict(main, area) for area in specific(event)):
+            if all(_chain_conflict(main, area) for area in specific(event)) or undistricted_apart(found, event):
                 guard = "places"
         if not guard and _dates_apart(found, event):
             guard = "dates"
