@@ -116,11 +116,11 @@ class Event:
 
 def apart(a: Event, b: Event, compatible: Callable[[str, str], bool]) -> str | None:
     """The guard that keeps two open events apart, if one does (the article guards, event to
-    event, stricter): every area of one conflicts with every area of the other (those that name
-    a district, where any does: `specific`; even in a border clash, where a report may join an
-    event placed across the border); their incident
-    dates are DATE_APART or more days apart; their types cannot be one incident's."""
-    if a.areas and b.areas and all(_chain_conflict(mine, theirs) for mine in specific(a) for theirs in specific(b)):
+    event, stricter): every lead place of one is apart from every lead place of the other
+    (`places_apart`, over `leads`; even in a border clash, where a report may join an event
+    placed across the border); their incident dates are DATE_APART or more days apart; their
+    types cannot be one incident's."""
+    if a.wheres and b.wheres and all(places_apart(*mine, *theirs) for mine in leads(a) for theirs in leads(b)):
         return "places"
     if a.dates and b.dates and min(abs(mine - theirs) for mine in a.dates for theirs in b.dates) >= DATE_APART:
         return "dates"
@@ -133,29 +133,30 @@ def apart(a: Event, b: Event, compatible: Callable[[str, str], bool]) -> str | N
     return None
 
 
-def specific(event: Event) -> tuple[tuple[str | None, str | None, str | None], ...]:
-    """The areas of an event's reports that name a district, if any does, else all of them: a
-    report placed only in a province does not make every district of it the event's (once an
-    event held "Khyber Pakhtunkhwa", any district of it could join, and through it any other)."""
-    districts = tuple(area for area in event.areas if area[0])
-    return districts or event.areas
-
-
-def undistricted_apart(found: Features, event: Event) -> bool:
-    """Whether a lead place below a province that has no district of its own (Chitral, a
-    division of districts; a city such as Karachi), on one side, is apart from every lead place
-    at district level on the other: neither contains the other. (The district triples cannot
-    tell: without a district, Chitral was only "Khyber Pakhtunkhwa", and so near every district
-    of it.)"""
-    wide = {name for area in event.areas for name in area[1:] if name}
+def leads(event: Event) -> list[tuple[tuple[str, ...], str | None]]:
+    """(chain, district) of the lead place of each of an event's reports: those below a
+    province, where any is (a report placed only in "Khyber Pakhtunkhwa" that joined a Bannu
+    event does not open it to every district of the province)."""
     districts = {area[0] for area in event.areas if area[0]}
-    if found.district is None and found.where and found.where[0] not in (found.province, found.country, None):
-        theirs = [where for where in event.wheres if districts.intersection(where)]
-        return bool(theirs) and all(found.where[0] not in where and where[0] not in found.where for where in theirs)
-    if found.district is not None and not districts:
-        theirs = [where for where in event.wheres if where[0] not in wide]
-        return bool(theirs) and all(found.where[0] not in where and where[0] not in found.where for where in theirs)
-    return False
+    wide = {name for area in event.areas for name in area[1:] if name}
+    found = [(where, next((place for place in where if place in districts), None)) for where in event.wheres]
+    below = [(where, district) for where, district in found if district is not None or where[0] not in wide]
+    return below or found
+
+
+def places_apart(a: tuple[str, ...], a_district: str | None, b: tuple[str, ...], b_district: str | None) -> bool:
+    """Whether two lead places (chains, most specific first, with their districts) cannot be
+    one incident's: neither contains the other, and they are in different districts (an Afghan
+    province named as its capital's district contains the districts inside it); or, where one
+    has no district of its own (Chitral, a division of two districts; a city such as Karachi),
+    the narrowest area holding both is not a district: Chitral and Bajaur are apart, Chitral and
+    Drosh, a town in it, are not."""
+    if a[0] in b or b[0] in a:
+        return False
+    if a_district and b_district:
+        return a_district != b_district and a_district not in b and b_district not in a
+    common = next((place for place in a if place in b), None)
+    return common is None or common not in (a_district, b_district)
 
 
 def _keys(found: Features | Event) -> set:
@@ -201,17 +202,6 @@ def _locals(event: Event) -> set[str]:
 def _key(kind: str, name: str) -> str:
     """A lookup key, interned: tens of thousands of events hold the same ones."""
     return sys.intern(kind + name)
-
-
-def _chain_conflict(a: tuple[str | None, str | None, str | None], b: tuple[str | None, str | None, str | None]) -> bool:
-    """Whether two (district, province, country) triples name different areas neither of which
-    contains the other: compared at the most specific level both know."""
-    if a[0] and b[0] and a[0] != b[0] and (a[0] == b[1] or b[0] == a[1]):
-        return False  # an Afghan province named as its capital's district, and a district inside it
-    for mine, theirs in zip(a, b):
-        if mine and theirs:
-            return mine != theirs
-    return False
 
 
 def _dates_apart(found: Features, event: Event) -> bool:

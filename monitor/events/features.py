@@ -167,7 +167,7 @@ def words(title: str, text: str) -> tuple[tuple[tuple[str, float], ...], tuple[s
     named: dict[str, None] = {}
     get = counts.get
     lead = text[:LEAD_WORDS * 12]
-    for part, weight, limit in ((title, TITLE_WEIGHT, 40), (lead, 1.0, LEAD_WORDS)):
+    for part, weight, limit, in_lead in ((title, TITLE_WEIGHT, 40, False), (lead, 1.0, LEAD_WORDS, True)):
         previous_end = ""
         for index, found in enumerate(WORD.finditer(part)):
             if index >= limit:
@@ -189,7 +189,7 @@ def words(title: str, text: str) -> tuple[tuple[tuple[str, float], ...], tuple[s
                     _stems.clear()
                 stem = _stems[folded] = _stem(folded)
             counts[stem] = get(stem, 0) + weight * (NAME_WEIGHT if name else 1.0)  # no Counter.__missing__ call
-            if name and limit == LEAD_WORDS:
+            if name and in_lead:  # a title in title case says nothing of names
                 named[stem] = None
     heaviest = counts.most_common(TERMS_KEPT)
     return tuple((word, round(1.0 + math.log(weight), 3)) for word, weight in heaviest), tuple(named)

@@ -13,8 +13,8 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 
 from monitor.events import repair
-from monitor.events.event import (Event, _chain_conflict, _dates_apart, _incident_days, _keys, _local, apart, same_toll,
-                                   specific, undistricted_apart)
+from monitor.events.event import (Event, _dates_apart, _incident_days, _keys, _local, apart, leads, places_apart,
+                                   same_toll)
 from monitor.events.features import Features
 from monitor.events.verdict import (CANDIDATES, COMMON_KEY, JOIN, MERGE, MIN_TERMS, NAME_RARE, NAMED, NAMES, SAME_DAY, SAME_TOLL,
                                     UNANCHORED, UNDATED, Verdict, foreign, score)
@@ -74,9 +74,8 @@ class EventIndex:
         """The score of `found` against `event`, and the guard that refuses it, if any
         (`cosine`: of their words, when the caller has it already)."""
         guard = None
-        main = (found.district, found.province, found.country)
-        if main != (None, None, None) and event.areas and "cross_border_clash" not in (found.event_type, *event.types):
-            if all(_chain_conflict(main, area) for area in specific(event)) or undistricted_apart(found, event):
+        if found.where and event.wheres and "cross_border_clash" not in (found.event_type, *event.types):
+            if all(places_apart(found.where, found.district, *lead) for lead in leads(event)):
                 guard = "places"
         if not guard and _dates_apart(found, event):
             guard = "dates"
