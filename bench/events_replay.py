@@ -127,8 +127,8 @@ def replay(docs: list[Doc], seed: int, *, features: dict | None = None) -> tuple
             next_story += 1
             story = next_story
         copies.add(story, signature, NOW, doc.title)
-        events.add(story, found, NOW)
-        for verdict in events.settle(story, NOW):  # the event, grown, shows another open one to be it
+        told = events.add(story, found, NOW)
+        for verdict in events.settle(story, NOW) if told else ():  # the event, grown, shows another open one to be it
             survivor = min(story, verdict.story)
             _merge(events, survivor, max(story, verdict.story), story_of, merged)
             story = survivor

@@ -96,7 +96,7 @@ async def process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: int
     # From finding the story to the store's commit there is no await: finding the story and
     # joining it are one step, so two outlets' copies arriving together cannot both start a
     # story. A commit that meets another process's lock is made again from the start.
-    def commit() -> tuple[int, list, str]:
+    def commit() -> tuple[int, list, str, bool]:
         if known is not None and known.article_id is not None:
             facts = joining.facts_of(app, known.story_id) if matches and not quiet else None
             said = facts.said() if facts is not None else None
@@ -105,7 +105,7 @@ async def process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: int
             app.store.update_entry(feed_id, entry, known.article_id, article, matches, alerts,
                                    canonical_link=canonical_link, now=now, mentions=mentions, quiet=quiet or None,
                                    severities=None if quiet else app.router.severities(matches, said, near))
-            return known.story_id, alerts, "updated"
+            return known.story_id, alerts, "updated", False
         signature = signed()
         story, original, kind = joining.find(app, signature, found, now)
         facts = joining.gathered(app, story, found, article, now)  # the event's, with this report's counted
@@ -118,11 +118,11 @@ async def process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: int
                                                       facts=facts.dump(), said=said,
                                                       severities=None if quiet else app.router.severities(matches, said, near))
         app.story_index().add(story_id, signature, now, article.title, original=original or article_id)
-        app.event_index().add(story_id, found, now)
-        return story_id, alerts, kind if story is not None else "new story"
+        told = app.event_index().add(story_id, found, now)
+        return story_id, alerts, kind if story is not None else "new story", told
 
-    story, alerts, kind = await stored(commit)
-    if kind != "updated":
+    story, alerts, kind, told = await stored(commit)
+    if told:  # a report that told its event nothing new (a copy, word for word) settles nothing
         await stored(lambda: joining.settle(app, story, now))
     app.metrics.entries.inc()
     # A silent first poll can record thousands of matches: each is said at DEBUG, and the feed's

@@ -163,6 +163,22 @@ def test_an_event_that_grows_to_match_another_is_settled_into_it():
     assert index.compare(index.events[1], index.events[4]).guard == "places"
 
 
+def test_only_a_report_that_tells_its_event_something_new_calls_for_settling():
+    # settling judges the event's candidates again: after a copy, word for word, of one of its
+    # reports (a wire text in many feeds), every verdict would be what it was
+    day = DAY.toordinal()
+    index = incidents.index(1e12)
+    wire = report("bannu police station bomber gate", day=day)
+    assert index.add(1, wire, 0.0)  # a new event
+    assert index.add(1, dataclasses.replace(wire, outlet="b.example"), 0.0)  # its second report: it may draw lone events now
+    assert not index.add(1, dataclasses.replace(wire, outlet="c.example"), 0.0)  # a third copy tells it nothing
+    assert index.add(1, report("bannu police station bomber gate wall", day=day), 0.0)  # a word it had not
+    assert index.add(1, report("bannu police station bomber gate", day=day - 1), 0.0)  # a date it had not
+    assert index.add(1, dataclasses.replace(wire, entities=frozenset({"pack.ttp"})), 0.0)  # an actor it had not
+    assert not index.add(1, dataclasses.replace(wire, outlet="d.example"), 0.0)
+    assert index.events[1].reports == 7
+
+
 def test_border_clashes_a_day_apart_are_two_incidents():
     day = DAY.toordinal()
     clash = dict(event_type="cross_border_clash")

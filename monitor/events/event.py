@@ -51,15 +51,20 @@ class Event:
         """The type most of its reports give ("other" if none gives one)."""
         return Counter(self.types).most_common(1)[0][0] if self.types else "other"
 
-    def add(self, found: Features, seen: float) -> None:
+    def add(self, found: Features, seen: float) -> bool:
+        """Count `found` as one of its reports; whether it told the event anything new: a word,
+        entity, name, place, date, type, toll or script its reports had not given (a copy of one
+        of them, word for word, tells it nothing: only its weights and outlets grow)."""
         self.reports += 1
         self.seen = max(self.seen, seen)
         if self.reports == 1:
             self.first_dates = found.dates[:3]
         terms = dict(zip(self.words, self.weights))
+        known = len(terms)
         for word, weight in found.terms:
             key = hash(word)
             terms[key] = terms.get(key, 0.0) + weight
+        told = len(terms) != known or self._told(found)
         heaviest = sorted(terms.items(), key=lambda item: -item[1])[:EVENT_TERMS]
         self.words = array("q", [key for key, _weight in heaviest])
         self.weights = array("f", [weight for _key, weight in heaviest])
@@ -80,7 +85,20 @@ class Event:
             held = getattr(self, name)
             if value and value not in held:
                 setattr(self, name, held + (value,))
+        return told
 
+    def _told(self, found: Features) -> bool:
+        """Whether `found`, about to be added, gives what the event's reports have not (words aside)."""
+        return bool(not found.entities <= self.entities or not found.places <= self.places
+                    or found.names and not self.names.issuperset(found.names)
+                    or found.event_type != "other" and found.event_type not in self.types
+                    or found.script and found.script not in self.scripts
+                    or found.where and found.where not in self.wheres
+                    or found.dates and found.dates[0] not in self.dates
+                    or found.month_days and not found.dates and found.month_days[0] not in self.month_days
+                    or found.published and found.published not in self.published
+                    or found.killed and found.killed not in self.killed
+                    or found.injured and found.injured not in self.injured)
 
     def absorb(self, other: Event) -> None:
         """Take in what another open event's reports said (the two were found to be one)."""

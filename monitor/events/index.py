@@ -249,8 +249,13 @@ class EventIndex:
                 refused = verdict
         return allowed or refused
 
-    def add(self, story: int, found: Features, seen: float) -> None:
-        """Count `found` as a report of the event of `story` (opening it if new)."""
+    def add(self, story: int, found: Features, seen: float) -> bool:
+        """Count `found` as a report of the event of `story` (opening it if new). Whether `settle`
+        may find anything now: the report told the event something new (`Event.add`), or is its
+        second (with which it begins to draw lone events). A report that told it nothing (a copy
+        of one of its reports) leaves every verdict on it as it was; settling again would judge
+        its candidates again for nothing: on a first poll of many feeds carrying one wire text,
+        most of the cycle."""
         self.documents += 1
         df, logdf, log = self.df, self.logdf, math.log
         for word, _weight in found.terms:
@@ -261,13 +266,14 @@ class EventIndex:
         if event is None:
             event = self.events[story] = Event(story)
         old = _keys(event) if event.reports else set()
-        event.add(found, seen)
+        told = event.add(found, seen)
         new = _keys(event)
         for key in old - new:
             self.by_key.get(key, set()).discard(story)
         for key in new - old:
             self.by_key.setdefault(key, set()).add(story)
         self.order.append((seen, story))
+        return told or event.reports == 2
 
     def prune(self, now: float) -> None:
         """Close the events no report has reached within the window."""
