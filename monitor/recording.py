@@ -10,10 +10,14 @@ Called by `monitor.pipeline` for each entry a poll brings; which alerts a match 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
+import hashlib
 import logging
+import pickle
 import time
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from typing import TypeVar
 
 from monitor import article as article_reader, events, incidents, joining, shown, stories, urls
@@ -26,6 +30,48 @@ T = TypeVar("T")
 log = logging.getLogger("newsmon.pipeline")
 
 LOCK_PATIENCE = 60.0  # seconds a write waits for another process's lock before it counts as a fault
+REREAD = 4096  # texts whose reading is kept (under 2 KB each): the same words again are not read again
+
+
+class Recent:
+    """What reading an entry's words gave (the rules it matches, its event features, its
+    signature: each a function of its words and of the matcher that reads them), kept for the
+    `size` words last read, for the next entry with the same words: many feeds carry one wire
+    text word for word, and on a first poll of many feeds reading it again was most of the
+    cycle. Kept pickled (a tenth of the objects' size), and forgotten when the matcher changes
+    (a reload)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.kept: OrderedDict[bytes, dict[Hashable, bytes]] = OrderedDict()
+        self.reader: object = None
+        self.hits = self.misses = 0
+
+    def get(self, reader: object, words: bytes, key: Hashable, make: Callable[[], T]) -> T:
+        """The value `make()` gave for `key` of the words whose digest is `words` when `reader`
+        read them, else `make()`'s now."""
+        kept = self.kept
+        if reader is not self.reader:
+            kept.clear()
+            self.reader = reader
+        values = kept.get(words)
+        if values is None:
+            values = kept[words] = {}
+            if len(kept) > self.size:
+                kept.popitem(last=False)
+        else:
+            kept.move_to_end(words)
+            blob = values.get(key)
+            if blob is not None:
+                self.hits += 1
+                return pickle.loads(blob)
+        self.misses += 1
+        value = make()
+        values[key] = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+        return value
+
+
+_read = Recent(REREAD)
 
 
 async def stored(write: Callable[[], T]) -> T:
@@ -64,7 +110,9 @@ async def process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: int
             return 0, ""
     wanted = known is None or known.article_id is None  # a new article: its event features are read
     article, read_found = await article_reader.read(app, feed, outlet, entry, link, unread, features=wanted)
-    signed = functools.cache(lambda: stories.signature(article.title, article.text))  # made once, if needed
+    words = (article.title, article.text)
+    said = hashlib.blake2b(f"{article.title}\0{article.text}".encode(), digest_size=16).digest()
+    signed = functools.cache(lambda: _read.get(app.matcher, said, "signature", lambda: stories.signature(*words)))
 
     if known is None:  # meanwhile another entry (of this poll or another feed) may have brought it
         if canonical_link and app.store.recorded != recorded:
@@ -83,9 +131,10 @@ async def process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: int
                                                           now=app.clock()))
                 return 0, ""
     # the rules that match, and every entity named (kept for replay and trends), in one pass
-    matches, mentions = app.matcher.read(article.title, article.text, feed_tags=feed.tags)
+    tags = tuple(feed.tags) if feed.tags is not None else None
+    matches, mentions = _read.get(app.matcher, said, ("rules", tags), lambda: app.matcher.read(*words, feed_tags=tags))
     # what it says about its incident: how a report another outlet wrote itself finds its event
-    found = _features(article, read_found, mentions) if wanted else None
+    found = _features(app, article, said, read_found, mentions) if wanted else None
     near: dict = {}
     if app.sites or any(rule.near for rule in app.matcher.rules):  # [[sites]]: rules' near, and how close
         matches, near = incidents.near_sites(matches, app.router.rules, found, app.sites, app.config.places)
@@ -138,15 +187,18 @@ async def process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: int
     return len(alerts), quiet
 
 
-def _features(article: Article, read_found: events.Features | None, mentions: list) -> events.Features:
+def _features(app: App, article: Article, said: bytes, read_found: events.Features | None,
+              mentions: list) -> events.Features:
     """An article's event features with the watchlist's entities the rule matcher found: an
     extracted page's as the worker that extracted it read them (`article_reader.read`), a
     feed's text's read here (a millisecond or so: no worker round trip for a feed-only cycle,
-    whose workers have nothing else to do)."""
+    whose workers have nothing else to do), or kept from the same words read for another entry
+    (`Recent`; its mentions are the same, as the same matcher found them)."""
     if read_found is not None:
         return incidents.with_mentions(read_found, mentions)
-    return incidents.read(article.title, article.text, published=article.published, mentions=mentions,
-                          outlet=article.outlet)
+    found = _read.get(app.matcher, said, ("features", article.published), lambda: incidents.read(article.title, article.text, published=article.published,
+                                                   mentions=mentions, outlet=article.outlet))
+    return found if found.outlet == article.outlet else dataclasses.replace(found, outlet=article.outlet)
 
 
 def _identity(url: str | None) -> str | None:
