@@ -62,6 +62,14 @@ def _apprise():  # -> the apprise module
         from apprise.decorators import notify
 
         notify(on="console", name="newsmon console (standard output)", body_format=apprise.NotifyFormat.TEXT)(_console)
+        from monitor.alert import tls
+
+        try:
+            from apprise.plugins.email import smtp
+        except ImportError:  # another apprise: its mail plugin reads the certificates as it does
+            pass
+        else:
+            tls.deferred(smtp)  # its TLS context reads the CA certificates only for a TLS connection
         _APPRISE.append(apprise)
     return _APPRISE[0]
 
