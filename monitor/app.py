@@ -10,7 +10,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -333,12 +333,16 @@ def event_index(opened: store.Store, window: float) -> events.EventIndex:
     since = time.time() - window
     index = incidents.index(window)
     missing = []
-    for article_id, story, blob, seen in opened.recent_features(since):
-        found = events.Features.unpack(blob) if blob else None
-        if found is None:
-            missing.append((article_id, story, seen))
-        else:
-            index.add(story, found, seen)
+
+    def stored() -> Iterator[tuple[int, events.Features, float]]:
+        for article_id, story, blob, seen in opened.recent_features(since):
+            found = events.Features.unpack(blob) if blob else None
+            if found is None:
+                missing.append((article_id, story, seen))
+            else:
+                yield story, found, seen
+
+    index.load(stored())
     again = []
     for article_id, story, seen in missing[-REREAD:]:
         title, text, published, outlet = opened.article_for_features(article_id)

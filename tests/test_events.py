@@ -102,6 +102,29 @@ def test_events_close_when_no_report_reaches_them_within_the_window():
     assert len(index) == 0
 
 
+def test_an_index_loaded_at_start_up_is_the_index_added_to_one_report_at_a_time():
+    reports = [(1, features("suicide bomber police station bannu gate"), 10.0),
+               (2, features("border clash kurram posts", where=("kurram", "kurram", "khyber-pakhtunkhwa", "pakistan"),
+                            kind="cross_border_clash"), 11.0),
+               (1, features("bomber bannu police station gate seven killed", killed=7), 12.0),
+               (1, features("suicide bomber police station bannu gate"), 13.0),  # a copy
+               (3, features("flood relief sindh villages", where=(), kind="other", entities=(), day=None), 14.0)]
+    one_by_one, loaded = incidents.index(1e6), incidents.index(1e6)
+    for story, found, seen in reports:
+        one_by_one.add(story, found, seen)
+    loaded.load(reports)
+
+    def state(index):
+        return (index.documents, dict(index.df), dict(index.logdf), list(index.order),
+                {key: holders for key, holders in index.by_key.items() if holders},
+                {story: [repr(getattr(event, name)) for name in event.__slots__] for story, event in index.events.items()})
+
+    assert state(loaded) == state(one_by_one)
+    assert loaded.find(features("police station bannu suicide bomber gate"), 20.0) == 1
+    with pytest.raises(ValueError):
+        loaded.load(reports)  # only an empty index is loaded
+
+
 def test_nothing_shared_finds_no_candidate():
     index = index_with(features("Suicide bomber kills seven policemen at Bannu police station"))
     assert index.best(features("Cricket final washed out by rain", where=(), entities=(), kind="other", day=None),

@@ -8,6 +8,7 @@ from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import date
+from operator import itemgetter
 
 from monitor.events.features import Features
 
@@ -60,14 +61,15 @@ class Event:
         if self.reports == 1:
             self.first_dates = found.dates[:3]
         terms = dict(zip(self.words, self.weights))
-        known = len(terms)
+        known, get = len(terms), terms.get
         for word, weight in found.terms:
             key = hash(word)
-            terms[key] = terms.get(key, 0.0) + weight
+            terms[key] = get(key, 0.0) + weight
         told = len(terms) != known or self._told(found)
-        heaviest = sorted(terms.items(), key=lambda item: -item[1])[:EVENT_TERMS]
-        self.words = array("q", [key for key, _weight in heaviest])
-        self.weights = array("f", [weight for _key, weight in heaviest])
+        # heaviest first; equal weights keep their order (a reversed sort is stable too)
+        heaviest = sorted(terms.items(), key=itemgetter(1), reverse=True)[:EVENT_TERMS]
+        self.words = array("q", map(itemgetter(0), heaviest))
+        self.weights = array("f", map(itemgetter(1), heaviest))
         self.entities = self.entities | found.entities if self.entities else found.entities  # shared, not copied
         self.places = self.places | found.places if self.places else found.places
         if found.names:
