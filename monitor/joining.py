@@ -18,10 +18,11 @@ log = logging.getLogger("newsmon.pipeline")
 
 
 def find(app: App, signature: stories.Signature, found: events.Features,
-         now: float) -> tuple[int | None, int | None, str]:
+         now: float, words: bytes | None = None) -> tuple[int | None, int | None, str]:
     """(story, the article it copies, how it joined): a copy's story and original, "joined
-    story"; else an open event's story, "joined event"; (None, None, "") for a new story."""
-    copy = app.story_index().find_copy(signature, now)  # a copy of an article we have
+    story"; else an open event's story, "joined event"; (None, None, "") for a new story.
+    `words`: a digest of its title and text (`StoryIndex.add`)."""
+    copy = app.story_index().find_copy(signature, now, words)  # a copy of an article we have
     if copy:
         return copy[0], copy[1], "joined story"
     story = _event(app, found, now)  # another outlet's own report of an open event

@@ -111,8 +111,8 @@ async def process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: int
     wanted = known is None or known.article_id is None  # a new article: its event features are read
     article, read_found = await article_reader.read(app, feed, outlet, entry, link, unread, features=wanted)
     words = (article.title, article.text)
-    said = hashlib.blake2b(f"{article.title}\0{article.text}".encode(), digest_size=16).digest()
-    signed = functools.cache(lambda: _read.get(app.matcher, said, "signature", lambda: stories.signature(*words)))
+    digest = hashlib.blake2b(f"{article.title}\0{article.text}".encode(), digest_size=16).digest()  # of its words
+    signed = functools.cache(lambda: _read.get(app.matcher, digest, "signature", lambda: stories.signature(*words)))
 
     if known is None:  # meanwhile another entry (of this poll or another feed) may have brought it
         if canonical_link and app.store.recorded != recorded:
@@ -132,9 +132,9 @@ async def process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: int
                 return 0, ""
     # the rules that match, and every entity named (kept for replay and trends), in one pass
     tags = tuple(feed.tags) if feed.tags is not None else None
-    matches, mentions = _read.get(app.matcher, said, ("rules", tags), lambda: app.matcher.read(*words, feed_tags=tags))
+    matches, mentions = _read.get(app.matcher, digest, ("rules", tags), lambda: app.matcher.read(*words, feed_tags=tags))
     # what it says about its incident: how a report another outlet wrote itself finds its event
-    found = _features(app, article, said, read_found, mentions) if wanted else None
+    found = _features(app, article, digest, read_found, mentions) if wanted else None
     near: dict = {}
     if app.sites or any(rule.near for rule in app.matcher.rules):  # [[sites]]: rules' near, and how close
         matches, near = incidents.near_sites(matches, app.router.rules, found, app.sites, app.config.places)
@@ -156,7 +156,7 @@ async def process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: int
                                    severities=None if quiet else app.router.severities(matches, said, near))
             return known.story_id, alerts, "updated", False
         signature = signed()
-        story, original, kind = joining.find(app, signature, found, now)
+        story, original, kind = joining.find(app, signature, found, now, digest)
         facts = joining.gathered(app, story, found, article, now)  # the event's, with this report's counted
         said = facts.said()
         alerts = [] if quiet else app.router.alerts_for(matches, article, name, story, app.store, feed.tags, near, said)
@@ -166,7 +166,7 @@ async def process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: int
                                                       quiet=quiet or None, copy_of=original or None,
                                                       facts=facts.dump(), said=said,
                                                       severities=None if quiet else app.router.severities(matches, said, near))
-        app.story_index().add(story_id, signature, now, article.title, original=original or article_id)
+        app.story_index().add(story_id, signature, now, article.title, original=original or article_id, words=digest)
         told = app.event_index().add(story_id, found, now)
         return story_id, alerts, kind if story is not None else "new story", told
 
@@ -187,7 +187,7 @@ async def process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: int
     return len(alerts), quiet
 
 
-def _features(app: App, article: Article, said: bytes, read_found: events.Features | None,
+def _features(app: App, article: Article, digest: bytes, read_found: events.Features | None,
               mentions: list) -> events.Features:
     """An article's event features with the watchlist's entities the rule matcher found: an
     extracted page's as the worker that extracted it read them (`article_reader.read`), a
@@ -196,7 +196,7 @@ def _features(app: App, article: Article, said: bytes, read_found: events.Featur
     (`Recent`; its mentions are the same, as the same matcher found them)."""
     if read_found is not None:
         return incidents.with_mentions(read_found, mentions)
-    found = _read.get(app.matcher, said, ("features", article.published), lambda: incidents.read(article.title, article.text, published=article.published,
+    found = _read.get(app.matcher, digest, ("features", article.published), lambda: incidents.read(article.title, article.text, published=article.published,
                                                    mentions=mentions, outlet=article.outlet))
     return found if found.outlet == article.outlet else dataclasses.replace(found, outlet=article.outlet)
 

@@ -23,7 +23,7 @@ import re
 import struct
 import unicodedata
 from array import array
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -202,6 +202,7 @@ COMMON = 32  # a sketch value held by more signatures than this is a stock phras
 # n items sharing a phrase cost n^2/2 probes to add (4,000 near-identical items took a minute).
 # Well above COMMON, so a stock phrase stays one after its oldest holders leave the window.
 HOLDERS_KEPT = 4 * COMMON
+EXACT = 4096  # texts whose latest entry is found by a digest of their words (StoryIndex.exact)
 
 
 class ValueTable:
@@ -313,12 +314,24 @@ class StoryIndex:
         self.entries: dict[int, tuple[int, bytes, str, float, int]] = {}
         self.order: deque[int] = deque()
         self.counter = 0
+        # the entry of each of the last EXACT texts added (by a digest of their title and text):
+        # a copy word for word is found without a search
+        self.exact: OrderedDict[bytes, int] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self.entries)
 
-    def add(self, story: int, sig: Signature, seen: float, title: str = "", original: int = 0) -> None:
+    def add(self, story: int, sig: Signature, seen: float, title: str = "", original: int = 0,
+            words: bytes | None = None) -> None:
+        """Add a signature; `words`: a digest of the title and text it was made from, by which a
+        copy of them word for word is found (`find_copy`)."""
         self.add_packed(story, sig.pack(), title or " ".join(sorted(sig.title_words)), seen, original)
+        if words is not None:
+            exact = self.exact
+            exact[words] = self.counter
+            exact.move_to_end(words)
+            if len(exact) > EXACT:
+                exact.popitem(last=False)
 
     def add_packed(self, story: int, packed: bytes, title: str, seen: float, original: int = 0) -> None:
         """Add a signature as the store keeps it (`Signature.pack`), without unpacking it.
@@ -353,12 +366,20 @@ class StoryIndex:
             if story == old:
                 self.entries[number] = (new, packed, title, seen, original)
 
-    def find_copy(self, sig: Signature, now: float) -> tuple[int, int] | None:
+    def find_copy(self, sig: Signature, now: float, words: bytes | None = None) -> tuple[int, int] | None:
         """(story, original article) of the text `sig` copies, if one within the window matches;
         else None. Candidates
         are compared in order of how many of its leads they share, the most recent first among
-        equals; the best score wins, and a perfect one (a copy) ends the search."""
+        equals; the best score wins, and a perfect one (a copy) ends the search. `words`: the
+        digest of its title and text (see `add`): the latest entry of the same words, if still
+        within the window and not a short text, is that perfect score, found without the search."""
         self.prune(now)
+        # (a short text's words, a headline and a line, are often a stock item's: "Photo". Its
+        # leads may be stock phrases, which the search does not follow: it is searched for)
+        number = self.exact.get(words) if words is not None and sig.shingles >= SHORT else None
+        if number is not None and number in self.entries:
+            story, _packed, _title, _seen, original = self.entries[number]
+            return story, original
         shared: dict[int, int] = {}
         for value in sig.sketch[:INDEXED]:
             holders = self.by_value.get(value, COMMON + 1)

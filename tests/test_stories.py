@@ -411,3 +411,19 @@ def test_a_phrase_every_item_shares_does_not_make_adding_quadratic():
         table.add((12345,), number)
     assert len(table.get(12345, 10**6)) == stories.HOLDERS_KEPT
     assert len(table.get(12345, stories.COMMON + 1)) == stories.COMMON + 1  # still a stock phrase
+
+
+def test_a_copy_word_for_word_is_found_by_its_words_as_the_search_finds_it():
+    text = " ".join(WIRE)
+    index = stories.StoryIndex(window=100.0)
+    sig = stories.signature("Police post attacked", text)
+    assert sig.shingles >= stories.SHORT  # (a short text is searched for)
+    index.add(1, sig, 0.0, "Police post attacked", original=11, words=b"digest-1")
+    index.add(2, stories.signature("Flood relief reaches Sindh", "Relief convoys reached villages. " * 5), 1.0,
+              "Flood relief reaches Sindh", original=12, words=b"digest-2")
+    assert index.find_copy(sig, 2.0, b"digest-1") == index.find_copy(sig, 2.0) == (1, 11)
+    index.add(3, sig, 3.0, "Police post attacked", original=11, words=b"digest-1")  # a later copy, in story 3
+    assert index.find_copy(sig, 4.0, b"digest-1") == index.find_copy(sig, 4.0) == (3, 11)  # the latest, as the search
+    index.rename(3, 1)  # story 3 found to be story 1
+    assert index.find_copy(sig, 5.0, b"digest-1") == (1, 11)
+    assert index.find_copy(sig, 150.0, b"digest-1") is None  # gone with the window: searched, and not found
