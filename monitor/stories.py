@@ -284,11 +284,17 @@ class ValueTable:
         capacity = 1 << 12
         while capacity * 6 < (self.live + coming) * 10:
             capacity *= 2
-        keys, nums = self.keys, self.nums
+        old_keys, old_nums = self.keys, self.nums
         self.__init__(capacity)
-        for key, held in zip(keys, nums):
-            if held != self.EMPTY and held != self.GONE:
-                self.add((key,), held)
+        keys, nums, mask, live = self.keys, self.nums, self.mask, 0
+        for key, held in zip(old_keys, old_nums):  # as `add` one by one, without its checks: a fresh table
+            if held != 0 and held != 0xFFFFFFFF:  # neither EMPTY nor GONE
+                slot, step = key & mask, ((key >> 32) & mask) | 1
+                while nums[slot]:
+                    slot = (slot + step) & mask
+                keys[slot], nums[slot] = key, held
+                live += 1
+        self.filled = self.live = live
 
 
 def _leads(packed: bytes) -> tuple[int, ...]:
