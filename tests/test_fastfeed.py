@@ -69,18 +69,28 @@ def check(body: bytes, url: str = URL, content_type: str | None = None) -> bool:
 
 
 def rss(items: str, channel: str = "<title>Desk</title><link>https://desk.example.org/</link>",
-        declaration: str = '<?xml version="1.0" encoding="utf-8"?>\n') -> bytes:
-    return f'{declaration}<rss version="2.0" {NAMESPACES}><channel>{channel}{items}</channel></rss>'.encode()
+        declaration: str = '<?xml version="1.0" encoding="utf-8"?>\n', channel_attributes: str = "") -> bytes:
+    return f'{declaration}<rss version="2.0" {NAMESPACES}><channel{channel_attributes}>{channel}{items}</channel></rss>'.encode()
 
 
-def atom(entries: str, head: str = '<title>Atom Desk</title><link href="https://atom.example.net/"/>') -> bytes:
+def atom(entries: str, head: str = '<title>Atom Desk</title><link href="https://atom.example.net/"/>',
+         feed_attributes: str = "") -> bytes:
     return (f'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom" '
-            f'xmlns:media="http://search.yahoo.com/mrss/">{head}{entries}</feed>').encode()
+            f'xmlns:media="http://search.yahoo.com/mrss/"{feed_attributes}>{head}{entries}</feed>').encode()
 
 
 # --- (a) small feeds written for these tests ----------------------------------------------------
 
 TAKEN = {
+    "xml:base on an entry": atom('<entry xml:base="https://elsewhere.example/dir/"><title>B</title><id>i</id>'
+                                 '<link href="rel"/><link rel="enclosure" href="../a.mp3"/></entry>'
+                                 '<entry><title>C</title><id>j</id><link href="rel"/></entry>'),
+    "xml:base on the feed and a relative one on a link": atom(
+        '<entry><title>B</title><id>i</id><link xml:base="sub/" href="rel"/><summary>S</summary></entry>',
+        feed_attributes=' xml:base="https://base.example/news/"'),
+    "xml:base on an RSS channel and item": rss('<item xml:base="https://items.example/x/"><title>T</title>'
+                                               '<link>page.html</link><guid isPermaLink="true">g.html</guid></item>',
+                                               channel_attributes=' xml:base="https://chan.example/"'),
     "plain RSS": rss("<item><title>Attack on a police post</title><link>https://desk.example.org/a</link>"
                      "<guid>https://desk.example.org/a</guid><description>Three hurt.</description>"
                      "<pubDate>Tue, 06 Jan 2026 09:30:00 +0500</pubDate></item>"),
@@ -146,7 +156,6 @@ DECLINED = {
     "undefined entity": rss("<item><title>A&nbsp;B</title></item>"),
     "a DTD with entities": (b'<?xml version="1.0"?>\n<!DOCTYPE rss [<!ENTITY who "World">]>\n'
                             b'<rss version="2.0"><channel><title>Hello &who;</title></channel></rss>'),
-    "xml:base": atom('<entry xml:base="https://elsewhere.example/dir/"><title>B</title><id>i</id><link href="rel"/></entry>'),
     "HTML not escaped": rss("<item><title>T</title><description><p>Para <b>bold</b></p></description></item>"),
     "XHTML content": atom('<entry><title>X</title><id>i</id><content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">'
                           '<p>Hi</p></div></content></entry>'),

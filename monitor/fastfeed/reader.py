@@ -43,8 +43,6 @@ def _attributes(attrs: dict) -> dict:
         named[(prefix + ":" + local if prefix else local).lower()] = value
     for qname, value in qnames:
         named[qname.lower()] = value
-    if "xml:base" in named or "base" in named:
-        raise Declined("xml:base")
     return {key: value.lower() if key in ("rel", "type") else value for key, value in named.items()}
 
 
@@ -63,7 +61,8 @@ class Reader:
     in `starts` and `ends` (monitor.fastfeed.rules: element -> what its start and end do)."""
 
     def __init__(self, base: str, starts: dict, ends: dict):
-        self.base = base
+        self.base = base  # feedparser's baseuri: the document's URL, or the xml:base in scope
+        self.bases: list[str] = []  # feedparser's basestack: the base of each open element
         self.starts, self.ends = starts, ends
         self.version = ""
         self.namespacemap: dict = {}
@@ -128,6 +127,13 @@ class Reader:
         if (self.inimage or self.intextinput) and key not in IMAGE_PARTS:
             raise Declined(f"<{tag}> inside an image")
         attrs_d = _attributes(attrs) if attrs else {}
+        given = attrs_d.get("xml:base", attrs_d.get("base")) if attrs_d else None
+        if given:  # as feedparser's unknown_starttag: an absolute URI of an accepted scheme
+            base = (urls.make_safe_absolute_uri(self.base, given) or self.base) if self.base else urls._urljoin("", given)
+            if not base or (urls.make_safe_absolute_uri(base, base) or base) != base:
+                raise Declined("an xml:base feedparser would change on every element")
+            self.base = base
+        self.bases.append(self.base)
         self.depth += 1
         if self.depth == 1 and tag not in ("rss", "feed", "rdf:rdf"):
             raise Declined("not a feed")
@@ -157,6 +163,10 @@ class Reader:
         if self.leaf == self.depth:
             self.leaf = 0
         self.depth -= 1
+        bases = self.bases  # the element's xml:base goes out of scope (feedparser's unknown_endtag)
+        bases.pop()
+        if bases and bases[-1]:
+            self.base = bases[-1]
 
     def data(self, text: str) -> None:
         if self.stack:
