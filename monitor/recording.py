@@ -38,7 +38,7 @@ class Recent:
     signature: each a function of its words and of the matcher that reads them), kept for the
     `size` words last read, for the next entry with the same words: many feeds carry one wire
     text word for word, and on a first poll of many feeds reading it again was most of the
-    cycle. Kept pickled (a tenth of the objects' size), and forgotten when the matcher changes
+    cycle. Kept pickled (a fifth of the objects' size), and forgotten when the matcher changes
     (a reload)."""
 
     def __init__(self, size: int):
@@ -196,8 +196,9 @@ def _features(app: App, article: Article, digest: bytes, read_found: events.Feat
     (`Recent`; its mentions are the same, as the same matcher found them)."""
     if read_found is not None:
         return incidents.with_mentions(read_found, mentions)
-    found = _read.get(app.matcher, digest, ("features", article.published), lambda: incidents.read(article.title, article.text, published=article.published,
-                                                   mentions=mentions, outlet=article.outlet))
+    found = _read.get(app.matcher, digest, ("features", article.published),
+                      lambda: incidents.read(article.title, article.text, published=article.published, mentions=mentions,
+                                             outlet=article.outlet))
     return found if found.outlet == article.outlet else dataclasses.replace(found, outlet=article.outlet)
 
 
