@@ -131,8 +131,8 @@ async def process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: int
                                                           now=app.clock()))
                 return 0, ""
     # the rules that match, and every entity named (kept for replay and trends), in one pass
-    tags = tuple(feed.tags) if feed.tags is not None else None
-    matches, mentions = _read.get(app.matcher, digest, ("rules", tags), lambda: app.matcher.read(*words, feed_tags=tags))
+    matches, mentions = _read.get(app.matcher, digest, ("rules", feed.tags),
+                                  lambda: app.matcher.read(*words, feed_tags=feed.tags))
     # what it says about its incident: how a report another outlet wrote itself finds its event
     found = _features(app, article, digest, read_found, mentions) if wanted else None
     near: dict = {}

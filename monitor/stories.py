@@ -330,9 +330,11 @@ class StoryIndex:
     def add(self, story: int, sig: Signature, seen: float, title: str = "", original: int = 0,
             words: bytes | None = None) -> None:
         """Add a signature; `words`: a digest of the title and text it was made from, by which a
-        copy of them word for word is found (`find_copy`)."""
+        copy of them word for word is found (`find_copy`), unless a short text's. (A short
+        text's words, a headline and a line, are often a stock item's, "Photo", whose leads may
+        be stock phrases, which the search does not follow: such a text is searched for.)"""
         self.add_packed(story, sig.pack(), title or " ".join(sorted(sig.title_words)), seen, original)
-        if words is not None:
+        if words is not None and sig.shingles >= SHORT:
             exact = self.exact
             exact[words] = self.counter
             exact.move_to_end(words)
@@ -380,9 +382,7 @@ class StoryIndex:
         digest of its title and text (see `add`): the latest entry of the same words, if still
         within the window and not a short text, is that perfect score, found without the search."""
         self.prune(now)
-        # (a short text's words, a headline and a line, are often a stock item's: "Photo". Its
-        # leads may be stock phrases, which the search does not follow: it is searched for)
-        number = self.exact.get(words) if words is not None and sig.shingles >= SHORT else None
+        number = self.exact.get(words) if words is not None else None
         if number is not None and number in self.entries:
             story, _packed, _title, _seen, original = self.entries[number]
             return story, original

@@ -65,19 +65,23 @@ class Event:
         for word, weight in found.terms:
             key = hash(word)
             terms[key] = get(key, 0.0) + weight
-        told = len(terms) != known or self._told(found)
+        told = len(terms) != known
         # heaviest first; equal weights keep their order (a reversed sort is stable too)
         heaviest = sorted(terms.items(), key=itemgetter(1), reverse=True)[:EVENT_TERMS]
         self.words = array("q", map(itemgetter(0), heaviest))
         self.weights = array("f", map(itemgetter(1), heaviest))
+        sizes = len(self.entities), len(self.places), len(self.names)
         self.entities = self.entities | found.entities if self.entities else found.entities  # shared, not copied
         self.places = self.places | found.places if self.places else found.places
         if found.names:
             self.names = self.names.union(map(sys.intern, found.names))
+        told = told or sizes != (len(self.entities), len(self.places), len(self.names))
         if found.event_type != "other":
+            told = told or found.event_type not in self.types
             self.types += (found.event_type,)
         area = (found.district, found.province, found.country) if found.where else None
         if found.script:
+            told = told or found.script not in self.scripts
             self.scripts += (found.script,)  # one for each report: which script most are in counts
         month_day = found.month_days[0] if found.month_days and not found.dates else None
         for name, value in (("wheres", found.where), ("areas", area), ("dates", found.dates[0] if found.dates else None),
@@ -87,20 +91,8 @@ class Event:
             held = getattr(self, name)
             if value and value not in held:
                 setattr(self, name, held + (value,))
+                told = told or name != "outlets"  # (an area is new only with a new lead place)
         return told
-
-    def _told(self, found: Features) -> bool:
-        """Whether `found`, about to be added, gives what the event's reports have not (words aside)."""
-        return bool(not found.entities <= self.entities or not found.places <= self.places
-                    or found.names and not self.names.issuperset(found.names)
-                    or found.event_type != "other" and found.event_type not in self.types
-                    or found.script and found.script not in self.scripts
-                    or found.where and found.where not in self.wheres
-                    or found.dates and found.dates[0] not in self.dates
-                    or found.month_days and not found.dates and found.month_days[0] not in self.month_days
-                    or found.published and found.published not in self.published
-                    or found.killed and found.killed not in self.killed
-                    or found.injured and found.injured not in self.injured)
 
     def absorb(self, other: Event) -> None:
         """Take in what another open event's reports said (the two were found to be one)."""
