@@ -259,8 +259,9 @@ def day(timestamp: float | None) -> date | None:
     return datetime.fromtimestamp(timestamp, timezone.utc).date() if timestamp is not None else None
 
 
-def index(window: float) -> events.EventIndex:
-    """An empty event index that judges incident types as `monitor.facts` does."""
+def index(window: float, salt: bytes | None = None) -> events.EventIndex:
+    """An empty event index that judges incident types as `monitor.facts` does (`salt`: of its
+    word keys, `EventIndex.key`; a new one if not given)."""
     from monitor import facts
 
-    return events.EventIndex(window, facts.compatible)
+    return events.EventIndex(window, facts.compatible, salt)

@@ -109,7 +109,8 @@ def test_an_index_loaded_at_start_up_is_the_index_added_to_one_report_at_a_time(
                (1, features("bomber bannu police station gate seven killed", killed=7), 12.0),
                (1, features("suicide bomber police station bannu gate"), 13.0),  # a copy
                (3, features("flood relief sindh villages", where=(), kind="other", entities=(), day=None), 14.0)]
-    one_by_one, loaded = incidents.index(1e6), incidents.index(1e6)
+    one_by_one = incidents.index(1e6)
+    loaded = incidents.index(1e6, salt=one_by_one.salt)  # the same word keys
     for story, found, seen in reports:
         one_by_one.add(story, found, seen)
     loaded.load(reports)

@@ -60,7 +60,7 @@ def event(story: int, *, dates=(), district="bannu", event_type="suicide_bombing
     made = events.Event(story)
     made.add(events.Features(terms=(("police", 1.0),), where=(district, "khyber-pakhtunkhwa", "pakistan"),
                              places=frozenset({district}), district=district, province="khyber-pakhtunkhwa",
-                             country="pakistan", event_type=event_type, dates=tuple(dates)), 0.0)
+                             country="pakistan", event_type=event_type, dates=tuple(dates)), 0.0, [1])
     return made
 
 

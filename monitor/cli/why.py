@@ -90,22 +90,22 @@ def _article(opened, article_id: int) -> dict | None:
     return {"features": found, "title": title, "text": text, "outlet": outlet}
 
 
-def _event(side: dict, leave_out: int | None = None) -> events.Event:
+def _event(index: events.EventIndex, side: dict, leave_out: int | None = None) -> events.Event:
     """The event a side stands for, made of its reports' features (without `leave_out`, so that
     an article is not compared with itself)."""
     event = events.Event(side["story"] or 0)
     reports = side["articles"] if side["kind"] == "story" else [(side["id"], side)]
     for article_id, read in reports:
         if article_id != leave_out:
-            event.add(read["features"], 0.0)
+            event.add(read["features"], 0.0, index.keys(read["features"]))
     return event
 
 
 def _explain(opened, index: events.EventIndex, left: dict, right: dict) -> dict:
     report = {"left": _describe(left), "right": _describe(right)}
     if left["kind"] == "story" and right["kind"] == "story":
-        guard = events.apart(_event(left), _event(right), index.compatible)
-        judged = [(read["features"], event := _event(right, article_id), index.judge(read["features"], event))
+        guard = events.apart(_event(index, left), _event(index, right), index.compatible)
+        judged = [(read["features"], event := _event(index, right, article_id), index.judge(read["features"], event))
                   for article_id, read in left["articles"]]
         best = max(judged, key=lambda item: (item[2].guard is None, item[2].score))
         report["event"] = {"guard between the stories": guard, "why": _guards().get(guard or "", ""),
@@ -113,7 +113,7 @@ def _explain(opened, index: events.EventIndex, left: dict, right: dict) -> dict:
         report["same story"] = left["story"] == right["story"]
         return report
     article, other = (left, right) if left["kind"] == "article" else (right, left)
-    event = _event(other, leave_out=article["id"])
+    event = _event(index, other, leave_out=article["id"])
     report["event"] = _verdict(article["features"], event, index.judge(article["features"], event))
     if other["kind"] == "article":
         a, b = (stories.signature(side["title"], side["text"]) for side in (article, other))

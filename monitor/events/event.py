@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from operator import itemgetter
 
@@ -28,7 +28,7 @@ class Event:
 
     def __init__(self, story: int):
         self.story = story
-        # its reports' words (by their hash) and weights summed, heaviest first (EVENT_TERMS kept)
+        # its reports' words (by their keys: EventIndex.key) and weights summed, heaviest first (EVENT_TERMS kept)
         self.words = array("q")
         self.weights = array("f")
         self.entities: frozenset[str] = frozenset()
@@ -52,18 +52,18 @@ class Event:
         """The type most of its reports give ("other" if none gives one)."""
         return Counter(self.types).most_common(1)[0][0] if self.types else "other"
 
-    def add(self, found: Features, seen: float) -> bool:
-        """Count `found` as one of its reports; whether it told the event anything new: a word,
-        entity, name, place, date, type, toll or script its reports had not given (a copy of one
-        of them, word for word, tells it nothing: only its weights and outlets grow)."""
+    def add(self, found: Features, seen: float, keys: Sequence[int]) -> bool:
+        """Count `found` as one of its reports (`keys`: its words' keys, `EventIndex.keys`);
+        whether it told the event anything new: a word, entity, name, place, date, type, toll or
+        script its reports had not given (a copy of one of them, word for word, tells it
+        nothing: only its weights and outlets grow)."""
         self.reports += 1
         self.seen = max(self.seen, seen)
         if self.reports == 1:
             self.first_dates = found.dates[:3]
         terms = dict(zip(self.words, self.weights))
         known, get = len(terms), terms.get
-        for word, weight in found.terms:
-            key = hash(word)
+        for key, (_word, weight) in zip(keys, found.terms):
             terms[key] = get(key, 0.0) + weight
         told = len(terms) != known
         # heaviest first; equal weights keep their order (a reversed sort is stable too)
@@ -116,7 +116,7 @@ class Event:
     def lone(self) -> Features:
         """What the report of an event of one report said (or, of an event of undated reports,
         what they said together), as features but for its words, which the event keeps by their
-        hashes: to judge it again against an event that has grown (`repair.late`)."""
+        keys: to judge it again against an event that has grown (`repair.late`)."""
         district, province, country = self.areas[0] if self.areas else (None, None, None)
         return Features(entities=self.entities, names=tuple(self.names), where=self.wheres[0] if self.wheres else (), places=self.places,
                         district=district, province=province, country=country,
@@ -171,16 +171,17 @@ def places_apart(a: tuple[str, ...], a_district: str | None, b: tuple[str, ...],
     return common is None or common not in (a_district, b_district)
 
 
-def _keys(found: Features | Event) -> set:
+def _keys(found: Features | Event, words: Sequence[int] = ()) -> set:
     """What finds an event, and what an article looks it up by: its heaviest words (by their
-    hash: an int), its entities and its lead place and district (strings)."""
+    keys: ints; an article's given in `words`, `EventIndex.keys`), its entities and its lead
+    place and district (strings)."""
     if isinstance(found, Event):
-        words: set = set(found.words[:KEY_WORDS])  # heaviest first
+        keys: set = set(found.words[:KEY_WORDS])  # heaviest first
         leads = {place for where in found.wheres for place in where[:2]}
     else:
-        words = {hash(word) for word, _weight in found.terms[:KEY_WORDS]}
+        keys = set(words[:KEY_WORDS])
         leads = set(found.where[:2])
-    return words | {_key("e:", name) for name in found.entities} | {_key("p:", place) for place in leads}
+    return keys | {_key("e:", name) for name in found.entities} | {_key("p:", place) for place in leads}
 
 
 def same_toll(found: Features, event: Event) -> bool:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import heapq
 import math
+import os
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
+from hashlib import blake2b
 
 from monitor.events import repair
 from monitor.events.event import (Event, _dates_apart, _incident_days, _keys, _local, apart, leads, places_apart,
@@ -19,32 +21,59 @@ from monitor.events.features import Features
 from monitor.events.verdict import (CANDIDATES, COMMON_KEY, JOIN, MERGE, MIN_TERMS, NAME_RARE, NAMED, NAMES, SAME_DAY, SAME_TOLL,
                                     UNANCHORED, UNDATED, Verdict, foreign, score)
 
-class EventIndex:
-    """Events seen within `window` seconds, findable by their words, entities and places."""
+KEYS_KEPT = 50_000  # words whose keys are remembered (`EventIndex.key`): an article's are mostly words seen before
 
-    def __init__(self, window: float, compatible: Callable[[str, str], bool]):
+
+class EventIndex:
+    """Events seen within `window` seconds, findable by their words, entities and places.
+
+    Words are held by their keys (`key`): 64 bits of BLAKE2b keyed with the index's `salt`. Not
+    Python's `hash`, which is salted anew in every process: the index is kept between runs
+    (`monitor.saved`), with its salt. Keyed, so that a hostile feed cannot choose words whose
+    keys collide in its tables."""
+
+    def __init__(self, window: float, compatible: Callable[[str, str], bool], salt: bytes | None = None):
         self.window = window
         self.compatible = compatible
+        self.salt = salt or os.urandom(16)
+        self._known: dict[str, int] = {}  # word -> key, the last KEYS_KEPT words' at most
         self.events: dict[int, Event] = {}
         self.by_key: dict[str, set[int]] = {}
         self.order: deque[tuple[float, int]] = deque()
-        self.df: Counter[int] = Counter()  # articles whose terms hold a word (by its hash)
+        self.df: Counter[int] = Counter()  # articles whose terms hold a word (by its key)
         self.logdf: dict[int, float] = {}  # log(df + 1) of each word, for idf
         self.documents = 0
 
     def __len__(self) -> int:
         return len(self.events)
 
-    def _weighted(self, found: Features) -> tuple[dict[int, float], float, float]:
-        """An article's words (by hash) weighted by idf, their norm, and log(documents + 1)."""
-        return self._idf((hash(word), weight) for word, weight in found.terms)
+    def key(self, word: str) -> int:
+        """A word's key (see the class): a signed 64-bit int."""
+        known = self._known
+        found = known.get(word)
+        if found is None:
+            if len(known) >= KEYS_KEPT:
+                known.clear()
+            found = known[word] = int.from_bytes(blake2b(word.encode(), key=self.salt, digest_size=8).digest(),
+                                                 "little", signed=True)
+        return found
+
+    def keys(self, found: Features) -> list[int]:
+        """The keys of an article's words (`Features.terms`), in their order."""
+        get, key = self._known.get, self.key
+        return [get(word) or key(word) for word, _weight in found.terms]
+
+    def _weighted(self, found: Features, keys: list[int] | None = None) -> tuple[dict[int, float], float, float]:
+        """An article's words (by key; `keys` if the caller has them) weighted by idf, their
+        norm, and log(documents + 1)."""
+        return self._idf(zip(keys or self.keys(found), (weight for _word, weight in found.terms)))
 
     def vector(self, event: Event) -> tuple[dict[int, float], float, float]:
         """An event's words weighted by idf, their norm, and log(documents + 1) (see `_weighted`)."""
         return self._idf(zip(event.words, event.weights))
 
     def _idf(self, words: Iterable[tuple[int, float]]) -> tuple[dict[int, float], float, float]:
-        """(word hash, weight) pairs weighted by idf (see `cosine`), their norm, and log(documents + 1)."""
+        """(word key, weight) pairs weighted by idf (see `cosine`), their norm, and log(documents + 1)."""
         logn, logdf = math.log(self.documents + 1), self.logdf.get
         mine = {key: weight * (logn - logdf(key, 0.0) + 1.0) for key, weight in words}
         return mine, math.sqrt(sum(value * value for value in mine.values())) or 1.0, logn
@@ -68,7 +97,7 @@ class EventIndex:
         """How many rare names `mine` and `theirs` share: names that fewer than NAME_RARE of the
         reports seen give (a person's, a firm's, a street's; not a country's)."""
         limit, logdf = math.log(max(NAME_RARE * self.documents, 1.0) + 1), self.logdf.get
-        return sum(1 for name in mine if name in theirs and logdf(hash(name), 0.0) <= limit)
+        return sum(1 for name in mine if name in theirs and logdf(self.key(name), 0.0) <= limit)
 
     def judge(self, found: Features, event: Event, cosine: float | None = None) -> Verdict:
         """The score of `found` against `event`, and the guard that refuses it, if any
@@ -213,8 +242,9 @@ class EventIndex:
         pass the words guard (the others cannot join: they are not judged in full). `lone`: the
         event of one report that `found` is (its words are the event's; it is no candidate)."""
         self.prune(now)
-        weighted = self._weighted(found) if lone is None else self.vector(lone)
-        for event in self.candidates(found if lone is None else lone):
+        keys = self.keys(found) if lone is None else None
+        weighted = self._weighted(found, keys) if lone is None else self.vector(lone)
+        for event in self.candidates(found if lone is None else lone, keys):
             if event is lone:
                 continue
             comparable = not found.script or found.script in event.scripts
@@ -222,12 +252,14 @@ class EventIndex:
             if not (joining and cosine is not None and cosine < MIN_TERMS and not foreign(found, event, cosine)):
                 yield self.judge(found, event, cosine)
 
-    def candidates(self, found: Features) -> list[Event]:
+    def candidates(self, found: Features | Event, keys: list[int] | None = None) -> list[Event]:
         """The open events that share the most keys with `found` (its heaviest words, entities
-        and places); keys that many events hold find none."""
+        and places; an article's word keys given in `keys` if the caller has them); keys that
+        many events hold find none."""
         shared: Counter[int] = Counter()
         count, by_key = shared.update, self.by_key
-        for key in _keys(found):
+        words = () if isinstance(found, Event) else keys or self.keys(found)
+        for key in _keys(found, words):
             holders = by_key.get(key)
             if holders and len(holders) <= COMMON_KEY:
                 count(holders)  # in C, in the same order as one by one
@@ -258,15 +290,15 @@ class EventIndex:
         most of the cycle."""
         self.documents += 1
         df, logdf, log = self.df, self.logdf, math.log
-        for word, _weight in found.terms:
-            key = hash(word)
+        keys = self.keys(found)
+        for key in keys:
             count = df[key] = df.get(key, 0) + 1
             logdf[key] = log(count + 1)
         event = self.events.get(story)
         if event is None:
             event = self.events[story] = Event(story)
         old = _keys(event) if event.reports else set()
-        told = event.add(found, seen)
+        told = event.add(found, seen, keys)
         new = _keys(event)
         for key in old - new:
             self.by_key.get(key, set()).discard(story)
@@ -281,18 +313,19 @@ class EventIndex:
         the end, rather than at every report (the same index, in a third of the time)."""
         if self.events:
             raise ValueError("EventIndex.load fills an empty index; add reports to a used one")
-        events, order, hashes = self.events, self.order, []
-        extend = hashes.extend
+        events, order, counted = self.events, self.order, []
+        extend, keys = counted.extend, self.keys
         for story, found, seen in reports:
             self.documents += 1
-            extend([hash(word) for word, _weight in found.terms])
+            words = keys(found)
+            extend(words)
             event = events.get(story)
             if event is None:
                 event = events[story] = Event(story)
-            event.add(found, seen)
+            event.add(found, seen, words)
             order.append((seen, story))
         df, log = self.df, math.log
-        df.update(hashes)
+        df.update(counted)
         self.logdf.update((key, log(count + 1)) for key, count in df.items())
         by_key = self.by_key
         for story, event in events.items():
