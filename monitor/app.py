@@ -9,12 +9,13 @@ import dataclasses
 import contextlib
 import logging
 import os
+import pickle
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from monitor import alert, config, event_facts, events, fetch, incidents, match, sandbox, store, stories
+from monitor import alert, config, event_facts, events, fetch, incidents, match, sandbox, saved, store, stories
 from monitor.metrics import Metrics
 from monitor.errors import ConfigError, Problem, StoreFault
 from monitor.model import FeedItems
@@ -146,6 +147,7 @@ class App:
     outbox_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _stories: stories.StoryIndex | None = None  # read from the store when first needed: story_index()
     _events: events.EventIndex | None = None  # likewise: event_index()
+    _read_at: dict[str, saved.Mark] = field(default_factory=dict)  # where the store stood when each was read
     _namer: event_facts.Namer | None = None  # how facts are said (namer()), made when first needed
     metrics: Metrics = field(default_factory=Metrics)
     sites: tuple = ()  # [[sites]] with their coordinates (app.sites)
@@ -171,6 +173,7 @@ class App:
     unrecorded: list[alert.Mark] = field(default_factory=list)  # delivery outcomes a store fault kept out
     store_fault: StoreFault | None = None  # what keeps the store from recording now, if anything
     store_fault_since: float | None = None
+    faulted: bool = False  # a store fault happened in this process: its indexes may not be the store's
 
     @contextlib.asynccontextmanager
     async def page_slot(self) -> AsyncIterator[None]:
@@ -207,19 +210,55 @@ class App:
         """The near-duplicate signatures within the story window, read from the store the first
         time an article needs its story (a cycle that brings nothing new never reads them)."""
         if self._stories is None:
-            started = time.process_time()
-            self._stories = story_index(self.store, self.config.settings.story_window)
-            log.debug("story window read: %d signatures in %.2fs", len(self._stories), time.process_time() - started)
+            self._read_windows()
         return self._stories
 
     def event_index(self) -> events.EventIndex:
         """The events open within the story window, read from the store the first time an
         article needs its event."""
         if self._events is None:
-            started = time.process_time()
-            self._events = event_index(self.store, self.config.settings.story_window)
-            log.debug("event window read: %d events in %.2fs", len(self._events), time.process_time() - started)
+            self._read_windows()
         return self._events
+
+    def _read_windows(self) -> None:
+        """Both indexes of the story window, read together: before this process records an
+        article, which they would otherwise take in twice (from the store, then as it is added)
+        or, saved, no longer fit (`monitor.saved`)."""
+        if self._stories is None:
+            self._stories = self._read("stories", story_index)
+        if self._events is None:
+            self._events = self._read("events", event_index)
+
+    def _read(self, kind: str, rebuild: Callable) -> object:
+        """The index of `kind` as the last process saved it (`monitor.saved`), or rebuilt from
+        the store when that does not fit it."""
+        started, window = time.process_time(), self.config.settings.story_window
+        index = saved.load(self.config.settings.state_dir, kind, self.store, window)
+        how = "saved"
+        if index is None:
+            index, how = rebuild(self.store, window), "rebuilt"
+        self._read_at[kind] = saved.mark(self.store, index)
+        log.debug("%s window read (%s): %d %s in %.2fs", "story" if kind == "stories" else "event", how, len(index),
+                  "signatures" if kind == "stories" else "events", time.process_time() - started)
+        return index
+
+    def save_indexes(self) -> None:
+        """Save the story window's indexes read in this process, for the next one (`monitor.saved`),
+        unless a store fault may have left memory and store apart. Failing, it says so: the next
+        process rebuilds them."""
+        if self.faulted:
+            return
+        for kind, index in (("stories", self._stories), ("events", self._events)):
+            if index is None:
+                continue
+            try:
+                started = time.process_time()
+                if saved.save(self.config.settings.state_dir, kind, index, self.store, self._read_at[kind], index.window):
+                    log.debug("%s window saved: %d %s in %.2fs", "story" if kind == "stories" else "event", len(index),
+                              "signatures" if kind == "stories" else "events", time.process_time() - started)
+            except (OSError, StoreFault, pickle.PicklingError) as error:
+                log.warning("story window not saved (%s); the next start reads it from the state database", error)
+                return
 
     def namer(self) -> event_facts.Namer:
         """How this configuration says an event's facts (places, entities: `incidents.namer`)."""
@@ -235,6 +274,7 @@ class App:
             log.error("%s (newsmon stops sending and recording %s)", fault, then)
             self.store_fault_since = self.store_fault_since or time.time()
         self.store_fault = fault
+        self.faulted = True
         self.metrics.store_faults.labels(fault.kind).inc()
 
     def store_works(self) -> None:
@@ -261,7 +301,10 @@ class App:
     async def close(self) -> None:
         await self.fetcher.close()
         self.sandbox.close()
-        self.store.close()
+        try:
+            self.save_indexes()
+        finally:
+            self.store.close()
 
 
 def open_app(loaded: config.Config, *, workers: int | None = None, start_workers: str = "lazily") -> App:

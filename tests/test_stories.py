@@ -205,12 +205,15 @@ def test_a_restart_between_polls_keeps_one_alert_per_story(tmp_path, web):
 
 def _as_legacy_signatures(database):
     """Rewrite every stored signature in the format and with the shingle hash of newsmon before
-    signature version 2, as a store written by an older newsmon holds them."""
+    signature version 2, as a store written by an older newsmon holds them (with no saved story
+    window: `monitor.saved`)."""
     with sqlite3.connect(database) as db:
         rows = db.execute("SELECT id, title, text FROM articles WHERE signature IS NOT NULL").fetchall()
         assert rows
         db.executemany("UPDATE articles SET signature = ? WHERE id = ?",
                        [(stories.legacy_signature(title, text).pack(), article_id) for article_id, title, text in rows])
+    for saved in database.parent.glob("*-window.pickle"):  # nor did it keep its story window between runs
+        saved.unlink()
 
 
 def test_signatures_stored_by_an_older_newsmon_still_join_their_stories(tmp_path, web):

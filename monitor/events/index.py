@@ -47,6 +47,10 @@ class EventIndex:
     def __len__(self) -> int:
         return len(self.events)
 
+    def __getstate__(self) -> dict:
+        """For `monitor.saved`: all but the remembered word keys (found again as words come)."""
+        return {**self.__dict__, "_known": {}}
+
     def key(self, word: str) -> int:
         """A word's key (see the class): a signed 64-bit int."""
         known = self._known

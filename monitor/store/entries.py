@@ -17,6 +17,7 @@ class Entries(StoreBase):
     a new or changed entry)."""
 
     recorded = 0  # entries this process recorded or linked: a lookup made since none was need not be made again
+    articles_added = 0  # articles this process recorded (`window_unchanged`)
 
     def known_entries(self, feed_id: int) -> dict[str, KnownEntry]:
         """Every entry recorded for a feed, by entry key."""
@@ -76,6 +77,7 @@ class Entries(StoreBase):
             self._upsert_entry(db, feed_id, entry, canonical_link, article_id, now, quiet)
             self._hits_and_alerts(db, article_id, story, matches, alerts, now, mentions, feed_id)
         self.recorded += 1
+        self.articles_added += 1
         return article_id, story
 
     def link_entry(self, feed_id: int, entry: Entry, canonical_link: str | None, article_id: int,
@@ -142,6 +144,28 @@ class Entries(StoreBase):
         yield from self.db.execute(
             """SELECT id, story_id, signature, title, fetched, COALESCE(copy_of, id) FROM articles
                WHERE fetched >= ? AND signature IS NOT NULL ORDER BY fetched""", (since,))
+
+    def window_stamp(self, since: float, first: int | None = None) -> tuple[int, int, int, int]:
+        """(first, count, last, stories): the lowest id of the articles fetched since `since`
+        (or `first`, given), and of the articles from it on, how many, the highest id and the sum
+        of their story ids. A recorded, removed or merged article changes it (a merge moves
+        articles to an older story: a lower id). `monitor.saved` keeps it with an index."""
+        if first is None:
+            first = self.db.execute("SELECT MIN(id) FROM articles WHERE fetched >= ?", (since,)).fetchone()[0]
+            if first is None:
+                first = (self.db.execute("SELECT MAX(id) FROM articles").fetchone()[0] or 0) + 1
+        count, last, stories = self.db.execute(
+            "SELECT COUNT(*), COALESCE(MAX(id), 0), COALESCE(SUM(story_id), 0) FROM articles WHERE id >= ?",
+            (first,)).fetchone()
+        return first, count, last, stories
+
+    def last_article(self) -> int:
+        """The highest article id (0 when there is none)."""
+        return self.db.execute("SELECT COALESCE(MAX(id), 0) FROM articles").fetchone()[0]
+
+    def articles_after(self, article_id: int) -> int:
+        """How many articles have a higher id than `article_id`."""
+        return self.db.execute("SELECT COUNT(*) FROM articles WHERE id > ?", (article_id,)).fetchone()[0]
 
     def count_recent_signatures(self, since: float) -> int:
         """How many articles fetched since `since` have a signature."""
