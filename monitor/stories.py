@@ -330,11 +330,9 @@ class StoryIndex:
     def add(self, story: int, sig: Signature, seen: float, title: str = "", original: int = 0,
             words: bytes | None = None) -> None:
         """Add a signature; `words`: a digest of the title and text it was made from, by which a
-        copy of them word for word is found (`find_copy`), unless a short text's. (A short
-        text's words, a headline and a line, are often a stock item's, "Photo", whose leads may
-        be stock phrases, which the search does not follow: such a text is searched for.)"""
+        copy of them word for word is found (`find_copy`)."""
         self.add_packed(story, sig.pack(), title or " ".join(sorted(sig.title_words)), seen, original)
-        if words is not None and sig.shingles >= SHORT:
+        if words is not None:
             exact = self.exact
             exact[words] = self.counter
             exact.move_to_end(words)
@@ -367,6 +365,11 @@ class StoryIndex:
         found = self.find_copy(sig, now)
         return found[0] if found else None
 
+    def _findable(self, sig: Signature) -> bool:
+        """Whether the search can find candidates for `sig`: one of its leads is no stock phrase."""
+        get = self.by_value.get
+        return any(len(get(value, COMMON + 1)) <= COMMON for value in sig.sketch[:INDEXED])
+
     def rename(self, old: int, new: int) -> None:
         """Signatures of story `old` now belong to `new` (two events found to be one). Rare: a
         pass over the window."""
@@ -380,10 +383,12 @@ class StoryIndex:
         are compared in order of how many of its leads they share, the most recent first among
         equals; the best score wins, and a perfect one (a copy) ends the search. `words`: the
         digest of its title and text (see `add`): the latest entry of the same words, if still
-        within the window and not a short text, is that perfect score, found without the search."""
+        within the window, is that perfect score, found without the search; but a short text (a
+        headline and a line) is only if the search would find it: a stock item's, "Photo" with
+        no text, has no lead that is not a stock phrase, and is a story of its own."""
         self.prune(now)
         number = self.exact.get(words) if words is not None else None
-        if number is not None and number in self.entries:
+        if number is not None and number in self.entries and (sig.shingles >= SHORT or self._findable(sig)):
             story, _packed, _title, _seen, original = self.entries[number]
             return story, original
         shared: dict[int, int] = {}

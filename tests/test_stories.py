@@ -430,6 +430,14 @@ def test_a_copy_word_for_word_is_found_by_its_words_as_the_search_finds_it():
     index.rename(3, 1)  # story 3 found to be story 1
     assert index.find_copy(sig, 5.0, b"digest-1") == (1, 11)
     assert index.find_copy(sig, 150.0, b"digest-1") is None  # gone with the window: searched, and not found
+    # a short text is found by its words only where the search would find it: a stock item with no
+    # text ("Photo") in more than COMMON feeds has no lead but a stock phrase, and each is a story
+    # of its own; a headline and a line are found
     short = stories.signature("Photo", "")
-    index.add(4, short, 150.0, "Photo", original=14, words=b"digest-3")
-    assert b"digest-3" not in index.exact  # a short text is searched for: its leads may be stock phrases
+    for number in range(stories.COMMON + 1):
+        index.add(100 + number, short, 150.0, "Photo", original=200 + number, words=b"digest-3")
+    assert index.find_copy(short, 151.0, b"digest-3") is None and index.find_copy(short, 151.0) is None
+    line = stories.signature("Gunmen attack police post in Lakki Marwat", "Two officers were wounded, police said.")
+    assert line.shingles < stories.SHORT
+    index.add(5, line, 152.0, "Gunmen attack police post in Lakki Marwat", original=15, words=b"digest-4")
+    assert index.find_copy(line, 153.0, b"digest-4") == index.find_copy(line, 153.0) == (5, 15)
