@@ -120,7 +120,7 @@ class EventIndex:
         comparable = not found.script or found.script in event.scripts
         if cosine is None and comparable:
             cosine = self.cosine(*self._weighted(found), event)
-        if comparable and foreign(found, event, cosine):
+        if comparable and foreign(found.script, event, cosine):
             comparable = False  # its words are another language's of the script: as if in another script
         parts = {"terms": cosine} if comparable else {}
         if found.entities and event.entities:
@@ -253,7 +253,7 @@ class EventIndex:
                 continue
             comparable = not found.script or found.script in event.scripts
             cosine = self.cosine(*weighted, event) if comparable else None
-            if not (joining and cosine is not None and cosine < MIN_TERMS and not foreign(found, event, cosine)):
+            if not (joining and cosine is not None and cosine < MIN_TERMS and not foreign(found.script, event, cosine)):
                 yield self.judge(found, event, cosine)
 
     def candidates(self, found: Features | Event, keys: list[int] | None = None) -> list[Event]:

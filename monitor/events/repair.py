@@ -66,11 +66,12 @@ def late(index: EventIndex, lone: Event, event: Event, grown: tuple) -> Verdict 
     """The verdict on the report of `lone` (`Event.lone`) against `event`, grown since it came,
     when it may join it now (named for `lone`), else None. `grown`: `index.vector(event)`, made
     once per settle; the report's words are weighted as the cosine reads them."""
-    found = lone.lone()
-    comparable = not found.script or found.script in event.scripts
+    script = lone.scripts[0] if lone.scripts else ""  # as `Event.lone` gives it
+    comparable = not script or script in event.scripts
     cosine = index.cosine(*grown, lone) if comparable else None
-    if cosine is not None and cosine < MIN_TERMS and not foreign(found, event, cosine):
-        return None
+    if cosine is not None and cosine < MIN_TERMS and not foreign(script, event, cosine):
+        return None  # most of them: their words are unlike (the report is not made for them)
+    found = lone.lone()
     verdict = index.judge(found, event, cosine)
     if verdict.guard or verdict.score < index.needed(found, verdict):
         return None

@@ -8,7 +8,6 @@ from collections import Counter
 from dataclasses import dataclass
 
 from monitor.events.event import Event
-from monitor.events.features import Features
 
 CANDIDATES = 30  # events compared in full, most keys shared first
 COMMON_KEY = 200  # a key (word, entity, place) held by more open events than this does not find candidates
@@ -55,9 +54,10 @@ class Verdict:
     guard: str | None  # the guard that refused the join, if one did
 
 
-def foreign(found: Features, event: Event, cosine: float | None) -> bool:
-    """Whether a report whose words are unlike an event's is in a language the event took in
-    besides the script most of its reports are in (a Persian report and an English event that
-    holds an Urdu one): its words are then not compared, as for another script."""
-    return (cosine is not None and cosine < MIN_TERMS and bool(found.script) and len(event.scripts) > 1
-            and Counter(event.scripts).most_common(1)[0][0] != found.script)
+def foreign(script: str, event: Event, cosine: float | None) -> bool:
+    """Whether a report (in `script`, `Features.script`) whose words are unlike an event's is in
+    a language the event took in besides the script most of its reports are in (a Persian report
+    and an English event that holds an Urdu one): its words are then not compared, as for
+    another script."""
+    return (cosine is not None and cosine < MIN_TERMS and bool(script) and len(event.scripts) > 1
+            and Counter(event.scripts).most_common(1)[0][0] != script)
