@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"bench: (h) needs rss2email and feed2exec ({', '.join(peers.missing())} missing): "
                          f"{peers.INSTALL}")
     procs.become_subreaper()
+    scenarios.compile_newsmon()  # as an installed newsmon is
     work = Path(tempfile.mkdtemp(prefix="newsmon-bench-"))
     mode = "quick" if args.quick else "full"
     results: dict = {"mode": mode, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -33,6 +33,16 @@ PYTHON = sys.executable
 NEWSMON = [PYTHON, "-m", "monitor"]
 
 
+def compile_newsmon() -> None:
+    """Compile newsmon's modules to bytecode (`__pycache__`), as `pip install` does for a user:
+    a checkout run with PYTHONDONTWRITEBYTECODE set (or a read-only tree) would otherwise compile
+    every module from source at every start, a cost no installed newsmon pays (nor the peers,
+    whose Debian packages are compiled at installation)."""
+    import compileall
+
+    compileall.compile_dir(REPO / "monitor", quiet=1, force=False)
+
+
 def clean_env() -> dict[str, str]:
     """The environment for newsmon and the farm: no proxy variables (all traffic stays on
     loopback, and newsmon does not pay for checking a bypass list a user would not have)."""
