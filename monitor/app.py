@@ -238,8 +238,7 @@ class App:
         if index is None:
             index, how = rebuild(self.store, window), "rebuilt"
         self._read_at[kind] = saved.mark(self.store, index)
-        log.debug("%s window read (%s): %d %s in %.2fs", "story" if kind == "stories" else "event", how, len(index),
-                  "signatures" if kind == "stories" else "events", time.process_time() - started)
+        log.debug("%s read (%s): %s in %.2fs", *_window(kind, index, how), time.process_time() - started)
         return index
 
     def save_indexes(self) -> None:
@@ -254,8 +253,7 @@ class App:
             try:
                 started = time.process_time()
                 if saved.save(self.config.settings.state_dir, kind, index, self.store, self._read_at[kind], index.window):
-                    log.debug("%s window saved: %d %s in %.2fs", "story" if kind == "stories" else "event", len(index),
-                              "signatures" if kind == "stories" else "events", time.process_time() - started)
+                    log.debug("%s saved: %s in %.2fs", *_window(kind, index), time.process_time() - started)
             except (OSError, StoreFault, pickle.PicklingError) as error:
                 log.warning("story window not saved (%s); the next start reads it from the state database", error)
                 return
@@ -305,6 +303,13 @@ class App:
             self.save_indexes()
         finally:
             self.store.close()
+
+
+def _window(kind: str, index: stories.StoryIndex | events.EventIndex, *how: str) -> tuple[str, ...]:
+    """How the logs name an index of the story window and its size: ("story window", "18000
+    signatures"), or ("event window", "3100 events"); `how` (read "saved" or "rebuilt") between."""
+    name, unit = ("story window", "signatures") if kind == "stories" else ("event window", "events")
+    return (name, *how, f"{len(index)} {unit}")
 
 
 def open_app(loaded: config.Config, *, workers: int | None = None, start_workers: str = "lazily") -> App:
