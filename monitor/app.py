@@ -11,18 +11,17 @@ import logging
 import os
 import pickle
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from monitor import alert, config, event_facts, events, fetch, incidents, match, sandbox, saved, store, stories
+from monitor import alert, config, event_facts, events, fetch, incidents, match, sandbox, store, stories, window
 from monitor.metrics import Metrics
 from monitor.errors import ConfigError, Problem, StoreFault
 from monitor.model import FeedItems
 
 log = logging.getLogger("newsmon.store")
 BUSY_WAIT = 0.2  # seconds a statement blocks for another process's lock; then the caller waits on the event loop
-REREAD = 500  # articles of an older newsmon whose event features are read again at the first start (~10 ms each)
 RESTART_SETTINGS = ("state_dir", "user_agent", "allow_private_networks", "max_connections", "max_connections_per_host",
                     "request_timeout", "parse_timeout", "worker_memory", "story_window")
 
@@ -147,7 +146,7 @@ class App:
     outbox_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _stories: stories.StoryIndex | None = None  # read from the store when first needed: story_index()
     _events: events.EventIndex | None = None  # likewise: event_index()
-    _read_at: dict[str, saved.Mark] = field(default_factory=dict)  # where the store stood when each was read
+    _read_at: dict[str, window.Mark] = field(default_factory=dict)  # where the store stood when each was read
     _namer: event_facts.Namer | None = None  # how facts are said (namer()), made when first needed
     metrics: Metrics = field(default_factory=Metrics)
     sites: tuple = ()  # [[sites]] with their coordinates (app.sites)
@@ -223,26 +222,26 @@ class App:
     def _read_windows(self) -> None:
         """Both indexes of the story window, read together: before this process records an
         article, which they would otherwise take in twice (from the store, then as it is added)
-        or, saved, no longer fit (`monitor.saved`)."""
+        or, saved, no longer fit (`monitor.window`)."""
         if self._stories is None:
-            self._stories = self._read("stories", story_index)
+            self._stories = self._read("stories", window.story_index)
         if self._events is None:
-            self._events = self._read("events", event_index)
+            self._events = self._read("events", window.event_index)
 
     def _read(self, kind: str, rebuild: Callable) -> object:
-        """The index of `kind` as the last process saved it (`monitor.saved`), or rebuilt from
+        """The index of `kind` as the last process saved it (`monitor.window`), or rebuilt from
         the store when that does not fit it."""
-        started, window = time.process_time(), self.config.settings.story_window
-        index = saved.load(self.config.settings.state_dir, kind, self.store, window)
+        started, span = time.process_time(), self.config.settings.story_window
+        index = window.load(self.config.settings.state_dir, kind, self.store, span)
         how = "saved"
         if index is None:
-            index, how = rebuild(self.store, window), "rebuilt"
-        self._read_at[kind] = saved.mark(self.store, index)
+            index, how = rebuild(self.store, span), "rebuilt"
+        self._read_at[kind] = window.mark(self.store, index)
         log.debug("%s read (%s): %s in %.2fs", *_window(kind, index, how), time.process_time() - started)
         return index
 
     def save_indexes(self) -> None:
-        """Save the story window's indexes read in this process, for the next one (`monitor.saved`),
+        """Save the story window's indexes read in this process, for the next one (`monitor.window`),
         unless a store fault may have left memory and store apart. Failing, it says so: the next
         process rebuilds them."""
         if self.faulted:
@@ -252,7 +251,7 @@ class App:
                 continue
             try:
                 started = time.process_time()
-                if saved.save(self.config.settings.state_dir, kind, index, self.store, self._read_at[kind], index.window):
+                if window.save(self.config.settings.state_dir, kind, index, self.store, self._read_at[kind], index.window):
                     log.debug("%s saved: %s in %.2fs", *_window(kind, index), time.process_time() - started)
             except (OSError, StoreFault, pickle.PicklingError) as error:
                 log.warning("story window not saved (%s); the next start reads it from the state database", error)
@@ -354,51 +353,3 @@ def router(loaded: config.Config) -> alert.Router:
     return alert.Router(loaded.rules, loaded.channels, default_channels=settings.default_channels,
                         admin_channels=settings.admin_channels, grades=settings.severity,
                         material=settings.material_toll_change)
-
-
-def story_index(opened: store.Store, window: float) -> stories.StoryIndex:
-    """The signatures of the articles fetched within the story window. Those an older newsmon
-    made with another shingle hash are made again from the stored text, and stored, so that
-    stories from before an upgrade are still joined (and the next start reads them as they are)."""
-    since = time.time() - window
-    index = stories.StoryIndex(window, expected=opened.count_recent_signatures(since))
-    resigned = []
-    for article_id, story, blob, title, seen, original in opened.recent_signatures(since):
-        if not stories.is_current(blob):
-            blob = stories.signature(title, opened.article_text(article_id)).pack()
-            resigned.append((article_id, blob))
-        index.add_packed(story, blob, title, seen, original)
-    if resigned:
-        opened.set_signatures(resigned)
-    return index
-
-
-def event_index(opened: store.Store, window: float) -> events.EventIndex:
-    """The events of the articles fetched within the story window. The features of the most
-    recent articles an older newsmon recorded (before events, or with another version of them)
-    are read again from their stored text, and stored, once: at most REREAD of them, so that the
-    first start after an upgrade costs seconds, not minutes; older ones join copies only."""
-    since = time.time() - window
-    index = incidents.index(window)
-    missing = []
-
-    def stored() -> Iterator[tuple[int, events.Features, float]]:
-        for article_id, story, blob, seen in opened.recent_features(since):
-            found = events.Features.unpack(blob) if blob else None
-            if found is None:
-                missing.append((article_id, story, seen))
-            else:
-                yield story, found, seen
-
-    index.load(stored())
-    again = []
-    for article_id, story, seen in missing[-REREAD:]:
-        title, text, published, outlet = opened.article_for_features(article_id)
-        found = incidents.read(title, text, published=incidents.day(published), outlet=outlet)
-        again.append((article_id, found.pack()))
-        index.add(story, found, seen)
-    if again:
-        log.info("event features read again for %d articles stored by an older newsmon (once)%s", len(again),
-                 f"; {len(missing) - len(again)} older ones will join copies only" if len(missing) > len(again) else "")
-        opened.set_features(again)
-    return index

@@ -200,5 +200,5 @@ def test_a_run_whose_feeds_bring_nothing_new_does_not_read_the_story_window(tmp_
     publish(web)  # one more item
     news = run_newsmon("--config", str(path), "--log-level", "debug", "run", "--once")
     assert news.returncode == 0, news.stderr
-    # the window the first run saved at its stop (monitor.saved)
+    # the window the first run saved at its stop (monitor.window)
     assert f"story window read (saved): {len(COURIER_ITEMS) - 1} signatures" in news.stderr and "new_entries=1" in news.stderr

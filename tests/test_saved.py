@@ -1,4 +1,4 @@
-"""The story window kept between runs (`monitor.saved`): the story and event indexes are saved
+"""The story window kept between runs (`monitor.window`): the story and event indexes are saved
 when newsmon stops and read by the next run, which then does not rebuild them from every article
 in the window; a saved window that no longer fits the store (another process recorded articles,
 the window changed, the file is damaged) is rebuilt, and one that may not be the store's is never
@@ -14,7 +14,7 @@ import sqlite3
 import pytest
 from fixtures import rss, write_config
 
-from monitor import app, cli, saved
+from monitor import app, cli, window
 from monitor.errors import StoreFault
 
 WIRE = {"title": "TTP attack on police post in Lakki Marwat leaves two wounded",
@@ -70,11 +70,11 @@ def test_the_story_window_is_saved_at_stop_and_read_by_the_next_run(tmp_path, we
     loaded = app.read(path)[0]
     opened = app.store.open_store(state)
     try:
-        window = loaded.settings.story_window
-        kept, rebuilt = saved.load(state, "stories", opened, window), app.story_index(opened, window)
+        span = loaded.settings.story_window
+        kept, rebuilt = window.load(state, "stories", opened, span), window.story_index(opened, span)
         assert sorted(kept.entries.values()) == sorted(rebuilt.entries.values())
-        events = saved.load(state, "events", opened, window)
-        again = app.event_index(opened, window)
+        events = window.load(state, "events", opened, span)
+        again = window.event_index(opened, span)
         assert events.documents == again.documents == 3
         assert sorted(events.df.values()) == sorted(again.df.values())
         for story, event in again.events.items():
@@ -97,11 +97,11 @@ def test_a_saved_window_the_store_has_moved_past_is_rebuilt(tmp_path, web, capsy
     state = tmp_path / "state"
     old = tmp_path / "old"
     old.mkdir()
-    for name in saved.FILES.values():
+    for name in window.FILES.values():
         shutil.copy(state / name, old / name)
     path = write_config(tmp_path, [courier, feed(web, "Dispatch", [OTHER])], {"desk": [desk]})
     run(path)  # records the other attack, and saves
-    for name in saved.FILES.values():
+    for name in window.FILES.values():
         shutil.copy(old / name, state / name)  # as if that run had been killed before it saved
     dispatch = feed(web, "Dispatch", [OTHER, WIRE])
     path = write_config(tmp_path, [courier, dispatch], {"desk": [desk]})
@@ -122,7 +122,7 @@ def test_a_saved_window_the_store_has_moved_past_is_rebuilt(tmp_path, web, capsy
     assert said[1:] == ["DEBUG story window read (rebuilt)", "DEBUG event window read (rebuilt)"]
     assert said[0].startswith("WARNING saved story window") and "cannot be read" in said[0]
     with app.store.open_store(state) as opened:
-        assert saved.load(state, "stories", opened, 2 * 86400) is not None  # saved anew
+        assert window.load(state, "stories", opened, 2 * 86400) is not None  # saved anew
 
 
 def test_a_window_that_may_not_be_the_stores_is_not_saved(tmp_path, web):
@@ -141,9 +141,9 @@ def test_a_window_that_may_not_be_the_stores_is_not_saved(tmp_path, web):
     earlier = app.open_app(app.read(path)[0])
     earlier.story_index(), earlier.event_index()  # read: nothing recorded yet
     run(path)  # another process records the wire report, and saves its window
-    before = {name: (state / name).read_bytes() for name in saved.FILES.values()}
+    before = {name: (state / name).read_bytes() for name in window.FILES.values()}
     asyncio.run(earlier.close())
-    assert {name: (state / name).read_bytes() for name in saved.FILES.values()} == before
+    assert {name: (state / name).read_bytes() for name in window.FILES.values()} == before
 
 
 @pytest.mark.parametrize("kind", ["stories", "events"])
@@ -157,11 +157,11 @@ def test_an_index_that_missed_an_article_this_process_recorded_is_not_saved(tmp_
         index.counter += 1
     else:
         index.documents += 1
-    assert not saved.save(tmp_path / "state", kind, index, opened.store, mark, index.window)
-    assert not (tmp_path / "state" / saved.FILES[kind]).exists()
+    assert not window.save(tmp_path / "state", kind, index, opened.store, mark, index.window)
+    assert not (tmp_path / "state" / window.FILES[kind]).exists()
     if kind == "stories":
         index.counter -= 1
     else:
         index.documents -= 1
-    assert saved.save(tmp_path / "state", kind, index, opened.store, mark, index.window)
+    assert window.save(tmp_path / "state", kind, index, opened.store, mark, index.window)
     asyncio.run(opened.close())

@@ -206,7 +206,7 @@ def test_a_restart_between_polls_keeps_one_alert_per_story(tmp_path, web):
 def _as_legacy_signatures(database):
     """Rewrite every stored signature in the format and with the shingle hash of newsmon before
     signature version 2, as a store written by an older newsmon holds them (with no saved story
-    window: `monitor.saved`)."""
+    window: `monitor.window`)."""
     with sqlite3.connect(database) as db:
         rows = db.execute("SELECT id, title, text FROM articles WHERE signature IS NOT NULL").fetchall()
         assert rows

@@ -29,7 +29,7 @@ class EventIndex:
 
     Words are held by their keys (`key`): 64 bits of BLAKE2b keyed with the index's `salt`. Not
     Python's `hash`, which is salted anew in every process: the index is kept between runs
-    (`monitor.saved`), with its salt. Keyed, so that a hostile feed cannot choose words whose
+    (`monitor.window`), with its salt. Keyed, so that a hostile feed cannot choose words whose
     keys collide in its tables."""
 
     def __init__(self, window: float, compatible: Callable[[str, str], bool], salt: bytes | None = None):
@@ -48,7 +48,7 @@ class EventIndex:
         return len(self.events)
 
     def __getstate__(self) -> dict:
-        """For `monitor.saved`: all but the remembered word keys (found again as words come)."""
+        """For `monitor.window`: all but the remembered word keys (found again as words come)."""
         return {**self.__dict__, "_known": {}}
 
     def key(self, word: str) -> int:

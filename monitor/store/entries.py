@@ -149,7 +149,7 @@ class Entries(StoreBase):
         """(first, count, last, stories): the lowest id of the articles fetched since `since`
         (or `first`, given), and of the articles from it on, how many, the highest id and the sum
         of their story ids. A recorded, removed or merged article changes it (a merge moves
-        articles to an older story: a lower id). `monitor.saved` keeps it with an index."""
+        articles to an older story: a lower id). `monitor.window` keeps it with an index."""
         if first is None:
             first = self.db.execute("SELECT MIN(id) FROM articles WHERE fetched >= ?", (since,)).fetchone()[0]
             if first is None:

@@ -1,11 +1,12 @@
-"""The story window kept between runs: the story and event indexes saved when newsmon stops,
-read back the next time they are needed instead of being rebuilt from the store.
+"""The story window in memory: its two indexes read from the store (`story_index`,
+`event_index`), and kept between runs (`save`, `load`): saved when newsmon stops, read back the
+next time they are needed instead of being rebuilt from the store.
 
 Every process that records articles needs the story window in memory: the copy signatures
 (`stories.StoryIndex`) and the open events (`events.EventIndex`) of the articles fetched within
-`story_window`. Rebuilt from the store they cost about 70 µs of CPU an article, 1.3 s for the
-18,000 of a 500-feed farm: most of a `run --once` that brings a few new entries, and more the
-more feeds a user watches. So `App.close` saves them to the state directory (`save`) and the
+`story_window`. Rebuilt from the store (`story_index`, `event_index`) they cost about 70 µs of
+CPU an article, 1.3 s for the 18,000 of a 500-feed farm: most of a `run --once` that brings a
+few new entries, and more the more feeds a user watches. So `App.close` saves them to the state directory (`save`) and the
 next process reads them (`load`), if the store still holds what they were saved with.
 
 What was saved is checked by a stamp of the store's articles from the oldest one in the window
@@ -38,12 +39,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import monitor
-from monitor import events, stories
+from monitor import events, incidents, stories
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from monitor.store import Store
 
 log = logging.getLogger("newsmon.store")
+REREAD = 500  # articles of an older newsmon whose event features are read again at the first start (~10 ms each)
 
 FORMAT = 1  # of the files
 FILES = {"stories": "story-window.pickle", "events": "event-window.pickle"}
@@ -132,3 +136,51 @@ def save(state_dir: Path, kind: str, index: object, opened: Store, since: Mark, 
         Path(handle.name).unlink(missing_ok=True)
         raise
     return True
+
+
+def story_index(opened: Store, window: float) -> stories.StoryIndex:
+    """The signatures of the articles fetched within the story window. Those an older newsmon
+    made with another shingle hash are made again from the stored text, and stored, so that
+    stories from before an upgrade are still joined (and the next start reads them as they are)."""
+    since = time.time() - window
+    index = stories.StoryIndex(window, expected=opened.count_recent_signatures(since))
+    resigned = []
+    for article_id, story, blob, title, seen, original in opened.recent_signatures(since):
+        if not stories.is_current(blob):
+            blob = stories.signature(title, opened.article_text(article_id)).pack()
+            resigned.append((article_id, blob))
+        index.add_packed(story, blob, title, seen, original)
+    if resigned:
+        opened.set_signatures(resigned)
+    return index
+
+
+def event_index(opened: Store, window: float) -> events.EventIndex:
+    """The events of the articles fetched within the story window. The features of the most
+    recent articles an older newsmon recorded (before events, or with another version of them)
+    are read again from their stored text, and stored, once: at most REREAD of them, so that the
+    first start after an upgrade costs seconds, not minutes; older ones join copies only."""
+    since = time.time() - window
+    index = incidents.index(window)
+    missing = []
+
+    def stored() -> Iterator[tuple[int, events.Features, float]]:
+        for article_id, story, blob, seen in opened.recent_features(since):
+            found = events.Features.unpack(blob) if blob else None
+            if found is None:
+                missing.append((article_id, story, seen))
+            else:
+                yield story, found, seen
+
+    index.load(stored())
+    again = []
+    for article_id, story, seen in missing[-REREAD:]:
+        title, text, published, outlet = opened.article_for_features(article_id)
+        found = incidents.read(title, text, published=incidents.day(published), outlet=outlet)
+        again.append((article_id, found.pack()))
+        index.add(story, found, seen)
+    if again:
+        log.info("event features read again for %d articles stored by an older newsmon (once)%s", len(again),
+                 f"; {len(missing) - len(again)} older ones will join copies only" if len(missing) > len(again) else "")
+        opened.set_features(again)
+    return index
