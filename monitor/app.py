@@ -224,20 +224,16 @@ class App:
         article, which they would otherwise take in twice (from the store, then as it is added)
         or, saved, no longer fit (`monitor.window`)."""
         if self._stories is None:
-            self._stories = self._read("stories", window.story_index)
+            self._stories = self._read("stories")
         if self._events is None:
-            self._events = self._read("events", window.event_index)
+            self._events = self._read("events")
 
-    def _read(self, kind: str, rebuild: Callable) -> object:
-        """The index of `kind` as the last process saved it (`monitor.window`), or rebuilt from
-        the store when that does not fit it."""
-        started, span = time.process_time(), self.config.settings.story_window
-        index = window.load(self.config.settings.state_dir, kind, self.store, span)
-        how = "saved"
-        if index is None:
-            index, how = rebuild(self.store, span), "rebuilt"
+    def _read(self, kind: str) -> object:
+        """The index of `kind` as the last process saved it, or rebuilt (`window.read`)."""
+        started = time.process_time()
+        index, how = window.read(self.config.settings.state_dir, kind, self.store, self.config.settings.story_window)
         self._read_at[kind] = window.mark(self.store, index)
-        log.debug("%s read (%s): %s in %.2fs", *_window(kind, index, how), time.process_time() - started)
+        log.debug("%s read (%s): %s in %.2fs", *window.described(kind, index, how), time.process_time() - started)
         return index
 
     def save_indexes(self) -> None:
@@ -251,8 +247,8 @@ class App:
                 continue
             try:
                 started = time.process_time()
-                if window.save(self.config.settings.state_dir, kind, index, self.store, self._read_at[kind], index.window):
-                    log.debug("%s saved: %s in %.2fs", *_window(kind, index), time.process_time() - started)
+                if window.save(self.config.settings.state_dir, kind, index, self.store, self._read_at[kind]):
+                    log.debug("%s saved: %s in %.2fs", *window.described(kind, index), time.process_time() - started)
             except (OSError, StoreFault, pickle.PicklingError) as error:
                 log.warning("story window not saved (%s); the next start reads it from the state database", error)
                 return
@@ -302,13 +298,6 @@ class App:
             self.save_indexes()
         finally:
             self.store.close()
-
-
-def _window(kind: str, index: stories.StoryIndex | events.EventIndex, *how: str) -> tuple[str, ...]:
-    """How the logs name an index of the story window and its size: ("story window", "18000
-    signatures"), or ("event window", "3100 events"); `how` (read "saved" or "rebuilt") between."""
-    name, unit = ("story window", "signatures") if kind == "stories" else ("event window", "events")
-    return (name, *how, f"{len(index)} {unit}")
 
 
 def open_app(loaded: config.Config, *, workers: int | None = None, start_workers: str = "lazily") -> App:

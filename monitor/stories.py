@@ -24,7 +24,7 @@ import struct
 import unicodedata
 from array import array
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 K = 64  # sketch size: Jaccard estimates within about +-0.06
@@ -365,10 +365,14 @@ class StoryIndex:
         found = self.find_copy(sig, now)
         return found[0] if found else None
 
-    def _findable(self, sig: Signature) -> bool:
-        """Whether the search can find candidates for `sig`: one of its leads is no stock phrase."""
+    def _followed(self, sig: Signature) -> Iterator[list[int]]:
+        """The entries holding each of `sig`'s leads that is no stock phrase: what the search
+        follows (a text none of whose leads it follows is not found by it)."""
         get = self.by_value.get
-        return any(len(get(value, COMMON + 1)) <= COMMON for value in sig.sketch[:INDEXED])
+        for value in sig.sketch[:INDEXED]:
+            holders = get(value, COMMON + 1)
+            if len(holders) <= COMMON:
+                yield holders
 
     def rename(self, old: int, new: int) -> None:
         """Signatures of story `old` now belong to `new` (two events found to be one). Rare: a
@@ -388,15 +392,14 @@ class StoryIndex:
         no text, has no lead that is not a stock phrase, and is a story of its own."""
         self.prune(now)
         number = self.exact.get(words) if words is not None else None
-        if number is not None and number in self.entries and (sig.shingles >= SHORT or self._findable(sig)):
+        if number is not None and number in self.entries and (
+                sig.shingles >= SHORT or next(self._followed(sig), None) is not None):
             story, _packed, _title, _seen, original = self.entries[number]
             return story, original
         shared: dict[int, int] = {}
-        for value in sig.sketch[:INDEXED]:
-            holders = self.by_value.get(value, COMMON + 1)
-            if len(holders) <= COMMON:
-                for number in holders:
-                    shared[number] = shared.get(number, 0) + 1
+        for holders in self._followed(sig):
+            for number in holders:
+                shared[number] = shared.get(number, 0) + 1
         best: tuple[float, int, int] | None = None
         mine, short = set(sig.sketch), sig.shingles < SHORT
         for number in sorted(shared, key=lambda number: (shared[number], number), reverse=True)[:200]:

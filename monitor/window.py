@@ -6,8 +6,9 @@ Every process that records articles needs the story window in memory: the copy s
 (`stories.StoryIndex`) and the open events (`events.EventIndex`) of the articles fetched within
 `story_window`. Rebuilt from the store (`story_index`, `event_index`) they cost about 70 µs of
 CPU an article, 1.3 s for the 18,000 of a 500-feed farm: most of a `run --once` that brings a
-few new entries, and more the more feeds a user watches. So `App.close` saves them to the state directory (`save`) and the
-next process reads them (`load`), if the store still holds what they were saved with.
+few new entries, and more the more feeds a user watches. So `App.close` saves them to the state
+directory (`save`) and the next process reads them (`read`: `load`, else a rebuild), if the store
+still holds what they were saved with.
 
 What was saved is checked by a stamp of the store's articles from the oldest one in the window
 on (`Store.window_stamp`): how many, the highest id and the sum of their story ids. An article
@@ -104,11 +105,24 @@ def load(state_dir: Path, kind: str, opened: Store, window: float) -> object | N
                     "when newsmon stops", file, type(error).__name__, error)
         file.unlink(missing_ok=True)
         return None
-    expected = stories.StoryIndex if kind == "stories" else events.EventIndex
-    return index if isinstance(index, expected) else None
+    return index if isinstance(index, KINDS[kind][0]) else None
 
 
-def save(state_dir: Path, kind: str, index: object, opened: Store, since: Mark, window: float) -> bool:
+def read(state_dir: Path, kind: str, opened: Store, window: float) -> tuple[object, str]:
+    """The index of `kind`, and how it was read: "saved" (`load`), or "rebuilt" from the store
+    when no saved one fits it (`story_index`, `event_index`)."""
+    index = load(state_dir, kind, opened, window)
+    return (index, "saved") if index is not None else (KINDS[kind][1](opened, window), "rebuilt")
+
+
+def described(kind: str, index: object, *how: str) -> tuple[str, ...]:
+    """How the logs name an index of `kind` and its size: ("story window", "18000 signatures");
+    `how` ("saved", "rebuilt") between."""
+    _class, _rebuild, name, unit = KINDS[kind]
+    return (name, *how, f"{len(index)} {unit}")
+
+
+def save(state_dir: Path, kind: str, index: object, opened: Store, since: Mark) -> bool:
     """Save an index of `kind`, read when the store stood at `since`, with the store's stamp
     (what the store must still hold for `load` to take it). Not when another process recorded
     articles since (they are not in it), nor when the saved one is this one unchanged. Whether
@@ -118,6 +132,7 @@ def save(state_dir: Path, kind: str, index: object, opened: Store, since: Mark, 
     if opened.articles_after(since.last) != recorded or taken(index) - since.taken != recorded:
         log.debug("%s window not saved: it may not hold what the store holds", kind)
         return False
+    window = index.window
     header = _header(kind, window, opened.window_stamp(time.time() - window))
     file = path(state_dir, kind)
     try:
@@ -184,3 +199,8 @@ def event_index(opened: Store, window: float) -> events.EventIndex:
                  f"; {len(missing) - len(again)} older ones will join copies only" if len(missing) > len(again) else "")
         opened.set_features(again)
     return index
+
+
+# kind -> (its index's class, how it is rebuilt from the store, its name and unit in the logs)
+KINDS = {"stories": (stories.StoryIndex, story_index, "story window", "signatures"),
+         "events": (events.EventIndex, event_index, "event window", "events")}

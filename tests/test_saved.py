@@ -157,11 +157,11 @@ def test_an_index_that_missed_an_article_this_process_recorded_is_not_saved(tmp_
         index.counter += 1
     else:
         index.documents += 1
-    assert not window.save(tmp_path / "state", kind, index, opened.store, mark, index.window)
+    assert not window.save(tmp_path / "state", kind, index, opened.store, mark)
     assert not (tmp_path / "state" / window.FILES[kind]).exists()
     if kind == "stories":
         index.counter -= 1
     else:
         index.documents -= 1
-    assert window.save(tmp_path / "state", kind, index, opened.store, mark, index.window)
+    assert window.save(tmp_path / "state", kind, index, opened.store, mark)
     asyncio.run(opened.close())

@@ -17,7 +17,7 @@ class Entries(StoreBase):
     a new or changed entry)."""
 
     recorded = 0  # entries this process recorded or linked: a lookup made since none was need not be made again
-    articles_added = 0  # articles this process recorded (`window_unchanged`)
+    articles_added = 0  # articles this process recorded (`monitor.window` checks what its indexes took in)
 
     def known_entries(self, feed_id: int) -> dict[str, KnownEntry]:
         """Every entry recorded for a feed, by entry key."""
