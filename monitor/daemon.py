@@ -2,8 +2,9 @@
 reload, systemd notification and watchdog, and a clean stop.
 
 Jobs run on the asyncio loop (AsyncIOScheduler). Each feed's job has `max_instances=1` and
-`coalesce=True`, so a slow feed never piles up runs, and jitter, so feeds on one host do not
-fire in lockstep. SIGTERM or SIGINT stops the scheduler, lets in-flight polls finish within
+`coalesce=True`, so a slow feed never piles up runs. Every feed is polled at start (within a
+few seconds), then at a place of its own in its interval (`schedule.phase`): polls, and the
+work their new entries bring, come spread over the interval rather than all at once. SIGTERM or SIGINT stops the scheduler, lets in-flight polls finish within
 the grace period, then cancels what is left: every entry is recorded in its own transaction,
 so a cancelled poll leaves nothing half-written and is simply repeated next time.
 """
@@ -22,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from monitor import pipeline, service, shown
+from monitor import pipeline, schedule, service, shown
 from monitor.service import sd_notify
 from monitor.app import App
 from monitor.config import Config, changes as config_changes
@@ -54,6 +55,9 @@ class Daemon:
         self.kick = asyncio.Event()
         self.scheduler: AsyncIOScheduler | None = None
         self.last_tick = time.monotonic()
+        self.anchor = time.time()  # phases count from here
+        self.phases: dict[str, float] = {}  # feed URL -> its place in its interval (schedule.phase)
+        self.placed: set[str] = set()  # feeds whose polls have been moved to their phase
 
     def interval(self, feed: FeedSpec) -> float:
         return feed.interval or self.app.config.settings.poll_interval
@@ -80,11 +84,18 @@ class Daemon:
     async def _poll_and_reschedule(self, feed: FeedSpec) -> None:
         # each entry's alerts kick the outbox as soon as they are queued: delivered while the poll goes on
         result = await pipeline.poll(self.app, feed, on_queued=self.kick.set)
-        if result.next_poll and self.scheduler is not None:
-            # backoff, Retry-After or TTL: the next run waits at least until then
-            job = self.scheduler.get_job(f"feed:{feed.url}")
-            if job is not None and job.next_run_time and job.next_run_time.timestamp() < result.next_poll:
-                job.modify(next_run_time=datetime.fromtimestamp(result.next_poll, timezone.utc))
+        job = self.scheduler.get_job(f"feed:{feed.url}") if self.scheduler is not None else None
+        if job is None or job.next_run_time is None:
+            return
+        wanted = job.next_run_time.timestamp()
+        if feed.url not in self.placed:  # its first poll: the next one comes at its phase, 0.5-1.5 intervals on
+            self.placed.add(feed.url)
+            every = self.interval(feed)
+            wanted = schedule.phase_slot(self.anchor, self.phases[feed.url], every, time.time() + every / 2)
+        # backoff, Retry-After or TTL: the next run waits at least until then
+        wanted = max(wanted, result.next_poll or 0.0)
+        if wanted != job.next_run_time.timestamp():
+            job.modify(next_run_time=datetime.fromtimestamp(wanted, timezone.utc))
 
     async def _outbox(self) -> None:
         """The one task that delivers alerts: when a poll queued some, and every DRAIN_EVERY
@@ -102,8 +113,9 @@ class Daemon:
 
     def _add_feed_job(self, scheduler: AsyncIOScheduler, feed: FeedSpec, first: datetime) -> None:
         every = self.interval(feed)
+        self.phases.setdefault(feed.url, schedule.phase(len(self.phases)))
         scheduler.add_job(self._poll, "interval", args=(feed,), id=f"feed:{feed.url}", name=shown.url(feed.url),
-                          seconds=every, jitter=min(every * 0.1, 300), next_run_time=first,
+                          seconds=every, jitter=every * schedule.RUN_JITTER, next_run_time=first,
                           max_instances=1, coalesce=True, misfire_grace_time=int(max(60, every / 2)),
                           replace_existing=True)
 
@@ -112,7 +124,7 @@ class Daemon:
         now = datetime.now(timezone.utc)
         feeds = self.app.config.feeds
         for index, feed in enumerate(feeds):
-            # spread first polls over a few seconds, then jitter every run by up to 10%
+            # first polls spread over a few seconds; each feed's next one comes at its phase
             first = now + timedelta(seconds=min(5.0, self.interval(feed) / 10) * index / max(1, len(feeds)))
             self._add_feed_job(scheduler, feed, first)
         scheduler.add_job(self._prune, "interval", id="prune", hours=24, jitter=600,

@@ -6,16 +6,35 @@ the random jitter source), so the policy is tested without clocks or sleeps."""
 from __future__ import annotations
 
 import email.utils
+import math
 import random
 import re
 from datetime import datetime, timedelta, timezone
 
 _SECOND = timedelta(seconds=1)
-JITTER = 0.1  # +-10 %: feeds on one host never fire in lockstep
+JITTER = 0.1  # +-10 %: retries after failures never fire in lockstep
+RUN_JITTER = 0.01  # +-1 % on each regular poll: feeds keep the places `phase` gave them in their interval
+GOLDEN = (math.sqrt(5) - 1) / 2  # each next phase falls into one of the largest gaps the others leave
 
 
 def jittered(seconds: float, rng: random.Random | None = None) -> float:
     return seconds * (rng or random).uniform(1 - JITTER, 1 + JITTER)
+
+
+def phase(number: int) -> float:
+    """Where in its interval the `number`th feed scheduled polls (a fraction, 0 <= phase < 1).
+    Feeds polled at one moment every interval make bursts (a cycle's worth of new entries
+    queued for two workers at once, and alerts waiting behind them), and idle time between;
+    spread over the interval, the same polls come one at a time. Consecutive numbers are a
+    golden-ratio step apart, so however many feeds there are (and feeds a reload adds later)
+    no gap between two phases is more than about 2.6 times another."""
+    return (0.5 + number * GOLDEN) % 1.0
+
+
+def phase_slot(anchor: float, place: float, every: float, after: float) -> float:
+    """The first time at or after `after` that is `place` (a `phase`) into an interval of
+    `every` seconds counted from `anchor`: anchor + (place + k) * every for a whole k."""
+    return anchor + (place + math.ceil((after - anchor) / every - place)) * every
 
 
 def failure_hold(interval: float, failures: int, cap: float, retry_after: float | None = None,

@@ -68,6 +68,7 @@ class WebServer:
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
         self.requests: list[tuple[str, str, dict]] = []  # (method, path, headers)
+        self.times: list[float] = []  # time.monotonic() of each of `requests`
         self.posts: list[tuple[str, bytes]] = []
         self.lock = threading.Lock()
         server_self = self
@@ -78,6 +79,7 @@ class WebServer:
             def do_GET(self) -> None:  # noqa: N802
                 with server_self.lock:
                     server_self.requests.append(("GET", self.path, dict(self.headers)))
+                    server_self.times.append(time.monotonic())
                     route = server_self.routes.get(self.path)
                 if route is None:
                     self._send(404, b"not found", "text/plain")
@@ -101,6 +103,7 @@ class WebServer:
                 body = self.rfile.read(length)
                 with server_self.lock:
                     server_self.requests.append(("POST", self.path, dict(self.headers)))
+                    server_self.times.append(time.monotonic())
                     route = server_self.routes.get(self.path)
                 if route is not None and route.delay:
                     time.sleep(route.delay)
