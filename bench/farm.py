@@ -56,13 +56,21 @@ from bench import copies, corpus
 # alerts, and different enough from each other (each on a different article page, which opens
 # with the entry's own sentence: its place and day) that newsmon's near-duplicate detection and
 # event join keep them apart: one new story each, one alert each.
+# Districts of the bundled gazetteer (monitor/packs/places.toml): more than a run publishes, so no two
+# entries of one run are set in one district (two TTP incidents in one district, days apart, may
+# rightly read as one when their pages' other dates agree).
 PLACES = ("Bannu", "Lakki Marwat", "Dera Ismail Khan", "Peshawar", "Khyber", "Bajaur", "Tank", "Kurram", "Swat",
-          "Mardan", "Kohat", "Chitral", "Orakzai", "Mohmand", "Karak", "Hangu", "Zhob", "Quetta", "Nowshera")
+          "Mardan", "Kohat", "Chitral", "Orakzai", "Mohmand", "Karak", "Hangu", "Zhob", "Quetta", "Nowshera",
+          "North Waziristan", "Charsadda", "Swabi", "Malakand", "Buner", "Shangla", "Upper Dir", "Lower Dir",
+          "Abbottabad", "Mansehra", "Battagram", "Torghar", "Kolai-Palas", "Mastung", "Khuzdar", "Surab", "Lasbela",
+          "Awaran", "Gwadar", "Panjgur", "Washuk", "Kharan", "Chagai", "Noshki", "Harnai", "Kohlu", "Barkhan",
+          "Musakhel", "Loralai", "Sohbatpur", "Attock", "Bahawalnagar", "Bahawalpur", "Bhakkar", "Chakwal",
+          "Chiniot", "Faisalabad", "Gujranwala", "Hafizabad", "Jhang", "Kasur", "Khanewal", "Khushab", "Lahore",
+          "Layyah")
 EVENTS = ("police checkpoint attacked overnight", "convoy ambushed near bridge", "school guard shot at dawn",
           "bomb defused outside market", "militants storm border post", "grenade thrown at patrol",
           "power pylon blown up", "tribal elder kidnapped", "rocket hits cantonment wall",
           "customs office set alight", "polio team escort fired upon", "road reopened after clashes")
-PARAGRAPH = re.compile(rb"<p[\s>]", re.I)
 TOKEN = re.compile(r"/n/\d+/([0-9a-z]+-[0-9a-z]+)")
 
 
@@ -85,31 +93,57 @@ def event_summary(number: int, token: str) -> str:
     return f"Officials in {PLACES[number % len(PLACES)]} gave details of incident {token} on {number % 28 + 1} May."
 
 
-def lead_probe(html: bytes) -> bytes | None:
-    """The first words of the paragraph a page's extracted text opens with, as the page writes
-    them (None if no paragraph of eight words or more can be found so): where `with_lead` puts a
-    published entry's own sentence, so that newsmon, reading the page, reads that entry's place
-    and day (an article page is about its entry; the corpus page alone would give every entry
-    that leads to it the same incident date, and entries on one page one incident)."""
+LEAD_WITHIN = 12  # words: how soon the extracted text must read a published entry's own sentence
+LEAD_CHECK = b"Leadcheck: the incident in this district on 3 May 2026 was one incident, officials said."
+
+
+Lead = tuple[bytes, int, int]  # a paragraph's first words as the page writes them, which occurrence, tags back
+
+
+def lead_probe(html: bytes) -> Lead | None:
+    """Where `with_lead` puts a published entry's own sentence: before the paragraph the page's
+    extracted text opens with, so that newsmon, reading the page, reads that entry's place and
+    day first (an article page is about its entry; the corpus page alone would give every entry
+    that leads to it the same incident date, and entries on one page one incident). Each place
+    tried is checked by extracting the page with a sentence there: the first words of a line
+    often come earlier in the page too (a summary in its head, a caption), and a paragraph
+    before the text's first may be left out. None if no place puts it within `LEAD_WITHIN`
+    words of the start."""
     from monitor import errors, extract
 
-    try:
-        text = extract.extract(html, "http://127.0.0.1/n/probe", False, False).text
-    except errors.ExtractError:
-        return None
-    for line in text.splitlines():
+    def text_of(page: bytes) -> str:
+        try:
+            return extract.extract(page, "http://127.0.0.1/n/probe", False, False).text
+        except errors.ExtractError:
+            return ""
+
+    for line in text_of(html).splitlines()[:6]:
         words = line.split()
-        if len(words) >= 8:
-            probe = " ".join(words[:4]).encode()
-            at = html.find(probe)
-            if at >= 0 and PARAGRAPH.match(html, max(html.rfind(b"<p", 0, at), 0)):
-                return probe
+        if len(words) < 4:
+            continue
+        probe = " ".join(words[:4]).encode()
+        at, occurrence = html.find(probe), 0
+        while at >= 0 and occurrence < 8:
+            for back in range(3):  # before the element that holds the words, or one of the two around it
+                lead = (probe, occurrence, back)
+                if LEAD_CHECK.split()[0].decode() in text_of(with_lead(html, lead, LEAD_CHECK)).split()[:LEAD_WITHIN]:
+                    return lead
+            at, occurrence = html.find(probe, at + 1), occurrence + 1
     return None
 
 
-def with_lead(html: bytes, probe: bytes, sentence: bytes) -> bytes:
-    """`html` with a paragraph of `sentence` before the paragraph that holds `probe`."""
-    at = html.rfind(b"<p", 0, html.find(probe))
+def with_lead(html: bytes, lead: Lead, sentence: bytes) -> bytes:
+    """`html` with a paragraph of `sentence` before the element that holds the `lead`'s words
+    (or the `back`th opening tag before that)."""
+    probe, occurrence, back = lead
+    at = html.find(probe)
+    for _ in range(occurrence):
+        at = html.find(probe, at + 1)
+    for _ in range(back + 1):  # the opening tags before it, not closing tags or comments
+        at = html.rfind(b"<", 0, at)
+        while at > 0 and not html[at + 1:at + 2].isalpha():
+            at = html.rfind(b"<", 0, at)
+        at = max(at, 0)
     return html[:at] + b"<p>" + sentence + b"</p>" + html[at:]
 
 
@@ -142,6 +176,7 @@ class Farm:
         for feed in self.feeds:
             self._refresh(feed, self.started)
         self.events.clear()
+        self.published = 0  # entries published since the reset: each leads to another page while pages last
         self.counts = {"feed_200": 0, "feed_304": 0, "pages": 0, "hooks": 0, "not_found": 0}
         self.first_feed: float | None = None  # time.monotonic() of the first feed request since the reset
         self.per_feed = {feed.id: [0, 0] for feed in self.feeds}
@@ -157,7 +192,8 @@ class Farm:
         now = time.time()
         link = f"{feed.base}/n/{feed.id}/{token}"
         title = event_title(number, token)
-        self.page_of[token] = self.event_pages[number % len(self.event_pages)]
+        self.page_of[token] = self.event_pages[self.published % len(self.event_pages)]
+        self.published += 1
         summary = event_summary(number, token)
         self.lead_of[token] = html_module.escape(event_lead(number, token)).encode()
         if self.copies:  # a text of its own: titles repeat their 12 events, and a feed-only reader sees no page

@@ -129,7 +129,10 @@ def _setup(results, plan) -> str:
         "in the farm process (one `time.monotonic` clock) from the moment it served the feed body holding the "
         "entry to the moment the alert naming it reached the webhook. The time before the poll (up to the "
         "5 s interval) is not part of it. Next to it, the libraries' own work for the same entries, one after "
-        "the other in one process: parse that feed, extract that page, match.",
+        "the other in one process: parse that feed, extract that page, match. Each entry of a run leads to a page "
+        "of its own (the corpus pages no feed entry leads to, with an opening sentence of the entry's own) while "
+        "they last; an entry that leads to a page an earlier one of the run did is a copy of that article, joins "
+        "its story and rightly sends nothing: the target needs every other entry's alert.",
         f"- **(e) memory**: `newsmon run` over {plan['memory_feeds']:,} feeds (`poll_interval = "
         f"\"{max(10, round(plan['memory_window'] / 2.5))}s\"`) on a store "
         f"prefilled with {store.get('entries', plan['memory_entries']):,} entries (each with its article and story; "
@@ -314,11 +317,12 @@ def _per_run(results) -> str:
         lines.append("")
     latency = results.get("latency") or []
     if latency:
-        lines += ["| latency run | p50 ms | p95 ms | max ms | timed | no alert | floor p50 ms | floor p95 ms |",
-                  "|---|---|---|---|---|---|---|---|"]
+        lines += ["| latency run | p50 ms | p95 ms | max ms | timed | no alert | due, missed | floor p50 ms | floor p95 ms |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for number, run in enumerate(latency, 1):
             lines.append(f"| {number} | {_f(run['p50'], 0)} | {_f(run['p95'], 0)} | {_f(run['max'], 0)} | "
-                         f"{run['timed']}/{run['events']} | {run.get('not_arrived', '?')} | {_f(run['floor_p50'], 0)} | "
+                         f"{run['timed']}/{run['events']} | {run.get('not_arrived', '?')} | "
+                         f"{run.get('due', '?')}, {len(run.get('missed', []))} | {_f(run['floor_p50'], 0)} | "
                          f"{_f(run['floor_p95'], 0)} |")
         lines.append("")
     memory = results.get("memory") or []

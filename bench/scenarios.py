@@ -280,8 +280,18 @@ def latency(farm: Farm, work: Path, feed_ids: list[int], events: int, rate: floa
         log.close()
     floors = latency_floor(farm, records, config)
     timed = [1000 * (r["arrived"] - r["served"]) for r in records if r["arrived"] and r["served"]]
+    # An entry whose page an earlier one of the run led to is a copy of that article (its own
+    # opening sentence aside): it joins that story, which has alerted already.
+    pages_seen: set[int] = set()
+    due, missed = 0, []
+    for record in sorted(records, key=lambda r: r["published"]):
+        if record["page"] not in pages_seen:
+            due += 1
+            if not (record["served"] and record["arrived"]):
+                missed.append(record["link"])
+        pages_seen.add(record["page"])
     waiting = [1000 * (r["served"] - r["published"]) for r in records if r["served"]]
-    return {"events": len(records), "timed": len(timed), "not_served": sum(1 for r in records if not r["served"]),
+    return {"events": len(records), "due": due, "missed": missed, "timed": len(timed), "not_served": sum(1 for r in records if not r["served"]),
             "not_arrived": sum(1 for r in records if r["served"] and not r["arrived"]),
             "untimed": [r["link"] for r in records if not (r["served"] and r["arrived"])], "p50": _percentile(timed, 50), "p95": _percentile(timed, 95),
             "max": max(timed) if timed else None, "poll_wait_p50": _percentile(waiting, 50), "warm_up": warm_up,
