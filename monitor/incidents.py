@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import re
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timezone
 
@@ -238,7 +240,7 @@ def read_page(html: bytes, url: str | None, date: bool, title: bool,
     from monitor import extract
 
     page = extract.extract(html, url, date, title)
-    if about is None:
+    if about is None or _given_before(page):
         return page, None
     entry_title, published, outlet = about
     published = published if published is not None else times.page_date(page.published)
@@ -246,6 +248,33 @@ def read_page(html: bytes, url: str | None, date: bool, title: bool,
         return page, read(entry_title or page.title or "(untitled)", page.text, published=published, outlet=outlet)
     except Exception:
         return page, None
+
+
+GIVEN_KEPT = 4096  # pages (canonical URL and text) whose features a worker remembers having given
+
+
+@functools.cache
+def _given() -> OrderedDict[bytes, None]:
+    return OrderedDict()
+
+
+def _given_before(page: Page) -> bool:
+    """Whether this worker has read the features of the same page before: the same canonical
+    URL with the same text, reached by another link (a feed's tracking or mobile link, another
+    feed of the outlet). The event loop then finds the article it already has and links the
+    entry to it, reading no features; were that article not there (not recorded yet, or the
+    site gives every page one canonical URL), it reads them itself, as after a failure."""
+    if not page.canonical_url:
+        return False
+    key = hashlib.blake2b(f"{page.canonical_url}\0{page.text}".encode(), digest_size=16).digest()
+    given = _given()
+    if key in given:
+        given.move_to_end(key)
+        return True
+    given[key] = None
+    if len(given) > GIVEN_KEPT:
+        given.popitem(last=False)
+    return False
 
 
 def with_mentions(found: events.Features, mentions: Iterable[Hit]) -> events.Features:

@@ -340,6 +340,38 @@ def test_a_site_that_gives_every_page_one_canonical_url_still_alerts_on_each_sto
                                    "[kp-attacks] Polio team ambushed in Lakki Marwat"]
 
 
+def test_one_page_reached_by_many_links_is_one_article_with_its_features_read_once(tmp_path, web):
+    """Entries whose links differ (a feed's tracking paths) but whose pages are one article (one
+    canonical URL, one text): one article, with its event features, and one alert (a worker that
+    has read the page before gives no features for it again: the entry is linked)."""
+    sloppy_site(web, [(f"/x/track-{n}.html", "Four police killed in Bannu station attack", WIRE) for n in range(6)],
+                "/news/bannu")
+    serve(web, "/x/rss.xml", "Sloppy", "sloppy.example",
+          [item(f"x-{n}", f"/x/track-{n}.html", "Four police killed in Bannu station attack") for n in range(6)])
+    path = config(tmp_path, web, ["/x/rss.xml"])
+    assert cli.main(["--config", str(path), "run", "--once"]) == 0
+    assert titles(web) == ["[kp-attacks] Four police killed in Bannu station attack"]
+    with sqlite3.connect(tmp_path / "state" / "newsmon.db") as db:
+        assert db.execute("SELECT COUNT(*) FROM entries").fetchone()[0] == 6
+        assert db.execute("SELECT COUNT(*), COUNT(features) FROM articles").fetchone() == (1, 1)
+
+
+def test_a_worker_reads_the_features_of_a_page_it_has_read_before_only_if_its_text_changed():
+    from monitor import incidents
+
+    def html(text: str) -> bytes:
+        return page("/y/a.html", "Police station attacked in Bannu", "Once Only", text, filler=True).replace(
+            'href="{BASE}/y/a.html"', 'href="http://once.example/news/a"').encode()
+
+    about = ("Police station attacked in Bannu", None, "once.example")
+    first = incidents.read_page(html(WIRE[0]), "http://once.example/y/a.html", False, False, about)
+    again = incidents.read_page(html(WIRE[0]), "http://once.example/y/a.html?utm_source=x", False, False, about)
+    changed = incidents.read_page(html(WIRE[1]), "http://once.example/y/a.html", False, False, about)
+    assert first[0].canonical_url == "http://once.example/news/a" and first[1] is not None
+    assert again[0] == first[0] and again[1] is None  # the event loop links it to the article it has
+    assert changed[1] is not None  # the same canonical URL over another text: another article
+
+
 def test_signature_format_carries_its_shingle_hash_version():
     text = " ".join(WIRE)
     current, legacy = stories.signature("Bannu attack", text), stories.legacy_signature("Bannu attack", text)
