@@ -222,6 +222,9 @@ def test_demo_prints_alerts_with_the_matched_words(installed: Installed):
     assert "[ttp-activity]" in result.stdout and "«Tehreek-e-Taliban Pakistan»" in result.stdout, explain(result)
     assert "[iskp-activity] Explosion at Jalalabad market" in result.stdout, explain(result)
     assert "Lahore" not in result.stdout, explain(result)
+    # the train attack's toll: nine wounded, and no word of deaths (the "no casualties" of the
+    # roadblock reported "separately" in its last paragraph is that incident's)
+    assert "· 9 injured · Bolan Pass, Balochistan ·" in result.stdout and "0 killed" not in result.stdout, explain(result)
 
 
 def test_match_on_a_text_file_with_the_example_config(installed: Installed):

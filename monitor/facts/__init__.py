@@ -228,8 +228,12 @@ def read(title: str, text: str, *, published: datetime.date | None = None) -> Fa
     sentences = segment(title.replace("\n", " ") + "\n" + work, title)
     years = [int(year) for s in sentences for year in years_named(s.folded)]
     ref_year = published.year if published else marker_year or max(years, default=None)
+    turned_at = None  # the paragraph in which a sentence turned to another incident
     for s in sentences:
         mark(s, ref_year)
+        if "topic_change" in s.keys and s.weight != TITLE and CONTEXT["topic_change"].search(s.folded):
+            turned_at = s.start
+        s.other = s.other or s.start == turned_at  # that sentence and the rest of its paragraph
     if published is None:  # relative dates are read against the day a byline says the page was published
         published = _byline_day(sentences)
     dates, explicit, month_days = _dates(sentences, published)
