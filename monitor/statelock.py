@@ -22,6 +22,7 @@ import stat
 import time
 from pathlib import Path
 
+from monitor import atomic
 from monitor.errors import NewsmonError, StoreError
 
 PID_FILE = "newsmon.pid"
@@ -179,11 +180,4 @@ def _read_pid(path: Path) -> int | None:
 
 def _write_pid(path: Path, pid: int) -> None:
     """Write `pid` to `path` atomically (a reader sees the old file or the new, never half)."""
-    temporary = path.with_name(f".{path.name}.{pid}")
-    try:
-        temporary.write_text(f"{pid}\n", encoding="ascii")
-        os.replace(temporary, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise
+    atomic.write(path, lambda out: out.write(f"{pid}\n".encode("ascii")), mode=0o644)

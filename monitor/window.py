@@ -31,16 +31,14 @@ state database as well.
 from __future__ import annotations
 
 import logging
-import os
 import pickle
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import monitor
-from monitor import events, incidents, stories
+from monitor import atomic, events, incidents, stories
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -141,15 +139,11 @@ def save(state_dir: Path, kind: str, index: object, opened: Store, since: Mark) 
                 return False  # the one saved is this one, unchanged
     except Exception:  # noqa: BLE001, S110 (none, or one that cannot be read: written anew)
         pass
-    handle = tempfile.NamedTemporaryFile("wb", dir=file.parent, prefix=file.name + ".", suffix=".tmp", delete=False)
-    try:
-        with handle:
-            pickle.dump(header, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            pickle.dump(index, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(handle.name, file)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
+    def write(handle: BinaryIO) -> None:
+        pickle.dump(header, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(index, handle, protocol=pickle.HIGHEST_PROTOCOL)
+
+    atomic.write(file, write)
     return True
 
 

@@ -11,12 +11,13 @@ again. `newsmon check` always asks apprise. A URL apprise refuses is never remem
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import json
 import logging
 import os
 from pathlib import Path
+
+from monitor import atomic
 
 log = logging.getLogger(__name__)
 FILE = "accepted-channel-urls.json"
@@ -54,14 +55,10 @@ def save(state_dir: Path, accepted: dict[str, str]) -> None:
     directory as the store does if it is not there yet. A failure to write is not an error
     (the next run asks apprise again)."""
     directory = Path(state_dir)
-    path, temporary = directory / FILE, directory / f".{FILE}.tmp"
+    path = directory / FILE
+    text = json.dumps({"key": _key(), "urls": accepted}, indent=1, sort_keys=True)
     try:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
-            json.dump({"key": _key(), "urls": accepted}, out, indent=1, sort_keys=True)
-        os.replace(temporary, path)
+        atomic.write(path, lambda out: out.write(text.encode("utf-8")))
     except OSError as error:
         log.debug("could not remember the accepted channel URLs in %s: %s", path, error)
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)

@@ -16,10 +16,11 @@ from __future__ import annotations
 import glob
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from monitor import atomic
 
 HEADER = "# Written by newsmon"
 KINDS = ("feed", "entity", "rule", "import")
@@ -95,17 +96,7 @@ def write(path: Path, text: str | None, mode_of: Path) -> None:
         mode = os.stat(mode_of).st_mode & 0o777
     except OSError:
         mode = 0o644
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    atomic.write(path, lambda out: out.write(text.encode("utf-8")), mode=mode, sync=True)
 
 
 def find(files: tuple[Path, ...], kind: str, key: str) -> Place | None:
