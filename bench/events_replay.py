@@ -32,7 +32,7 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from monitor import incidents, stories
+from monitor import incidents, stories, story_index
 
 SHUFFLES = (1, 2, 3)
 # A full " date YYYY-MM-DD" mark at the start of an events/ excerpt: its publication day, taken
@@ -101,7 +101,7 @@ def replay(docs: list[Doc], seed: int, *, features: dict | None = None) -> tuple
     of reading features, and of finding and joining the event)."""
     order = list(docs)
     random.Random(seed).shuffle(order)
-    copies = stories.StoryIndex(WINDOW)
+    copies = story_index.StoryIndex(WINDOW)
     events = incidents.index(WINDOW)
     story_of: dict[str, int] = {}
     read_times, assign_times = [], []

@@ -260,7 +260,7 @@ def _dominates(results, s, plan) -> str:
                    f"({s['memory_pss']:.0f} MiB PSS); the main process alone peaked at "
                    f"{s['memory_main_hwm']:.0f} MiB, the rest is the forkserver and two workers (each a Python "
                    "with feedparser, trafilatura and lxml loaded, plus the page being parsed). What grows with the "
-                   "store in the main process is the near-duplicate story index (`monitor.stories.StoryIndex`, "
+                   "store in the main process is the near-duplicate story index (`monitor.story_index.StoryIndex`, "
                    f"rebuilt at start from the {_f((results.get('memory_store') or {}).get('signatures'), 0)} "
                    "signatures inside the story window); a feed's entry keys are loaded only while it is polled. "
                    + (f"The first poll came {first:.1f} s after the daemon started (prune, recovery and the story "

@@ -19,7 +19,7 @@ import sys
 import time
 import tracemalloc
 
-from monitor import stories
+from monitor import stories, story_index
 
 
 def vocabulary(rng: random.Random, size: int = 30_000) -> tuple[list[str], list[float]]:
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     texts = []
     started = time.perf_counter()
     tracemalloc.start()
-    index = stories.StoryIndex(window=10 * 365 * 86400)
+    index = story_index.StoryIndex(window=10 * 365 * 86400)
     for number in range(args.stories):
         title, text = article(rng, words, weights)
         if number < 2000:

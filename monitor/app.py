@@ -15,8 +15,9 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from monitor import alert, config, event_facts, events, fetch, incidents, match, sandbox, store, stories, window
+from monitor import alert, config, event_facts, events, fetch, incidents, match, sandbox, store, window
 from monitor.metrics import Metrics
+from monitor.story_index import StoryIndex
 from monitor.errors import ConfigError, Problem, StoreFault
 from monitor.model import FeedItems
 
@@ -144,7 +145,7 @@ class App:
     fetcher: fetch.Fetcher
     sandbox: sandbox.Sandbox
     outbox_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    _stories: stories.StoryIndex | None = None  # read from the store when first needed: story_index()
+    _stories: StoryIndex | None = None  # read from the store when first needed: story_index()
     _events: events.EventIndex | None = None  # likewise: event_index()
     _read_at: dict[str, window.Mark] = field(default_factory=dict)  # where the store stood when each was read
     _namer: event_facts.Namer | None = None  # how facts are said (namer()), made when first needed
@@ -205,7 +206,7 @@ class App:
             finally:
                 self._feeds_now -= 1
 
-    def story_index(self) -> stories.StoryIndex:
+    def story_index(self) -> StoryIndex:
         """The near-duplicate signatures within the story window, read from the store the first
         time an article needs its story (a cycle that brings nothing new never reads them)."""
         if self._stories is None:

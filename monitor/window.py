@@ -3,7 +3,7 @@
 next time they are needed instead of being rebuilt from the store.
 
 Every process that records articles needs the story window in memory: the copy signatures
-(`stories.StoryIndex`) and the open events (`events.EventIndex`) of the articles fetched within
+(`story_index.StoryIndex`) and the open events (`events.EventIndex`) of the articles fetched within
 `story_window`. Rebuilt from the store (`story_index`, `event_index`) they cost about 70 µs of
 CPU an article, 1.3 s for the 18,000 of a 500-feed farm: most of a `run --once` that brings a
 few new entries, and more the more feeds a user watches. So `App.close` saves them to the state
@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import monitor
 from monitor import atomic, events, incidents, stories
+from monitor.story_index import StoryIndex
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("newsmon.store")
 REREAD = 500  # articles of an older newsmon whose event features are read again at the first start (~10 ms each)
 
-FORMAT = 1  # of the files
+FORMAT = 2  # of the files (2: the story index is monitor.story_index.StoryIndex)
 FILES = {"stories": "story-window.pickle", "events": "event-window.pickle"}
 
 
@@ -70,7 +71,7 @@ def mark(opened: Store, index: object) -> Mark:
 
 def taken(index: object) -> int:
     """How many articles an index has taken in since it was made."""
-    return index.counter if isinstance(index, stories.StoryIndex) else index.documents
+    return index.counter if isinstance(index, StoryIndex) else index.documents
 
 
 def path(state_dir: Path, kind: str) -> Path:
@@ -147,12 +148,12 @@ def save(state_dir: Path, kind: str, index: object, opened: Store, since: Mark) 
     return True
 
 
-def story_index(opened: Store, window: float) -> stories.StoryIndex:
+def story_index(opened: Store, window: float) -> story_index.StoryIndex:
     """The signatures of the articles fetched within the story window. Those an older newsmon
     made with another shingle hash are made again from the stored text, and stored, so that
     stories from before an upgrade are still joined (and the next start reads them as they are)."""
     since = time.time() - window
-    index = stories.StoryIndex(window, expected=opened.count_recent_signatures(since))
+    index = StoryIndex(window, expected=opened.count_recent_signatures(since))
     resigned = []
     for article_id, story, blob, title, seen, original in opened.recent_signatures(since):
         if not stories.is_current(blob):
@@ -196,5 +197,5 @@ def event_index(opened: Store, window: float) -> events.EventIndex:
 
 
 # kind -> (its index's class, how it is rebuilt from the store, its name and unit in the logs)
-KINDS = {"stories": (stories.StoryIndex, story_index, "story window", "signatures"),
+KINDS = {"stories": (StoryIndex, story_index, "story window", "signatures"),
          "events": (events.EventIndex, event_index, "event window", "events")}

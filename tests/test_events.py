@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor import events, incidents, stories
+from monitor import events, incidents, stories, story_index
 
 DATA = Path(__file__).parent / "data" / "event_reports.toml"
 DAY = date(2026, 3, 12).toordinal()
@@ -175,7 +175,7 @@ def test_the_hand_written_story_sets_join_rewrites_and_no_look_alike():
 
     for lead_only in (False, True):
         items = story_set_items(lead_only=lead_only)
-        copies, index, assigned = stories.StoryIndex(1e12), incidents.index(1e12), []
+        copies, index, assigned = story_index.StoryIndex(1e12), incidents.index(1e12), []
         for item in items:
             found = incidents.read(item.title, item.text, outlet=item.name.split(":")[0])
             signature = stories.signature(item.title, item.text)

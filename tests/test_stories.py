@@ -12,7 +12,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from conftest import run_newsmon
 from fixtures import RFC822, page, rfc822_days_ago, write_config
 
-from monitor import cli, stories
+from monitor import cli, stories, story_index
 
 WIRE = [
     "Militants stormed a police station in the Bannu district of Khyber Pakhtunkhwa before dawn on "
@@ -405,7 +405,7 @@ def test_short_texts_have_one_shingle_and_empty_ones_none():
 
 
 def test_the_story_index_forgets_versioned_signatures_after_the_window():
-    index = stories.StoryIndex(window=100.0)
+    index = story_index.StoryIndex(window=100.0)
     signature = stories.signature("Bannu attack", " ".join(WIRE))
     index.add(7, signature, seen=0.0)
     assert index.find(signature, now=50.0) == 7
@@ -417,7 +417,7 @@ def test_the_value_table_behaves_like_a_dict_of_lists_through_growth_removals_an
     """The index's compact multimap against the obvious one, on random work with rebuilds,
     tombstones and values held by many entries (stock phrases)."""
     rng = random.Random(7)
-    table, reference = stories.ValueTable(capacity=16), {}
+    table, reference = story_index.ValueTable(capacity=16), {}
     stock = [rng.getrandbits(64) for _ in range(3)]
     live: list[tuple[int, int]] = []
     for number in range(1, 6000):
@@ -441,16 +441,16 @@ def test_the_value_table_behaves_like_a_dict_of_lists_through_growth_removals_an
 def test_a_phrase_every_item_shares_does_not_make_adding_quadratic():
     """Every copy of a value follows one probe chain: its holders are capped, so the work of
     adding n items that share a stock phrase grows with n, not n squared."""
-    table = stories.ValueTable()
+    table = story_index.ValueTable()
     for number in range(1, 20001):
         table.add((12345,), number)
-    assert len(table.get(12345, 10**6)) == stories.HOLDERS_KEPT
-    assert len(table.get(12345, stories.COMMON + 1)) == stories.COMMON + 1  # still a stock phrase
+    assert len(table.get(12345, 10**6)) == story_index.HOLDERS_KEPT
+    assert len(table.get(12345, story_index.COMMON + 1)) == story_index.COMMON + 1  # still a stock phrase
 
 
 def test_a_copy_word_for_word_is_found_by_its_words_as_the_search_finds_it():
     text = " ".join(WIRE)
-    index = stories.StoryIndex(window=100.0)
+    index = story_index.StoryIndex(window=100.0)
     sig = stories.signature("Police post attacked", text)
     assert sig.shingles >= stories.SHORT  # (a short text is searched for)
     index.add(1, sig, 0.0, "Police post attacked", original=11, words=b"digest-1")
@@ -466,7 +466,7 @@ def test_a_copy_word_for_word_is_found_by_its_words_as_the_search_finds_it():
     # text ("Photo") in more than COMMON feeds has no lead but a stock phrase, and each is a story
     # of its own; a headline and a line are found
     short = stories.signature("Photo", "")
-    for number in range(stories.COMMON + 1):
+    for number in range(story_index.COMMON + 1):
         index.add(100 + number, short, 150.0, "Photo", original=200 + number, words=b"digest-3")
     assert index.find_copy(short, 151.0, b"digest-3") is None and index.find_copy(short, 151.0) is None
     line = stories.signature("Gunmen attack police post in Lakki Marwat", "Two officers were wounded, police said.")

@@ -5,7 +5,7 @@
    (`newsmon run --once` per snapshot). Asserts: no duplicate entries, one article per canonical
    link, one alert per (rule, story), and no connection leaves the loopback interface.
 2. Labelled clustering: articles are signed with `stories.signature` and clustered in arrival
-   order with `stories.StoryIndex` (window large), then compared pair by pair with hand labels:
+   order with `story_index.StoryIndex` (window large), then compared pair by pair with hand labels:
    (a) tests/data/story_sets.toml, written for this project (always runs);
    (b) corpus pages and (c) corpus feed items, labelled in tests/data/corpus_story_labels.toml
        (need NEWSMON_CORPUS).
@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 import pytest
 from fixtures import page, write_config
 
-from monitor import cli, feeds, stories, urls
+from monitor import cli, feeds, stories, story_index, urls
 from monitor.errors import ExtractError
 from monitor.extract import extract
 from conftest import corpus_dir
@@ -72,7 +72,7 @@ class Item:
 def cluster(items: list[Item]) -> list[int]:
     """Story numbers for `items`, clustered in arrival order as the pipeline does: each article
     joins the story StoryIndex finds for it, or starts a new one."""
-    index = stories.StoryIndex(window=FAR_FUTURE)
+    index = story_index.StoryIndex(window=FAR_FUTURE)
     assigned, next_story = [], 0
     for item in items:
         signature = stories.signature(item.title, item.text)

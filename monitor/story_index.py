@@ -1,0 +1,234 @@
+"""Where a copy is found: the window of recent signatures (`monitor.stories`), findable by
+their smallest sketch values in a flat open-addressing table (`ValueTable`), and by a digest of
+their words for a copy word for word. Read from the store when a process first needs it (a
+cycle whose feeds bring nothing new never reads it), straight from the stored bytes into a
+table sized for all of them, so reading it is linear in the window; kept between runs by
+`monitor.window`.
+"""
+
+from __future__ import annotations
+
+import struct
+from array import array
+from collections import OrderedDict, deque
+from collections.abc import Iterator
+
+from monitor.stories import SHORT, Signature, judged, overlap, parts, title_overlap, title_words_of
+
+INDEXED = 12  # the smallest sketch values that make a signature findable (see StoryIndex)
+COMMON = 32  # a sketch value held by more signatures than this is a stock phrase, not a lead
+# Holders kept per value: every copy of a value follows the same probe chain, so without a cap
+# n items sharing a phrase cost n^2/2 probes to add (4,000 near-identical items took a minute).
+# Well above COMMON, so a stock phrase stays one after its oldest holders leave the window.
+HOLDERS_KEPT = 4 * COMMON
+EXACT = 4096  # texts whose latest entry is found by a digest of their words (StoryIndex.exact)
+
+
+class ValueTable:
+    """A multimap from 64-bit sketch values to entry numbers (1 to 2**32 - 2) in two flat arrays,
+    with open addressing and double hashing: 12 bytes a slot instead of ~100 for a dict entry
+    and its int objects. Removed holders leave a tombstone until the next rebuild."""
+
+    EMPTY, GONE = 0, 0xFFFFFFFF
+
+    @classmethod
+    def sized(cls, values: int) -> ValueTable:
+        """A table that holds `values` values at a load of at most 0.5, so filling it never
+        rebuilds and probe chains stay short."""
+        capacity = 1 << 12
+        while capacity < 2 * values:
+            capacity *= 2
+        return cls(capacity)
+
+    def __init__(self, capacity: int = 1 << 12):
+        self.keys = array("Q", bytes(8 * capacity))
+        self.nums = array("I", bytes(4 * capacity))
+        self.mask = capacity - 1
+        self.filled = 0  # slots holding a number or a tombstone
+        self.live = 0
+
+    def add(self, values: tuple[int, ...], number: int) -> None:
+        """Add `number` as a holder of each of `values` (one loop for all: this is most of
+        reading a story window)."""
+        if (self.filled + len(values)) * 10 > len(self.nums) * 7:  # keep the load under 0.7
+            self._rebuild(len(values))
+        keys, nums, mask = self.keys, self.nums, self.mask
+        for value in values:
+            slot, step = value & mask, ((value >> 32) & mask) | 1  # odd step: visits every slot
+            holders = 0
+            while True:
+                held = nums[slot]
+                if held == 0 or held == 0xFFFFFFFF:  # EMPTY or GONE
+                    self.filled += held == 0
+                    keys[slot], nums[slot] = value, number
+                    self.live += 1
+                    break
+                if keys[slot] == value:
+                    holders += 1
+                    if holders >= HOLDERS_KEPT:  # a stock phrase: more holders would only lengthen its chain
+                        break
+                slot = (slot + step) & mask
+
+    def get(self, value: int, limit: int) -> list[int]:
+        """The numbers holding `value`, at most `limit` of them (more means "too many")."""
+        keys, nums, mask = self.keys, self.nums, self.mask
+        slot, step = value & mask, ((value >> 32) & mask) | 1
+        out: list[int] = []
+        while True:
+            held = nums[slot]
+            if held == 0:
+                return out
+            if held != 0xFFFFFFFF and keys[slot] == value:
+                out.append(held)
+                if len(out) >= limit:
+                    return out
+            slot = (slot + step) & mask
+
+    def remove(self, value: int, number: int) -> None:
+        keys, nums, mask = self.keys, self.nums, self.mask
+        slot, step = value & mask, ((value >> 32) & mask) | 1
+        while True:
+            held = nums[slot]
+            if held == 0:
+                return
+            if held == number and keys[slot] == value:
+                nums[slot] = 0xFFFFFFFF
+                self.live -= 1
+                return
+            slot = (slot + step) & mask
+
+    def _rebuild(self, coming: int = 1) -> None:
+        """A load of at most 0.6 after it and `coming` more values (growing or shrinking),
+        tombstones dropped."""
+        capacity = 1 << 12
+        while capacity * 6 < (self.live + coming) * 10:
+            capacity *= 2
+        old_keys, old_nums = self.keys, self.nums
+        self.__init__(capacity)
+        keys, nums, mask, live = self.keys, self.nums, self.mask, 0
+        for key, held in zip(old_keys, old_nums):  # as `add` one by one, without its checks: a fresh table
+            if held != 0 and held != 0xFFFFFFFF:  # neither EMPTY nor GONE
+                slot, step = key & mask, ((key >> 32) & mask) | 1
+                while nums[slot]:
+                    slot = (slot + step) & mask
+                keys[slot], nums[slot] = key, held
+                live += 1
+        self.filled = self.live = live
+
+
+def _leads(packed: bytes) -> tuple[int, ...]:
+    """The INDEXED smallest sketch values of a packed signature (the sketch is sorted)."""
+    offset = len(packed) % 8 - 4  # the version byte, if any
+    return struct.unpack_from(f"<{min(INDEXED, (len(packed) - 4) // 8)}Q", packed, offset)
+
+
+class StoryIndex:
+    """Signatures seen within `window` seconds, findable by their smallest sketch values.
+
+    Memory is what limits a long window: each signature is kept packed (about 520 bytes plus
+    its title), and only its INDEXED smallest sketch values are keys of the lookup table. Two
+    articles whose shingles overlap by half share at least one of those with probability
+    about 1 - 0.5 ** INDEXED; values that many signatures share (stock phrases) are not used
+    as leads. Candidates found that way are then compared in full."""
+
+    def __init__(self, window: float, expected: int = 0):
+        self.window = window
+        self.by_value = ValueTable.sized(expected * INDEXED)  # sketch value -> entry numbers
+        # number -> (story, packed, title, seen, original): `original` is the article whose text
+        # it is (the first of its copies), 0 when unknown
+        self.entries: dict[int, tuple[int, bytes, str, float, int]] = {}
+        self.order: deque[int] = deque()
+        self.counter = 0
+        # the entry of each of the last EXACT texts added (by a digest of their title and text):
+        # a copy word for word is found without a search
+        self.exact: OrderedDict[bytes, int] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def add(self, story: int, sig: Signature, seen: float, title: str = "", original: int = 0,
+            words: bytes | None = None) -> None:
+        """Add a signature; `words`: a digest of the title and text it was made from, by which a
+        copy of them word for word is found (`find_copy`)."""
+        self.add_packed(story, sig.pack(), title or " ".join(sorted(sig.title_words)), seen, original)
+        if words is not None:
+            exact = self.exact
+            exact[words] = self.counter
+            exact.move_to_end(words)
+            if len(exact) > EXACT:
+                exact.popitem(last=False)
+
+    def add_packed(self, story: int, packed: bytes, title: str, seen: float, original: int = 0) -> None:
+        """Add a signature as the store keeps it (`Signature.pack`), without unpacking it.
+        `original`: the article whose text it is (itself, or the first of the copies it is one of)."""
+        self.counter += 1
+        number = self.counter
+        self.entries[number] = (story, packed, title, seen, original)
+        self.order.append(number)
+        self.by_value.add(_leads(packed), number)
+
+    def prune(self, now: float) -> None:
+        """Forget signatures older than the window (they stay in the store)."""
+        while self.order:
+            number = self.order[0]
+            _story, packed, _title, seen, _original = self.entries[number]
+            if seen >= now - self.window:
+                break
+            self.order.popleft()
+            del self.entries[number]
+            for value in _leads(packed):
+                self.by_value.remove(value, number)
+
+    def find(self, sig: Signature, now: float) -> int | None:
+        """The story `sig` belongs to, if one within the window matches; else None."""
+        found = self.find_copy(sig, now)
+        return found[0] if found else None
+
+    def _followed(self, sig: Signature) -> Iterator[list[int]]:
+        """The entries holding each of `sig`'s leads that is no stock phrase: what the search
+        follows (a text none of whose leads it follows is not found by it)."""
+        get = self.by_value.get
+        for value in sig.sketch[:INDEXED]:
+            holders = get(value, COMMON + 1)
+            if len(holders) <= COMMON:
+                yield holders
+
+    def rename(self, old: int, new: int) -> None:
+        """Signatures of story `old` now belong to `new` (two events found to be one). Rare: a
+        pass over the window."""
+        for number, (story, packed, title, seen, original) in self.entries.items():
+            if story == old:
+                self.entries[number] = (new, packed, title, seen, original)
+
+    def find_copy(self, sig: Signature, now: float, words: bytes | None = None) -> tuple[int, int] | None:
+        """(story, original article) of the text `sig` copies, if one within the window matches;
+        else None. Candidates
+        are compared in order of how many of its leads they share, the most recent first among
+        equals; the best score wins, and a perfect one (a copy) ends the search. `words`: the
+        digest of its title and text (see `add`): the latest entry of the same words, if still
+        within the window, is that perfect score, found without the search; but a short text (a
+        headline and a line) is only if the search would find it: a stock item's, "Photo" with
+        no text, has no lead that is not a stock phrase, and is a story of its own."""
+        self.prune(now)
+        number = self.exact.get(words) if words is not None else None
+        if number is not None and number in self.entries and (
+                sig.shingles >= SHORT or next(self._followed(sig), None) is not None):
+            story, _packed, _title, _seen, original = self.entries[number]
+            return story, original
+        shared: dict[int, int] = {}
+        for holders in self._followed(sig):
+            for number in holders:
+                shared[number] = shared.get(number, 0) + 1
+        best: tuple[float, int, int] | None = None
+        mine, short = set(sig.sketch), sig.shingles < SHORT
+        for number in sorted(shared, key=lambda number: (shared[number], number), reverse=True)[:200]:
+            story, packed, title, _seen, original = self.entries[number]
+            version, sketch, shingles = parts(packed)  # compared as stored: no Signature made
+            text = overlap(mine, set(sketch)) if version == sig.version and mine and sketch else 0.0
+            joined, score = judged(text, short or shingles < SHORT,
+                                    lambda: title_overlap(sig.title_words, title_words_of(title)))
+            if joined and (best is None or score > best[0]):
+                best = (score, story, original)
+                if score >= 1.0:
+                    break
+        return (best[1], best[2]) if best else None
