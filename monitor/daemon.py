@@ -4,9 +4,11 @@ reload, systemd notification and watchdog, and a clean stop.
 Jobs run on the asyncio loop (AsyncIOScheduler). Each feed's job has `max_instances=1` and
 `coalesce=True`, so a slow feed never piles up runs. Every feed is polled at start (within a
 few seconds), then at a place of its own in its interval (`schedule.phase`): polls, and the
-work their new entries bring, come spread over the interval rather than all at once. SIGTERM or SIGINT stops the scheduler, lets in-flight polls finish within
-the grace period, then cancels what is left: every entry is recorded in its own transaction,
-so a cancelled poll leaves nothing half-written and is simply repeated next time.
+work their new entries bring, come spread over the interval rather than all at once.
+
+SIGTERM or SIGINT stops the scheduler, lets in-flight polls finish within the grace period,
+then cancels what is left: every entry is recorded in its own transaction, so a cancelled
+poll leaves nothing half-written and is simply repeated next time.
 """
 
 from __future__ import annotations

@@ -251,11 +251,7 @@ def read_page(html: bytes, url: str | None, date: bool, title: bool,
 
 
 GIVEN_KEPT = 4096  # pages (canonical URL and text) whose features a worker remembers having given
-
-
-@functools.cache
-def _given() -> OrderedDict[bytes, None]:
-    return OrderedDict()
+_given: OrderedDict[bytes, None] = OrderedDict()  # this worker's, by a digest of the two
 
 
 def _given_before(page: Page) -> bool:
@@ -267,7 +263,7 @@ def _given_before(page: Page) -> bool:
     if not page.canonical_url:
         return False
     key = hashlib.blake2b(f"{page.canonical_url}\0{page.text}".encode(), digest_size=16).digest()
-    given = _given()
+    given = _given
     if key in given:
         given.move_to_end(key)
         return True
