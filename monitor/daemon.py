@@ -58,8 +58,7 @@ class Daemon:
         self.scheduler: AsyncIOScheduler | None = None
         self.last_tick = time.monotonic()
         self.anchor = time.time()  # phases count from here
-        self.phases: dict[str, float] = {}  # feed URL -> its place in its interval (schedule.phase)
-        self.placed: set[str] = set()  # feeds whose polls have been moved to their phase
+        self.phases: dict[str, float] = {}  # feed URL -> its place in its interval, given after its first poll
 
     def interval(self, feed: FeedSpec) -> float:
         return feed.interval or self.app.config.settings.poll_interval
@@ -90,10 +89,10 @@ class Daemon:
         if job is None or job.next_run_time is None:
             return
         wanted = job.next_run_time.timestamp()
-        if feed.url not in self.placed:  # its first poll: the next one comes at its phase, 0.5-1.5 intervals on
-            self.placed.add(feed.url)
+        if feed.url not in self.phases:  # its first poll: the next one comes at its phase, 0.5-1.5 intervals on
+            place = self.phases[feed.url] = schedule.phase(len(self.phases))
             every = self.interval(feed)
-            wanted = schedule.phase_slot(self.anchor, self.phases[feed.url], every, time.time() + every / 2)
+            wanted = schedule.phase_slot(self.anchor, place, every, time.time() + every / 2)
         # backoff, Retry-After or TTL: the next run waits at least until then
         wanted = max(wanted, result.next_poll or 0.0)
         if wanted != job.next_run_time.timestamp():
@@ -115,7 +114,6 @@ class Daemon:
 
     def _add_feed_job(self, scheduler: AsyncIOScheduler, feed: FeedSpec, first: datetime) -> None:
         every = self.interval(feed)
-        self.phases.setdefault(feed.url, schedule.phase(len(self.phases)))
         scheduler.add_job(self._poll, "interval", args=(feed,), id=f"feed:{feed.url}", name=shown.url(feed.url),
                           seconds=every, jitter=every * schedule.RUN_JITTER, next_run_time=first,
                           max_instances=1, coalesce=True, misfire_grace_time=int(max(60, every / 2)),

@@ -22,7 +22,7 @@ def jittered(seconds: float, rng: random.Random | None = None) -> float:
 
 
 def phase(number: int) -> float:
-    """Where in its interval the `number`th feed scheduled polls (a fraction, 0 <= phase < 1).
+    """Where in its interval the `number`th feed placed polls (a fraction, 0 <= phase < 1).
     Feeds polled at one moment every interval make bursts (a cycle's worth of new entries
     queued for two workers at once, and alerts waiting behind them), and idle time between;
     spread over the interval, the same polls come one at a time. Consecutive numbers are a

@@ -140,6 +140,7 @@ def save(state_dir: Path, kind: str, index: object, opened: Store, since: Mark) 
                 return False  # the one saved is this one, unchanged
     except Exception:  # noqa: BLE001, S110 (none, or one that cannot be read: written anew)
         pass
+
     def write(handle: BinaryIO) -> None:
         pickle.dump(header, handle, protocol=pickle.HIGHEST_PROTOCOL)
         pickle.dump(index, handle, protocol=pickle.HIGHEST_PROTOCOL)
@@ -148,7 +149,7 @@ def save(state_dir: Path, kind: str, index: object, opened: Store, since: Mark) 
     return True
 
 
-def story_index(opened: Store, window: float) -> story_index.StoryIndex:
+def story_index(opened: Store, window: float) -> StoryIndex:
     """The signatures of the articles fetched within the story window. Those an older newsmon
     made with another shingle hash are made again from the stored text, and stored, so that
     stories from before an upgrade are still joined (and the next start reads them as they are)."""
