@@ -15,29 +15,30 @@ The loop talks to each worker over a socket pair of its own, with non-blocking r
 on the loop itself: a task is one pickled frame out, its result one frame back. (With a
 ProcessPoolExecutor per slot, each task crossed four threads of the main process, each waiting
 for the GIL while the loop computed: a worker sat idle a median 3 ms between tasks, 16 % of
-its time in a cold cycle.)
+its time in a cold cycle.) A busy worker is sent its next task ahead, so that it never waits
+for the loop between two tasks. What runs in the worker is `monitor.sandbox_worker`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
-import gc
-import importlib
 import logging
 import multiprocessing
 import os
 import pickle
-import signal
 import socket
-import struct
-import sys
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from monitor import sandbox_worker
 from monitor.errors import NewsmonError
+from monitor.sandbox_worker import Task
+
+__all__ = ["Sandbox", "Task", "WorkerCrashed", "WorkerOutOfMemory", "WorkerTimeout"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -55,124 +56,9 @@ class WorkerOutOfMemory(WorkerCrashed):
     """A sandboxed task needed more memory than the worker's cap; the worker was replaced."""
 
 
-def _start_worker(limit: int | None) -> None:
-    """In each new worker: cap its address space, tie its life to newsmon's, and print its
-    errors as usual (the forkserver it was forked from is quiet about some: forkserver_hook)."""
-    sys.excepthook = sys.__excepthook__
-    if limit:
-        import resource
-
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    _die_with_forkserver()
-
-
-def _die_with_forkserver() -> None:
-    """Make sure no worker outlives newsmon, even one killed with SIGKILL.
-
-    Left alone, every worker holds a copy of the pipe end whose closing tells the forkserver
-    that newsmon is gone, and waits on its task queue (whose write end it also holds) forever:
-    newsmon's death would leave the forkserver and all workers running. So the worker lets go
-    of that pipe end, and asks the kernel for SIGKILL when its parent, the forkserver, exits:
-    newsmon gone -> forkserver exits -> workers killed, even in the middle of a task."""
-    try:
-        from multiprocessing import forkserver
-
-        server = forkserver._forkserver  # the worker's copy of the forkserver's state
-        if server._forkserver_alive_fd is not None:
-            os.close(server._forkserver_alive_fd)
-            server._forkserver_alive_fd = None
-    except (AttributeError, OSError):
-        pass
-    try:
-        import ctypes
-        import signal
-
-        parent = os.getppid()
-        if ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0) == 0 and os.getppid() != parent:  # PR_SET_PDEATHSIG
-            os._exit(0)  # the forkserver was already gone
-    except (AttributeError, OSError):
-        pass  # not Linux: the forkserver's own end-of-pipe check still stops new work
-
-
-class Task:
-    """A function of a module the workers import (`Task("monitor.feeds", "parse")`), named
-    rather than imported, so that the event loop's process never loads the parsers (feedparser,
-    trafilatura, lxml: about 13 MB of its memory) only to name them."""
-
-    def __init__(self, module: str, name: str):
-        self.module, self.name = module, name
-        self.__qualname__ = name  # how errors name the task
-
-    def __call__(self, *args: Any) -> Any:
-        return getattr(importlib.import_module(self.module), self.name)(*args)
-
-    def __repr__(self) -> str:
-        return f"Task({self.module}.{self.name})"
-
-
-HEADER = struct.Struct("!Q")  # the length of the pickled frame that follows
 CHANNEL_BUFFER = 4 * 2**20  # bytes a channel holds (the kernel may cap it: net.core.wmem_max)
-READY = b"R"  # what a worker says once it has imported what it preloads
 STARTING = 120.0  # seconds a worker may take to start and import (a loaded machine, a slow disk)
-
-
-def _serve(channel: socket.socket, limit: int | None, preload: tuple[str, ...]) -> None:
-    """A worker's life: import `preload`, say so, then run each task that arrives on `channel`
-    and send back its result (or its exception), until newsmon closes the channel."""
-    _start_worker(limit)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is newsmon's to handle, not a task's
-    for name in preload:  # "module", or "module:function" to import it and call that too
-        module, _, function = name.partition(":")
-        loaded = importlib.import_module(module)
-        if function:
-            getattr(loaded, function)()
-    # The parsers' modules live as long as the worker: out of the cyclic collector's reach, a
-    # full collection walks only what tasks made, not these ~33,000 objects again (4 ms a time).
-    gc.freeze()
-    channel.setblocking(True)
-    try:
-        _answer(channel)
-    except (ConnectionResetError, BrokenPipeError):  # newsmon is gone (killed): nobody to answer
-        return
-
-
-def _answer(channel: socket.socket) -> None:
-    """Say READY, then answer tasks until newsmon closes the channel."""
-    channel.sendall(READY)
-    while True:
-        frame = _receive(channel)
-        if frame is None:
-            return
-        try:
-            function, args = pickle.loads(frame)
-            outcome = (True, function(*args))
-        except BaseException as error:  # the task's own failure: newsmon decides what it means
-            outcome = (False, error)
-        try:
-            reply = pickle.dumps(outcome, pickle.HIGHEST_PROTOCOL)
-        except Exception as error:  # an unpicklable result or exception
-            reply = pickle.dumps((False, RuntimeError(f"the result could not be sent back: {error!r}")))
-        outcome = None
-        channel.sendall(HEADER.pack(len(reply)))
-        channel.sendall(reply)
-        reply = None
-
-
-def _receive(channel: socket.socket) -> bytearray | None:
-    """One frame, read with blocking calls (in a worker); None when newsmon closed the channel."""
-    header = _read_exactly(channel, HEADER.size)
-    return None if header is None else _read_exactly(channel, HEADER.unpack(header)[0])
-
-
-def _read_exactly(channel: socket.socket, size: int) -> bytearray | None:
-    buffer = bytearray(size)
-    view, done = memoryview(buffer), 0
-    while done < size:
-        got = channel.recv_into(view[done:])
-        if not got:
-            return None
-        done += got
-    return buffer
+AHEAD = 1  # tasks sent to a busy worker ahead of its current one (see Sandbox._drive)
 
 
 class _Slot:
@@ -200,12 +86,12 @@ class _Slot:
         ours, theirs = socket.socketpair()
         process = None
         try:
-            process = context.Process(target=_serve, args=(theirs, limit, preload), daemon=True,
+            process = context.Process(target=sandbox_worker.serve, args=(theirs, limit, preload), daemon=True,
                                       name="newsmon-sandbox")
             process.start()
             theirs.close()
             ours.settimeout(STARTING)
-            if ours.recv(len(READY)) != READY:
+            if ours.recv(len(sandbox_worker.READY)) != sandbox_worker.READY:
                 raise ConnectionError("the worker process died while starting")
         except BaseException:
             ours.close()
@@ -237,11 +123,13 @@ class _Slot:
 class _Job:
     """One task waiting for, or running on, a worker."""
 
-    __slots__ = ("call", "limit", "name", "future", "slot")
+    __slots__ = ("call", "limit", "name", "future", "slot", "started")
 
     def __init__(self, call: tuple[Callable, tuple], limit: float, name: str, future: asyncio.Future):
-        self.call, self.limit, self.name, self.future = call, limit, name, future  # pickled only when sent
+        self.call: tuple[Callable, tuple] | bytes = call  # pickled when first sent
+        self.limit, self.name, self.future = limit, name, future
         self.slot: _Slot | None = None  # while it runs
+        self.started = 0.0  # when it started running (loop time): its deadline counts from then
 
 
 class Sandbox:
@@ -287,26 +175,84 @@ class Sandbox:
             raise
 
     async def _drive(self, slot: _Slot) -> None:
-        """Run the queued tasks on `slot`'s worker, one after the other, until closed."""
+        """Run the queued tasks on `slot`'s worker, one after the other, until closed. While the
+        worker runs a task, the next waiting one is sent ahead (AHEAD), so that the worker starts
+        it the moment it is done, not when the loop next turns to it: in a full-text cycle the
+        loop records articles a few milliseconds at a time, and both workers waited on it."""
         assert self.jobs is not None
-        while True:
-            job = await self.jobs.get()
-            if job.future.done():  # cancelled while it waited
-                continue
-            job.slot = slot
-            try:
-                frame = pickle.dumps(job.call, pickle.HIGHEST_PROTOCOL)
-                value = await self._run(slot, frame, job.limit, job.name)
-            except Exception as error:  # the task's (or its worker's) failure: the caller's to handle
-                if not job.future.done():
-                    job.future.set_exception(error)
-            else:
-                if not job.future.done():
-                    job.future.set_result(value)
-            finally:
-                job.slot = frame = None
+        loop = asyncio.get_running_loop()
+        sent: collections.deque[_Job] = collections.deque()  # in the worker's channel, in order; the first runs
+        sending: asyncio.Future | None = None  # the frame last sent ahead, on its way while the worker is busy
+        try:
+            while True:
+                if not sent:
+                    job = await self.jobs.get()
+                    frame = self._frame(job)
+                    if frame is None:
+                        continue
+                    try:
+                        await self._start(slot, job.name)
+                        await _send(loop, slot.channel, frame)  # an idle worker: it reads the frame at once
+                    except OSError:
+                        slot.discard(kill=True)
+                        job.future.set_exception(WorkerCrashed(f"{job.name}: the worker process died; it was replaced"))
+                        continue
+                    except WorkerCrashed as error:
+                        job.future.set_exception(error)
+                        continue
+                    job.started = loop.time()
+                    sent.append(job)
+                while len(sent) <= AHEAD and not self.jobs.empty():
+                    ahead = self.jobs.get_nowait()
+                    frame = self._frame(ahead)
+                    if frame is None:
+                        continue
+                    await _settled(sending)
+                    sending = asyncio.ensure_future(_send(loop, slot.channel, frame))
+                    sent.append(ahead)
+                job = sent.popleft()
+                job.slot = slot
+                try:
+                    value = await self._answer(slot, job)
+                except Exception as error:  # the task's (or its worker's) failure: the caller's to handle
+                    if not job.future.done():
+                        job.future.set_exception(error)
+                else:
+                    if not job.future.done():
+                        job.future.set_result(value)
+                finally:
+                    job.slot = None
+                if sent and sent[0].future.done() and slot.channel is not None:
+                    slot.discard(kill=True)  # the task sent ahead was cancelled: free the worker now
+                if slot.channel is None:  # the worker was stopped: what was sent ahead waits for the next
+                    await _settled(sending, cancel=True)
+                    sending = None
+                    for waiting in sent:
+                        if not waiting.future.done():
+                            self.jobs.put_nowait(waiting)
+                    sent.clear()
+                elif sent:
+                    sent[0].started = loop.time()  # it starts now: its deadline counts from here
+        finally:
+            if sending is not None:
+                sending.cancel()
 
-    async def _run(self, slot: _Slot, frame: bytes, limit: float, name: str) -> Any:
+    @staticmethod
+    def _frame(job: _Job) -> bytes | None:
+        """The task pickled for its worker; None if it needs no running (cancelled while it
+        waited) or cannot be pickled (the caller is told why)."""
+        if job.future.done():
+            return None
+        if isinstance(job.call, tuple):
+            try:
+                job.call = pickle.dumps(job.call, pickle.HIGHEST_PROTOCOL)  # kept, in case it is sent again
+            except Exception as error:  # an argument that cannot cross to a worker
+                job.future.set_exception(error)
+                return None
+        return job.call
+
+    async def _start(self, slot: _Slot, name: str) -> None:
+        """Make sure `slot` has a worker: one started ahead is waited for, a stopped one replaced."""
         loop = asyncio.get_running_loop()
         if slot.starting is not None:
             starting, slot.starting = slot.starting, None
@@ -316,16 +262,18 @@ class Sandbox:
                 await loop.run_in_executor(None, slot.start, self.context, self.memory_limit, self.preload)
             except OSError as error:
                 raise WorkerCrashed(f"{name}: the worker process could not be started ({error})") from None
-        channel = slot.channel
+
+    async def _answer(self, slot: _Slot, job: _Job) -> Any:
+        """The result of `job`, which `slot`'s worker is running: raised if it raised, or if it
+        ran past its deadline (counted from when it started) or its worker died."""
+        loop, channel, name = asyncio.get_running_loop(), slot.channel, job.name
         try:
-            async with asyncio.timeout(limit):
-                await loop.sock_sendall(channel, HEADER.pack(len(frame)))
-                await loop.sock_sendall(channel, frame)
-                header = await _read(loop, channel, HEADER.size)
-                ok, value = pickle.loads(await _read(loop, channel, HEADER.unpack(header)[0]))
+            async with asyncio.timeout_at(job.started + job.limit):
+                header = await _read(loop, channel, sandbox_worker.HEADER.size)
+                ok, value = pickle.loads(await _read(loop, channel, sandbox_worker.HEADER.unpack(header)[0]))
         except TimeoutError:
             slot.discard(kill=True)
-            raise WorkerTimeout(f"{name} took longer than {limit:g}s and was stopped") from None
+            raise WorkerTimeout(f"{name} took longer than {job.limit:g}s and was stopped") from None
         except (OSError, EOFError):
             slot.discard(kill=True)
             raise WorkerCrashed(f"{name}: the worker process died (killed, or out of memory); it was replaced") from None
@@ -377,3 +325,20 @@ async def _read(loop: asyncio.AbstractEventLoop, channel: socket.socket, size: i
             raise EOFError("the worker closed its channel")
         done += got
     return buffer
+
+
+async def _send(loop: asyncio.AbstractEventLoop, channel: socket.socket, frame: bytes) -> None:
+    """One frame to a worker: its length, then its bytes."""
+    await loop.sock_sendall(channel, sandbox_worker.HEADER.pack(len(frame)))
+    await loop.sock_sendall(channel, frame)
+
+
+async def _settled(sending: asyncio.Future | None, cancel: bool = False) -> None:
+    """Wait for (or with `cancel`, stop) a frame sent ahead. Its failure is not raised: a worker
+    that died is found by reading its task's answer."""
+    if sending is None:
+        return
+    if cancel:
+        sending.cancel()
+    with contextlib.suppress(Exception, asyncio.CancelledError):
+        await sending

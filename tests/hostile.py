@@ -401,6 +401,12 @@ def nap(seconds: float, value: object = None) -> object:
     return value
 
 
+def stamp_after(seconds: float) -> float:
+    """A sandbox task that sleeps `seconds` and returns when it ended (for 0: when it started)."""
+    time.sleep(seconds)
+    return time.time()
+
+
 def spin(seconds: float) -> int:
     """A sandbox task that burns CPU for `seconds` (holds the worker's GIL throughout)."""
     until = time.monotonic() + seconds
