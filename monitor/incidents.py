@@ -199,6 +199,8 @@ CLAIMED = re.compile(
     r"مسؤولية|تبن[ّ]?[ىي]|(?:ज|ज़)िम्मेदारी[^।]{0,80}?ली(?:\s|$|।)|(?:ज|ज़)िम्मेदारी\s+लेने|\breivindic\w*|"
     r"\bclaimed\s+(?:that\s+)?(?:its|their)\s+(?:fighters|men|members|militants|cadres|suicide)|"
     r"\bclaimed\s+(?:that\s+)?the\s+(?:explosion|blast|attack|bombing)\s+was\b", re.IGNORECASE)
+# a word every match of CLAIMED holds: a search for these is several times faster than for CLAIMED
+CLAIM_WORDS = re.compile(r"(?=[crدمتि])(?:claim|responsib|reivindic|داری|مسؤول|مسئول|مسوول|تبن|िम्मेदारी)", re.IGNORECASE)
 NOT_CLAIMED = re.compile(
     r"\b(?:no\s+(?:group|one|organi[sz]ation|militant\s+group)|nobody|none)\b[^.;]{0,40}\bclaim|\bnot\s+(?:yet\s+)?"
     r"(?:been\s+)?claimed\b|\byet\s+to\s+(?:be\s+)?claim|\bden(?:y|ied|ies|ial)\b|\bblam(?:e|ed|es|ing)\b|"
@@ -218,6 +220,8 @@ def claimant(title: str, text: str, actors: list[Hit]) -> tuple[str, str] | None
     first sentence (of the title, then the text) that says someone claimed it and does not deny
     it, the actor named nearest to the words that say so; None when no sentence does."""
     for field, body in (("title", title), ("text", text)):
+        if not CLAIM_WORDS.search(body):  # most reports: no sentence of it can say so
+            continue
         for sentence in SENTENCE.finditer(body):
             said = CLAIMED.search(sentence.group())
             if said is None or NOT_CLAIMED.search(sentence.group()) or OTHER_INCIDENT.search(sentence.group()):

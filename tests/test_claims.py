@@ -27,3 +27,18 @@ from monitor import incidents
 ])
 def test_who_claimed_the_attack(title, text, claimed):
     assert incidents.read(title, text).claimed_by == claimed
+
+
+@pytest.mark.parametrize("sentence", [
+    "The TTP claimed responsibility.", "THE GROUP CLAIMS CREDIT FOR IT.", "Responsibility for it was claimed by the BLA.",
+    "Islamic State claimed the attack.", "The group took full responsibility.", "It owned responsibility.",
+    "Militants claimed that their fighters carried it out.", "It claimed the blast was revenge.",
+    "گروپ نے حملے کی ذمہ داری قبول کی", "ذمے داری قبول کر لی", "د برید مسؤولیت یې ومانه", "مسئولیت این حمله را پذیرفت",
+    "مسوولیت حمله", "أعلن مسؤوليته عن الهجوم", "أعلنت مسؤولية التنظيم", "تبنى تنظيم الدولة الهجوم", "تبنّي الهجوم",
+    "इस हमले की जिम्मेदारी बलूच लिबरेशन आर्मी ने ली है।", "हमले की ज़िम्मेदारी लेने वाले", "El grupo reivindicó el ataque.",
+])
+def test_the_quick_search_for_claim_words_never_misses_a_claim(sentence):
+    """A text none of whose words CLAIM_WORDS finds is not searched for claims sentence by
+    sentence: so every sentence CLAIMED finds, CLAIM_WORDS finds too."""
+    assert incidents.CLAIMED.search(sentence), sentence
+    assert incidents.CLAIM_WORDS.search(sentence), sentence
