@@ -222,26 +222,26 @@ def _unwrap_once(url: str) -> str | None:
         return None
     bare = name[4:] if name.startswith("www.") else name
     path = parts.path
-    params = _params(parts.query)
+    params = functools.partial(_params, parts.query)  # read only for a redirector (most links are none)
     if _GOOGLE.fullmatch(bare):
         if path == "/url":  # Google Alerts (?rct=j&sa=t&url=…) and search result links (?q=…)
-            return web_url(params.get("url")) or web_url(params.get("q"))
+            return web_url(params().get("url")) or web_url(params().get("q"))
         if path.startswith("/amp/"):  # Google's AMP viewer: /amp/s/host/path
             return web_url(_scheme_path(path[len("/amp/"):], parts.query))
         return None
     if bare == "news.google.com":
-        return web_url(params.get("url")) or web_url(_google_news_target(path))
+        return web_url(params().get("url")) or web_url(_google_news_target(path))
     if name.endswith(".cdn.ampproject.org") or name == "cdn.ampproject.org":
         kind, _, rest = path.lstrip("/").partition("/")
         return web_url(_scheme_path(rest, parts.query)) if kind in _AMP_CACHE_KINDS else None
     if name in _FACEBOOK_LINK_HOSTS and path == "/l.php":
-        return web_url(params.get("u"))
+        return web_url(params().get("u"))
     if bare == "bing.com" and path.lower() == "/news/apiclick.aspx":
-        return web_url(params.get("url"))
+        return web_url(params().get("url"))
     if name in _FEEDBURNER_HOSTS:
         # /~r/Feed/~3/ID/slug holds no URL (the slug is not the publisher's path): only an
         # explicit url= parameter can be unwrapped. feeds.py can use <feedburner:origLink>.
-        return web_url(params.get("url"))
+        return web_url(params().get("url"))
     return None
 
 

@@ -46,7 +46,7 @@ async def run(loaded: config.Config, *, summary: bool = False) -> int:
         started, since = time.monotonic(), running.clock()
         results = await pipeline.cycle(running, progress=progress)
         sent, pending = running.store.sent_since(since), running.store.alert_counts().get("pending", 0)
-        rows = {row.url: row for row in running.store.feeds()}
+        rows = {row.url: row for row in running.store.feeds(counts=False)}  # health, not counts
         channels_failing = [channel.name for channel in loaded.channels if running.store.channel_state(channel.name).failures]
     finally:
         await running.close()

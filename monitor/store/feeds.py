@@ -108,20 +108,23 @@ class Feeds(StoreBase):
         """The URLs of the feeds whose body has been read at least once."""
         return {row[0] for row in self.db.execute("SELECT url FROM feeds WHERE body_hash IS NOT NULL")}
 
-    def feeds(self) -> list[FeedRow]:
+    def feeds(self, counts: bool = True) -> list[FeedRow]:
         """Every stored feed for `newsmon status`: health, entries, its last alert, and how many
-        entries it recorded without alerting, by why."""
+        entries it recorded without alerting, by why. `counts=False`: its health only (what
+        `run --once` reports), without the counts, which read every entry of every feed."""
         self.flush()
         rows = self.db.execute(
             """SELECT f.*, (SELECT COUNT(*) FROM entries e WHERE e.feed_id = f.id) AS entries
-               FROM feeds f ORDER BY f.id"""
+               FROM feeds f ORDER BY f.id""" if counts else "SELECT f.*, 0 AS entries FROM feeds f ORDER BY f.id"
         ).fetchall()
-        last_alert = dict(self.db.execute(
-            "SELECT feed_id, MAX(created) FROM alerts WHERE feed_id IS NOT NULL GROUP BY feed_id").fetchall())
+        last_alert: dict[int, float] = {}
         quiet: dict[int, dict[str, int]] = {}
-        for feed_id, why, count in self.db.execute(
-                "SELECT feed_id, quiet, COUNT(*) FROM entries WHERE quiet IS NOT NULL GROUP BY feed_id, quiet"):
-            quiet.setdefault(feed_id, {})[why] = count
+        if counts:
+            last_alert = dict(self.db.execute(
+                "SELECT feed_id, MAX(created) FROM alerts WHERE feed_id IS NOT NULL GROUP BY feed_id").fetchall())
+            for feed_id, why, count in self.db.execute(
+                    "SELECT feed_id, quiet, COUNT(*) FROM entries WHERE quiet IS NOT NULL GROUP BY feed_id, quiet"):
+                quiet.setdefault(feed_id, {})[why] = count
         return [FeedRow(r["url"], r["title"], r["last_success"], r["last_error"], r["error_count"], r["entries"],
                         r["status"], r["error_kind"], r["next_poll"], r["last_attempt"], r["status_reason"],
                         r["fetch_url"], last_alert.get(r["id"]), quiet.get(r["id"], {})) for r in rows]
