@@ -115,7 +115,7 @@ async def process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: int
     signed = functools.cache(lambda: _read.get(app.matcher, digest, "signature", lambda: stories.signature(*words)))
 
     if known is None:  # meanwhile another entry (of this poll or another feed) may have brought it
-        if canonical_link and app.store.recorded != recorded:
+        if canonical_link and app.store.recorded_since(canonical_link, recorded):
             existing = app.store.article_by_link(canonical_link)
             if existing is not None and existing.article_id is not None:
                 await stored(lambda: app.store.link_entry(feed_id, entry, canonical_link, existing.article_id,

@@ -130,3 +130,33 @@ def test_an_unchanged_poll_waiting_beside_an_open_transaction_is_written(tmp_pat
     with sqlite3.connect(tmp_path / "newsmon.db") as db:
         assert db.execute("SELECT etag FROM feeds WHERE url = 'https://b.example/rss'").fetchone()[0] == '"b1"'
     assert entry_count(tmp_path) == 1
+
+
+def test_a_link_lookup_is_made_again_only_if_an_entry_was_recorded_under_it_since(tmp_path, monkeypatch):
+    """`recorded_since`: whether an entry this process recorded since a lookup can be found by
+    the link looked up, by the entry's canonical link or by its page's canonical URL; when more
+    entries were recorded since than it remembers, it cannot tell, and says so."""
+    from monitor.model import Article, Entry
+    from monitor.store import entries
+
+    with store.open_store(tmp_path) as opened:
+        feed = opened.feed("https://a.example/rss")
+        before = opened.recorded
+        article = Article("https://a.example/1?x", "Title", "Some text " * 20, "page", "a.example", None,
+                          canonical_url="a.example/news/1")
+        article_id, _story = opened.record_entry(feed.id, Entry("guid:1", "Title", "https://a.example/1?x", "", "", None, "h"),
+                                                 article, [], [], canonical_link="a.example/1", now=1.0)
+        assert opened.recorded_since("a.example/1", before) and opened.recorded_since("a.example/news/1", before)
+        assert not opened.recorded_since("a.example/2", before)
+        assert not opened.recorded_since("a.example/1", opened.recorded)  # nothing recorded since
+
+        between = opened.recorded
+        opened.link_entry(feed.id, Entry("guid:2", "Title", "https://a.example/2", "", "", None, "h"), "a.example/2",
+                          article_id, now=2.0)
+        assert opened.recorded_since("a.example/2", between) and not opened.recorded_since("a.example/1", between)
+
+        monkeypatch.setattr(entries, "LINKS_KEPT", 4)
+        for number in range(3, 6):
+            opened.link_entry(feed.id, Entry(f"guid:{number}", "T", f"https://a.example/{number}", "", "", None, "h"),
+                              f"a.example/{number}", article_id, now=3.0)
+        assert opened.recorded_since("a.example/1", between)  # 4 entries since: more than it remembers

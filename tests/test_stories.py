@@ -475,3 +475,27 @@ def test_a_copy_word_for_word_is_found_by_its_words_as_the_search_finds_it():
     assert line.shingles < stories.SHORT
     index.add(5, line, 152.0, "Gunmen attack police post in Lakki Marwat", original=15, words=b"digest-4")
     assert index.find_copy(line, 153.0, b"digest-4") == index.find_copy(line, 153.0) == (5, 15)
+
+
+def test_one_article_in_many_feeds_of_one_cycle_by_its_link_or_its_tracking_links_is_one_article(tmp_path, web):
+    """Eight feeds polled together carry one article: four by tracking links whose pages name
+    its canonical URL, four by that URL itself. However their entries interleave (each is
+    looked up when it comes, and again, if anything was recorded under its link meanwhile,
+    after its page was read), one article, eight entries, one alert."""
+    title = "Four police killed in Bannu station attack"
+    canonical = "/news/bannu"
+    for n in range(4):
+        path = f"/x/track-{n}.html"
+        web.add(path, page(path, title, "Sloppy CMS", *WIRE).replace(f'href="{{BASE}}{path}"', f'href="{{BASE}}{canonical}"'))
+    web.add(canonical, page(canonical, title, "Sloppy CMS", *WIRE))
+    feeds = []
+    for n in range(8):
+        serve(web, f"/f{n}/rss.xml", f"Feed {n}", "sloppy.example",
+              [item(f"f{n}-1", f"/x/track-{n}.html" if n < 4 else canonical, title)])
+        feeds.append(f"/f{n}/rss.xml")
+    path = config(tmp_path, web, feeds)
+    assert cli.main(["--config", str(path), "run", "--once"]) == 0
+    assert titles(web) == [f"[kp-attacks] {title}"]
+    with sqlite3.connect(tmp_path / "state" / "newsmon.db") as db:
+        assert db.execute("SELECT COUNT(*) FROM entries").fetchone()[0] == 8
+        assert db.execute("SELECT COUNT(*) FROM articles").fetchone()[0] == 1
