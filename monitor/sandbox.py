@@ -154,6 +154,7 @@ class Sandbox:
         self.context.set_forkserver_preload(["monitor.forkserver_hook"])
         self.slots = [_Slot() for _ in range(self.workers)]
         self.jobs: asyncio.Queue[_Job] | None = None  # made, with the drivers, on first use
+        self.idle = 0  # drivers waiting for a task
         self.drivers: list[asyncio.Task] = []
 
     async def run(self, function: Callable[..., T], *args: Any, timeout: float | None = None) -> T:
@@ -176,9 +177,10 @@ class Sandbox:
 
     async def _drive(self, slot: _Slot) -> None:
         """Run the queued tasks on `slot`'s worker, one after the other, until closed. While the
-        worker runs a task, the next waiting one is sent ahead (AHEAD), so that the worker starts
-        it the moment it is done, not when the loop next turns to it: in a full-text cycle the
-        loop records articles a few milliseconds at a time, and both workers waited on it."""
+        worker runs a task and every other worker is busy too, the next waiting one is sent ahead
+        (AHEAD), so that the worker starts it the moment it is done, not when the loop next turns
+        to it: in a full-text cycle the loop records articles a few milliseconds at a time, and
+        both workers waited on it."""
         assert self.jobs is not None
         loop = asyncio.get_running_loop()
         sent: collections.deque[_Job] = collections.deque()  # in the worker's channel, in order; the first runs
@@ -186,7 +188,11 @@ class Sandbox:
         try:
             while True:
                 if not sent:
-                    job = await self.jobs.get()
+                    self.idle += 1
+                    try:
+                        job = await self.jobs.get()
+                    finally:
+                        self.idle -= 1
                     frame = self._frame(job)
                     if frame is None:
                         continue
@@ -202,7 +208,9 @@ class Sandbox:
                         continue
                     job.started = loop.time()
                     sent.append(job)
-                while len(sent) <= AHEAD and not self.jobs.empty():
+                # only while every other worker is busy too: a task an idle worker can start now
+                # must not wait behind this one's (the latency of a burst of a few entries)
+                while len(sent) <= AHEAD and not self.idle and not self.jobs.empty():
                     ahead = self.jobs.get_nowait()
                     frame = self._frame(ahead)
                     if frame is None:

@@ -121,3 +121,19 @@ def test_tasks_keep_their_order_on_one_worker_and_all_answer():
 
     run(main)
 
+
+
+def test_no_task_is_sent_ahead_to_a_busy_worker_while_another_is_idle():
+    """Two tasks handed out together on two workers run side by side: the second is not sent
+    ahead behind the first on one worker while the other waits (a burst's latency)."""
+    async def main():
+        box = await started_box(workers=2)
+        try:
+            await asyncio.gather(box.run(nap, 0, 1), box.run(nap, 0, 2))  # both workers up
+            began = time.monotonic()
+            assert await asyncio.gather(box.run(nap, 0.6, "a"), box.run(nap, 0.6, "b")) == ["a", "b"]
+            assert time.monotonic() - began < 1.0  # side by side: 0.6 s, not 1.2
+        finally:
+            box.close()
+
+    run(main)
