@@ -43,31 +43,18 @@ def test_a_busy_worker_starts_its_next_task_while_the_loop_is_busy():
     run(main)
 
 
-def test_a_task_sent_ahead_outlives_a_timeout_before_it():
-    """The task before it overruns its deadline and its worker is killed: the task sent ahead
-    runs on the replacement and returns its value."""
+@pytest.mark.parametrize(("failing", "failure"), [((spin, 30.0), sandbox.WorkerTimeout), ((die,), sandbox.WorkerCrashed)],
+                         ids=["timeout", "crash"])
+def test_a_task_sent_ahead_outlives_a_failure_before_it(failing, failure):
+    """The task before it overruns its deadline, or its worker dies: the task sent ahead runs on
+    the replacement and returns its value."""
     async def main():
         box = await started_box()
         try:
-            stuck = asyncio.create_task(box.run(spin, 30.0, timeout=0.5))
+            first = asyncio.create_task(box.run(*failing, timeout=0.5))
             innocent = asyncio.create_task(box.run(nap, 0.1, "innocent"))
-            with pytest.raises(sandbox.WorkerTimeout):
-                await stuck
-            assert await innocent == "innocent"
-        finally:
-            box.close()
-
-    run(main)
-
-
-def test_a_task_sent_ahead_outlives_a_crash_before_it():
-    async def main():
-        box = await started_box()
-        try:
-            crash = asyncio.create_task(box.run(die))
-            innocent = asyncio.create_task(box.run(nap, 0.1, "innocent"))
-            with pytest.raises(sandbox.WorkerCrashed):
-                await crash
+            with pytest.raises(failure):
+                await first
             assert await innocent == "innocent"
         finally:
             box.close()
