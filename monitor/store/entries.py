@@ -28,7 +28,7 @@ class Entries(StoreBase):
         recorded `since` entries (`recorded`): a lookup of the link made then is out of date.
         False when it recorded none since, or none under that link; True when it cannot tell
         (more than LINKS_KEPT / 2 since). In a first poll of many feeds an entry's lookup was made
-        again after its article was read for nearly every entry: a third of the cycle's queries."""
+        again after its article was read for nearly every entry: two of the nine queries an entry cost."""
         if self.recorded == since:
             return False
         if self.recorded - since > LINKS_KEPT // 2 or self._links is None:
