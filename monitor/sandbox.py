@@ -198,14 +198,11 @@ class Sandbox:
                         continue
                     try:
                         await self._start(slot, job.name)
-                        await _send(loop, slot.channel, frame)  # an idle worker: it reads the frame at once
-                    except OSError:
-                        slot.discard(kill=True)
-                        job.future.set_exception(WorkerCrashed(f"{job.name}: the worker process died; it was replaced"))
-                        continue
                     except WorkerCrashed as error:
                         job.future.set_exception(error)
                         continue
+                    with contextlib.suppress(OSError):  # a dead worker is found by reading its answer
+                        await _send(loop, slot.channel, frame)  # now: an idle worker reads it at once
                     job.started = loop.time()
                     sent.append(job)
                 # only while every other worker is busy too: a task an idle worker can start now
@@ -213,11 +210,9 @@ class Sandbox:
                 while len(sent) <= AHEAD and not self.idle and not self.jobs.empty():
                     ahead = self.jobs.get_nowait()
                     frame = self._frame(ahead)
-                    if frame is None:
-                        continue
-                    await _settled(sending)
-                    sending = asyncio.ensure_future(_send(loop, slot.channel, frame))
-                    sent.append(ahead)
+                    if frame is not None:
+                        sending = await _sent_after(sending, loop, slot.channel, frame)
+                        sent.append(ahead)
                 job = sent.popleft()
                 job.slot = slot
                 try:
@@ -339,6 +334,15 @@ async def _send(loop: asyncio.AbstractEventLoop, channel: socket.socket, frame: 
     """One frame to a worker: its length, then its bytes."""
     await loop.sock_sendall(channel, sandbox_worker.HEADER.pack(len(frame)))
     await loop.sock_sendall(channel, frame)
+
+
+async def _sent_after(sending: asyncio.Future | None, loop: asyncio.AbstractEventLoop, channel: socket.socket,
+                      frame: bytes) -> asyncio.Future:
+    """`frame` on its way to a busy worker once the frame before it (`sending`) has gone: sent
+    while the loop reads the worker's answers, so that neither side waits on a full channel. A
+    failed send is not raised: a worker that died is found by reading its task's answer."""
+    await _settled(sending)
+    return asyncio.ensure_future(_send(loop, channel, frame))
 
 
 async def _settled(sending: asyncio.Future | None, cancel: bool = False) -> None:
