@@ -170,6 +170,10 @@ class App:
     feeds_peak: int = 0  # the most in flight at once since start
     _feeds: asyncio.Semaphore | None = None
     _feeds_now: int = 0
+    # Polls running now: the last to end commits what the polls left for the next commit (their
+    # validators and silent entries, `Store.later`): one commit for a cycle's many feeds, not one
+    # a feed, and no write lock held once polling stops.
+    polls_now: int = 0
     unrecorded: list[alert.Mark] = field(default_factory=list)  # delivery outcomes a store fault kept out
     store_fault: StoreFault | None = None  # what keeps the store from recording now, if anything
     store_fault_since: float | None = None

@@ -64,11 +64,19 @@ async def poll(app: App, feed: FeedSpec, *, force: bool = False, on_queued: Call
     `on_queued` is called each time an entry's alerts are queued (the daemon delivers at once,
     while the poll's other entries are still being read)."""
     started = time.perf_counter()
+    app.polls_now += 1
     try:
         result = await _poll(app, feed, force, on_queued)
     except StoreFault as fault:  # said once for every feed; the poll is repeated, nothing half-recorded
         app.store_failed(fault)
         result = PollResult(feed.url, "failed", error=f"store: {fault.kind}")
+    finally:
+        app.polls_now -= 1
+    if not app.polls_now:  # the last poll running: what the polls recorded is committed now
+        try:
+            await stored(app.store.commit_waiting)
+        except StoreFault as fault:  # lost with the commit, it is read again at the next poll
+            app.store_failed(fault)
     if result.status not in ("not-due", "disabled"):
         app.metrics.poll_seconds.observe(time.perf_counter() - started)
     app.metrics.polls.labels(result.status).inc()

@@ -155,18 +155,24 @@ async def process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: int
                                    canonical_link=canonical_link, now=now, mentions=mentions, quiet=quiet or None,
                                    severities=None if quiet else app.router.severities(matches, said, near))
             return known.story_id, alerts, "updated", False
-        signature = signed()
-        story, original, kind = joining.find(app, signature, found, now, digest)
+        copy = app.story_index().copied(digest, now)
+        if copy is not None:  # a copy word for word of a text in the window: its signature is that text's
+            story, original, packed, title = copy
+            kind = "joined story"
+        else:
+            signature = signed()
+            packed, title = signature.pack(), article.title or " ".join(sorted(signature.title_words))
+            story, original, kind = joining.find(app, signature, found, now, digest)
         facts = joining.gathered(app, story, found, article, now)  # the event's, with this report's counted
         said = facts.said()
         alerts = [] if quiet else app.router.alerts_for(matches, article, name, story, app.store, feed.tags, near, said)
         article_id, story_id = app.store.record_entry(feed_id, entry, article, matches, alerts, story_id=story,
-                                                      canonical_link=canonical_link, signature=signature.pack(),
+                                                      canonical_link=canonical_link, signature=packed,
                                                       features=found.pack(), now=now, mentions=mentions,
                                                       quiet=quiet or None, copy_of=original or None,
                                                       facts=facts.dump(), said=said,
                                                       severities=None if quiet else app.router.severities(matches, said, near))
-        app.story_index().add(story_id, signature, now, article.title, original=original or article_id, words=digest)
+        app.story_index().add_packed(story_id, packed, title, now, original=original or article_id, words=digest)
         told = app.event_index().add(story_id, found, now)
         return story_id, alerts, kind if story is not None else "new story", told
 

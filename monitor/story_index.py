@@ -11,9 +11,9 @@ from __future__ import annotations
 import struct
 from array import array
 from collections import OrderedDict, deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
-from monitor.stories import SHORT, Signature, judged, overlap, parts, title_overlap, title_words_of
+from monitor.stories import SHORT, Signature, is_current, judged, overlap, parts, title_overlap, title_words_of
 
 INDEXED = 12  # the smallest sketch values that make a signature findable (see StoryIndex)
 COMMON = 32  # a sketch value held by more signatures than this is a stock phrase, not a lead
@@ -149,23 +149,25 @@ class StoryIndex:
     def add(self, story: int, sig: Signature, seen: float, title: str = "", original: int = 0,
             words: bytes | None = None) -> None:
         """Add a signature; `words`: a digest of the title and text it was made from, by which a
-        copy of them word for word is found (`find_copy`)."""
-        self.add_packed(story, sig.pack(), title or " ".join(sorted(sig.title_words)), seen, original)
-        if words is not None:
-            exact = self.exact
-            exact[words] = self.counter
-            exact.move_to_end(words)
-            if len(exact) > EXACT:
-                exact.popitem(last=False)
+        copy of them word for word is found (`find_copy`, `copied`)."""
+        self.add_packed(story, sig.pack(), title or " ".join(sorted(sig.title_words)), seen, original, words)
 
-    def add_packed(self, story: int, packed: bytes, title: str, seen: float, original: int = 0) -> None:
+    def add_packed(self, story: int, packed: bytes, title: str, seen: float, original: int = 0,
+                   words: bytes | None = None) -> None:
         """Add a signature as the store keeps it (`Signature.pack`), without unpacking it.
-        `original`: the article whose text it is (itself, or the first of the copies it is one of)."""
+        `original`: the article whose text it is (itself, or the first of the copies it is one of);
+        `words`: as for `add`."""
         self.counter += 1
         number = self.counter
         self.entries[number] = (story, packed, title, seen, original)
         self.order.append(number)
         self.by_value.add(_leads(packed), number)
+        if words is not None:
+            exact = self.exact
+            exact[words] = number
+            exact.move_to_end(words)
+            if len(exact) > EXACT:
+                exact.popitem(last=False)
 
     def prune(self, now: float) -> None:
         """Forget signatures older than the window (they stay in the store)."""
@@ -184,11 +186,12 @@ class StoryIndex:
         found = self.find_copy(sig, now)
         return found[0] if found else None
 
-    def _followed(self, sig: Signature) -> Iterator[list[int]]:
-        """The entries holding each of `sig`'s leads that is no stock phrase: what the search
-        follows (a text none of whose leads it follows is not found by it)."""
+    def _followed(self, leads: Sequence[int]) -> Iterator[list[int]]:
+        """The entries holding each of a signature's leads (its INDEXED smallest sketch values)
+        that is no stock phrase: what the search follows (a text none of whose leads it follows
+        is not found by it)."""
         get = self.by_value.get
-        for value in sig.sketch[:INDEXED]:
+        for value in leads:
             holders = get(value, COMMON + 1)
             if len(holders) <= COMMON:
                 yield holders
@@ -199,6 +202,22 @@ class StoryIndex:
         for number, (story, packed, title, seen, original) in self.entries.items():
             if story == old:
                 self.entries[number] = (new, packed, title, seen, original)
+
+    def copied(self, words: bytes, now: float) -> tuple[int, int, bytes, str] | None:
+        """(story, original article, packed signature, title) of the latest entry of the same
+        words (a digest of a title and text, as `add` is given) within the window, when
+        `find_copy` would find the text by it: all that a copy word for word needs, without its
+        signature made again (the same words make the same one). None otherwise (or when that
+        entry's signature is another hash version's): then `find_copy` searches."""
+        self.prune(now)
+        number = self.exact.get(words)
+        entry = self.entries.get(number) if number is not None else None
+        if entry is None or not is_current(entry[1]):
+            return None
+        story, packed, title, _seen, original = entry
+        if parts(packed)[2] < SHORT and next(self._followed(_leads(packed)), None) is None:
+            return None
+        return story, original, packed, title
 
     def find_copy(self, sig: Signature, now: float, words: bytes | None = None) -> tuple[int, int] | None:
         """(story, original article) of the text `sig` copies, if one within the window matches;
@@ -212,11 +231,11 @@ class StoryIndex:
         self.prune(now)
         number = self.exact.get(words) if words is not None else None
         if number is not None and number in self.entries and (
-                sig.shingles >= SHORT or next(self._followed(sig), None) is not None):
+                sig.shingles >= SHORT or next(self._followed(sig.sketch[:INDEXED]), None) is not None):
             story, _packed, _title, _seen, original = self.entries[number]
             return story, original
         shared: dict[int, int] = {}
-        for holders in self._followed(sig):
+        for holders in self._followed(sig.sketch[:INDEXED]):
             for number in holders:
                 shared[number] = shared.get(number, 0) + 1
         best: tuple[float, int, int] | None = None

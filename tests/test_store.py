@@ -43,7 +43,8 @@ def test_the_database_is_in_wal_mode_with_full_sync(tmp_path):
 
 def stored(tmp_path, column: str):
     with sqlite3.connect(tmp_path / "newsmon.db") as db:
-        return db.execute(f"SELECT {column} FROM feeds").fetchone()[0]
+        row = db.execute(f"SELECT {column} FROM feeds").fetchone()
+        return row[0] if row else None  # None too while the feed's row waits for a commit
 
 
 def test_an_unchanged_poll_is_seen_at_once_and_written_with_the_next_transaction(tmp_path):
@@ -84,6 +85,8 @@ def test_entries_without_alerts_are_read_at_once_and_committed_with_the_next_tra
     assert set(opened.known_entries(feed.id)) == {"guid:1", "guid:2"}  # this connection reads it at once
     assert entry_count(tmp_path) == 0  # not committed yet: another connection does not see them
     opened.feed_succeeded(feed.id, etag='"v1"', last_modified=None, body_hash="b", now=3.0, next_poll=None)
+    assert entry_count(tmp_path) == 0 and stored(tmp_path, "etag") is None  # the poll's validators wait with them
+    opened.flush()
     assert entry_count(tmp_path) == 2 and stored(tmp_path, "etag") == '"v1"'  # committed together
 
     opened.link_entry(feed.id, Entry("guid:3", "Title", "https://a.example/1#top", "", "", None, "h3"),
@@ -92,6 +95,37 @@ def test_entries_without_alerts_are_read_at_once_and_committed_with_the_next_tra
     with store.open_store(tmp_path) as reopened:
         assert set(reopened.known_entries(feed.id)) == {"guid:1", "guid:2"}
         assert reopened.feed("https://a.example/rss").etag == '"v1"'
+
+
+def test_feeds_polled_together_commit_once_they_are_done_and_leave_no_lock(tmp_path, web, harness):
+    """Silent entries and a poll's validators wait for a commit (see above); the last poll
+    running commits them, so once polling stops another process sees every feed's entries and
+    can write at once (a CLI's `ack` does not wait for the daemon's next heartbeat)."""
+    import asyncio
+    import time
+
+    from fixtures import rss, write_config
+
+    from monitor import pipeline
+
+    feeds = []
+    for name in ("north", "south", "east"):
+        items = [{"guid": f"{name}-{n}", "path": f"/{name}/{n}.html", "title": f"{name} item {n}",
+                  "summary": f"Report {n} from the {name}."} for n in range(3)]
+        feeds.append({"url": web.add(f"/{name}.xml", rss(name, items), "application/rss+xml"), "full_text": False})
+    path = write_config(tmp_path, feeds, {"desk": [web.base.replace("http://", "json://") + "/desk"]})
+    running = harness.open(path, time.time)
+
+    async def together():
+        return await asyncio.gather(*(pipeline.poll(running, feed) for feed in running.config.feeds))
+
+    results = harness.runner.run(together())
+    assert [result.new for result in results] == [3, 3, 3]
+    with sqlite3.connect(tmp_path / "state" / "newsmon.db", timeout=0) as other:
+        assert other.execute("SELECT COUNT(*) FROM entries").fetchone()[0] == 9
+        assert other.execute("SELECT COUNT(*) FROM feeds WHERE last_success IS NOT NULL").fetchone()[0] == 3
+        other.execute("BEGIN IMMEDIATE")  # the write lock is free: no transaction left open
+        other.rollback()
 
 
 def test_a_failed_write_undoes_itself_and_keeps_what_waits(tmp_path):

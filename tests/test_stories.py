@@ -451,6 +451,8 @@ def test_a_phrase_every_item_shares_does_not_make_adding_quadratic():
 
 
 def test_a_copy_word_for_word_is_found_by_its_words_as_the_search_finds_it():
+    """`find_copy` with the words' digest, and `copied` (the recorder's way for such a copy:
+    no signature made), find what the search finds."""
     text = " ".join(WIRE)
     index = story_index.StoryIndex(window=100.0)
     sig = stories.signature("Police post attacked", text)
@@ -459,11 +461,16 @@ def test_a_copy_word_for_word_is_found_by_its_words_as_the_search_finds_it():
     index.add(2, stories.signature("Flood relief reaches Sindh", "Relief convoys reached villages. " * 5), 1.0,
               "Flood relief reaches Sindh", original=12, words=b"digest-2")
     assert index.find_copy(sig, 2.0, b"digest-1") == index.find_copy(sig, 2.0) == (1, 11)
+    # what a copy word for word takes without its signature made again: the same signature
+    assert index.copied(b"digest-1", 2.0) == (1, 11, sig.pack(), "Police post attacked")
+    assert index.copied(b"digest-9", 2.0) is None
     index.add(3, sig, 3.0, "Police post attacked", original=11, words=b"digest-1")  # a later copy, in story 3
     assert index.find_copy(sig, 4.0, b"digest-1") == index.find_copy(sig, 4.0) == (3, 11)  # the latest, as the search
+    assert index.copied(b"digest-1", 4.0)[:2] == (3, 11)
     index.rename(3, 1)  # story 3 found to be story 1
-    assert index.find_copy(sig, 5.0, b"digest-1") == (1, 11)
+    assert index.find_copy(sig, 5.0, b"digest-1") == (1, 11) == index.copied(b"digest-1", 5.0)[:2]
     assert index.find_copy(sig, 150.0, b"digest-1") is None  # gone with the window: searched, and not found
+    assert index.copied(b"digest-1", 150.0) is None
     # a short text is found by its words only where the search would find it: a stock item with no
     # text ("Photo") in more than COMMON feeds has no lead but a stock phrase, and each is a story
     # of its own; a headline and a line are found
@@ -471,10 +478,12 @@ def test_a_copy_word_for_word_is_found_by_its_words_as_the_search_finds_it():
     for number in range(story_index.COMMON + 1):
         index.add(100 + number, short, 150.0, "Photo", original=200 + number, words=b"digest-3")
     assert index.find_copy(short, 151.0, b"digest-3") is None and index.find_copy(short, 151.0) is None
+    assert index.copied(b"digest-3", 151.0) is None
     line = stories.signature("Gunmen attack police post in Lakki Marwat", "Two officers were wounded, police said.")
     assert line.shingles < stories.SHORT
     index.add(5, line, 152.0, "Gunmen attack police post in Lakki Marwat", original=15, words=b"digest-4")
     assert index.find_copy(line, 153.0, b"digest-4") == index.find_copy(line, 153.0) == (5, 15)
+    assert index.copied(b"digest-4", 153.0) == (5, 15, line.pack(), "Gunmen attack police post in Lakki Marwat")
 
 
 def test_one_article_in_many_feeds_of_one_cycle_by_its_link_or_its_tracking_links_is_one_article(tmp_path, web):
@@ -499,3 +508,26 @@ def test_one_article_in_many_feeds_of_one_cycle_by_its_link_or_its_tracking_link
     with sqlite3.connect(tmp_path / "state" / "newsmon.db") as db:
         assert db.execute("SELECT COUNT(*) FROM entries").fetchone()[0] == 8
         assert db.execute("SELECT COUNT(*) FROM articles").fetchone()[0] == 1
+
+
+def test_a_text_copied_word_for_word_by_other_feeds_joins_its_story_with_its_signature(tmp_path, web):
+    """Five outlets' feeds carry one wire item word for word under their own links (feed text
+    only). The first is read; the others are its copies: one story, one alert, each copy
+    recorded with the first's text as its original and the signature its words make."""
+    title = "Militants storm Bannu police station"
+    summary = " ".join(WIRE[:3])
+    feeds = []
+    for n in range(5):
+        serve(web, f"/w{n}/rss.xml", f"Outlet {n}", f"outlet{n}.example",
+              [item(f"w{n}-1", f"/w{n}/bannu.html", title, summary=summary)])
+        feeds.append({"url": web.base + f"/w{n}/rss.xml", "alert_on_first_poll": True, "full_text": False})
+    path = write_config(tmp_path, feeds, {"hook": [hook(web)]}, watchlist=RULES)
+    assert cli.main(["--config", str(path), "run", "--once"]) == 0
+    assert titles(web) == [f"[kp-attacks] {title}"]
+    with sqlite3.connect(tmp_path / "state" / "newsmon.db") as db:
+        rows = db.execute("SELECT id, story_id, copy_of, signature FROM articles ORDER BY id").fetchall()
+    assert len(rows) == 5 and len({story for _id, story, _copy, _sig in rows}) == 1
+    first = rows[0][0]
+    assert [copy for _id, _story, copy, _sig in rows] == [None] + [first] * 4
+    made = stories.signature(title, summary).pack()
+    assert all(signature == made for _id, _story, _copy, signature in rows)

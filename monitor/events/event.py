@@ -176,12 +176,14 @@ def _keys(found: Features | Event, words: Sequence[int] = ()) -> set:
     keys: ints; an article's given in `words`, `EventIndex.keys`), its entities and its lead
     place and district (strings)."""
     if isinstance(found, Event):
-        keys: set = set(found.words[:KEY_WORDS])  # heaviest first
-        leads = {place for where in found.wheres for place in where[:2]}
-    else:
-        keys = set(words[:KEY_WORDS])
-        leads = set(found.where[:2])
-    return keys | {_key("e:", name) for name in found.entities} | {_key("p:", place) for place in leads}
+        return event_keys(found.words[:KEY_WORDS], found.entities, found.wheres)  # heaviest first
+    return set(words[:KEY_WORDS]) | {_key("e:", name) for name in found.entities} | {_key("p:", place) for place in found.where[:2]}
+
+
+def event_keys(heaviest: Iterable[int], entities: Iterable[str], wheres: Iterable[tuple[str, ...]]) -> set:
+    """An event's keys (`_keys`) from its heaviest words, entities and lead places."""
+    leads = {place for where in wheres for place in where[:2]}
+    return set(heaviest) | {_key("e:", name) for name in entities} | {_key("p:", place) for place in leads}
 
 
 def same_toll(found: Features, event: Event) -> bool:

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable, Iterator
 from hashlib import blake2b
 
 from monitor.events import repair
-from monitor.events.event import (Event, _dates_apart, _incident_days, _keys, _local, apart, leads, places_apart,
-                                   same_toll)
+from monitor.events.event import (KEY_WORDS, Event, _dates_apart, _incident_days, _keys, _local, apart, event_keys,
+                                   leads, places_apart, same_toll)
 from monitor.events.features import Features
 from monitor.events.verdict import (CANDIDATES, COMMON_KEY, JOIN, MERGE, MIN_TERMS, NAME_RARE, NAMED, NAMES, SAME_DAY, SAME_TOLL,
                                     UNANCHORED, UNDATED, Verdict, foreign, score)
@@ -301,13 +301,16 @@ class EventIndex:
         event = self.events.get(story)
         if event is None:
             event = self.events[story] = Event(story)
-        old = _keys(event) if event.reports else set()
+        before = (event.words[:KEY_WORDS], event.entities, event.wheres)
         told = event.add(found, seen, keys)
-        new = _keys(event)
-        for key in old - new:
-            self.by_key.get(key, set()).discard(story)
-        for key in new - old:
-            self.by_key.setdefault(key, set()).add(story)
+        # its keys as they were, and are: a report that told it nothing new (no word, entity or
+        # place: a copy) changes them only if its heaviest words changed places
+        if told or event.reports == 1 or event.words[:KEY_WORDS] != before[0]:
+            old, new = event_keys(*before) if event.reports > 1 else set(), _keys(event)
+            for key in old - new:
+                self.by_key.get(key, set()).discard(story)
+            for key in new - old:
+                self.by_key.setdefault(key, set()).add(story)
         self.order.append((seen, story))
         return told or event.reports == 2
 

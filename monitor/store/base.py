@@ -90,6 +90,13 @@ class StoreBase:
             with self.transaction():
                 pass
 
+    def commit_waiting(self) -> None:
+        """Commit what `later()` left waiting, if anything (deferred writes go with it); unlike
+        `flush`, no commit for deferred writes alone (a 304 waits for the heartbeat's)."""
+        if self._open:
+            with self.transaction():
+                pass
+
     def __enter__(self) -> Self:
         return self
 

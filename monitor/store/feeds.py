@@ -14,10 +14,11 @@ class Feeds(StoreBase):
     """The `feeds` table."""
 
     def feed(self, url: str) -> FeedState:
-        """The stored state of a configured feed, creating its row on first sight."""
+        """The stored state of a configured feed, creating its row on first sight (committed
+        with the next transaction, as its first poll's entries are: see `later`)."""
         row = self.db.execute("SELECT * FROM feeds WHERE url = ?", (url,)).fetchone()
         if row is None:
-            with self.transaction() as db:
+            with self.later() as db:
                 db.execute("INSERT INTO feeds (url, fetch_url, created) VALUES (?, ?, ?)", (url, url, time.time()))
             row = self.db.execute("SELECT * FROM feeds WHERE url = ?", (url,)).fetchone()
         state = FeedState(
@@ -63,10 +64,15 @@ class Feeds(StoreBase):
                        items: FeedItems | None = None) -> None:
         """Record a successful poll; its catch-up, if any, is over. Call only after every entry
         of the response is recorded: the validators stored here make the next poll skip this
-        response. One commit for the poll: the entries that waited for one (see `later`) go with
-        it. `parsed`: the body was read, `ttl` is what it asked for and `items` what it held (else
-        the stored ones stay)."""
-        with self.transaction() as db:
+        response. `parsed`: the body was read, `ttl` is what it asked for and `items` what it
+        held (else the stored ones stay).
+
+        Committed with the entries that wait for a commit (see `later`), in one transaction: a
+        crash loses a poll's entries and validators together (the next poll reads them again),
+        never the entries alone. The pipeline commits when no other poll is running, so polls
+        made together commit once a second rather than once a feed (on a first poll of 500
+        feeds, 0.9 of the 2.7 s the store took); an alert's commit, or closing, commits too."""
+        with self.later() as db:
             db.execute(
                 """UPDATE feeds SET etag = ?, last_modified = ?, body_hash = COALESCE(?, body_hash),
                    title = COALESCE(?, title), site_url = COALESCE(?, site_url), last_attempt = ?,
