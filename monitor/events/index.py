@@ -269,9 +269,10 @@ class EventIndex:
                 count(holders)  # in C, in the same order as one by one
         # ties go to the older event (the lower story id): never to the order of a set, which
         # changes with the process's string hashing, so that a replay gives the same stories
-        best = heapq.nlargest(CANDIDATES, shared.items(), key=lambda item: (item[1], -item[0])) \
-            if len(shared) > CANDIDATES else sorted(shared.items(), key=lambda item: (-item[1], item[0]))
-        return [self.events[story] for story, _count in best]
+        if len(shared) > CANDIDATES:  # as (count, -story) tuples: no key function called for each event
+            best = heapq.nlargest(CANDIDATES, [(held, -story) for story, held in shared.items()])
+            return [self.events[-story] for _held, story in best]
+        return [self.events[story] for story, _count in sorted(shared.items(), key=lambda item: (-item[1], item[0]))]
 
     def best(self, found: Features, now: float) -> Verdict | None:
         """The best-scoring open event that no guard refuses (or the best refused one, if none

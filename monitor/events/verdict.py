@@ -59,5 +59,7 @@ def foreign(script: str, event: Event, cosine: float | None) -> bool:
     a language the event took in besides the script most of its reports are in (a Persian report
     and an English event that holds an Urdu one): its words are then not compared, as for
     another script."""
-    return (cosine is not None and cosine < MIN_TERMS and bool(script) and len(event.scripts) > 1
-            and Counter(event.scripts).most_common(1)[0][0] != script)
+    scripts = event.scripts
+    return (cosine is not None and cosine < MIN_TERMS and bool(script) and len(scripts) > 1
+            and scripts.count(script) * 2 <= len(scripts)  # (most of them in `script`: it is the most common)
+            and Counter(scripts).most_common(1)[0][0] != script)
