@@ -49,7 +49,8 @@ class Plan:
     startup_repeat: int
     peer_feeds: int = 500  # (h): newsmon, rss2email and feed2exec side by side
     peer_delays: tuple = (0.0, 50.0)  # ms per response
-    peer_runs: int = 3  # warm and changed10 runs at the first delay (cold: one per tool and delay)
+    peer_runs: int = 3  # warm and changed10 runs at the first delay (cold: one per tool and delay, but...)
+    peer_cold_pairs: int = 3  # ...rss2email's and newsmon feed-only's at the first delay, in pairs back to back
     peer_delayed_runs: int = 1  # ... at the other delays
     text_feeds: tuple = (150, 500)  # (i): full-text cold polls (the size (h) measured at 0 ms is not repeated)
     text_runs: int = 1
@@ -62,7 +63,7 @@ FULL = Plan(feeds=500, items=10, hosts=8, runs=3, latency_feeds=30, latency_even
             memory_runs=3, startup_repeat=10)
 QUICK = Plan(feeds=50, items=10, hosts=8, runs=2, latency_feeds=10, latency_events=20, latency_rate=2.0,
              latency_runs=1, memory_feeds=100, memory_entries=100_000, memory_window=30.0, memory_rate=2.0,
-             memory_runs=1, startup_repeat=10, peer_feeds=20, peer_runs=1, text_feeds=(10, 20), warm_sizes=(50, 200),
+             memory_runs=1, startup_repeat=10, peer_feeds=20, peer_runs=1, peer_cold_pairs=1, text_feeds=(10, 20), warm_sizes=(50, 200),
              warm_runs=2)
 
 
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         plan = _replace(plan, feeds=args.feeds)
     if args.runs:
         plan = _replace(plan, runs=args.runs, latency_runs=args.runs, memory_runs=args.runs, peer_runs=args.runs,
-                        warm_runs=args.runs)
+                        peer_cold_pairs=args.runs, warm_runs=args.runs)
     if args.delays:
         plan = _replace(plan, peer_delays=tuple(float(value) for value in args.delays.split(",")))
     only = set(args.only.lower()) & set(MEASURES)

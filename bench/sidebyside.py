@@ -16,7 +16,10 @@ For each response delay and each tool (bench/peers.py), in a fresh directory:
 
 The cold poll takes longest, so it is measured once per tool and delay (fresh state), and
 warm and changed10 several times, each time on a copy of the state the cold poll left (the farm
-put back as it was).
+put back as it was). The cold ratio of the target, newsmon feed-only's CPU over rss2email's,
+is measured in pairs at the first delay: after every tool's runs there, more cold polls of the
+two, one right after the other, so that a slow spell of a shared machine weighs on both (a
+machine whose speed changed within the hour gave single-run ratios from 0.69 to 0.91).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from pathlib import Path
 from bench import peers, procs, scenarios
 
 PHASES = ("cold", "warm", "changed10")
+PAIRED = ("rss2email", "newsmon feed-only")  # cold polls measured in pairs (see the module)
 
 
 def _measure(farm: scenarios.Farm, tool: peers.Tool, sink: peers.SmtpSink, phase: str, memory: bool) -> dict:
@@ -116,10 +120,11 @@ def tool_runs(farm: scenarios.Farm, sink: peers.SmtpSink, work: Path, name: str,
 
 
 def side_by_side(farm: scenarios.Farm, work: Path, feeds: int, delays: list[float], runs: list[int], say,
-                 tools: tuple[str, ...] = peers.TOOLS) -> dict:
+                 tools: tuple[str, ...] = peers.TOOLS, cold_pairs: int = 1) -> dict:
     """(h): every tool at every delay. `runs[n]` is the number of warm and changed10 runs at
     `delays[n]`; each tool's cold poll is measured once per delay, but newsmon's full-text one
-    only at the first delay (it is CPU-bound, and takes longest)."""
+    only at the first delay (it is CPU-bound, and takes longest), and rss2email's and newsmon
+    feed-only's `cold_pairs` times there (`paired_cold`)."""
     publishable = [f["id"] for f in farm.info["feeds"][:feeds] if f["publishable"]]
     count = max(1, feeds // 10)
     step = max(1, len(publishable) // count)
@@ -134,11 +139,31 @@ def side_by_side(farm: scenarios.Farm, work: Path, feeds: int, delays: list[floa
                 cold_runs = 0 if number and name == "newsmon full text" else 1
                 say(f"(h) {name}, {feeds} feeds, response delay {delay:g} ms")
                 by_tool[name] = tool_runs(farm, sink, work, name, feeds, changed, cold_runs, runs[number], delay, say)
+            if not number and cold_pairs > 1 and set(PAIRED) <= set(tools):
+                paired_cold(farm, sink, work, feeds, cold_pairs, by_tool, delay, say)
             out["delays"][f"{delay:g}"] = by_tool
     finally:
         farm.call("/_control/delay", {"ms": 0})
         sink.stop()
     return out
+
+
+def paired_cold(farm: scenarios.Farm, sink: peers.SmtpSink, work: Path, feeds: int, pairs: int, by_tool: dict,
+                delay_ms: float, say) -> None:
+    """More cold polls of the PAIRED tools, each pair one right after the other, added to
+    `by_tool`'s (which holds their first) until each has `pairs`. Their directories are
+    rewritten: `tool_runs` has measured warm and changed10 on them already."""
+    urls = [f["url"] for f in farm.info["feeds"][:feeds]]
+    expected = sum(len(f["entries"]) for f in farm.info["feeds"][:feeds])
+    for pair in range(len(by_tool[PAIRED[0]]["cold"]), pairs):
+        for name in PAIRED:
+            farm.reset()
+            tool = peers.make(name, work / f"h-{name.replace(' ', '-')}", urls, sink.port)
+            result = _measure(farm, tool, sink, "cold", True)
+            result["complete"] = _recorded_all(result["recorded"], expected) and result["exit"] == 0
+            by_tool[name]["cold"].append(result)
+            say(f"    {name}, {delay_ms:g} ms, cold {pair + 1}/{pairs} (paired): {_brief(result)}, "
+                f"{result['recorded']}/{expected} entries recorded")
 
 
 def full_text_cold(farm: scenarios.Farm, work: Path, feeds: int, runs: int, say) -> list[dict]:
@@ -226,7 +251,7 @@ def run(plan, only: set[str], corpus_dir: Path, work: Path, results: dict, say,
             if "h" in only:
                 results["peers"] = side_by_side(farm, work, plan.peer_feeds, list(plan.peer_delays),
                                                 [plan.peer_runs] + [plan.peer_delayed_runs] * (len(plan.peer_delays) - 1),
-                                                say, tools)
+                                                say, tools, plan.peer_cold_pairs)
             if "i" in only:
                 results["full_text"] = {}
                 for size in plan.text_feeds:
