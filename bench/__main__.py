@@ -63,8 +63,8 @@ FULL = Plan(feeds=500, items=10, hosts=8, runs=3, latency_feeds=30, latency_even
             memory_runs=3, startup_repeat=10)
 QUICK = Plan(feeds=50, items=10, hosts=8, runs=2, latency_feeds=10, latency_events=20, latency_rate=2.0,
              latency_runs=1, memory_feeds=100, memory_entries=100_000, memory_window=30.0, memory_rate=2.0,
-             memory_runs=1, startup_repeat=10, peer_feeds=20, peer_runs=1, peer_cold_pairs=1, text_feeds=(10, 20), warm_sizes=(50, 200),
-             warm_runs=2)
+             memory_runs=1, startup_repeat=10, peer_feeds=20, peer_runs=1, peer_cold_pairs=1, text_feeds=(10, 20),
+             warm_sizes=(50, 200), warm_runs=2)
 
 
 def main(argv: list[str] | None = None) -> int:

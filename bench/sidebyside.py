@@ -78,14 +78,11 @@ def tool_runs(farm: scenarios.Farm, sink: peers.SmtpSink, work: Path, name: str,
     `cold_runs` is 0: the state does not depend on the delay)."""
     urls = [f["url"] for f in farm.info["feeds"][:feeds]]
     expected = sum(len(f["entries"]) for f in farm.info["feeds"][:feeds])
-    directory = work / f"h-{name.replace(' ', '-')}"
+    directory = _directory(work, name)
     snapshot = directory.with_name(directory.name + "-cold")
     out: dict = {"cold": [], "warm": [], "changed10": [], "expected": expected, "changed_feeds": len(changed)}
     for run in range(cold_runs if cold_runs or snapshot.exists() else 1):
-        farm.reset()
-        tool = peers.make(name, directory, urls, sink.port)
-        result = _measure(farm, tool, sink, "cold", True)
-        result["complete"] = _recorded_all(result["recorded"], expected) and result["exit"] == 0
+        result = _cold_poll(farm, sink, name, directory, urls, expected)
         if cold_runs:
             out["cold"].append(result)
             say(f"    {name}, {delay_ms:g} ms, cold {run + 1}/{cold_runs}: {_brief(result)}, "
@@ -117,6 +114,20 @@ def tool_runs(farm: scenarios.Farm, sink: peers.SmtpSink, work: Path, name: str,
         say(f"    {name}, {delay_ms:g} ms, warm {run + 1}/{runs}: {_brief(warm)}, {warm['feed_304']} × 304; "
             f"changed10: {_brief(changed10)}, {changed10['alerted']}/{len(published)} mails")
     return out
+
+
+def _directory(work: Path, name: str) -> Path:
+    """Where tool `name` keeps its state and logs in (h)."""
+    return work / f"h-{name.replace(' ', '-')}"
+
+
+def _cold_poll(farm: scenarios.Farm, sink: peers.SmtpSink, name: str, directory: Path, urls: list[str],
+               expected: int) -> dict:
+    """One measured cold poll of tool `name` in a fresh `directory`, the farm put back first."""
+    farm.reset()
+    result = _measure(farm, peers.make(name, directory, urls, sink.port), sink, "cold", True)
+    result["complete"] = _recorded_all(result["recorded"], expected) and result["exit"] == 0
+    return result
 
 
 def side_by_side(farm: scenarios.Farm, work: Path, feeds: int, delays: list[float], runs: list[int], say,
@@ -153,14 +164,10 @@ def paired_cold(farm: scenarios.Farm, sink: peers.SmtpSink, work: Path, feeds: i
     """More cold polls of the PAIRED tools, each pair one right after the other, added to
     `by_tool`'s (which holds their first) until each has `pairs`. Their directories are
     rewritten: `tool_runs` has measured warm and changed10 on them already."""
-    urls = [f["url"] for f in farm.info["feeds"][:feeds]]
-    expected = sum(len(f["entries"]) for f in farm.info["feeds"][:feeds])
+    urls, expected = [f["url"] for f in farm.info["feeds"][:feeds]], by_tool[PAIRED[0]]["expected"]
     for pair in range(len(by_tool[PAIRED[0]]["cold"]), pairs):
         for name in PAIRED:
-            farm.reset()
-            tool = peers.make(name, work / f"h-{name.replace(' ', '-')}", urls, sink.port)
-            result = _measure(farm, tool, sink, "cold", True)
-            result["complete"] = _recorded_all(result["recorded"], expected) and result["exit"] == 0
+            result = _cold_poll(farm, sink, name, _directory(work, name), urls, expected)
             by_tool[name]["cold"].append(result)
             say(f"    {name}, {delay_ms:g} ms, cold {pair + 1}/{pairs} (paired): {_brief(result)}, "
                 f"{result['recorded']}/{expected} entries recorded")

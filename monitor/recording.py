@@ -20,7 +20,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import TypeVar
 
-from monitor import article as article_reader, events, incidents, joining, shown, stories, urls
+from monitor import article as article_reader, events, incidents, joining, shown, stories, story_index, urls
 from monitor.app import App
 from monitor.errors import StoreFault
 from monitor.model import Article, Entry, FeedSpec
@@ -161,7 +161,7 @@ async def process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: int
             kind = "joined story"
         else:
             signature = signed()
-            packed, title = signature.pack(), article.title or " ".join(sorted(signature.title_words))
+            packed, title = signature.pack(), story_index.indexed_title(signature, article.title)
             story, original, kind = joining.find(app, signature, found, now, digest)
         facts = joining.gathered(app, story, found, article, now)  # the event's, with this report's counted
         said = facts.said()

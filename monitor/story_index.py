@@ -122,6 +122,12 @@ def _leads(packed: bytes) -> tuple[int, ...]:
     return struct.unpack_from(f"<{min(INDEXED, (len(packed) - 4) // 8)}Q", packed, offset)
 
 
+def indexed_title(sig: Signature, title: str) -> str:
+    """The title a signature is kept with: the article's, else its title words (a title to
+    compare against, `title_overlap`)."""
+    return title or " ".join(sorted(sig.title_words))
+
+
 class StoryIndex:
     """Signatures seen within `window` seconds, findable by their smallest sketch values.
 
@@ -150,7 +156,7 @@ class StoryIndex:
             words: bytes | None = None) -> None:
         """Add a signature; `words`: a digest of the title and text it was made from, by which a
         copy of them word for word is found (`find_copy`, `copied`)."""
-        self.add_packed(story, sig.pack(), title or " ".join(sorted(sig.title_words)), seen, original, words)
+        self.add_packed(story, sig.pack(), indexed_title(sig, title), seen, original, words)
 
     def add_packed(self, story: int, packed: bytes, title: str, seen: float, original: int = 0,
                    words: bytes | None = None) -> None:
@@ -228,12 +234,10 @@ class StoryIndex:
         within the window, is that perfect score, found without the search; but a short text (a
         headline and a line) is only if the search would find it: a stock item's, "Photo" with
         no text, has no lead that is not a stock phrase, and is a story of its own."""
+        copy = self.copied(words, now) if words is not None else None  # (prunes the window)
+        if copy is not None:
+            return copy[0], copy[1]
         self.prune(now)
-        number = self.exact.get(words) if words is not None else None
-        if number is not None and number in self.entries and (
-                sig.shingles >= SHORT or next(self._followed(sig.sketch[:INDEXED]), None) is not None):
-            story, _packed, _title, _seen, original = self.entries[number]
-            return story, original
         shared: dict[int, int] = {}
         for holders in self._followed(sig.sketch[:INDEXED]):
             for number in holders:
