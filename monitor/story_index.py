@@ -52,22 +52,23 @@ class ValueTable:
         reading a story window)."""
         if (self.filled + len(values)) * 10 > len(self.nums) * 7:  # keep the load under 0.7
             self._rebuild(len(values))
-        keys, nums, mask = self.keys, self.nums, self.mask
+        keys, nums, mask, filled, live = self.keys, self.nums, self.mask, self.filled, self.live
         for value in values:
             slot, step = value & mask, ((value >> 32) & mask) | 1  # odd step: visits every slot
             holders = 0
             while True:
                 held = nums[slot]
                 if held == 0 or held == 0xFFFFFFFF:  # EMPTY or GONE
-                    self.filled += held == 0
+                    filled += held == 0
                     keys[slot], nums[slot] = value, number
-                    self.live += 1
+                    live += 1
                     break
                 if keys[slot] == value:
                     holders += 1
                     if holders >= HOLDERS_KEPT:  # a stock phrase: more holders would only lengthen its chain
                         break
                 slot = (slot + step) & mask
+        self.filled, self.live = filled, live
 
     def get(self, value: int, limit: int) -> list[int]:
         """The numbers holding `value`, at most `limit` of them (more means "too many")."""

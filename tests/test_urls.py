@@ -121,6 +121,18 @@ def test_never_raises_on_garbage():
         assert isinstance(unwrap(text), str)
 
 
+def test_unwrap_skips_only_links_that_name_no_redirector():
+    """`unwrap` reads a link's host only when the link names a redirector (`_REDIRECTOR_NAMES`):
+    every other link, garbage included, is one no redirector rule would have read."""
+    for text in fuzz(3, FUZZ_ATOMS + REDIRECTOR_ATOMS + ["GOOGLE.COM/url?url=", "L.FaceBook.com/l.php?u="], 20_000):
+        current = text.strip()
+        if not any(name in current.lower() for name in urls._REDIRECTOR_NAMES):
+            try:
+                assert urls._unwrap_once(current) is None, text
+            except ValueError:
+                pass
+
+
 def test_key_is_idempotent():
     """canonical(canonical(u)) == canonical(u). Only without redirectors: a key may itself be
     a redirector again once a level beyond MAX_UNWRAP, or garbage that normalising made

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from monitor.facts.lexicon import (
     AFTER_VERB, ATTACKERS, COMBINED, CONTEXT, ITEM_RE, LIST_RE, NEGATED, NOT_PEOPLE, NUMBER_WORDS, NUM_RE,
-    PATTERNS, PRECEDING, QUAL_END, QUAL_START, SINGLE, SINGLE_OBJECT, VAGUE_RE, YET,
+    PATTERNS, PRECEDING, QUAL_END, QUAL_START, SINGLE, SINGLE_OBJECT, VAGUE_RE, VERBS, YET,
 )
 from monitor.facts.sentences import Figure, Sentence, TITLE
 
@@ -51,13 +51,16 @@ def _candidates(s: Sentence) -> list[Candidate]:
     """The killed and injured figures a sentence gives, attackers marked. Each count is read once,
     by the first pattern that takes it: a toll update, a count after its words, before them."""
     folded, found, taken = s.folded, [], set()
+    # whether the sentence has any of a kind's verbs: without one, no count of it stands before them
+    verbs = {kind: bool(VERBS[kind].search(folded)) for kind in PATTERNS} if s.counts else {}
     for p in s.counts[:MAX_COUNTS]:
         if p in taken or PRECEDING.search(folded, max(0, p - 40), p):
             continue  # a day of a month ("on July 15 were killed"), inside an aside ("including five")
         for direction, kind in ((d, k) for d in ("update", "after", "before") for k in PATTERNS):
             before, after, update = PATTERNS[kind]
             if direction == "before":
-                if not (m := before.match(folded, start := p)) or (kind == "killed" and COMBINED.match(folded, m.end())):
+                if not verbs[kind] or not (m := before.match(folded, start := p)) or (
+                        kind == "killed" and COMBINED.match(folded, m.end())):
                     continue
             elif not (lead := (update if direction == "update" else after).search(folded, max(0, p - 220), p)) or not (
                     m := (ITEM_RE if direction == "update" else LIST_RE).match(folded, start := p)):

@@ -155,7 +155,9 @@ WORD_CHAR = re.compile(r"[\w\u0900-\u097f]")
 DIGITS = (r"\d\u00b2\u00b3\u00b9\u1369-\u1371\u19da\u2070\u2074-\u2079\u2080-\u2089\u2460-\u2468\u2474-\u247c"
           r"\u2488-\u2490\u24ea\u24f5-\u24fd\u24ff\u2776-\u277e\u2780-\u2788\u278a-\u2792\U00010a40-\U00010a43"
           r"\U00010e60-\U00010e68\U00011052-\U0001105a\U0001f100-\U0001f10a")
-DIGIT_START = re.compile(rf"(?<![\w\u0900-\u097f])[{DIGITS}]")
+# The test of the character before is made after the digit (a lookbehind over both), so that the
+# search skips straight to digits; the same matches as (?<![\w\u0900-\u097f])[digits].
+DIGIT_START = re.compile(rf"[{DIGITS}](?<![\w\u0900-\u097f][{DIGITS}])")
 CLITIC = re.compile(r"(?<!\w)(?:[وفبل]?(?:ال|لل)|[وفبل])(?=[\u0600-\u06ff])")
 CUES = [(cue["type"], float(cue["weight"]), re.compile(_words(cue["words"], clitic=True))) for cue in LEXICON["cue"]]
 CONTEXT = {name: re.compile("|".join(f"(?:{_fold(p)})" for p in patterns)) for name, patterns in LEXICON["context"].items()}
@@ -186,16 +188,18 @@ PATTERNS = {kind: (  # a count before its words ("the wounded" is no verb), matc
     re.compile(rf"(?P<list>{LIST})(?P<one>{ONE_MORE})?{PAREN}{AUX}(?<!\bthe)\s+{_words(LEXICON[kind]['before'])}"),
     _lookahead(re.compile(rf"{_words(LEXICON[kind]['after'], clitic=True)}\s+(?:{QUAL}\s+)?$")),
     _lookahead(re.compile(rf"{_words(LEXICON[kind]['update'], bounded=False)}\s+(?:{QUAL}\s+)?$"))) for kind in ("killed", "injured")}
+# A count's verbs alone ("killed", "injured"): a sentence without any has no count before them
+VERBS = {kind: _lookahead(re.compile(_words(LEXICON[kind]["before"]))) for kind in ("killed", "injured")}
 ITEM_RE = re.compile(rf"(?P<count>{COUNT})(?P<noun>(?:\s+{GAPWORD}){{0,5}})")
 LIST_RE = re.compile(rf"(?P<list>{LIST})(?P<one>{ONE_MORE})?")
 NUM_RE, VAGUE_RE = re.compile(NUM), re.compile(VAGUE)
 AFTER_VERB = re.compile(rf"{AUX}\s+{ALL_VERBS}")
 COMBINED = re.compile(rf"\s*(?:and|or|/|&)\s*(?:injured|wounded|hurt){R}")  # "100 killed or injured": neither
-PRECEDING = re.compile(rf"(?:{_words(MONTHS)}|{ASIDE})\.?,?\s+(?:{QUAL}\s+)?$")  # "on July 15", "including five"
+PRECEDING = _lookahead(re.compile(rf"(?:{_words(MONTHS)}|{ASIDE})\.?,?\s+(?:{QUAL}\s+)?$"))  # "on July 15", "including five"
 QUAL_START, QUAL_END = re.compile(rf"^\s*{QUAL}\s+"), re.compile(rf"{QUAL}\s+$")
 ATTACKERS, NOT_PEOPLE = re.compile(_words(LEXICON["people"]["attackers"])), re.compile(_words(LEXICON["people"]["not_people"]))
-NEGATED, SINGLE = re.compile(_words(GRAMMAR["negation"])), re.compile(_words(GRAMMAR["single"]))
-SINGLE_OBJECT = re.compile(L + _words(GRAMMAR["single_object"], bounded=False))
+NEGATED, SINGLE = re.compile(_words(GRAMMAR["negation"])), _lookahead(re.compile(_words(GRAMMAR["single"])))
+SINGLE_OBJECT = _lookahead(re.compile(L + _words(GRAMMAR["single_object"], bounded=False)))
 YET = re.compile(rf"{L}yet{R}")  # "no casualties have been reported yet" is no figure
 MONTH_ONLY = re.compile(rf"{_words(GRAMMAR['month_only'])}\s+({'|'.join(m for m in MONTHS if len(m) > 3)}){R}(?!\s*\d)")
 
@@ -205,7 +209,9 @@ DATE_PATTERNS = (("iso", None, re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)
                  ("mdy", "month", re.compile(rf"{L}({_MONTH})\.?\s+{_DAY}(?:\s*,?\s*(\d{{4}})(?!\d))?")),
                  ("weekday", "weekday", re.compile(rf"{L}({_words(WEEKDAYS, bounded=False)}){R}")),
                  ("relative", "relative", re.compile(rf"{L}({_words(RELATIVE_DAYS, bounded=False)}){R}")))
-YEAR_RE = re.compile(r"(?<![\d.\-])((?:19|20)\d\d)(?!\d)")
+# A year not preceded by a digit, "." or "-": that test made after the year (a lookbehind over
+# both), so that the search skips to a "1" or a "2".
+YEAR_RE = re.compile(r"((?:19|20)\d\d)(?<![\d.\-]\d{4})(?!\d)")
 DATE_MARKER = re.compile(r"\A\s*date (\d{4})-(\d{2})(?:-(\d{2}))?")
 NEAR_INCIDENT, TOLL_UPDATE = re.compile(_words(NEAR["incident"], bounded=False)), re.compile(_words(NEAR["update"]))
 # the words a byline's date may stand with: weekdays, "am", "pm", time zones
@@ -216,6 +222,12 @@ OF_SOMETHING_ELSE = re.compile(rf"(?:{_words(NEAR['something_else']['done'])}(?:
                                rf"\s+(?:on|in|of|dated)\s+(?:the\s+)?$")
 REPORTING = re.compile(rf"{_words(NEAR['reporting'])}[^,.]{{0,20}}$")
 ABBREVIATION = re.compile(rf"{_words(NEAR['abbreviations'])}\.$", re.IGNORECASE)
+# The longest match it has: a sentence ending is searched for one in its last few characters only
+# (the whole sentence when the parser is not there to tell).
+ABBREVIATION_WIDTH = re_parser.parse(ABBREVIATION.pattern, ABBREVIATION.flags).getwidth()[1] if re_parser else 1 << 30
 BULLET = re.compile(r"\A\s*(?:[-•*▪►]|\d+\.)\s")
-SENTENCE_END = re.compile(r"(?<=[.!?\u06d4\u061f])\s+(?=[^\sa-z0-9])|(?<=[a-z][.!?])(?=[A-Z])")
+# Where a sentence ends: at a full stop (or "!", "?", "۔", "؟") followed by spaces and no lower-case
+# letter or digit, or by a capital right away after a lower-case letter ("attack.The"). A match
+# begins at the mark, so that the search skips from mark to mark: the sentence ends one after it.
+SENTENCE_END = re.compile(r"[.!?\u06d4\u061f](?:\s+(?=[^\sa-z0-9])|(?<=[a-z][.!?])(?=[A-Z]))")
 DASH_ASIDE = re.compile(r"[\u2014\u2013]([^\u2014\u2013\n.]{1,80})[\u2014\u2013]")  # an aside between dashes

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 
 from monitor import text as textmod
 from monitor.facts.lexicon import (
-    ABBREVIATION, BULLET, CONTEXT, CUES, DATE_MARKER, GATE, SENTENCE_END, YEAR_RE,
+    ABBREVIATION, ABBREVIATION_WIDTH, BULLET, CONTEXT, CUES, DATE_MARKER, GATE, SENTENCE_END, YEAR_RE,
 )
 
 TITLE, LEAD, BODY = 3.0, 2.0, 1.0  # weights of a sentence by where it stands
 LEAD_SENTENCES = 3
 CAPTION_WORDS = 60  # a line longer than this is no photo caption
+_CUES = [(f"cue{i}", kind, weight, pattern) for i, (kind, weight, pattern) in enumerate(CUES)]  # with their gate keys
 
 
 @dataclass(frozen=True)
@@ -68,13 +69,13 @@ def segment(work: str, title: str) -> list[Sentence]:
         if prose >= 3 and CONTEXT["stop_lines"].fullmatch(folded_line):
             break
         if CONTEXT["skip_lines"].match(folded_line) or folded_line.strip(" .") == title_key or (
-                BULLET.match(line) and prose >= 5):  # links to other stories after the article
+                prose >= 5 and BULLET.match(line)):  # links to other stories after the article
             continue
         meta = not line.rstrip().endswith(".") and (
             folded_line.count(" ") < 6 or bool(CONTEXT["published_line"].search(folded_line)))
         caption, begin = bool(CONTEXT["captions"].search(folded_line)) or _credited(lines, number), 0
-        for end in [*(m.start() for m in SENTENCE_END.finditer(norm.cased)), len(norm.cased)]:
-            if end < len(norm.cased) and norm.cased[end - 1] == "." and ABBREVIATION.search(norm.cased, begin, end):
+        for end in [*(m.start() + 1 for m in SENTENCE_END.finditer(norm.cased)), len(norm.cased)]:  # after the mark
+            if end < len(norm.cased) and norm.cased[end - 1] == "." and _abbreviation(norm.cased, begin, end):
                 continue
             piece = norm.folded[begin:end]
             words = len(piece.split())
@@ -85,6 +86,14 @@ def segment(work: str, title: str) -> list[Sentence]:
                                           caption=caption))
             prose, begin = prose + (words >= 8), end
     return sentences
+
+
+def _abbreviation(cased: str, begin: int, end: int) -> bool:
+    """Whether the sentence cased[begin:end] ends with an abbreviation ("Mr.", "U.S."). A match
+    ends at `end` (or before a newline there), so only the last ABBREVIATION_WIDTH characters are
+    searched, with two more: that newline and the character the word boundary looks at (a search
+    of the whole sentence tried every word of it)."""
+    return bool(ABBREVIATION.search(cased, max(begin, end - ABBREVIATION_WIDTH - 2), end))
 
 
 def _credited(lines: list[str], number: int) -> bool:
@@ -112,8 +121,8 @@ def mark(s: Sentence, ref_year: int | None) -> None:
     """Find the sentence's counts and type cues, and whether it recounts another incident or a claim."""
     keys, counts = GATE(s.folded)
     s.keys, s.counts = frozenset(keys), tuple(sorted(set(counts)))
-    s.cues = tuple((kind, weight, m.span()) for i, (kind, weight, pattern) in enumerate(CUES)
-                   if f"cue{i}" in keys and (m := pattern.search(s.folded)))
+    s.cues = tuple((kind, weight, m.span()) for key, kind, weight, pattern in _CUES
+                   if key in keys and (m := pattern.search(s.folded)))
     if s.weight == TITLE:
         return
     found = {name: CONTEXT[name].search(s.folded) if name in keys else None
