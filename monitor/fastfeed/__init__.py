@@ -5,8 +5,8 @@ xml.sax hands it. This module gives the same bytes to the same expat (pyexpat, n
 and follows the rules of feedparser's strict parser (`feedparser.mixin`, `.namespaces`) for the
 elements feeds are commonly made of, using feedparser's own encoding, URL and date functions:
 its dictionaries hold what feedparser's would for all that monitor.feeds reads. It declines
-(None: feedparser reads the body) whatever it is not sure of: a body not read as UTF-8 (ASCII
-aside), a DTD, XML expat rejects, an xml:base that is not an absolute URI feedparser keeps as
+(None: feedparser reads the body) whatever it is not sure of: a body whose encoding feedparser
+cannot tell (it would use its loose parser), a DTD, XML expat rejects, an xml:base that is not an absolute URI feedparser keeps as
 it is, elements inside a text element (inline XHTML, HTML not escaped), base64 or XHTML content,
 items or images in odd places, and every element with a feedparser rule (`_start_`/`_end_`
 method) not ported here. xml:base is followed as feedparser follows it (each element's base, in
@@ -20,7 +20,7 @@ from xml.parsers import expat
 
 from feedparser import encodings, sanitizer, urls
 
-from monitor.fastfeed.reader import ASCII_READ, Declined, Reader
+from monitor.fastfeed.reader import Declined, Reader
 from monitor.fastfeed.rules import END, START
 
 __all__ = ["Declined", "parse", "read"]
@@ -45,7 +45,9 @@ def read(body: bytes, url: str, content_type: str | None = None) -> dict:
         encoding = codecs.lookup(result.get("encoding") or "unknown").name
     except LookupError:
         encoding = None
-    if encoding != "utf-8" and not (encoding in ASCII_READ and body.isascii()):
+    # feedparser reads every body it can decode as UTF-8 (`convert_to_utf8` has made `data` so)
+    # with its strict parser, whatever the body was written in; one it cannot, with its loose one
+    if encoding is None:
         raise Declined(f"read as {result.get('encoding')}")
     version, stripped, _entities = sanitizer.replace_doctype(data)
     if version or stripped != data:

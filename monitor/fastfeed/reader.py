@@ -16,7 +16,6 @@ RELATIVE = frozenset(mixin._FeedParserMixin.can_be_relative_uri)
 XHTML = "application/xhtml+xml"
 HTML_TYPES = frozenset({"text/html", XHTML})
 _CONTENT_TYPE = mixin._FeedParserMixin.map_content_type  # "html" -> "text/html", ... (feedparser's own)
-ASCII_READ = frozenset({"iso8859-1", "ascii", "cp1252"})  # codecs that read ASCII as UTF-8 does
 # names the ported rules read or make: an element without a rule of its own with such a name declines
 RESERVED = frozenset("links image textinput tags authors contributors media_content media_thumbnail media_credit "
                      "media_player generator_detail cloud guidislink published_parsed updated_parsed created_parsed "
