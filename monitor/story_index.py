@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from monitor.stories import SHORT, Signature, is_current, judged, overlap, parts, title_overlap, title_words_of
 
 INDEXED = 12  # the smallest sketch values that make a signature findable (see StoryIndex)
-COMMON = 32  # a sketch value held by more signatures than this is a stock phrase, not a lead
+COMMON = 32  # a sketch value held by more texts than this is a stock phrase, not a lead (copies count once)
 # Holders kept per value: every copy of a value follows the same probe chain, so without a cap
 # n items sharing a phrase cost n^2/2 probes to add (4,000 near-identical items took a minute).
 # Well above COMMON, so a stock phrase stays one after its oldest holders leave the window.
@@ -196,12 +196,17 @@ class StoryIndex:
     def _followed(self, leads: Sequence[int]) -> Iterator[list[int]]:
         """The entries holding each of a signature's leads (its INDEXED smallest sketch values)
         that is no stock phrase: what the search follows (a text none of whose leads it follows
-        is not found by it)."""
-        get = self.by_value.get
+        is not found by it). A stock phrase is held by more than COMMON different texts; copies
+        of one text count once (by their original), so that a wire item carried word for word
+        by forty outlets' feeds stays one text, found as the others' copy."""
+        get, entries = self.by_value.get, self.entries
         for value in leads:
             holders = get(value, COMMON + 1)
-            if len(holders) <= COMMON:
-                yield holders
+            if len(holders) > COMMON:
+                holders = get(value, HOLDERS_KEPT)
+                if len({entries[number][4] for number in holders}) > COMMON:
+                    continue
+            yield holders
 
     def rename(self, old: int, new: int) -> None:
         """Signatures of story `old` now belong to `new` (two events found to be one). Rare: a

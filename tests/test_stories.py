@@ -484,6 +484,13 @@ def test_a_copy_word_for_word_is_found_by_its_words_as_the_search_finds_it():
     index.add(5, line, 152.0, "Gunmen attack police post in Lakki Marwat", original=15, words=b"digest-4")
     assert index.find_copy(line, 153.0, b"digest-4") == index.find_copy(line, 153.0) == (5, 15)
     assert index.copied(b"digest-4", 153.0) == (5, 15, line.pack(), "Gunmen attack police post in Lakki Marwat")
+    # ...and so is it when more than COMMON feeds carry it word for word: copies of one text (one
+    # original) are one text, not a stock phrase (a wire item in forty outlets' feeds)
+    for number in range(40):
+        index.add(5, line, 154.0, "Gunmen attack police post in Lakki Marwat", original=15, words=b"digest-4")
+    assert index.find_copy(line, 155.0, b"digest-4") == index.find_copy(line, 155.0) == (5, 15)
+    assert index.copied(b"digest-4", 155.0)[:2] == (5, 15)
+    assert index.find_copy(short, 155.0, b"digest-3") is None  # the 33 "Photo" items are 33 texts
 
 
 def test_one_article_in_many_feeds_of_one_cycle_by_its_link_or_its_tracking_links_is_one_article(tmp_path, web):
