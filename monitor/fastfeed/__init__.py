@@ -6,10 +6,10 @@ and follows the rules of feedparser's strict parser (`feedparser.mixin`, `.names
 elements feeds are commonly made of, using feedparser's own encoding, URL and date functions:
 its dictionaries hold what feedparser's would for all that monitor.feeds reads. It declines
 (None: feedparser reads the body) whatever it is not sure of: a body whose encoding feedparser
-cannot tell (it would use its loose parser), a DTD, XML expat rejects, an xml:base that is not an absolute URI feedparser keeps as
-it is, elements inside a text element (inline XHTML, HTML not escaped), base64 or XHTML content,
-items or images in odd places, and every element with a feedparser rule (`_start_`/`_end_`
-method) not ported here. xml:base is followed as feedparser follows it (each element's base, in
+cannot tell (it would use its loose parser), a DTD, XML expat rejects, an xml:base that is not
+an absolute URI feedparser keeps as it is, elements inside a text element (inline XHTML, HTML
+not escaped), base64 or XHTML content, items or images in odd places, and every element with a
+feedparser rule (`_start_`/`_end_` method) not ported here. xml:base is followed as feedparser follows it (each element's base, in
 scope until it ends). tests/test_fastfeed.py checks it.
 """
 
