@@ -201,12 +201,9 @@ class StoryIndex:
         by forty outlets' feeds stays one text, found as the others' copy."""
         get, entries = self.by_value.get, self.entries
         for value in leads:
-            holders = get(value, COMMON + 1)
-            if len(holders) > COMMON:
-                holders = get(value, HOLDERS_KEPT)
-                if len({entries[number][4] for number in holders}) > COMMON:
-                    continue
-            yield holders
+            holders = get(value, HOLDERS_KEPT)  # (a chain holds no more: `ValueTable.add`)
+            if len(holders) <= COMMON or len({entries[number][4] for number in holders}) <= COMMON:
+                yield holders
 
     def rename(self, old: int, new: int) -> None:
         """Signatures of story `old` now belong to `new` (two events found to be one). Rare: a
@@ -238,8 +235,9 @@ class StoryIndex:
         equals; the best score wins, and a perfect one (a copy) ends the search. `words`: the
         digest of its title and text (see `add`): the latest entry of the same words, if still
         within the window, is that perfect score, found without the search; but a short text (a
-        headline and a line) is only if the search would find it: a stock item's, "Photo" with
-        no text, has no lead that is not a stock phrase, and is a story of its own."""
+        headline and a line) is only if the search would find it: one whose every lead more than
+        COMMON different texts hold (a stock phrase, as "Photo" with no text can be) is a story
+        of its own."""
         copy = self.copied(words, now) if words is not None else None  # (prunes the window)
         if copy is not None:
             return copy[0], copy[1]

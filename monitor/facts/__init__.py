@@ -43,7 +43,6 @@ MIN_TYPE_SCORE = 2.0  # below this the text says too little about an incident: "
 DATE_SLACK = 2  # days: a sentence dated further from the incident is about another one
 BACKGROUND_DAYS = 30  # a date this long before publication is probably background
 DATE_KIND_WEIGHT = {"full": 4.0, "yearless": 3.0, "weekday": 2.0, "relative": 1.0}
-DATE_KEYS = frozenset(key for _kind, key, _pattern in DATE_PATTERNS if key is not None)  # gate keys of date words
 
 
 @dataclass(frozen=True)
@@ -97,8 +96,6 @@ def _mentions(s: Sentence, published: datetime.date | None):
     2000); all but full dates are resolved against `published`, weekdays and relative days
     dropped without it."""
     found, taken = [], []
-    if DATE_KEYS.isdisjoint(s.keys) and "-" not in s.folded:  # most sentences: no date words, no ISO date
-        return found
     for kind, key, pattern in DATE_PATTERNS:
         # searched only where the gate saw its words; an ISO date ("2021-10-08") only where there is a dash
         if (key is not None and key not in s.keys) or (kind == "iso" and "-" not in s.folded):
