@@ -4,6 +4,12 @@ their words for a copy word for word. Read from the store when a process first n
 cycle whose feeds bring nothing new never reads it), straight from the stored bytes into a
 table sized for all of them, so reading it is linear in the window; kept between runs by
 `monitor.window`.
+
+The copies of one text word for word (its wire item in forty feeds) are one holder of its sketch
+values: the first of them still in the window (its *head*), the later ones its followers, found
+through it. Each copy a holder of its own made every copy's probe chains longer (n copies cost
+n^2/2 probes to add: a third of a second of every 500-feed first poll) and crowded the
+candidates of a search with the same text again.
 """
 
 from __future__ import annotations
@@ -146,6 +152,10 @@ class StoryIndex:
         self.entries: dict[int, tuple[int, bytes, str, float, int]] = {}
         self.order: deque[int] = deque()
         self.counter = 0
+        # the head of each text's copies (see the module), by its packed signature (a copy's is its
+        # head's object), and each head's later copies, oldest first
+        self.heads: dict[bytes, int] = {}
+        self.followers: dict[int, deque[int]] = {}
         # the entry of each of the last EXACT texts added (by a digest of their title and text):
         # a copy word for word is found without a search
         self.exact: OrderedDict[bytes, int] = OrderedDict()
@@ -168,7 +178,16 @@ class StoryIndex:
         number = self.counter
         self.entries[number] = (story, packed, title, seen, original)
         self.order.append(number)
-        self.by_value.add(_leads(packed), number)
+        head = self.heads.get(packed) if original else None
+        held = self.entries[head] if head is not None else None
+        if held is not None and held[0] == story and held[2] == title and held[4] == original:
+            followers = self.followers.get(head)
+            if followers is None:
+                followers = self.followers[head] = deque()
+            followers.append(number)  # a copy of `head`'s text: found through it
+        else:
+            self.heads[packed] = number
+            self.by_value.add(_leads(packed), number)
         if words is not None:
             exact = self.exact
             exact[words] = number
@@ -185,8 +204,22 @@ class StoryIndex:
                 break
             self.order.popleft()
             del self.entries[number]
-            for value in _leads(packed):
+            # the oldest entry is a head (its copies came after it): its next copy, if any, holds
+            # the text's values from now on
+            leads = _leads(packed)
+            for value in leads:
                 self.by_value.remove(value, number)
+            followers = self.followers.pop(number, None)
+            head = followers.popleft() if followers else None
+            if head is not None:
+                self.by_value.add(leads, head)
+                if followers:
+                    self.followers[head] = followers
+            if self.heads.get(packed) == number:
+                if head is None:
+                    del self.heads[packed]
+                else:
+                    self.heads[packed] = head
 
     def find(self, sig: Signature, now: float) -> int | None:
         """The story `sig` belongs to, if one within the window matches; else None."""
@@ -230,7 +263,7 @@ class StoryIndex:
 
     def find_copy(self, sig: Signature, now: float, words: bytes | None = None) -> tuple[int, int] | None:
         """(story, original article) of the text `sig` copies, if one within the window matches;
-        else None. Candidates
+        else None. Candidates (texts: a head stands for its copies)
         are compared in order of how many of its leads they share, the most recent first among
         equals; the best score wins, and a perfect one (a copy) ends the search. `words`: the
         digest of its title and text (see `add`): the latest entry of the same words, if still
@@ -247,8 +280,13 @@ class StoryIndex:
             for number in holders:
                 shared[number] = shared.get(number, 0) + 1
         best: tuple[float, int, int] | None = None
-        mine, short = set(sig.sketch), sig.shingles < SHORT
-        for number in sorted(shared, key=lambda number: (shared[number], number), reverse=True)[:200]:
+        mine, short, followers = set(sig.sketch), sig.shingles < SHORT, self.followers
+
+        def latest(number: int) -> int:  # a text's most recent entry: its head's last copy
+            copies = followers.get(number)
+            return copies[-1] if copies else number
+
+        for number in sorted(shared, key=lambda number: (shared[number], latest(number)), reverse=True)[:200]:
             story, packed, title, _seen, original = self.entries[number]
             version, sketch, shingles = parts(packed)  # compared as stored: no Signature made
             text = overlap(mine, set(sketch)) if version == sig.version and mine and sketch else 0.0

@@ -493,6 +493,73 @@ def test_a_copy_word_for_word_is_found_by_its_words_as_the_search_finds_it():
     assert index.find_copy(short, 155.0, b"digest-3") is None  # the 33 "Photo" items are 33 texts
 
 
+def test_copies_word_for_word_are_one_holder_and_keep_their_text_findable_after_the_first_leaves():
+    """The copies of one text are found through the first of them in the window: adding
+    thousands costs no probe chain, and when the first leaves the window the next holds the
+    text (a copy still inside finds it), until the last one leaves too."""
+    sig = stories.signature("Police post attacked", " ".join(WIRE))
+    index = story_index.StoryIndex(window=100.0)
+    index.add(1, sig, 0.0, "Police post attacked", original=11, words=b"digest-1")
+    for seen in range(1, 3001):
+        index.add(1, sig, seen / 50, "Police post attacked", original=11, words=b"digest-1")  # within 60 s
+    assert len(index) == 3001 and index.by_value.live == story_index.INDEXED  # one holder of each lead
+    assert index.find_copy(sig, 99.0) == (1, 11)
+    assert index.find_copy(sig, 130.0) == (1, 11)  # the first and 1,499 copies gone; the others find it
+    assert len(index) == 1501 and index.by_value.live == story_index.INDEXED
+    assert index.find_copy(sig, 161.0) is None and len(index) == 0 and index.by_value.live == 0
+    assert not index.heads and not index.followers
+
+
+class _NoHeads(dict):
+    """A heads map that never finds one: every copy its own holder, as before heads."""
+
+    def get(self, key, default=None):
+        return None
+
+
+def test_copies_as_one_holder_find_what_every_copy_as_a_holder_found():
+    """On random work (texts, copies word for word, copies in other stories, near-duplicates,
+    the window moving, stories renamed), the index finds the same story and original as one
+    whose every copy is a holder of its own."""
+    rng = random.Random(11)
+    words = [f"w{n}" for n in range(400)]
+    texts = []
+    for number in range(60):
+        body = " ".join(rng.choice(words) for _ in range(rng.choice((4, 30, 80))))
+        title = f"title {number % 7}"
+        texts.append((title, body))
+    mine, plain = story_index.StoryIndex(window=50.0), story_index.StoryIndex(window=50.0)
+    plain.heads = _NoHeads()
+    known: list[tuple[int, int, int, str]] = []  # (text, story, original, title) of entries added
+    now, article = 0.0, 0
+    for step in range(3000):
+        now += rng.random()
+        article += 1
+        choice = rng.random()
+        if known and choice < 0.6:  # a copy word for word of an entry (its story, or another)
+            text, story, original, title = rng.choice(known)
+            story = story if rng.random() < 0.9 else rng.randrange(1, 40)
+        else:
+            text, story, original = rng.randrange(len(texts)), rng.randrange(1, 40), article
+            title = texts[text][0]
+            if choice > 0.9:  # a near-duplicate: a word changed
+                title, body = texts[text]
+                texts.append((title, body + " " + rng.choice(words)))
+                text = len(texts) - 1
+        sig = stories.signature(texts[text][0], texts[text][1])
+        for index in (mine, plain):
+            index.add(story, sig, now, title, original=original)
+        known.append((text, story, original, title))
+        if step % 97 == 0:
+            old, new = rng.randrange(1, 40), rng.randrange(1, 40)
+            for index in (mine, plain):
+                index.rename(old, new)
+            known = [(t, new if s == old else s, o, ti) for t, s, o, ti in known]
+        probe = stories.signature(*texts[rng.randrange(len(texts))])
+        assert mine.find_copy(probe, now) == plain.find_copy(probe, now)
+    assert len(mine) == len(plain) and mine.by_value.live < plain.by_value.live
+
+
 def test_one_article_in_many_feeds_of_one_cycle_by_its_link_or_its_tracking_links_is_one_article(tmp_path, web):
     """Eight feeds polled together carry one article: four by tracking links whose pages name
     its canonical URL, four by that URL itself. However their entries interleave (each is

@@ -77,6 +77,15 @@ class Reader:
         self.summary_key = self.ctype = None  # ctype: feedparser's contentparams["type"]
         self.guidislink = self.chapters = False
         self.names: dict = {}  # expat's name of an element -> what _key makes of it
+        self.joined: dict = {}  # (base, URI) -> feedparser's _urljoin of them: an item's link is often its guid too
+
+    def urljoin(self, uri: str) -> str:
+        """feedparser's `_urljoin` of the base in scope and `uri`, each pair joined once."""
+        pair = (self.base, uri)
+        joined = self.joined.get(pair)
+        if joined is None:
+            joined = self.joined[pair] = urls._urljoin(self.base, uri)
+        return joined
 
     # expat's events, as xml.sax.expatreader and feedparser's _StrictFeedParser pass them on
 
@@ -201,7 +210,7 @@ class Reader:
         if element in ("author", "publisher") and len(output) > LONG_AUTHOR:
             raise Declined("an author feedparser's e-mail regex takes long on")  # and the sandbox's deadline stops
         if element in RELATIVE and output and (element != "id" or self.guidislink):
-            output = urls._urljoin(self.base, output)
+            output = self.urljoin(output)
         if not output.isascii():
             try:  # feedparser's repair of UTF-8 read as ISO-8859-1, then its windows-1252 mapping
                 output = output.encode("iso-8859-1").decode("utf-8")
@@ -337,7 +346,7 @@ class Reader:
             attrs.pop("uri", None)
             attrs["href"] = href
         if "href" in attrs:
-            attrs["href"] = urls._urljoin(self.base, attrs["href"])
+            attrs["href"] = self.urljoin(attrs["href"])
         links = context.setdefault("links", [])
         if not (self.inentry and self.inimage):
             links.append(attrs)
