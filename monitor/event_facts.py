@@ -87,6 +87,10 @@ class Namer(NamedTuple):
 STATED = ("killed", "injured", "place")  # the Stated fields EventFacts keeps; type and claim are derived
 
 
+LOADED = 256  # stories' facts kept as read (`EventFacts.load`), by their text
+_loaded: dict[str, EventFacts | None] = {}
+
+
 @dataclass(frozen=True)
 class EventFacts:
     """An event's facts. The type, claimant and date are what most reports say (`types`,
@@ -134,9 +138,20 @@ class EventFacts:
 
     @classmethod
     def load(cls, text: str | None) -> EventFacts | None:
-        """Facts from `dump`; None for None or unreadable text (they are gathered again)."""
+        """Facts from `dump`; None for None or unreadable text (they are gathered again). The
+        same text gives the same (immutable) facts: the last LOADED are kept, as every copy of a
+        wire text that joins its story reads the story's facts again."""
         if not text:
             return None
+        loaded = _loaded.get(text)
+        if loaded is None:
+            loaded = _loaded[text] = cls._load(text)
+            if len(_loaded) > LOADED:
+                del _loaded[next(iter(_loaded))]
+        return loaded
+
+    @classmethod
+    def _load(cls, text: str) -> EventFacts | None:
         try:
             data = json.loads(text)
             located = data.get("located")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import hashlib
 import logging
 import pickle
@@ -112,7 +111,7 @@ async def process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: int
     article, read_found = await article_reader.read(app, feed, outlet, entry, link, unread, features=wanted)
     words = (article.title, article.text)
     digest = hashlib.blake2b(f"{article.title}\0{article.text}".encode(), digest_size=16).digest()  # of its words
-    signed = functools.cache(lambda: _read.get(app.matcher, digest, "signature", lambda: stories.signature(*words)))
+    signed = _once(lambda: _read.get(app.matcher, digest, "signature", lambda: stories.signature(*words)))
 
     if known is None:  # meanwhile another entry (of this poll or another feed) may have brought it
         if canonical_link and app.store.recorded_since(canonical_link, recorded):
@@ -206,6 +205,18 @@ def _features(app: App, article: Article, digest: bytes, read_found: events.Feat
                       lambda: incidents.read(article.title, article.text, published=article.published, mentions=mentions,
                                              outlet=article.outlet))
     return found if found.outlet == article.outlet else dataclasses.replace(found, outlet=article.outlet)
+
+
+def _once(make: Callable[[], T]) -> Callable[[], T]:
+    """`make`, called at most once (a closure: `functools.cache` costs more to set up than the
+    entries that never call it save)."""
+    made: list[T] = []
+
+    def once() -> T:
+        if not made:
+            made.append(make())
+        return made[0]
+    return once
 
 
 def _identity(url: str | None) -> str | None:
