@@ -14,6 +14,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 from urllib.parse import urljoin
+from itertools import repeat
 
 import feedparser
 import feedparser.datetimes
@@ -71,8 +72,8 @@ def html_to_text(markup: str) -> str:
         collector.feed(markup)
         collector.close()
         text = "".join(collector.parts)
-    lines = (" ".join(line.split()) for line in text.splitlines())
-    return "\n".join(line for line in lines if line)
+    # each line's words one space apart, empty lines dropped (map and filter: no Python code per line)
+    return "\n".join(filter(None, map(" ".join, map(str.split, text.splitlines()))))
 
 
 # Plain markup (start and end tags with plain attributes, character references) is most of what
@@ -87,7 +88,28 @@ RAW_TEXT = frozenset("script style textarea title xmp iframe noembed noframes no
 
 def _plain_text(markup: str) -> str | None:
     """What `_TextCollector` collects from `markup` (before lines are tidied), or None when
-    `markup` is not plain markup (see above). An element of RAW_TEXT is read here only when
+    `markup` is not plain markup (see above). Cut at its tags in one call (the text between
+    them, each tag's end mark and name: `re.split` with the pattern's two groups), so that the
+    common case runs no Python code per tag; markup with an element of RAW_TEXT is read tag by
+    tag (`_raw_plain_text`)."""
+    cut = _PLAIN_TAG.split(markup)
+    texts, names = cut[0::3], cut[2::3]
+    lowered = "\0".join(names).lower().split("\0")  # tag names are ASCII: lower-cased at once
+    if not RAW_TEXT.isdisjoint(lowered):
+        return _raw_plain_text(markup)
+    if "<" in "".join(texts):  # a "<" that starts no tag
+        return None
+    pieces = [""] * (2 * len(texts) - 1)
+    pieces[0::2] = map(html_module.unescape, texts) if "&" in markup else texts
+    pieces[1::2] = map(BREAKS.get, lowered, repeat("")) if names else ()
+    return "".join(pieces)
+
+
+BREAKS = dict.fromkeys(BLOCK_TAGS, "\n")  # what a tag adds to the text: a block's a line break
+
+
+def _raw_plain_text(markup: str) -> str | None:
+    """`_plain_text` tag by tag, for markup with an element of RAW_TEXT: one is read only when
     its content is plain characters (no "<" or "&") up to its end tag: every HTMLParser reads
     that alike."""
     parts, done, unescape, raw = [], 0, html_module.unescape, None
