@@ -242,8 +242,9 @@ class EventIndex:
         self.order.append((kept.seen, survivor))
 
     def _verdicts(self, found: Features, now: float, *, joining: bool, lone: Event | None = None) -> Iterator[Verdict]:
-        """The verdicts on `found` of the candidate events; `joining`: only of those whose words
-        pass the words guard (the others cannot join: they are not judged in full). `lone`: the
+        """The verdicts on `found` of the candidate events; `joining`: only of those that may join
+        (neither the dates guard nor the words guard refuses them: the others are not judged in
+        full, and their verdicts would carry a guard). `lone`: the
         event of one report that `found` is (its words are the event's; it is no candidate)."""
         self.prune(now)
         keys = self.keys(found) if lone is None else None
@@ -251,6 +252,8 @@ class EventIndex:
         for event in self.candidates(found if lone is None else lone, keys):
             if event is lone:
                 continue
+            if joining and _dates_apart(found, event):
+                continue  # the dates guard refuses it, whatever their words (most candidates of a long window)
             comparable = not found.script or found.script in event.scripts
             cosine = self.cosine(*weighted, event) if comparable else None
             if not (joining and cosine is not None and cosine < MIN_TERMS and not foreign(found.script, event, cosine)):
