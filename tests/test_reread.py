@@ -29,9 +29,9 @@ def test_a_wire_text_in_three_feeds_is_one_story_with_each_outlets_report(tmp_pa
 
     read_before = recording._read.hits
     assert cli.main(["--config", str(path), "run", "--once"]) == 0
-    # two entries read once: their rules and features kept (`Recent`), their signature the first
-    # entry's (`StoryIndex.copied`: not made again)
-    assert recording._read.hits - read_before == 4
+    # two entries read once: their rules, features and packed features kept (`Recent`), their
+    # signature the first entry's (`StoryIndex.copied`: not made again)
+    assert recording._read.hits - read_before == 6
 
     with sqlite3.connect(tmp_path / "state" / "newsmon.db") as db:
         rows = db.execute("SELECT outlet, story_id, features, signature FROM articles ORDER BY outlet").fetchall()
@@ -65,3 +65,19 @@ def test_recent_keeps_the_last_texts_read_for_the_reader_that_read_them():
     assert recent.get(reader, b"a", "rules", make("a6")) == ["a6"]
     assert recent.get(object(), b"a", "rules", make("a7")) == ["a7"]  # a new matcher (a reload) reads again
     assert made == ["a1", "a3", "b1", "c1", "a6", "a7"]
+
+
+def test_features_packed_once_for_the_same_words_are_each_outlets_own():
+    """A copy's features are packed from the first reading's, with its own outlet put in: the
+    same bytes as packing them whole, whatever the outlet's name or the evidence holds."""
+    found = events.Features(terms=(("attack", 2.5), ("police", 1.0)), entities=frozenset({"pack.ttp"}),
+                            where=("lakki-marwat", "khyber-pakhtunkhwa"), script="Latn", outlet="Courier",
+                            evidence=(("killed", 'He said ,"o":"", then "left" \\ café'),))
+
+    class App:
+        matcher = object()
+
+    for outlet in ("Courier", 'The "Daily" \\ Star', "Dawn — دان", "", ',"o":"",'):
+        mine = dataclasses.replace(found, outlet=outlet)
+        assert recording._packed(App, b"words-1", None, mine) == mine.pack()
+        assert events.Features.unpack(recording._packed(App, b"words-1", None, mine)) == mine
