@@ -38,6 +38,8 @@ def settle(index: EventIndex, story: int, now: float) -> list[Verdict]:
     found, late_ones = [], []
     grown = None  # the event's weighted words, made once for every report it may draw
     districts = {area[0] for area in event.areas if area[0]} | {where[0] for where in event.wheres}
+    if event.reports == 1 and not (event.dates and districts):
+        return []  # an event of one report settles only anchored (dated and placed, below): none to look for
     for other in index.candidates(event):
         if other.story == story:
             continue
