@@ -297,11 +297,9 @@ class EventIndex:
         its candidates again for nothing: on a first poll of many feeds carrying one wire text,
         most of the cycle."""
         self.documents += 1
-        df, logdf, log = self.df, self.logdf, math.log
-        keys = self.keys(found)
-        for key in keys:
-            count = df[key] = df.get(key, 0) + 1
-            logdf[key] = log(count + 1)
+        df, keys = self.df, self.keys(found)
+        df.update(keys)  # each word's count, then its log(df + 1): in C, as one at a time would
+        self.logdf.update(zip(keys, map(math.log, map((1).__add__, map(df.__getitem__, keys)))))
         event = self.events.get(story)
         if event is None:
             event = self.events[story] = Event(story)
