@@ -17,6 +17,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timezone
+from operator import itemgetter
 
 from typing import TYPE_CHECKING
 
@@ -113,6 +114,7 @@ def read(title: str, text: str, *, published: date | datetime | None = None,
     dates in the text, "on Friday", are read against it); `mentions` are the watchlist
     entities the rule matcher found in it."""
     from monitor import facts, places
+    from monitor.facts.normal import joined
 
     if isinstance(published, datetime):
         published = published.date()
@@ -123,7 +125,9 @@ def read(title: str, text: str, *, published: date | datetime | None = None,
     pack = [hit for hit in matcher.hits(title, text) if hit.entity and matcher.entities[hit.entity].kind != "region"]
     entities = {hit.entity for hit in (*pack, *mentions) if hit.entity}
     full = f"{title}\n{text}"
-    named, mentions_found = gazetteer.named_found(full)  # the lead place first (datelines and captions aside)
+    # the lead place first (datelines and captions aside); the text's normal form made from
+    # the title's and the text's, which the matcher has just made (`normalize` keeps them)
+    named, mentions_found = gazetteer.named_found(full, joined(title, text))
     around: set[str] = set()
     for place in named:
         around.add(place.id)
@@ -138,7 +142,7 @@ def read(title: str, text: str, *, published: date | datetime | None = None,
         if district is None and country == "afghanistan" and gazetteer.place(first).kind == "province":
             # Afghan reports name a province by its capital ("Kabul", "Kunduz"): it is where it happened
             district = first
-    read_facts = facts.read(title, text, published=published)
+    read_facts = facts.read(title, text, published=published, normal=text_tools.normalize(text))  # the matcher's
     claim = claimant(title, text, _actors(pack, mentions, len(text)))
     said = [("type", read_facts.type_evidence), ("killed", read_facts.killed and read_facts.killed.evidence),
             ("injured", read_facts.injured and read_facts.injured.evidence)]
@@ -165,7 +169,7 @@ def read(title: str, text: str, *, published: date | datetime | None = None,
         dates=tuple(day.toordinal() for day in read_facts.dates),
         published=published.toordinal() if published else None,
         month_days=read_facts.month_days,
-        script=events.script(word for word, _weight in weighted),
+        script=events.script(map(itemgetter(0), weighted)),
         outlet=outlet,
         claimed_by=claim[0] if claim else None,
         names=names,
@@ -201,6 +205,15 @@ CLAIMED = re.compile(
     r"\bclaimed\s+(?:that\s+)?the\s+(?:explosion|blast|attack|bombing)\s+was\b", re.IGNORECASE)
 # a word every match of CLAIMED holds: a search for these is several times faster than for CLAIMED
 CLAIM_WORDS = re.compile(r"(?=[crدمتि])(?:claim|responsib|reivindic|داری|مسؤول|مسئول|مسوول|تبن|िम्मेदारी)", re.IGNORECASE)
+ASCII_CLAIM_WORDS = ("claim", "responsib", "reivindic")  # CLAIM_WORDS in ASCII text, lower-cased
+
+
+def _claim_words(lowered: str) -> bool:
+    """CLAIM_WORDS.search of an ASCII text, from the text lower-cased (a few str searches are
+    several times faster than the case-blind regular expression's)."""
+    return any(word in lowered for word in ASCII_CLAIM_WORDS)
+
+
 NOT_CLAIMED = re.compile(
     r"\b(?:no\s+(?:group|one|organi[sz]ation|militant\s+group)|nobody|none)\b[^.;]{0,40}\bclaim|\bnot\s+(?:yet\s+)?"
     r"(?:been\s+)?claimed\b|\byet\s+to\s+(?:be\s+)?claim|\bden(?:y|ied|ies|ial)\b|\bblam(?:e|ed|es|ing)\b|"
@@ -220,8 +233,8 @@ def claimant(title: str, text: str, actors: list[Hit]) -> tuple[str, str] | None
     first sentence (of the title, then the text) that says someone claimed it and does not deny
     it, the actor named nearest to the words that say so; None when no sentence does."""
     for field, body in (("title", title), ("text", text)):
-        if not CLAIM_WORDS.search(body):  # most reports: no sentence of it can say so
-            continue
+        if not (_claim_words(body.lower()) if body.isascii() else CLAIM_WORDS.search(body)):
+            continue  # most reports: no sentence of it can say so
         for sentence in SENTENCE.finditer(body):
             said = CLAIMED.search(sentence.group())
             if said is None or NOT_CLAIMED.search(sentence.group()) or OTHER_INCIDENT.search(sentence.group()):

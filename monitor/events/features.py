@@ -7,19 +7,20 @@ packs them for the store.
 
 from __future__ import annotations
 
-import bisect
+import itertools
 import json
 import math
 import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from operator import itemgetter
 
 VERSION = 1  # of the packed features: features of another version are read again from the text
 LEAD_WORDS = 60  # words of the text after the title that count as its lead
 TERMS_KEPT = 40  # an article's heaviest words, kept in its features
 NAME_WEIGHT = 2.0  # a word written with a capital inside a sentence (a name) weighs this much more
-TITLE_WEIGHT = 2.0  # a title word weighs this much more than a lead word
+TITLE_WEIGHT = 2.0  # a title word weighs this much more than a lead word (both whole numbers: see `words`)
 
 WORD = re.compile(r"[^\W\d_](?:[\w\u0900-\u097f'\u2019-]*[\w\u0900-\u097f])?")
 STOPWORDS = frozenset("""
@@ -98,7 +99,12 @@ SCRIPTS = ((0x0250, "Latn"), (0x0370, ""), (0x0400, "Grek"), (0x0530, "Cyrl"), (
            (0x0780, "Arab"), (0x0900, ""), (0x0980, "Deva"))  # (first code point after it, script)
 
 
-SCRIPT_ENDS = tuple(end for end, _name in SCRIPTS)
+# A word's first letter as a code for its script (the script of the block it is in), by
+# str.translate: every code point below the last block's end is mapped to the ASCII letter of
+# its script, or to a space (no script); one past it stays as it is (no script either)
+SCRIPT_CODES = {code: chr(ord("a") + at) if SCRIPTS[at][1] else " " for at in range(len(SCRIPTS))
+                for code in range(SCRIPTS[at - 1][0] if at else 0, SCRIPTS[at][0])}
+SCRIPT_NAMES = {chr(ord("a") + at): name for at, (_end, name) in enumerate(SCRIPTS) if name}
 
 
 # Function words of other languages written in the Latin script (English ones are stop words):
@@ -118,15 +124,13 @@ FUNCTION_WORDS = 3
 def script(words: Iterable[str]) -> str:
     """The script most of `words` are written in (by their first letters), "" if none; for a
     Latin-script text in another language than English, "Latn-" and the language ("Latn-es")."""
-    counts: Counter[str] = Counter()
-    seen = set()
-    for word in words:
-        at = bisect.bisect_right(SCRIPT_ENDS, ord(word[0]))  # the first block ending after it
-        counts[SCRIPTS[at][1] if at < len(SCRIPTS) else ""] += 1
-        seen.add(word)
-    counts.pop("", None)
-    found = counts.most_common(1)[0][0] if counts else ""
+    words = list(words)
+    # counted by script as they come (of equal counts, the script that came first wins)
+    counts = Counter("".join(map(itemgetter(0), words)).translate(SCRIPT_CODES))
+    found = max(((SCRIPT_NAMES[code], count) for code, count in counts.items() if code in SCRIPT_NAMES),
+                key=lambda item: item[1], default=("", 0))[0]
     if found == "Latn":
+        seen = set(words)
         language, shared = max(((name, len(seen & held)) for name, held in LATIN_LANGUAGES.items()),
                                key=lambda item: item[1])
         if shared >= FUNCTION_WORDS:
@@ -135,17 +139,32 @@ def script(words: Iterable[str]) -> str:
 
 
 SENTENCE_MARKS = frozenset(".!?\n:\"“")  # one of these in the two characters before a word: it starts a sentence
-POSSESSIVE = ("'s", "\u2019s")
+ENDS = ".!?\n"  # ...or one of these right after the word before it
 SUFFIXES = ("ings", "ing", "ers", "ied", "ies", "ed", "es", "er", "s")  # English endings folded: bombers, bombing -> bomb
+# A text cut into what stands before each word and the word (`re.split` keeps the words, as
+# WORD finds them: a gap holds no letter); "'s" and "’s" at the end of a folded word (one a line).
+CUT = re.compile(f"({WORD.pattern})")
+POSSESSIVE = re.compile("['\u2019]s$", re.MULTILINE)
 
 
-_stems: dict[str, str] = {}  # _stem's answers: an article's words are mostly words seen before
+class _Stems(dict):
+    """A folded word's stem, "" for a stop word or a single letter (`_stem`), made once: an
+    article's words are mostly words seen before."""
+
+    def __missing__(self, word: str) -> str:
+        if len(self) > 100_000:
+            self.clear()
+        stem = self[word] = "" if word in STOPWORDS or len(word) < 2 else _stem(word)
+        return stem
+
+
+_stems = _Stems()
 
 
 def _stem(word: str) -> str:
     """A Latin-script word without its commonest English ending (the words of two outlets'
     reports of one incident differ in them more than in their stems)."""
-    if len(word) > 4 and word.isascii():
+    if len(word) > 4 and word.isascii() and word.endswith(SUFFIXES):
         for suffix in SUFFIXES:
             if word.endswith(suffix) and len(word) - len(suffix) >= 3:
                 stem = word[:-len(suffix)]
@@ -163,33 +182,48 @@ def terms(title: str, text: str) -> tuple[tuple[str, float], ...]:
 def words(title: str, text: str) -> tuple[tuple[tuple[str, float], ...], tuple[str, ...]]:
     """`terms`, and the names of the lead among them (words written with a capital inside a
     sentence, acronyms aside), in the order they come."""
-    counts: Counter[str] = Counter()
-    named: dict[str, None] = {}
-    get = counts.get
-    lead = text[:LEAD_WORDS * 12]
-    for part, weight, limit, in_lead in ((title, TITLE_WEIGHT, 40, False), (lead, 1.0, LEAD_WORDS, True)):
-        previous_end = ""
-        for index, found in enumerate(WORD.finditer(part)):
-            if index >= limit:
-                break
-            word = found.group()
-            folded = word.casefold()
-            if folded.endswith(POSSESSIVE):  # "Pakistan's" is "Pakistan", "Kabul’s" "Kabul"
-                folded = folded[:-2]
-            begin, end = found.span()
-            gap = part[begin - 2:begin] if begin else ""
-            sentence_start = index == 0 or previous_end in ".!?\n" or not SENTENCE_MARKS.isdisjoint(gap)
-            previous_end = part[end:end + 1]
-            if folded in STOPWORDS or len(folded) < 2:
-                continue
-            name = word[0].isupper() and not sentence_start and not word.isupper()
-            stem = _stems.get(folded)
-            if stem is None:
-                if len(_stems) > 100_000:
-                    _stems.clear()
-                stem = _stems[folded] = _stem(folded)
-            counts[stem] = get(stem, 0) + weight * (NAME_WEIGHT if name else 1.0)  # no Counter.__missing__ call
-            if name and in_lead:  # a title in title case says nothing of names
-                named[stem] = None
-    heaviest = counts.most_common(TERMS_KEPT)
-    return tuple((word, round(1.0 + math.log(weight), 3)) for word, weight in heaviest), tuple(named)
+    title_stems, title_names = _read(title, 40)
+    lead_stems, lead_names = _read(text[:LEAD_WORDS * 12], LEAD_WORDS)
+    # The weights are whole numbers: a word counted as many times as it weighs adds its weight
+    # (counted by Counter in C), the words in the order they first come (that of equal weights
+    # in most_common); a name once more for each more time it counts
+    title, name = int(TITLE_WEIGHT), int(NAME_WEIGHT)
+    counts = Counter(itertools.chain(*[title_stems] * title, *[title_names] * (title * name - title),
+                                     lead_stems, *[lead_names] * (name - 1)))
+    # most_common(TERMS_KEPT) without its heap of Python code: a stable sort keeps equal weights in that order
+    heaviest = sorted(counts.items(), key=itemgetter(1), reverse=True)[:TERMS_KEPT]
+    if not heaviest:
+        return (), ()
+    kept, weights = zip(*heaviest)
+    return tuple(zip(kept, map(_WEIGHED.__getitem__, weights))), tuple(dict.fromkeys(lead_names))
+
+
+class _Weighed(dict):
+    """A term's weight in the features by its count (whole numbers, few): 1 + log(count), rounded."""
+
+    def __missing__(self, count: int) -> float:
+        weight = self[count] = round(1.0 + math.log(count), 3)
+        return weight
+
+
+_WEIGHED = _Weighed()
+
+
+def _read(part: str, limit: int) -> tuple[list[str], list[str]]:
+    """The stems of the content words among the first `limit` words of `part` (stop words and
+    single letters left out), and those of its names: words written with a capital, not all in
+    capitals, that do not start a sentence (a mark in the two characters before, or right
+    after the word before)."""
+    pieces = CUT.split(part, limit)  # gap, word, gap, word, ..., the rest
+    found = pieces[1::2]
+    if not found:
+        return [], []
+    folded = "\n".join(found).casefold()
+    if "'s" in folded or "\u2019s" in folded:
+        folded = POSSESSIVE.sub("", folded)  # "Pakistan's" is "Pakistan", "Kabul’s" "Kabul"
+    folded = folded.split("\n")
+    stems = list(map(_stems.__getitem__, folded))
+    capitals = itertools.compress(range(len(found)), map(str.isupper, map(itemgetter(0), found)))
+    names = [stems[k] for k in capitals if k and stems[k] and not found[k].isupper()
+             and not ((gap := pieces[2 * k])[:1] in ENDS or not SENTENCE_MARKS.isdisjoint(gap[-2:]))]
+    return list(filter(None, stems)), names

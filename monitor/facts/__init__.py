@@ -24,6 +24,7 @@ import datetime
 import re
 from dataclasses import dataclass
 
+from monitor import text as textmod
 from monitor.facts.lexicon import (  # LEXICON: for callers, as before the split
     BYLINE, CLOCK, CONTEXT, DASH_ASIDE, DATE_MARKER, DATE_PATTERNS, LEXICON, MONTHS, MONTH_ONLY, NEAR_INCIDENT,
     OF_SOMETHING_ELSE, RELATIVE_DAYS, REPORTING, TOLL_UPDATE, UNTIL, WEEKDAYS,
@@ -43,6 +44,7 @@ MIN_TYPE_SCORE = 2.0  # below this the text says too little about an incident: "
 DATE_SLACK = 2  # days: a sentence dated further from the incident is about another one
 BACKGROUND_DAYS = 30  # a date this long before publication is probably background
 DATE_KIND_WEIGHT = {"full": 4.0, "yearless": 3.0, "weekday": 2.0, "relative": 1.0}
+_DATE_KEYS = frozenset(key for _kind, key, _pattern in DATE_PATTERNS if key is not None)  # the gate's, of dates
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,8 @@ def _mentions(s: Sentence, published: datetime.date | None):
     2000); all but full dates are resolved against `published`, weekdays and relative days
     dropped without it."""
     found, taken = [], []
+    if _DATE_KEYS.isdisjoint(s.keys) and "-" not in s.folded:  # most sentences: no pattern is searched
+        return found
     for kind, key, pattern in DATE_PATTERNS:
         # searched only where the gate saw its words; an ISO date ("2021-10-08") only where there is a dash
         if (key is not None and key not in s.keys) or (kind == "iso" and "-" not in s.folded):
@@ -212,11 +216,13 @@ def _dates(sentences: list[Sentence], published: datetime.date | None):
     return tuple(sorted(total, key=lambda d: (-total[d], first[d]))), explicit, tuple(sorted(partial, key=partial.get))
 
 
-def read(title: str, text: str, *, published: datetime.date | None = None) -> Facts:
+def read(title: str, text: str, *, published: datetime.date | None = None,
+         normal: textmod.Normalized | None = None) -> Facts:
     """The facts one news text gives about its incident. Evidence offsets are in
     title + "\\n" + text. A leading " date YYYY-MM-DD" marker in `text` is the publication date,
     used when `published` is None, never the incident's date; without either, a byline's date
-    ("Updated: July 7, 2012 10:04 PM") is (`_byline_day`)."""
+    ("Updated: July 7, 2012 10:04 PM") is (`_byline_day`). `normal` is `text`'s normal form
+    (`monitor.text.normalize`) when the caller has it: its lines are cut from it."""
     full = f"{title}\n{text}"
     published = published.date() if isinstance(published, datetime.datetime) else published
     work = DASH_ASIDE.sub(lambda m: f"({m[1]})", text.replace(" - ", " \u2014 ")).replace("\u2014", ",").replace("\u2013", ",")
@@ -228,9 +234,10 @@ def read(title: str, text: str, *, published: datetime.date | None = None) -> Fa
                 published = datetime.date(marker_year, int(marker[2]), int(marker[3]))
             except ValueError:
                 pass
-    sentences = segment(title.replace("\n", " ") + "\n" + work, title)
-    years = [int(year) for s in sentences for year in years_named(s.folded)]
-    ref_year = published.year if published else marker_year or max(years, default=None)
+    sentences = segment(title.replace("\n", " ") + "\n" + work, title, normal)
+    # the years the text names, read only when nothing else says which year it is
+    ref_year = published.year if published else marker_year or max(
+        (int(year) for s in sentences for year in years_named(s.folded)), default=None)
     turned_at = None  # the paragraph in which a sentence turned to another incident
     for s in sentences:
         mark(s, ref_year)

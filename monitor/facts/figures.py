@@ -9,12 +9,14 @@ import re
 from dataclasses import dataclass
 
 from monitor.facts.lexicon import (
-    AFTER_VERB, ATTACKERS, COMBINED, CONTEXT, ITEM_RE, LIST_RE, NEGATED, NOT_PEOPLE, NUMBER_WORDS, NUM_RE,
+    AFTER_VERB, ATTACKERS, COMBINED, CONTEXT, GATE, ITEM_RE, LIST_RE, NEGATED, NOT_PEOPLE, NUMBER_WORDS, NUM_RE,
     PATTERNS, PRECEDING, QUAL_END, QUAL_START, SINGLE, SINGLE_OBJECT, VAGUE_RE, VERBS, YET,
 )
 from monitor.facts.sentences import Figure, Sentence, TITLE
 
 MAX_COUNTS = 40  # counts read per sentence: a run-on table of numbers costs no more than a sentence
+# the order in which a count is read (see `_candidates`), with the gate's key of the words before it
+ORDER = tuple((direction, kind, f"{direction}:{kind}") for direction in ("update", "after", "before") for kind in PATTERNS)
 
 
 @dataclass
@@ -50,21 +52,23 @@ def value_of(count: str, qualified: bool = False) -> int | None:
 def _candidates(s: Sentence) -> list[Candidate]:
     """The killed and injured figures a sentence gives, attackers marked. Each count is read once,
     by the first pattern that takes it: a toll update, a count after its words, before them."""
-    folded, found, taken = s.folded, [], set()
+    folded, found, taken, near, spots = s.folded, [], set(), GATE.near, s.spots
     # whether the sentence has any of a kind's verbs: without one, no count of it stands before them
-    verbs = {kind: bool(VERBS[kind].search(folded)) for kind in PATTERNS} if s.counts else {}
+    verbs = {kind: near(spots, f"verbs:{kind}", 0, len(folded)) and bool(VERBS[kind].search(folded))
+             for kind in PATTERNS} if s.counts else {}
     for p in s.counts[:MAX_COUNTS]:
-        if p in taken or PRECEDING.search(folded, max(0, p - 40), p):
+        if p in taken or near(spots, "preceding", max(0, p - 40), p) and PRECEDING.search(folded, max(0, p - 40), p):
             continue  # a day of a month ("on July 15 were killed"), inside an aside ("including five")
-        for direction, kind in ((d, k) for d in ("update", "after", "before") for k in PATTERNS):
+        for direction, kind, key in ORDER:
             before, after, update = PATTERNS[kind]
             if direction == "before":
                 if not verbs[kind] or not (m := before.match(folded, start := p)) or (
                         kind == "killed" and COMBINED.match(folded, m.end())):
                     continue
-            elif not (lead := (update if direction == "update" else after).search(folded, max(0, p - 220), p)) or not (
+            elif not near(spots, key, max(0, p - 220), p) or not (
+                    lead := (update if direction == "update" else after).search(folded, max(0, p - 220), p)) or not (
                     m := (ITEM_RE if direction == "update" else LIST_RE).match(folded, start := p)):
-                continue
+                continue  # (the words before a count searched only where one of their strings stands)
             else:
                 start = lead.start()
             items = [item for item in ITEM_RE.finditer(folded, *m.span("list" if direction != "update" else 0))
@@ -143,8 +147,8 @@ def _single(s: Sentence) -> Candidate | None:
 
 def casualties(full: str, sentences: list[Sentence]) -> tuple[Figure | None, Figure | None]:
     """The killed and injured figures of the text's incident."""
-    usable = [c for s in sentences if not s.other for c in _candidates(s) if c.value is not None
-              and not c.attackers and c.start < min(s.other_from, s.claim_from)]
+    usable = [c for s in sentences if not s.other and s.counts for c in _candidates(s) if c.value is not None
+              and not c.attackers and c.start < min(s.other_from, s.claim_from)]  # (no figure without a count)
     singles = [c for s in sentences if not s.other and (c := _single(s))]
     killed = _best([c for c in usable if c.kind == "killed"] + singles)
     injured_pool = [c for c in usable if c.kind == "injured"]

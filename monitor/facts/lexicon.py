@@ -61,38 +61,63 @@ def _heads(pattern: str) -> set[str] | None:
 class _Gate:
     """Which lexicon patterns may match in a sentence, told by the literal words they begin with,
     found where a word starts: only those are searched (a search per pattern per sentence was
-    most of the time `read` took). Patterns without a literal beginning always are."""
+    most of the time `read` took). Patterns without a literal beginning always are, unless they
+    are `spotted`: a pattern of those may match only where a sentence holds one of the strings
+    every match holds (`_needed`), found anywhere in the same pass, with where each stands."""
 
-    def __init__(self, groups: dict[str, list[str]]):
+    def __init__(self, groups: dict[str, list[str]], spotted: dict[str, re.Pattern]):
         self.always, heads = set(), {}
         for key, parts in groups.items():
             for found in (_heads(_fold(part)) for part in parts):
                 self.always |= {key} if found is None else set()
                 for head in found or ():
                     heads.setdefault(head, set()).add(key)
-        self.automaton = ahocorasick.Automaton()  # every head -> (its length, its keys, whether it starts a count)
-        for head, keys in heads.items():
-            self.automaton.add_word(head, (len(head), frozenset(keys), "count" in keys))
+        held: dict[str, set[str]] = {}
+        self.spotted = set()  # the keys of the spotted patterns whose strings are known
+        for key, pattern in spotted.items():
+            for string in _needed(pattern) or ():
+                held.setdefault(string, set()).add(key)
+                self.spotted.add(key)
+        self.always -= self.spotted
+        # every head or string -> (its length, the keys it begins, whether it starts a count, the keys it is held by)
+        self.automaton = ahocorasick.Automaton()
+        for string in heads.keys() | held.keys():
+            keys = heads.get(string, set())
+            self.automaton.add_word(string, (len(string), frozenset(keys), "count" in keys, frozenset(held.get(string, ()))))
         self.automaton.make_automaton()
 
-    def __call__(self, folded: str) -> tuple[set[str], list[int]]:
-        """The keys of the patterns that may match, and where counts ("46", "five") begin: one
-        automaton pass over the sentence for the literal beginnings, each kept where a word
-        starts (or after an Arabic clitic: و، ال، بال...)."""
-        found, counts = set(self.always), [m.start() for m in DIGIT_START.finditer(folded)]
-        clitics = None
-        if not folded.isascii() and ARABIC_SCRIPT.search(folded):
-            clitics = {m.end() for m in CLITIC.finditer(folded)}
-            counts += [at for at in clitics if folded[at].isdigit()]  # "و٥": a count after a clitic
-        for last, (length, keys, count) in self.automaton.iter(folded):
+    def __call__(self, folded: str) -> tuple[set[str], list[int], dict[str, list[tuple[int, int]]]]:
+        """The keys of the patterns that may match, where counts ("46", "five") begin, and where
+        the strings of spotted patterns stand (by key): one automaton pass over the sentence for
+        the literal beginnings, each kept where a word starts (or after an Arabic clitic: و، ال،
+        بال...), and those strings, kept anywhere."""
+        found, spots = set(self.always), {}
+        if folded.isascii():  # digits are 0-9 only, the characters before them ASCII: a simpler search
+            counts, clitics = [m.start() for m in ASCII_DIGIT_START.finditer(folded)], None
+        else:
+            counts, clitics = [m.start() for m in DIGIT_START.finditer(folded)], None
+            if ARABIC_SCRIPT.search(folded):
+                clitics = {m.end() for m in CLITIC.finditer(folded)}
+                counts += [at for at in clitics if folded[at].isdigit()]  # "و٥": a count after a clitic
+        for last, (length, keys, count, held) in self.automaton.iter(folded):
             at = last + 1 - length
+            for key in held:
+                spots.setdefault(key, []).append((at, last + 1))
+            if not keys:
+                continue
             if at and WORD_CHAR.match(folded, at - 1) or not WORD_CHAR.match(folded, at):  # not where a word starts
                 if clitics is None or at not in clitics:
                     continue
             found |= keys
             if count and not folded[last + 1:last + 2].isalnum():
                 counts.append(at)
-        return found, counts
+        found.update(spots)
+        return found, counts, spots
+
+    def near(self, spots: dict[str, list[tuple[int, int]]], key: str, begin: int, end: int) -> bool:
+        """Whether the pattern of spotted `key` may match within [begin, end) of a sentence with
+        these `spots`: one of its strings stands there (always, when its strings are unknown)."""
+        return key not in self.spotted or any(begin <= at and stop <= end for at, stop in spots.get(key, ()))
 
 
 _CATEGORIES = ({re_constants.CATEGORY_DIGIT: r"\d", re_constants.CATEGORY_WORD: r"\w", re_constants.CATEGORY_SPACE: r"\s"}
@@ -149,6 +174,49 @@ def _lookahead(pattern: re.Pattern) -> re.Pattern:
     return re.compile(f"(?=[{found}])(?:{pattern.pattern})", pattern.flags)
 
 
+SPOTTED_SHORTEST = 3  # characters: strings any shorter would be found in most sentences
+
+
+def _needed(pattern: re.Pattern) -> frozenset[str] | None:
+    """Strings one of which every match of `pattern` holds, read from its parsed form: the
+    longest run of literal characters it always takes, or of a choice one such set of each of
+    its options; None when it has none (or none of SPOTTED_SHORTEST characters or more)."""
+    if re_parser is None or pattern.flags & re.IGNORECASE:
+        return None
+    try:
+        found = _held(re_parser.parse(pattern.pattern, pattern.flags).data)
+    except Exception:  # noqa: BLE001 - a private parser that changed: the pattern is searched as before
+        return None
+    return frozenset(found) if found and min(map(len, found)) >= SPOTTED_SHORTEST else None
+
+
+def _held(items) -> set[str] | None:
+    """`_needed` of parsed items. Lookarounds, anchors and character classes hold nothing (a
+    literal run ends at them); an optional item holds nothing; a group case-blind holds nothing."""
+    best, run, c = None, "", re_constants
+    for op, av in items:
+        if op is c.LITERAL:
+            run += chr(av)
+            continue
+        best, run = _better(best, {run} if run else None), ""
+        if op is c.SUBPATTERN and not av[1] & re.IGNORECASE:
+            best = _better(best, _held(av[3].data))
+        elif op is c.BRANCH:
+            options = [_held(branch.data) for branch in av[1]]
+            best = _better(best, None if None in options else set().union(*options))
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT) and av[0] >= 1:
+            best = _better(best, _held(av[2].data))
+    return _better(best, {run} if run else None)
+
+
+def _better(one: set[str] | None, other: set[str] | None) -> set[str] | None:
+    """Of two sets of strings, each held by every match, the one whose shortest string is longer
+    (then the smaller): the one that rules out more sentences."""
+    if one is None or other is None:
+        return other if one is None else one
+    return max(one, other, key=lambda strings: (min(map(len, strings)), -len(strings)))
+
+
 WORD_CHAR = re.compile(r"[\w\u0900-\u097f]")
 # A count in figures: where a word starts with a digit (str.isdigit: \d and the superscript,
 # subscript and circled digits).
@@ -158,15 +226,13 @@ DIGITS = (r"\d\u00b2\u00b3\u00b9\u1369-\u1371\u19da\u2070\u2074-\u2079\u2080-\u2
 # The test of the character before is made after the digit (a lookbehind over both), so that the
 # search skips straight to digits; the same matches as (?<![\w\u0900-\u097f])[digits].
 DIGIT_START = re.compile(rf"[{DIGITS}](?<![\w\u0900-\u097f][{DIGITS}])")
+ASCII_DIGIT_START = re.compile(r"[0-9](?<![0-9A-Za-z_][0-9])")  # the same in ASCII text
 CLITIC = re.compile(r"(?<!\w)(?:[وفبل]?(?:ال|لل)|[وفبل])(?=[\u0600-\u06ff])")
 CUES = [(cue["type"], float(cue["weight"]), re.compile(_words(cue["words"], clitic=True))) for cue in LEXICON["cue"]]
 CONTEXT = {name: re.compile("|".join(f"(?:{_fold(p)})" for p in patterns)) for name, patterns in LEXICON["context"].items()}
 CONTEXT.update({name: _lookahead(CONTEXT[name]) for name in ("other_incident", "claims", "earlier", "published_line", "captions")})
 NUMBER_WORDS, MONTHS, WEEKDAYS, RELATIVE_DAYS = (_table(s) for s in ("numbers", "months", "weekdays", "relative_days"))
 _TENS, _UNITS = "twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety", "one|two|three|four|five|six|seven|eight|nine"
-GATE = _Gate({**{f"cue{i}": cue["words"] for i, cue in enumerate(LEXICON["cue"])}, **LEXICON["context"],
-              "month": list(MONTHS), "weekday": list(WEEKDAYS), "relative": list(RELATIVE_DAYS),
-              "count": [*NUMBER_WORDS, *_TENS.split("|"), *GRAMMAR["vague"], "a hundred"]})
 
 # a count: "46", "2,025", "twenty-three", "a dozen", "at least 46", "46 على الأقل", "25-30"
 VAGUE = _words(GRAMMAR["vague"], bounded=False)
@@ -197,6 +263,14 @@ AFTER_VERB = re.compile(rf"{AUX}\s+{ALL_VERBS}")
 COMBINED = re.compile(rf"\s*(?:and|or|/|&)\s*(?:injured|wounded|hurt){R}")  # "100 killed or injured": neither
 PRECEDING = _lookahead(re.compile(rf"(?:{_words(MONTHS)}|{ASIDE})\.?,?\s+(?:{QUAL}\s+)?$"))  # "on July 15", "including five"
 QUAL_START, QUAL_END = re.compile(rf"^\s*{QUAL}\s+"), re.compile(rf"{QUAL}\s+$")
+# spotted (see `_Gate`): the searches of other incidents in every sentence, of a count's words
+# and of what stands before a count
+GATE = _Gate({**{f"cue{i}": cue["words"] for i, cue in enumerate(LEXICON["cue"])}, **LEXICON["context"],
+              "month": list(MONTHS), "weekday": list(WEEKDAYS), "relative": list(RELATIVE_DAYS),
+              "count": [*NUMBER_WORDS, *_TENS.split("|"), *GRAMMAR["vague"], "a hundred"]},
+             {"other_incident": CONTEXT["other_incident"], "preceding": PRECEDING,
+              **{f"{name}:{kind}": pattern for kind in PATTERNS
+                 for name, pattern in (("after", PATTERNS[kind][1]), ("update", PATTERNS[kind][2]), ("verbs", VERBS[kind]))}})
 ATTACKERS, NOT_PEOPLE = re.compile(_words(LEXICON["people"]["attackers"])), re.compile(_words(LEXICON["people"]["not_people"]))
 NEGATED, SINGLE = re.compile(_words(GRAMMAR["negation"])), _lookahead(re.compile(_words(GRAMMAR["single"])))
 SINGLE_OBJECT = _lookahead(re.compile(L + _words(GRAMMAR["single_object"], bounded=False)))

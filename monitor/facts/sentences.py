@@ -4,17 +4,22 @@ type cues, and whether it recounts another incident or a party's claim."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from monitor import text as textmod
 from monitor.facts.lexicon import (
     ABBREVIATION, ABBREVIATION_WIDTH, BULLET, CONTEXT, CUES, DATE_MARKER, GATE, SENTENCE_END, YEAR_RE,
 )
+from monitor.facts.normal import cut
 
 TITLE, LEAD, BODY = 3.0, 2.0, 1.0  # weights of a sentence by where it stands
 LEAD_SENTENCES = 3
 CAPTION_WORDS = 60  # a line longer than this is no photo caption
 _CUES = [(f"cue{i}", kind, weight, pattern) for i, (kind, weight, pattern) in enumerate(CUES)]  # with their gate keys
+_CUE_KEYS = frozenset(key for key, _kind, _weight, _pattern in _CUES)
+_MARKED = dict.fromkeys(("other_incident", "other_after", "claims", "earlier", "series"))  # what `mark` searches: none found
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,7 @@ class Sentence:
     earlier: bool = False  # an earlier stage of the toll ("initially")
     keys: frozenset = frozenset()  # the lexicon patterns that may match in it
     counts: tuple = ()  # where its counts begin
+    spots: dict = field(default_factory=dict)  # where the strings of the gate's spotted patterns stand, by key
     cues: tuple = ()  # (type, weight, folded span) of its type cues
 
     def evidence(self, full: str, start: int, end: int) -> Evidence:
@@ -55,13 +61,17 @@ class Sentence:
         return Evidence(DATE_MARKER.sub("", textmod.sentence_around(full, begin, stop)[0]).strip(), begin, stop)
 
 
-def segment(work: str, title: str) -> list[Sentence]:
-    """The sentences of `work` (title + "\\n" + text) that may say something, with their weights."""
+def segment(work: str, title: str, text: textmod.Normalized | None = None) -> list[Sentence]:
+    """The sentences of `work` (title + "\\n" + text) that may say something, with their weights.
+    `text` is the normal form of the text as it was (`work` may have a character changed here
+    and there): a line the same in both is cut from it (`monitor.facts.normal.cut`) rather than
+    normalised again."""
     sentences, title_key = [], textmod.fold(title).strip(" .")
     prose, lead, offset = 0, LEAD_SENTENCES, 0  # prose: sentences of eight words or more so far
     lines = work.split("\n")
+    normal_of = _normals(lines, text)
     for number, line in enumerate(lines):
-        line_start, offset, norm = offset, offset + len(line) + 1, textmod.normalize(line)
+        line_start, offset, norm = offset, offset + len(line) + 1, normal_of(number)
         folded_line = norm.folded.strip(" :")
         if number == 0 or not folded_line:
             sentences += [Sentence(0, norm, 0, norm.folded, TITLE)] if folded_line else []
@@ -73,7 +83,7 @@ def segment(work: str, title: str) -> list[Sentence]:
             continue
         meta = not line.rstrip().endswith(".") and (
             folded_line.count(" ") < 6 or bool(CONTEXT["published_line"].search(folded_line)))
-        caption, begin = bool(CONTEXT["captions"].search(folded_line)) or _credited(lines, number), 0
+        caption, begin = bool(CONTEXT["captions"].search(folded_line)) or _credited(lines, number, normal_of), 0
         for end in [*(m.start() + 1 for m in SENTENCE_END.finditer(norm.cased)), len(norm.cased)]:  # after the mark
             if end < len(norm.cased) and norm.cased[end - 1] == "." and _abbreviation(norm.cased, begin, end):
                 continue
@@ -96,7 +106,28 @@ def _abbreviation(cased: str, begin: int, end: int) -> bool:
     return bool(ABBREVIATION.search(cased, max(begin, end - ABBREVIATION_WIDTH - 2), end))
 
 
-def _credited(lines: list[str], number: int) -> bool:
+def _normals(lines: list[str], text: textmod.Normalized | None) -> Callable[[int], textmod.Normalized]:
+    """The normal form of each of `lines` (the title's, then the text's as `segment` reads it),
+    made once: cut from `text` where a line is the same in it."""
+    made: dict[int, textmod.Normalized] = {}
+    original = text.original if text is not None else ""
+    begins = list(itertools.accumulate((len(line) + 1 for line in lines[1:-1]), initial=0))  # of lines[1:] in the text
+
+    def normal_of(number: int) -> textmod.Normalized:
+        norm = made.get(number)
+        if norm is None:
+            line = lines[number]
+            if number and text is not None and original.startswith(line, begin := begins[number - 1]):
+                norm = cut(text, begin, begin + len(line))
+            else:
+                norm = textmod.normalize(line)
+            made[number] = norm
+        return norm
+
+    return normal_of
+
+
+def _credited(lines: list[str], number: int, normal_of: Callable[[int], textmod.Normalized]) -> bool:
     """Whether line `number` is a photo's caption: a line of one sentence or two whose next line
     that says something else (blank lines and a repeat of the line skipped) is a photo credit
     alone ("AFP", "Photo Credit: AP"), with more text after it (a credit that ends the text is
@@ -107,7 +138,8 @@ def _credited(lines: list[str], number: int) -> bool:
     for at in range(number + 1, min(number + 5, len(lines))):
         line = lines[at].strip()
         if line and line != own:
-            return bool(CONTEXT["credit_lines"].fullmatch(textmod.fold(line).strip(" |-:()"))) and any(
+            folded = normal_of(at).folded if len(line) == len(lines[at]) else textmod.fold(line)  # nothing stripped
+            return bool(CONTEXT["credit_lines"].fullmatch(folded.strip(" |-:()"))) and any(
                 rest.strip() for rest in lines[at + 1:])
     return False
 
@@ -119,14 +151,14 @@ def years_named(folded: str) -> list[str]:
 
 def mark(s: Sentence, ref_year: int | None) -> None:
     """Find the sentence's counts and type cues, and whether it recounts another incident or a claim."""
-    keys, counts = GATE(s.folded)
+    keys, counts, s.spots = GATE(s.folded)
     s.keys, s.counts = frozenset(keys), tuple(sorted(set(counts)))
     s.cues = tuple((kind, weight, m.span()) for key, kind, weight, pattern in _CUES
-                   if key in keys and (m := pattern.search(s.folded)))
+                   if key in keys and (m := pattern.search(s.folded))) if not _CUE_KEYS.isdisjoint(keys) else ()
     if s.weight == TITLE:
         return
     found = {name: CONTEXT[name].search(s.folded) if name in keys else None
-             for name in ("other_incident", "other_after", "claims", "earlier", "series")}
+             for name in _MARKED} if not _MARKED.keys().isdisjoint(keys) else _MARKED  # most: none may match
     s.recap = bool(found["other_incident"])
     earlier = ([m.start() for m in YEAR_RE.finditer(s.folded) if int(m[1]) < ref_year]
                if ref_year is not None and ("19" in s.folded or "20" in s.folded) else [])  # as years_named

@@ -172,11 +172,11 @@ class Gazetteer:
         return None
 
     # ------------------------------------------------------------------ finding names
-    def find(self, text: str, limit: int | None = None) -> tuple[Found, ...]:
+    def find(self, text: str, limit: int | None = None, normal: textmod.Normalized | None = None) -> tuple[Found, ...]:
         """Every mention of a place in `text`, in text order (see the module docstring); with
         `limit`, in about its first `limit` characters only (reading costs about 0.3 ms per
-        thousand characters)."""
-        normal = textmod.normalize(text)
+        thousand characters). `normal` is `textmod.normalize(text)` when the caller has it."""
+        normal = normal if normal is not None else textmod.normalize(text)
         end = len(normal.cased) if limit is None else limit
         if not self._may_name(normal.folded, end):
             return ()
@@ -249,9 +249,9 @@ class Gazetteer:
         descendant also named comes after it, then by first mention."""
         return self.named_found(text)[0]
 
-    def named_found(self, text: str) -> tuple[tuple[Place, ...], tuple[Found, ...]]:
-        """`named`, and the mentions (`find`) it was read from."""
-        found = self.find(text)
+    def named_found(self, text: str, normal: textmod.Normalized | None = None) -> tuple[tuple[Place, ...], tuple[Found, ...]]:
+        """`named`, and the mentions (`find`) it was read from; `normal` as for `find`."""
+        found = self.find(text, normal=normal)
         first: dict[str, int] = {}
         for mention in found:
             first.setdefault(mention.place.id, len(first))
