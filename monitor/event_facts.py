@@ -23,6 +23,7 @@ severity from it (`severity = "auto"`) and tells material changes (`on_update = 
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -88,7 +89,6 @@ STATED = ("killed", "injured", "place")  # the Stated fields EventFacts keeps; t
 
 
 LOADED = 256  # stories' facts kept as read (`EventFacts.load`), by their text
-_loaded: dict[str, EventFacts | None] = {}
 
 
 @dataclass(frozen=True)
@@ -143,12 +143,7 @@ class EventFacts:
         wire text that joins its story reads the story's facts again."""
         if not text:
             return None
-        loaded = _loaded.get(text)
-        if loaded is None:
-            loaded = _loaded[text] = cls._load(text)
-            if len(_loaded) > LOADED:
-                del _loaded[next(iter(_loaded))]
-        return loaded
+        return _loaded(text)
 
     @classmethod
     def _load(cls, text: str) -> EventFacts | None:
@@ -196,6 +191,8 @@ class EventFacts:
         out["reports"] = self.reports
         return out
 
+
+_loaded = functools.lru_cache(maxsize=LOADED)(EventFacts._load)  # (see `EventFacts.load`)
 
 def _count(pairs: tuple[tuple[str, int], ...], more: tuple[tuple[str, int], ...]) -> tuple[tuple[str, int], ...]:
     """`pairs` with the counts of `more` added (first given first)."""

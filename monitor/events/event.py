@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from operator import itemgetter
+from typing import NamedTuple
 
 from monitor.events.features import Features
 
@@ -17,6 +18,14 @@ KEY_WORDS = 20  # an article's or event's heaviest words that find candidates
 DATE_APART = 2  # days: incident dates this far apart are two incidents
 TOLL = 3  # killed or injured: a toll this high that two reports give alike is a sign of one incident
 FOLLOW_UP = 10  # days: a report published this long after another's incident is not about it
+
+
+class Dated(NamedTuple):
+    """A report's dates as the dates guard (`_dates_apart`) reads them."""
+
+    dates: tuple[int, ...]
+    month_days: tuple[tuple[int, int], ...]
+    published: int | None
 
 
 class Event:
@@ -113,15 +122,21 @@ class Event:
             held = getattr(self, name)
             setattr(self, name, held + tuple(value for value in getattr(other, name) if value not in held))
 
+    def dated(self) -> Dated:
+        """What the dates guard (`_dates_apart`) reads of `lone`: its dates alone, without the
+        rest of the features made."""
+        return Dated(self.first_dates, self.month_days[:1], self.published[0] if self.published else None)
+
     def lone(self) -> Features:
         """What the report of an event of one report said (or, of an event of undated reports,
         what they said together), as features but for its words, which the event keeps by their
         keys: to judge it again against an event that has grown (`repair.late`)."""
         district, province, country = self.areas[0] if self.areas else (None, None, None)
+        dated = self.dated()
         return Features(entities=self.entities, names=tuple(self.names), where=self.wheres[0] if self.wheres else (), places=self.places,
                         district=district, province=province, country=country,
-                        event_type=self.event_type(), dates=self.first_dates,
-                        published=self.published[0] if self.published else None, month_days=self.month_days[:1],
+                        event_type=self.event_type(), dates=dated.dates, published=dated.published,
+                        month_days=dated.month_days,
                         killed=self.killed[0] if self.killed else None, injured=self.injured[0] if self.injured else None,
                         script=self.scripts[0] if self.scripts else "", outlet=self.outlets[0] if self.outlets else "")
 

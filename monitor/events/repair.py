@@ -11,21 +11,13 @@ dated as one incident, or, with neither, whose words alone are much alike.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from monitor.events.event import Event, _dates_apart, _locals, apart
 from monitor.events.verdict import LATE, MIN_TERMS, SETTLE, SETTLE_WORDS, Verdict, foreign, score
 
 if TYPE_CHECKING:
     from monitor.events.index import EventIndex
-
-
-class Dated(NamedTuple):
-    """What the dates guard (`_dates_apart`) reads of a report: `Event.lone`'s, without the rest."""
-
-    dates: tuple[int, ...]
-    month_days: tuple[tuple[int, int], ...]
-    published: int | None
 
 
 def settle(index: EventIndex, story: int, now: float) -> list[Verdict]:
@@ -76,8 +68,7 @@ def late(index: EventIndex, lone: Event, event: Event, grown: tuple) -> Verdict 
     """The verdict on the report of `lone` (`Event.lone`) against `event`, grown since it came,
     when it may join it now (named for `lone`), else None. `grown`: `index.vector(event)`, made
     once per settle; the report's words are weighted as the cosine reads them."""
-    dated = Dated(lone.first_dates, lone.month_days[:1], lone.published[0] if lone.published else None)  # as `Event.lone`
-    if _dates_apart(dated, event):
+    if _dates_apart(lone.dated(), event):
         return None  # the dates guard refuses it (most candidates of a long window): no words weighed
     script = lone.scripts[0] if lone.scripts else ""  # as `Event.lone` gives it
     comparable = not script or script in event.scripts
