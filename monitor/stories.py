@@ -161,6 +161,24 @@ def overlap(a: set[int], b: set[int]) -> float:
     return len(both.intersection(union)) / len(union)
 
 
+FEW = 8  # values two sketches share below which `ranked_overlap` ranks them rather than merging
+
+
+def ranked_overlap(ranks: dict[int, int], mine: set[int], theirs: tuple[int, ...]) -> float:
+    """`overlap(mine, set(theirs))`, `mine` a sorted sketch's values and `ranks` each one's
+    place in it, `theirs` sorted: when they share few values (most candidates of a search
+    share one), each shared value is ranked in their union instead of merging the two: it is
+    among the union's K smallest when fewer than K of the union's values are smaller (those
+    of either below it, less those both hold)."""
+    both = mine.intersection(theirs)
+    if len(both) > FEW:
+        return overlap(mine, set(theirs))
+    if not both:
+        return 0.0
+    kept = sum(1 for at, value in enumerate(sorted(both)) if ranks[value] + theirs.index(value) - at < K)
+    return kept / min(K, len(mine) + len(theirs) - len(both))
+
+
 def text_similarity(a: Signature, b: Signature) -> float:
     """Estimated Jaccard similarity of two articles' shingle sets (0 for sketches made with
     different shingle hashes: their values have nothing in common)."""

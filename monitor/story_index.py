@@ -19,7 +19,7 @@ from array import array
 from collections import OrderedDict, deque
 from collections.abc import Iterator, Sequence
 
-from monitor.stories import SHORT, Signature, is_current, judged, overlap, parts, title_overlap, title_words_of
+from monitor.stories import SHORT, Signature, is_current, judged, parts, ranked_overlap, title_overlap, title_words_of
 
 INDEXED = 12  # the smallest sketch values that make a signature findable (see StoryIndex)
 COMMON = 32  # a sketch value held by more texts than this is a stock phrase, not a lead (copies count once)
@@ -279,21 +279,42 @@ class StoryIndex:
         for holders in self._followed(sig.sketch[:INDEXED]):
             for number in holders:
                 shared[number] = shared.get(number, 0) + 1
-        best: tuple[float, int, int] | None = None
-        mine, short, followers = set(sig.sketch), sig.shingles < SHORT, self.followers
+        mine, short, followers, entries = set(sig.sketch), sig.shingles < SHORT, self.followers, self.entries
+        ranks = {value: at for at, value in enumerate(sig.sketch)}
 
         def latest(number: int) -> int:  # a text's most recent entry: its head's last copy
             copies = followers.get(number)
             return copies[-1] if copies else number
 
+        def weighed(number: int) -> tuple[bool, float]:  # (joined, score) of a candidate
+            title = entries[number][2]
+            version, sketch, shingles = parts(entries[number][1])  # compared as stored: no Signature made
+            text = ranked_overlap(ranks, mine, sketch) if version == sig.version and mine and sketch else 0.0
+            return judged(text, short or shingles < SHORT,
+                          lambda: title_overlap(sig.title_words, title_words_of(title)))
+
+        # The best's own (story, original) again (its copies under other headlines, say) cannot
+        # change the answer unless a candidate of another one beats the best: such candidates are
+        # weighed only then, and the answer is the one weighing them all in order would give.
+        best: tuple[float, int, int] | None = None
+        unweighed: list[int] = []
         for number in sorted(shared, key=lambda number: (shared[number], latest(number)), reverse=True)[:200]:
-            story, packed, title, _seen, original = self.entries[number]
-            version, sketch, shingles = parts(packed)  # compared as stored: no Signature made
-            text = overlap(mine, set(sketch)) if version == sig.version and mine and sketch else 0.0
-            joined, score = judged(text, short or shingles < SHORT,
-                                    lambda: title_overlap(sig.title_words, title_words_of(title)))
-            if joined and (best is None or score > best[0]):
-                best = (score, story, original)
-                if score >= 1.0:
-                    break
+            story, _packed, _title, _seen, original = entries[number]
+            if best is not None and story == best[1] and original == best[2]:
+                unweighed.append(number)
+                continue
+            joined, score = weighed(number)
+            if not joined or (best is not None and score <= best[0]):
+                continue
+            if best is not None and unweighed:
+                for other in unweighed:
+                    other_joined, other_score = weighed(other)
+                    if other_joined and other_score > best[0]:
+                        best = (other_score, best[1], best[2])
+                unweighed.clear()
+                if score <= best[0]:
+                    continue
+            best = (score, story, original)
+            if score >= 1.0:
+                break
         return (best[1], best[2]) if best else None

@@ -117,7 +117,7 @@ def test_the_same_wire_story_from_three_outlets_alerts_once_and_lists_the_others
     assert [a["copy_of"] for a in story["articles"]] == [None, first["id"], first["id"]]
     text = run_newsmon("--config", str(path), "stories").stdout
     assert "3 outlet(s), 1 independently" in text
-    assert text.count(f"copy a:") == 2 and f"a:{first['id']} " in text
+    assert text.count("copy a:") == 2 and f"a:{first['id']} " in text
 
 
 def test_group_wait_holds_the_alert_to_list_every_outlet(tmp_path, web):
@@ -558,6 +558,104 @@ def test_copies_as_one_holder_find_what_every_copy_as_a_holder_found():
         probe = stories.signature(*texts[rng.randrange(len(texts))])
         assert mine.find_copy(probe, now) == plain.find_copy(probe, now)
     assert len(mine) == len(plain) and mine.by_value.live < plain.by_value.live
+
+
+def test_ranked_overlap_is_overlap():
+    """Ranking the few values two sketches share gives the overlap merging them gives: random
+    sorted sketches of every size up to K, sharing from none to all of their values, their
+    shared values anywhere in their union."""
+    rng = random.Random(3)
+    for _ in range(20_000):
+        pool = rng.sample(range(1, 1 << 20), rng.randrange(1, 3 * stories.K))
+        common = set(rng.sample(pool, rng.randrange(0, min(len(pool), 2 * stories.FEW) + 1)))
+        rest = [value for value in pool if value not in common]
+        a = sorted(common | set(rest[:len(rest) // 2]))[:stories.K]
+        b = tuple(sorted(common | set(rest[len(rest) // 2:]))[:stories.K])
+        if not a or not b:
+            continue
+        ranks = {value: at for at, value in enumerate(a)}
+        assert stories.ranked_overlap(ranks, set(a), b) == stories.overlap(set(a), set(b))
+
+
+class _EveryCandidateWeighed(story_index.StoryIndex):
+    """`find_copy` as it was: every candidate weighed in order, the first best score kept."""
+
+    def find_copy(self, sig, now, words=None):
+        self.prune(now)
+        shared: dict[int, int] = {}
+        for holders in self._followed(sig.sketch[:story_index.INDEXED]):
+            for number in holders:
+                shared[number] = shared.get(number, 0) + 1
+
+        def latest(number):
+            copies = self.followers.get(number)
+            return copies[-1] if copies else number
+
+        best, mine, short = None, set(sig.sketch), sig.shingles < stories.SHORT
+        for number in sorted(shared, key=lambda number: (shared[number], latest(number)), reverse=True)[:200]:
+            story, packed, title, _seen, original = self.entries[number]
+            version, sketch, shingles = stories.parts(packed)
+            text = stories.overlap(mine, set(sketch)) if version == sig.version and mine and sketch else 0.0
+            joined, score = stories.judged(text, short or shingles < stories.SHORT, lambda: stories.title_overlap(
+                sig.title_words, stories.title_words_of(title)))
+            if joined and (best is None or score > best[0]):
+                best = (score, story, original)
+                if score >= 1.0:
+                    break
+        return (best[1], best[2]) if best else None
+
+
+def test_copies_under_other_headlines_are_weighed_only_when_another_story_could_win():
+    """A text carried under many headlines (each copy a candidate of its own, none a perfect
+    match) is weighed once per search, not once per copy; on random work (such copies, in their
+    story and in others, near-duplicates, several texts sharing words, short texts, renames,
+    the window moving) every search finds the story and original weighing every candidate finds."""
+    rng = random.Random(5)
+    words = [f"w{n}" for n in range(300)]
+    bodies = [" ".join(rng.choice(words) for _ in range(rng.choice((5, 60, 120)))) for _ in range(25)]
+    mine, plain = story_index.StoryIndex(window=40.0), _EveryCandidateWeighed(window=40.0)
+    known: list[tuple[str, int, int]] = []  # (body, story, original) of entries added
+    now, article, weighed = 0.0, 0, []
+    counted = story_index.ranked_overlap
+
+    def counting(*args):
+        weighed.append(1)
+        return counted(*args)
+
+    for step in range(2500):
+        now += rng.random() * 0.5
+        article += 1
+        if known and rng.random() < 0.7:  # a copy under a headline of its own, mostly in its story
+            body, story, original = rng.choice(known)
+            story = story if rng.random() < 0.85 else rng.randrange(1, 30)
+            if rng.random() < 0.2:  # reworded a little
+                body = body + " " + rng.choice(words)
+        else:
+            body, story, original = rng.choice(bodies), rng.randrange(1, 30), article
+        title = " ".join(rng.choice(words) for _ in range(rng.choice((3, 8))))
+        sig = stories.signature(title, body)
+        for index in (mine, plain):
+            index.add(story, sig, now, title, original=original)
+        known.append((body, story, original))
+        if step % 89 == 0:
+            old, new = rng.randrange(1, 30), rng.randrange(1, 30)
+            for index in (mine, plain):
+                index.rename(old, new)
+            known = [(b, new if s == old else s, o) for b, s, o in known]
+        probe_body = rng.choice(known)[0] if rng.random() < 0.8 else rng.choice(bodies)
+        probe = stories.signature(" ".join(rng.choice(words) for _ in range(5)), probe_body)
+        assert mine.find_copy(probe, now) == plain.find_copy(probe, now)
+    # one text under 200 headlines in one story: the search weighs one of them
+    lone = story_index.StoryIndex(window=1000.0)
+    body = " ".join(rng.choice(words) for _ in range(200))
+    for n in range(200):
+        lone.add(1, stories.signature(f"headline number {n}", body), 1.0, f"headline number {n}", original=7)
+    story_index.ranked_overlap = counting
+    try:
+        assert lone.find_copy(stories.signature("yet another headline", body), 2.0) == (1, 7)
+    finally:
+        story_index.ranked_overlap = counted
+    assert len(weighed) == 1
 
 
 def test_one_article_in_many_feeds_of_one_cycle_by_its_link_or_its_tracking_links_is_one_article(tmp_path, web):
