@@ -207,13 +207,15 @@ def _run(run: str, previous: str) -> list[tuple[str, int]]:
     return out
 
 
-def _previous_key(run: str, previous: str) -> str:
-    """What of the preceding character a run's normal form depends on (for the cache)."""
+def _previous_key(previous: str) -> str:
+    """What of the preceding character a run's normal form depends on (for the cache): whether
+    it is nothing, a space or a dash (a space or dash of the run may fold into it), or a Latin
+    letter (a combining mark written right after it is an accent, dropped). A mark anywhere in
+    the run can follow it, not only a first one: the characters before the mark may all be dropped
+    (a soft hyphen, a zero-width non-joiner)."""
     if previous in ("", " ", "-"):
         return previous
-    if unicodedata.combining(run[0]):
-        return "L" if _is_latin(previous) else "x"
-    return "x"
+    return "L" if _is_latin(previous) else "x"
 
 
 @functools.lru_cache(maxsize=16)
@@ -264,7 +266,7 @@ def _runs(text: str, text_: str, tables: _Tables) -> Normalized:
         if found is None:
             break
         run = found.group()
-        key = (run, _previous_key(run, previous))
+        key = (run, _previous_key(previous))
         known = cache.get(key)
         if known is None:
             out = _run(run, previous)

@@ -348,6 +348,20 @@ def test_normalize_agrees_with_the_reference(seed):
     assert len(normal.folded) == len(normal.cased)
 
 
+def test_normalize_does_not_depend_on_what_it_read_before():
+    """Runs are kept by their characters and what precedes them: a mark after characters that
+    are dropped (a soft hyphen) follows the character before them, so the same run after a
+    Latin letter and after another script's normalises differently, whichever came first."""
+    import random
+
+    assert normalize("\u0915\u00ad\u094d").cased == "\u0915\u094d"  # after a Devanagari letter: kept
+    assert normalize("1\u00ad\u094d").cased == "1"  # the same run after "1": dropped
+    rng = random.Random(7)
+    for _ in range(30_000):
+        text = "".join(rng.choice(POOL) for _ in range(rng.randint(0, 10)))
+        assert normalize(text).cased == reference(text)[0], repr(text)
+
+
 def test_normalize_agrees_with_the_reference_on_real_sentences():
     for text in [*SAMPLES, "The TTP\u2019s spokesman \u2014 in Peshawar \u2014 said: \u201cno\u201d.\n\nNext  line",
                  "کالعدم تحریکِ طالبان پاکستان نے ذمہ داری قبول کر لی۔ \u200cمی\u200cخواهم", "भारतीय सेना ने कहा"]:
