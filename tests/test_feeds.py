@@ -326,7 +326,7 @@ def test_not_a_feed_raises_parse_error(body):
 
 # --- the fast path (monitor.fastfeed; tests/test_fastfeed.py checks it in depth) ---------------
 
-@pytest.mark.parametrize("body, url, fast", [(RSS, RSS_URL, True), (RDF, RDF_URL, True), (ATOM, ATOM_URL, False),
+@pytest.mark.parametrize("body, url, fast", [(RSS, RSS_URL, True), (RDF, RDF_URL, True), (ATOM, ATOM_URL, True),
                                              (LATIN1_RSS, RSS_URL, True)], ids=["rss", "rdf", "atom-xhtml", "latin1"])
 def test_the_fast_path_gives_feedparsers_document_or_declines(body, url, fast):
     prepared, replaced = feeds_module._utf8(body, None)

@@ -7,10 +7,14 @@ elements feeds are commonly made of, using feedparser's own encoding, URL and da
 its dictionaries hold what feedparser's would for all that monitor.feeds reads. It declines
 (None: feedparser reads the body) whatever it is not sure of: a body whose encoding feedparser
 cannot tell (it would use its loose parser), a DTD, XML expat rejects, an xml:base that is not
-an absolute URI feedparser keeps as it is, elements inside a text element (inline XHTML, HTML
-not escaped), base64 or XHTML content, items or images in odd places, and every element with a
-feedparser rule (`_start_`/`_end_` method) not ported here. xml:base is followed as feedparser follows it (each element's base, in
-scope until it ends). tests/test_fastfeed.py checks it.
+an absolute URI feedparser keeps as it is, base64 content, markup inside text elements that
+feedparser would not write back as XHTML (a <div> in HTML content, which it drops and never
+closes; SVG and MathML; an element whose end it has a rule for), items or images in odd places,
+and every element with a feedparser rule (`_start_`/`_end_` method) not ported here. XHTML text
+(declared so, or HTML not escaped, which feedparser then reads as XHTML) is written back as
+feedparser writes it: each element as a tag, the text between escaped, Atom's wrapping <div> off.
+xml:base is followed as feedparser follows it (each element's base, in scope until it ends).
+tests/test_fastfeed.py checks it.
 """
 
 from __future__ import annotations

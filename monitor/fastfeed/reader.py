@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import re
+from xml.sax.saxutils import escape
 
 from feedparser import api, datetimes, html, mixin, urls, util
 
@@ -25,6 +26,29 @@ FOREIGN = frozenset({"http://www.w3.org/1998/math/mathml", "http://www.w3.org/20
 LONG_AUTHOR = 1000  # characters: feedparser's e-mail regex in _sync_author_detail is quadratic in them
 _QUERY_FIX = re.compile("&([A-Za-z0-9_]+);")
 _C1 = re.compile("[\x80-\x9f]")
+
+
+QUOTE = {'"': "&quot;"}
+
+
+def _unwrapped(pieces: list[str]) -> list[str]:
+    """An Atom XHTML text's pieces without the <div> that wraps all of them, as feedparser's
+    `pop` unwraps it (blank pieces before and after it dropped)."""
+    while len(pieces) > 1 and not pieces[-1].strip():
+        del pieces[-1]
+    while len(pieces) > 1 and not pieces[0].strip():
+        del pieces[0]
+    if pieces and (pieces[0] == "<div>" or pieces[0].startswith("<div ")) and pieces[-1] == "</div>":
+        depth = 0
+        for piece in pieces[:-1]:
+            if piece.startswith("</"):
+                depth -= 1
+                if depth == 0:
+                    return pieces
+            elif piece.startswith("<") and not piece.endswith("/>"):
+                depth += 1
+        return pieces[1:-1]
+    return pieces
 
 
 class Declined(Exception):
@@ -75,6 +99,7 @@ class Reader:
         self.channel = 0  # the depth of the open channel or Atom feed, where items and images may be (0: none)
         self.infeed = self.inentry = self.inimage = self.intextinput = self.incontent = self.has_content = 0
         self.summary_key = self.ctype = None  # ctype: feedparser's contentparams["type"]
+        self.inline = 0  # elements open inside the text element open now
         self.guidislink = self.chapters = False
         self.names: dict = {}  # expat's name of an element -> what _key makes of it
         self.joined: dict = {}  # (base, URI) -> feedparser's _urljoin of them: an item's link is often its guid too
@@ -129,7 +154,7 @@ class Reader:
         return tag, (prefix + "_" + suffix if prefix else suffix), bool(prefix)
 
     def start(self, name: str, attrs: dict) -> None:
-        if self.leaf or self.incontent:
+        if self.leaf and not self.incontent:
             raise Declined("an element inside a text element")
         tag, key, prefixed = self.names.get(name) or self.names.setdefault(name, self._key(name))
         if (self.inimage or self.intextinput) and key not in IMAGE_PARTS:
@@ -145,6 +170,8 @@ class Reader:
         self.depth += 1
         if self.depth == 1 and tag not in ("rss", "feed", "rdf:rdf"):
             raise Declined("not a feed")
+        if self.incontent:
+            return self.start_inline(tag, attrs_d)
         if not prefixed and tag not in ("title", "link", "description", "name"):
             self.intextinput = 0
         if not prefixed and tag not in ("title", "link", "description", "url", "href", "width", "height"):
@@ -160,14 +187,17 @@ class Reader:
             _store(self._context(), key, attrs_d)
 
     def end(self, name: str) -> None:
-        key = (self.names.get(name) or self.names.setdefault(name, self._key(name)))[1]
-        rule = self.ends.get(key)
-        if rule is not None:
-            rule(self)
+        tag, key, _prefixed = self.names.get(name) or self.names.setdefault(name, self._key(name))
+        if self.inline:
+            self.end_inline(tag, key)
         else:
-            self.pop(key)
-        if self.incontent:
-            raise Declined("an element inside a text element")
+            rule = self.ends.get(key)
+            if rule is not None:
+                rule(self)
+            else:
+                self.pop(key)
+            if self.incontent:
+                raise Declined("an element inside a text element")
         if self.leaf == self.depth:
             self.leaf = 0
         self.depth -= 1
@@ -178,7 +208,34 @@ class Reader:
 
     def data(self, text: str) -> None:
         if self.stack:
-            self.stack[-1][2].append(text)
+            self.stack[-1][2].append(escape(text) if self.ctype == XHTML else text)
+
+    # markup inside a text element (feedparser's unknown_starttag and unknown_endtag, `incontent`)
+
+    def start_inline(self, tag: str, attrs: dict) -> None:
+        """An element inside a text element: its content is XHTML (declared so, or, in a text or
+        HTML element, from now on: feedparser takes it as such), the element written into it as
+        markup; no rule of its own runs."""
+        if not self.ctype.endswith("xml"):
+            if tag in ("xhtml:div", "div"):  # feedparser drops it and never closes it (typepad, 2007)
+                raise Declined("a div in HTML content")
+            self.ctype = XHTML
+        if self.ctype != XHTML:
+            raise Declined(f"an element inside content of type {self.ctype}")
+        local = tag.split(":", 1)[1] if ":" in tag else tag
+        if local in ("svg", "math"):
+            raise Declined(f"inline {local}")
+        self.inline += 1
+        attributes = "".join(f' {name}="{escape(value, QUOTE)}"' for name, value in attrs.items())
+        self.stack[-1][2].append(f"<{local}{attributes}>")
+
+    def end_inline(self, tag: str, key: str) -> None:
+        """The end of an element inside a text element. feedparser calls the end rule of its name
+        first, were there one: such a body declines."""
+        if key in self.ends or _has_rule(key):
+            raise Declined(f"</{tag}> inside a text element: feedparser has a rule for it")
+        self.inline -= 1
+        self.stack[-1][2].append(f"</{tag.rsplit(':', 1)[-1]}>")
 
     def doctype(self, *_args: object) -> None:
         raise Declined("a DTD")
@@ -202,6 +259,8 @@ class Reader:
         if not stack or stack[-1][0] != element:
             return None
         _name, expecting, pieces = stack.pop()
+        if self.version == "atom10" and self.ctype == XHTML:
+            pieces = _unwrapped(pieces)
         output = "".join(pieces)
         if strip:
             output = output.strip()
@@ -247,7 +306,7 @@ class Reader:
     def push_content(self, tag: str, attrs: dict, default: str, expecting: object) -> None:
         self.incontent += 1
         ctype = _CONTENT_TYPE(attrs.get("type", default))
-        if attrs.get("mode", "") == "base64" or ctype == XHTML or not (ctype.startswith("text/") or ctype.endswith(("+xml", "/xml"))):
+        if attrs.get("mode", "") == "base64" or not (ctype.startswith("text/") or ctype.endswith(("+xml", "/xml"))):
             raise Declined(f"content of type {ctype}")
         self.ctype = ctype
         self.push(tag, expecting)

@@ -33,6 +33,7 @@ media_player = media_player quiet
 subtitle tagline itunes_subtitle = subtitle text
 rights copyright dc_rights = rights text
 info feedburner_browserfriendly = info text
+georss_point georss_line georss_polygon georss_box = geometry quiet
 """
 
 
