@@ -8,7 +8,7 @@ import functools
 import re
 from xml.sax.saxutils import escape
 
-from feedparser import api, datetimes, html, mixin, urls, util
+from feedparser import api, html, mixin, urls, util
 
 _PARSER = api.StrictFeedParser  # whose rules are ported
 NAMESPACES = {uri.lower(): prefix for uri, prefix in mixin._FeedParserMixin.namespaces.items()}
@@ -16,7 +16,7 @@ KEYMAP = {key: value[0] if isinstance(value, list) else value for key, value in 
 RELATIVE = frozenset(mixin._FeedParserMixin.can_be_relative_uri)
 XHTML = "application/xhtml+xml"
 HTML_TYPES = frozenset({"text/html", XHTML})
-_CONTENT_TYPE = mixin._FeedParserMixin.map_content_type  # "html" -> "text/html", ... (feedparser's own)
+CONTENT_TYPE = mixin._FeedParserMixin.map_content_type  # "html" -> "text/html", ... (feedparser's own)
 # names the ported rules read or make: an element without a rule of its own with such a name declines
 RESERVED = frozenset("links image textinput tags authors contributors media_content media_thumbnail media_credit "
                      "media_player generator_detail cloud guidislink published_parsed updated_parsed created_parsed "
@@ -184,7 +184,7 @@ class Reader:
         elif not attrs_d:
             self.stack.append([key, 1, []])
         else:
-            _store(self._context(), key, attrs_d)
+            _store(self.context(), key, attrs_d)
 
     def end(self, name: str) -> None:
         tag, key, _prefixed = self.names.get(name) or self.names.setdefault(name, self._key(name))
@@ -242,7 +242,7 @@ class Reader:
 
     # feedparser's mixin
 
-    def _context(self) -> dict:
+    def context(self) -> dict:
         if self.inimage and "image" in self.feed:
             return self.feed["image"]
         if self.intextinput:
@@ -295,7 +295,7 @@ class Reader:
                     depths[element] = self.depth
                     _store(entry, element, output)
         elif self.infeed:
-            context = self._context()
+            context = self.context()
             element = "subtitle" if element == "description" else element
             _store(context, element, output)
             if element == "link":
@@ -305,7 +305,7 @@ class Reader:
 
     def push_content(self, tag: str, attrs: dict, default: str, expecting: object) -> None:
         self.incontent += 1
-        ctype = _CONTENT_TYPE(attrs.get("type", default))
+        ctype = CONTENT_TYPE(attrs.get("type", default))
         if attrs.get("mode", "") == "base64" or not (ctype.startswith("text/") or ctype.endswith(("+xml", "/xml"))):
             raise Declined(f"content of type {ctype}")
         self.ctype = ctype
@@ -318,132 +318,4 @@ class Reader:
         return value
 
     def save(self, key: str, value: object, overwrite: bool = False) -> None:
-        _store(self._context(), key, value) if overwrite else self._context().setdefault(key, value)
-
-    # the rules (feedparser.namespaces._base, and what its dc, itunes, mediarss and psc modules add)
-
-    def start_feed(self, attrs: dict, kind: str) -> None:
-        if kind == "rss":
-            if not self.version.startswith("rss"):
-                given = attrs.get("version", "")
-                known = {"0.91": "rss091u", "0.92": "rss092", "0.93": "rss093", "0.94": "rss094"}
-                self.version = known.get(given) or ("rss20" if given.startswith("2.") else "rss")
-            return
-        if kind == "channel" and ("lastmod" in attrs or "href" in attrs):
-            raise Declined("CDF attributes")
-        if kind == "feed" and not self.version:
-            self.version = {"0.1": "atom01", "0.2": "atom02", "0.3": "atom03"}.get(attrs.get("version"), "atom")
-        self.infeed, self.channel = 1, self.depth
-
-    def start_item(self, attrs: dict) -> None:
-        if self.depth - 1 not in (1, self.channel) or "lastmod" in attrs or "href" in attrs:
-            raise Declined("an item elsewhere than in the feed or its channel")
-        self.entries.append({})
-        self.depths.append({})
-        self.push("item", 0, leaf=False)
-        self.inentry, self.guidislink, self.title_depth = 1, False, -1
-        about = attrs.get(self.namespacemap.get("rdf", "rdf") + ":about")
-        if about:
-            self.entries[-1]["id"] = about
-
-    def start_image(self, attrs: dict, kind: str = "image") -> None:
-        if self.inentry and kind == "image":  # an item's <image>URL</image>: what it holds is not kept
-            self.inimage, self.title_depth = 1, -1
-            return self.push("image", 0)
-        if self.inentry or self.depth - 1 not in (1, self.channel):
-            raise Declined("an image elsewhere than in the feed or its channel")
-        self.feed.setdefault(kind, {})
-        setattr(self, "in" + kind, 1)
-        self.title_depth = -1
-        self.push(kind, 0, leaf=False)
-
-    def end_title(self, media: bool = False) -> None:
-        title_depth = self.title_depth
-        if self.pop_content("title"):
-            self.title_depth = self.depth
-        if media:
-            self.title_depth = title_depth
-
-    def start_description(self, attrs: dict, summary: bool = False) -> None:
-        if "summary" in self._context() and not self.has_content:
-            self.summary_key = "content"
-            self.start_content(attrs)
-        elif summary:
-            self.summary_key = "summary"
-            self.push_content("summary", attrs, "text/plain", 1)
-        else:
-            self.push_content("description", attrs, "text/html", self.infeed or self.inentry)
-
-    def end_description(self) -> None:
-        if self.summary_key == "content":
-            self.end_content()
-        else:
-            self.pop_content(self.summary_key or "description")
-        self.summary_key = None
-
-    def start_content(self, attrs: dict, default: str = "text/plain") -> None:
-        self.has_content = 1
-        self.push_content("content", attrs, default, 1)
-        if default == "text/plain":  # feedparser's _start_content pushes "content" twice, and pops once
-            self.stack.insert(-1, ["content", 1, []])
-
-    def end_content(self) -> None:
-        if self.ctype is None:
-            raise Declined("content without a type")
-        summary = self.ctype in HTML_TYPES or self.ctype == "text/plain"
-        value = self.pop_content("content")
-        if summary:
-            self.save("summary", value)
-
-    def start_link(self, attrs: dict) -> None:
-        attrs.setdefault("rel", "alternate")
-        attrs.setdefault("type", "application/atom+xml" if attrs["rel"] == "self" else "text/html")
-        context = self._context()
-        href = attrs.get("url", attrs.get("uri", attrs.get("href", None)))
-        if href:
-            attrs.pop("url", None)
-            attrs.pop("uri", None)
-            attrs["href"] = href
-        if "href" in attrs:
-            attrs["href"] = self.urljoin(attrs["href"])
-        links = context.setdefault("links", [])
-        if not (self.inentry and self.inimage):
-            links.append(attrs)
-        if "href" not in attrs:
-            return self.push("link", self.infeed or self.inentry)
-        if attrs.get("rel") == "alternate" and _CONTENT_TYPE(attrs.get("type")) in HTML_TYPES:
-            context["link"] = attrs["href"]
-        self.leaf = self.depth
-
-    def end_guid(self) -> None:
-        value = self.pop("id")
-        self.save("guidislink", self.guidislink and "link" not in self._context())
-        if self.guidislink:
-            self.save("link", value)
-
-    def end_date(self, name: str) -> None:
-        self.save(name + "_parsed", datetimes._parse_date(self.pop(name)), overwrite=True)
-
-    def start_itunes_image(self, attrs: dict) -> None:
-        self.push("itunes_image", 0)
-        href = attrs.get("href") or attrs.get("url")
-        if href:
-            self._context()["image"] = {"href": href}
-
-    def start_psc_chapters(self, attrs: dict) -> None:
-        context = self._context()
-        if "psc_chapters" not in context:
-            self.chapters = True
-            context["psc_chapters"] = {"chapters": []}
-
-    def start_kept(self, key: str, attrs: dict, leaf: bool = True) -> None:
-        """An element feedparser keeps as its attributes (in a list, or for "cloud" alone), not pushed."""
-        if key == "psc_chapter":
-            if self.chapters and (attrs.get("start") is None or "psc_chapters" not in self._context()):
-                raise Declined("a chapter feedparser fails on")
-        elif key == "cloud":
-            self._context()["cloud"] = attrs
-        else:
-            self._context().setdefault(key, []).append(attrs)
-        if leaf:
-            self.leaf = self.depth
+        _store(self.context(), key, value) if overwrite else self.context().setdefault(key, value)
