@@ -194,6 +194,7 @@ class EventFacts:
 
 _loaded = functools.lru_cache(maxsize=LOADED)(EventFacts._load)  # (see `EventFacts.load`)
 
+
 def _count(pairs: tuple[tuple[str, int], ...], more: tuple[tuple[str, int], ...]) -> tuple[tuple[str, int], ...]:
     """`pairs` with the counts of `more` added (first given first)."""
     counts = dict(pairs)

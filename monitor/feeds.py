@@ -13,8 +13,8 @@ import json
 import re
 from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
-from urllib.parse import urljoin
 from itertools import repeat
+from urllib.parse import urljoin
 
 import feedparser
 import feedparser.datetimes

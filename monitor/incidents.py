@@ -203,9 +203,12 @@ CLAIMED = re.compile(
     r"مسؤولية|تبن[ّ]?[ىي]|(?:ज|ज़)िम्मेदारी[^।]{0,80}?ली(?:\s|$|।)|(?:ज|ज़)िम्मेदारी\s+लेने|\breivindic\w*|"
     r"\bclaimed\s+(?:that\s+)?(?:its|their)\s+(?:fighters|men|members|militants|cadres|suicide)|"
     r"\bclaimed\s+(?:that\s+)?the\s+(?:explosion|blast|attack|bombing)\s+was\b", re.IGNORECASE)
-# a word every match of CLAIMED holds: a search for these is several times faster than for CLAIMED
-CLAIM_WORDS = re.compile(r"(?=[crدمتि])(?:claim|responsib|reivindic|داری|مسؤول|مسئول|مسوول|تبن|िम्मेदारी)", re.IGNORECASE)
-ASCII_CLAIM_WORDS = ("claim", "responsib", "reivindic")  # CLAIM_WORDS in ASCII text, lower-cased
+# words every match of CLAIMED holds one of: a search for these is several times faster than for
+# CLAIMED (led by a class of their first letters); in ASCII text, a few str searches faster still
+CLAIM_STEMS = ("claim", "responsib", "reivindic", "داری", "مسؤول", "مسئول", "مسوول", "تبن", "िम्मेदारी")
+CLAIM_WORDS = re.compile(f"(?=[{''.join(dict.fromkeys(stem[0] for stem in CLAIM_STEMS))}])(?:{'|'.join(CLAIM_STEMS)})",
+                         re.IGNORECASE)
+ASCII_CLAIM_WORDS = tuple(stem for stem in CLAIM_STEMS if stem.isascii())  # lower-case: for a lower-cased text
 
 
 def _claim_words(lowered: str) -> bool:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
-import json
 import logging
 import pickle
 import time
@@ -214,17 +213,8 @@ def _packed(app: App, digest: bytes, published: object, found: events.Features) 
     words (`Recent`, as the features are) with the outlet left out, and the outlet put in. Every
     copy of a wire text packs the same features but for its outlet, and packing them (JSON of
     some forty weighted words) was a tenth of recording a copy."""
-    head, tail = _read.get(app.matcher, digest, ("packed", published), lambda: _halves(found))
-    return head + json.dumps(found.outlet, ensure_ascii=False).encode() + tail
-
-
-def _halves(found: events.Features) -> tuple[bytes, bytes]:
-    """`found.pack()` cut where its outlet goes: the JSON before the outlet's value and after
-    it (a quote inside a string is escaped, so the key is the only place `,"o":"",` can be)."""
-    head, cut, tail = dataclasses.replace(found, outlet="").pack().partition(b',"o":"",')
-    if not cut:
-        raise ValueError("packed features without an outlet key")
-    return head + b',"o":', b"," + tail
+    halves = _read.get(app.matcher, digest, ("packed", published), found.halves)
+    return events.Features.packed_with(halves, found.outlet)
 
 
 def _once(make: Callable[[], T]) -> Callable[[], T]:

@@ -13,7 +13,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from operator import itemgetter
 
 VERSION = 1  # of the packed features: features of another version are read again from the text
@@ -76,6 +76,20 @@ class Features:
                 "m": [list(pair) for pair in self.month_days], "s": self.script, "o": self.outlet,
                 "c": self.claimed_by, "x": [list(pair) for pair in self.evidence], "n": list(self.names)}
         return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+    def halves(self) -> tuple[bytes, bytes]:
+        """`pack()` cut where the outlet's value goes: the bytes before it and after it, for
+        features packed once and stored for many outlets (`packed_with`). A quote inside a
+        string is escaped, so the outlet's key is the only place `,"o":"",` can be."""
+        head, cut, tail = replace(self, outlet="").pack().partition(b',"o":"",')
+        if not cut:
+            raise ValueError("packed features without an outlet key")
+        return head + b',"o":', b"," + tail
+
+    @staticmethod
+    def packed_with(halves: tuple[bytes, bytes], outlet: str) -> bytes:
+        """`pack()` of the features `halves` were cut from, with `outlet` as their outlet."""
+        return halves[0] + json.dumps(outlet, ensure_ascii=False).encode() + halves[1]
 
     @classmethod
     def unpack(cls, blob: bytes) -> Features | None:

@@ -103,14 +103,15 @@ class EventIndex:
         limit, logdf = math.log(max(NAME_RARE * self.documents, 1.0) + 1), self.logdf.get
         return sum(1 for name in mine if name in theirs and logdf(self.key(name), 0.0) <= limit)
 
-    def judge(self, found: Features, event: Event, cosine: float | None = None) -> Verdict:
+    def judge(self, found: Features, event: Event, cosine: float | None = None, dated: bool = False) -> Verdict:
         """The score of `found` against `event`, and the guard that refuses it, if any
-        (`cosine`: of their words, when the caller has it already)."""
+        (`cosine`: of their words, when the caller has it already; `dated`: the caller has found
+        that the dates guard does not refuse them)."""
         guard = None
         if found.where and event.wheres and "cross_border_clash" not in (found.event_type, *event.types):
             if all(places_apart(found.where, found.district, *lead) for lead in leads(event)):
                 guard = "places"
-        if not guard and _dates_apart(found, event):
+        if not guard and not dated and _dates_apart(found, event):
             guard = "dates"
         event_type = event.event_type()
         if not self.compatible(found.event_type, event_type):
@@ -257,7 +258,7 @@ class EventIndex:
             comparable = not found.script or found.script in event.scripts
             cosine = self.cosine(*weighted, event) if comparable else None
             if not (joining and cosine is not None and cosine < MIN_TERMS and not foreign(found.script, event, cosine)):
-                yield self.judge(found, event, cosine)
+                yield self.judge(found, event, cosine, dated=joining)
 
     def candidates(self, found: Features | Event, keys: list[int] | None = None) -> list[Event]:
         """The open events that share the most keys with `found` (its heaviest words, entities

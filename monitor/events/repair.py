@@ -76,7 +76,7 @@ def late(index: EventIndex, lone: Event, event: Event, grown: tuple) -> Verdict 
     if cosine is not None and cosine < MIN_TERMS and not foreign(script, event, cosine):
         return None  # most of them: their words are unlike (the report is not made for them)
     found = lone.lone()
-    verdict = index.judge(found, event, cosine)
+    verdict = index.judge(found, event, cosine, dated=True)  # its dates are `lone.dated()`, checked above
     if verdict.guard or verdict.score < index.needed(found, verdict):
         return None
     return Verdict(lone.story, verdict.score, verdict.parts, None)
