@@ -313,7 +313,7 @@ def test_alert_emails_carry_a_story_thread_reference(tmp_path, web, mailbox, har
 
 
 def test_after_a_merge_the_survivors_emails_thread_with_the_absorbed_storys(tmp_path, web, mailbox, harness):
-    from monitor.store import _dump
+    from monitor.store import dump_message
 
     path = write_config(tmp_path, [], {"email": [mailbox.url]})
     running = harness.open(path, Clock())
@@ -326,7 +326,7 @@ def test_after_a_merge_the_survivors_emails_thread_with_the_absorbed_storys(tmp_
                           published=None, snippet="The toll rose.", highlights=(), matched=(), update=True)
     with running.store.transaction() as db:  # the follow-up routing queues when the story names a new entity
         db.execute("INSERT INTO alerts (rule, story_id, channel, seq, next_attempt, created, message) "
-                   "VALUES ('ttp-activity', ?, 'email', 1, 0, 0, ?)", (older, _dump(update)))
+                   "VALUES ('ttp-activity', ?, 'email', 1, 0, 0, ?)", (older, dump_message(update)))
     harness.drain(running)
     last = mailbox.messages[-1]
     assert "Toll rises" in last["Subject"]

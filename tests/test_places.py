@@ -141,9 +141,9 @@ def events_dir() -> Path | None:
 def names_in(phrase: str) -> set[str]:
     """The places one of whose names occurs, as whole words, in a text's `facts.place` (countries
     only when it names nothing finer)."""
-    words = " " + " ".join(places._phrase(phrase)) + " "
+    words = " " + " ".join(places.phrase_words(phrase)) + " "
     hits = {place.id for place in GAZETTEER.places() for name in place.names
-            if f" {' '.join(places._phrase(name))} " in words}
+            if f" {' '.join(places.phrase_words(name))} " in words}
     return {p for p in hits if GAZETTEER.place(p).kind != "country"} or hits
 
 

@@ -26,11 +26,11 @@ def queue(running, channel: str, title: str, *, severity: str = "medium", update
                            severity=severity, update=update)
     if story is None:
         return running.store.queue_notice("ttp-activity", (channel,), message, running.clock())
-    from monitor.store import _dump
+    from monitor.store import dump_message
 
     with running.store.transaction() as db:  # a follow-up, as routing queues one (seq 1)
         db.execute("INSERT INTO alerts (rule, story_id, channel, seq, next_attempt, created, message) "
-                   "VALUES ('ttp-activity', ?, ?, 1, 0, ?, ?)", (story, channel, running.clock(), _dump(message)))
+                   "VALUES ('ttp-activity', ?, ?, 1, 0, ?, ?)", (story, channel, running.clock(), dump_message(message)))
     return story
 
 

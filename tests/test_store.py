@@ -13,7 +13,7 @@ from monitor.errors import StoreError
 def test_a_version_1_database_is_migrated_without_losing_pending_alerts(tmp_path):
     path = tmp_path / "newsmon.db"
     with sqlite3.connect(path) as db:
-        for statement in store._statements(store.MIGRATIONS[0]):
+        for statement in store.split_statements(store.MIGRATIONS[0]):
             db.execute(statement)
         db.execute("PRAGMA user_version = 1")
         db.execute("INSERT INTO feeds (url, fetch_url, created) VALUES ('https://a.example/rss', 'https://a.example/rss', 1)")

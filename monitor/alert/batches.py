@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
-from monitor.alert.formats import _link, escape, label, values
+from monitor.alert.formats import escape, label, link_markup, values
 from monitor.model import AlertMessage
 
 
@@ -29,12 +29,12 @@ def _item(message: AlertMessage, kind: str) -> str:
         outlets += f" ({message.independent_outlets} independently)"
     prefix = "Update: " if message.update else ""
     if kind == "html":
-        return (f"<li>{prefix}<b>{v['title']}</b> · {html.escape(v['published'])}<br/>{_link(message.url, kind)}<br/>"
+        return (f"<li>{prefix}<b>{v['title']}</b> · {html.escape(v['published'])}<br/>{link_markup(message.url, kind)}<br/>"
                 f"{outlets}" + (f" · matched {v['entities']}" if v["entities"] else "") + "</li>")
     if kind == "markdown":
-        return (f"- {prefix}**{v['title']}** · {v['published']}\n  {_link(message.url, kind)}\n  {outlets}"
+        return (f"- {prefix}**{v['title']}** · {v['published']}\n  {link_markup(message.url, kind)}\n  {outlets}"
                 + (f" · matched {v['entities']}" if v["entities"] else ""))
-    return (f"- {prefix}{v['title']} · {v['published']}\n  {_link(message.url, kind)}\n  {outlets}"
+    return (f"- {prefix}{v['title']} · {v['published']}\n  {link_markup(message.url, kind)}\n  {outlets}"
             + (f" · matched {v['entities']}" if v["entities"] else ""))
 
 

@@ -122,7 +122,7 @@ def linkable(url: str | None) -> bool:
     return urls.web_url(url) is not None and not CONTROLS.search(url or "")
 
 
-def _link(url: str | None, kind: str, label: str | None = None) -> str:
+def link_markup(url: str | None, kind: str, label: str | None = None) -> str:
     """The article's link for a body: a link for `http(s)`, inert escaped text otherwise."""
     if not url:
         return "(no link)"
@@ -144,7 +144,7 @@ def _url_value(url: str | None, kind: str) -> str:
     if kind == "markdown" and not linkable(url):  # a space ends a link destination: `[x]({url})` is no link
         return escape(url.replace(":", ": ", 1), kind)
     if kind == "html" or not linkable(url):
-        return _link(url, kind)
+        return link_markup(url, kind)
     if kind == "markdown":
         for char in " <>()[]":
             url = url.replace(char, f"%{ord(char):02X}")
@@ -268,20 +268,20 @@ def _default_body(message: AlertMessage, kind: str) -> str:
         also += f"; {message.independent_outlets} outlets reported it independently"
     escalated = f"ESCALATION: {escape(message.escalation, kind)}." if message.escalation else ""
     if kind == "html":
-        body = (f"<p><b>{outlet}</b> · {html.escape(published)}<br/>{_link(message.url, kind)}</p>"
+        body = (f"<p><b>{outlet}</b> · {html.escape(published)}<br/>{link_markup(message.url, kind)}</p>"
                 f"<blockquote>{v['snippet']}</blockquote>")
         if matched:
             body += f"<p>Matched: {matched} · rule {v['rule']}</p>"
         if also:
             body += f"<p>Also reported by: {also}</p>"
     elif kind == "markdown":
-        body = f"**{outlet}** · {published}\n{_link(message.url, kind)}\n\n> {v['snippet']}"
+        body = f"**{outlet}** · {published}\n{link_markup(message.url, kind)}\n\n> {v['snippet']}"
         if matched:
             body += f"\n\nMatched: {matched}"
         if also:
             body += f"\nAlso reported by: {also}"
     else:
-        body = f"{outlet} · {published}\n{_link(message.url, kind)}\n\n  {v['snippet']}"
+        body = f"{outlet} · {published}\n{link_markup(message.url, kind)}\n\n  {v['snippet']}"
         if matched:
             body += f"\n\nMatched: {matched}"
         if also:

@@ -21,7 +21,7 @@ FOLLOW_UP = 10  # days: a report published this long after another's incident is
 
 
 class Dated(NamedTuple):
-    """A report's dates as the dates guard (`_dates_apart`) reads them."""
+    """A report's dates as the dates guard (`dates_apart`) reads them."""
 
     dates: tuple[int, ...]
     month_days: tuple[tuple[int, int], ...]
@@ -123,7 +123,7 @@ class Event:
             setattr(self, name, held + tuple(value for value in getattr(other, name) if value not in held))
 
     def dated(self) -> Dated:
-        """What the dates guard (`_dates_apart`) reads of `lone`: its dates alone, without the
+        """What the dates guard (`dates_apart`) reads of `lone`: its dates alone, without the
         rest of the features made."""
         return Dated(self.first_dates, self.month_days[:1], self.published[0] if self.published else None)
 
@@ -186,7 +186,7 @@ def places_apart(a: tuple[str, ...], a_district: str | None, b: tuple[str, ...],
     return common is None or common not in (a_district, b_district)
 
 
-def _keys(found: Features | Event, words: Sequence[int] = ()) -> set:
+def lookup_keys(found: Features | Event, words: Sequence[int] = ()) -> set:
     """What finds an event, and what an article looks it up by: its heaviest words (by their
     keys: ints; an article's given in `words`, `EventIndex.keys`), its entities and its lead
     place and district (strings)."""
@@ -196,7 +196,7 @@ def _keys(found: Features | Event, words: Sequence[int] = ()) -> set:
 
 
 def event_keys(heaviest: Iterable[int], entities: Iterable[str], wheres: Iterable[tuple[str, ...]]) -> set:
-    """An event's keys (`_keys`) from its heaviest words, entities and lead places."""
+    """An event's keys (`lookup_keys`) from its heaviest words, entities and lead places."""
     leads = {place for where in wheres for place in where[:2]}
     return set(heaviest) | {_key("e:", name) for name in entities} | {_key("p:", place) for place in leads}
 
@@ -208,7 +208,7 @@ def same_toll(found: Features, event: Event) -> bool:
                 or found.injured and found.injured >= TOLL and found.injured in event.injured)
 
 
-def _local(where: tuple[str, ...], district: str | None, province: str | None, country: str | None) -> str | None:
+def local_area(where: tuple[str, ...], district: str | None, province: str | None, country: str | None) -> str | None:
     """The area below the province that a lead place is in: its district, else the widest place
     of its chain under the province (a division such as Karachi, which has no district)."""
     if district:
@@ -217,8 +217,8 @@ def _local(where: tuple[str, ...], district: str | None, province: str | None, c
     return below[-1] if below and (province or country) else None
 
 
-def _locals(event: Event) -> set[str]:
-    """The areas below the province that an event's lead places are in (see `_local`)."""
+def local_areas(event: Event) -> set[str]:
+    """The areas below the province that an event's lead places are in (see `local_area`)."""
     wide = {name for area in event.areas for name in area[1:] if name}
     found = {area[0] for area in event.areas if area[0]}
     districts = set(found)
@@ -234,11 +234,11 @@ def _key(kind: str, name: str) -> str:
     return sys.intern(kind + name)
 
 
-def _dates_apart(found: Features, event: Event) -> bool:
+def dates_apart(found: Features, event: Event) -> bool:
     """Whether the dates they give cannot be one incident's: incident dates DATE_APART or more
     days apart; or, where one side gives only the day it was published, an incident after that
     day, or more than FOLLOW_UP days before it; or publication days that far apart."""
-    days = _incident_days(found, event)
+    days = incident_days(found, event)
     if days is not None:
         return days >= DATE_APART
     if found.dates and event.published:
@@ -250,7 +250,7 @@ def _dates_apart(found: Features, event: Event) -> bool:
     return False
 
 
-def _incident_days(found: Features, event: Event) -> int | None:
+def incident_days(found: Features, event: Event) -> int | None:
     """Days between the incident dates a report and an event give (the nearest of the report's
     first three: a follow-up's first date may be a later development's; a day of the year, when
     one side says no year, placed in the other's years), None when they cannot be compared. An

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable, Iterator
 from hashlib import blake2b
 
 from monitor.events import repair
-from monitor.events.event import (KEY_WORDS, Event, _dates_apart, _incident_days, _keys, _local, apart, event_keys,
-                                   leads, places_apart, same_toll)
+from monitor.events.event import (KEY_WORDS, Event, apart, dates_apart, event_keys, incident_days, leads, local_area,
+                                   lookup_keys, places_apart, same_toll)
 from monitor.events.features import Features
 from monitor.events.verdict import (CANDIDATES, COMMON_KEY, JOIN, MERGE, MIN_TERMS, NAME_RARE, NAMED, NAMES, SAME_DAY, SAME_TOLL,
                                     UNANCHORED, UNDATED, Verdict, foreign, score)
@@ -111,7 +111,7 @@ class EventIndex:
         if found.where and event.wheres and "cross_border_clash" not in (found.event_type, *event.types):
             if all(places_apart(found.where, found.district, *lead) for lead in leads(event)):
                 guard = "places"
-        if not guard and not dated and _dates_apart(found, event):
+        if not guard and not dated and dates_apart(found, event):
             guard = "dates"
         event_type = event.event_type()
         if not self.compatible(found.event_type, event_type):
@@ -130,11 +130,11 @@ class EventIndex:
             parts["names"] = self.rare_names(found.names, event.names)  # counted, not scored: an anchor
         if found.where and event.wheres:
             # a country or a province in common says little: a district or a place inside one does
-            local = _local(found.where, found.district, found.province, found.country)
+            local = local_area(found.where, found.district, found.province, found.country)
             parts["place"] = (1.0 if local and found.where[0] in event.places
                               else 0.7 if local and local in event.places
                               else 0.3 if found.province and found.province in event.places else 0.0)
-        days = _incident_days(found, event)
+        days = incident_days(found, event)
         if days is not None:
             parts["date"] = 1.0 if days == 0 else 0.5 if days == 1 else 0.0
         elif found.published is not None and event.published:  # only when they were published
@@ -231,11 +231,11 @@ class EventIndex:
         gone, kept = self.events.pop(absorbed, None), self.events.get(survivor)
         if gone is None or kept is None:
             return
-        old = _keys(kept) | _keys(gone)
-        for key in _keys(gone):
+        old = lookup_keys(kept) | lookup_keys(gone)
+        for key in lookup_keys(gone):
             self.by_key.get(key, set()).discard(absorbed)
         kept.absorb(gone)
-        new = _keys(kept)
+        new = lookup_keys(kept)
         for key in old - new:
             self.by_key.get(key, set()).discard(survivor)
         for key in new:
@@ -253,7 +253,7 @@ class EventIndex:
         for event in self.candidates(found if lone is None else lone, keys):
             if event is lone:
                 continue
-            if joining and _dates_apart(found, event):
+            if joining and dates_apart(found, event):
                 continue  # the dates guard refuses it, whatever their words (most candidates of a long window)
             comparable = not found.script or found.script in event.scripts
             cosine = self.cosine(*weighted, event) if comparable else None
@@ -267,7 +267,7 @@ class EventIndex:
         shared: Counter[int] = Counter()
         count, by_key = shared.update, self.by_key
         words = () if isinstance(found, Event) else keys or self.keys(found)
-        for key in _keys(found, words):
+        for key in lookup_keys(found, words):
             holders = by_key.get(key)
             if holders and len(holders) <= COMMON_KEY:
                 count(holders)  # in C, in the same order as one by one
@@ -309,7 +309,7 @@ class EventIndex:
         # its keys as they were, and are: a report that told it nothing new (no word, entity or
         # place: a copy) changes them only if its heaviest words changed places
         if told or event.reports == 1 or event.words[:KEY_WORDS] != before[0]:
-            old, new = event_keys(*before) if event.reports > 1 else set(), _keys(event)
+            old, new = event_keys(*before) if event.reports > 1 else set(), lookup_keys(event)
             for key in old - new:
                 self.by_key.get(key, set()).discard(story)
             for key in new - old:
@@ -339,7 +339,7 @@ class EventIndex:
         self.logdf.update((key, log(count + 1)) for key, count in df.items())
         by_key = self.by_key
         for story, event in events.items():
-            for key in _keys(event):
+            for key in lookup_keys(event):
                 holders = by_key.get(key)
                 if holders is None:
                     by_key[key] = {story}
@@ -352,7 +352,7 @@ class EventIndex:
             seen, story = self.order.popleft()
             event = self.events.get(story)
             if event is not None and event.seen < now - self.window:
-                for key in _keys(event):
+                for key in lookup_keys(event):
                     holders = self.by_key.get(key)
                     if holders is not None:
                         holders.discard(story)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from monitor.events.event import Event, _dates_apart, _locals, apart
+from monitor.events.event import Event, apart, dates_apart, local_areas
 from monitor.events.verdict import LATE, MIN_TERMS, SETTLE, SETTLE_WORDS, Verdict, foreign, score
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ def late(index: EventIndex, lone: Event, event: Event, grown: tuple) -> Verdict 
     """The verdict on the report of `lone` (`Event.lone`) against `event`, grown since it came,
     when it may join it now (named for `lone`), else None. `grown`: `index.vector(event)`, made
     once per settle; the report's words are weighted as the cosine reads them."""
-    if _dates_apart(lone.dated(), event):
+    if dates_apart(lone.dated(), event):
         return None  # the dates guard refuses it (most candidates of a long window): no words weighed
     script = lone.scripts[0] if lone.scripts else ""  # as `Event.lone` gives it
     comparable = not script or script in event.scripts
@@ -96,7 +96,7 @@ def compare(index: EventIndex, a: Event, b: Event) -> Verdict:
         parts["entities"] = len(a.entities & b.entities) / min(len(a.entities), len(b.entities))
     if a.wheres and b.wheres:
         leads = {where[0] for where in a.wheres} & {where[0] for where in b.wheres}
-        districts = _locals(a) & _locals(b)
+        districts = local_areas(a) & local_areas(b)
         provinces = {area[1] for area in a.areas if area[1]} & {area[1] for area in b.areas if area[1]}
         parts["place"] = 1.0 if leads else 0.7 if districts else 0.3 if provinces else 0.0
     if a.dates and b.dates:

@@ -68,7 +68,7 @@ class Found:
     name: str
 
 
-class _Name(NamedTuple):
+class PlaceName(NamedTuple):
     """One name of one place, as looked up: which tokens must keep their case, and the rules."""
 
     place: int
@@ -77,19 +77,19 @@ class _Name(NamedTuple):
     latin: bool
 
 
-class _Rules(NamedTuple):
+class NameRules(NamedTuple):
     context: tuple[tuple[str, ...], ...]
     not_near: tuple[tuple[str, ...], ...]
     exclude: tuple[tuple[str, ...], ...]
     person: bool
 
 
-def _phrase(text: str) -> tuple[str, ...]:
+def phrase_words(text: str) -> tuple[str, ...]:
     """The folded words of a name or phrase."""
     return tuple(WORD.findall(text.lower() if text.isascii() else textmod.normalize(text).folded))
 
 
-def _case_bound(token: str) -> bool:
+def case_bound(token: str) -> bool:
     """A name's word that must match in its own case: a capital after its first letter (KP, DI,
     PoK), or a single capital letter (the N. of "N. Waziristan")."""
     rest = token[1:]
@@ -114,7 +114,7 @@ def _occurs(phrases: tuple[tuple[str, ...], ...], words: list[str], lo: int, hi:
 class Gazetteer:
     """Places by id, with the lookup tables `find` uses. Build with `load` or `bundled`."""
 
-    def __init__(self, places: list[Place], rules: list[_Rules], table: dict[str, list[_Name]]):
+    def __init__(self, places: list[Place], rules: list[NameRules], table: dict[str, list[PlaceName]]):
         self._list = places
         self._by_id = {place.id: place for place in places}
         self._rules = rules
@@ -185,7 +185,7 @@ class Gazetteer:
             return ()
         cased, folded = normal.cased, normal.folded
         words = [folded[a:b] for a, b in spans]
-        candidates = []  # (first word, end word, [_Name])
+        candidates = []  # (first word, end word, [PlaceName])
         count, k, first = len(words), 0, self._first
         while k < count:
             word = words[k]
@@ -306,7 +306,7 @@ class Gazetteer:
             return True
         return gap in (".", ". ") and spans[k - 1][1] - spans[k - 1][0] <= 2
 
-    def _fits(self, name: _Name, cased: str, spans, words: list[str], k: int, length: int) -> bool:
+    def _fits(self, name: PlaceName, cased: str, spans, words: list[str], k: int, length: int) -> bool:
         tokens = [cased[a:b] for a, b in spans[k:k + length]]
         for position, token in name.cased:
             if tokens[position] != token:
@@ -329,7 +329,7 @@ class Gazetteer:
                 return False
         return True
 
-    def _supported(self, name: _Name, start: int, end: int, words: list[str], anchors) -> bool:
+    def _supported(self, name: PlaceName, start: int, end: int, words: list[str], anchors) -> bool:
         rules = self._rules[name.place]
         lo, hi = start - WINDOW, end + WINDOW
         if rules.not_near and _occurs(rules.not_near, words, lo, hi, (start, end)):

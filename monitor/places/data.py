@@ -8,7 +8,7 @@ import tomllib
 from functools import cache
 
 from monitor import text as textmod
-from monitor.places import KEYS, MAX_WORDS, RANKS, WORD, Gazetteer, Place, _case_bound, _Name, _phrase, _Rules
+from monitor.places import KEYS, MAX_WORDS, RANKS, WORD, Gazetteer, NameRules, Place, PlaceName, case_bound, phrase_words
 
 
 def _problems(data: dict) -> list[str]:
@@ -79,11 +79,11 @@ def load(data: dict) -> Gazetteer:
         for key in ("context", "not_near", "exclude"):
             for value in spec.get(key, ()):
                 if value not in phrases:
-                    phrases[value] = _phrase(value)
+                    phrases[value] = phrase_words(value)
                 if not phrases[value]:
                     problems.append(f"places.{pid}: {key} {value!r} has no words")
             lists.append(tuple(phrases[value] for value in spec.get(key, ()) if phrases[value]))
-        rules.append(_Rules(*lists, person=spec.get("person", False)))
+        rules.append(NameRules(*lists, person=spec.get("person", False)))
         ambiguous = spec.get("ambiguous", False)
         for written in names:
             normal = written if written.isascii() else textmod.normalize(written).cased
@@ -91,7 +91,7 @@ def load(data: dict) -> Gazetteer:
             if not 1 <= len(tokens) <= MAX_WORDS:
                 problems.append(f"places.{pid}: name {written!r} must have 1 to {MAX_WORDS} words")
                 continue
-            entry = _Name(index, tuple((k, t) for k, t in enumerate(tokens) if _case_bound(t)),
+            entry = PlaceName(index, tuple((k, t) for k, t in enumerate(tokens) if case_bound(t)),
                           ambiguous is True or (isinstance(ambiguous, list) and written in ambiguous),
                           tokens[0][0].isascii())
             bucket = table.setdefault(" ".join(t.lower() for t in tokens), [])

@@ -20,9 +20,10 @@ from monitor.store.reloads import Reload, Reloads
 from monitor.store.replay import Replay
 from monitor.store.silences import Silences
 from monitor.store.stories import Stories
-from monitor.store.rows import AlertRow, ChannelState, FeedRow, FeedState, KnownEntry, QueuedAlert, StoryArticle, StoryRow, _dump, _load
+from monitor.store.rows import (AlertRow, ChannelState, FeedRow, FeedState, KnownEntry, QueuedAlert, StoryArticle, StoryRow,
+                                dump_message, load_message)
 from monitor.store import faults
-from monitor.store.migrations import MIGRATIONS, SCHEMA_VERSION, _connect, _connect_read_only, _statements, migrate
+from monitor.store.migrations import MIGRATIONS, SCHEMA_VERSION, connect_file, connect_read_only, migrate, split_statements
 
 __all__ = ["AlertRow", "ChannelState", "FeedRow", "FeedState", "KnownEntry", "MIGRATIONS", "QueuedAlert", "Reload", "SCHEMA_VERSION", "Store",
            "StoreError", "StoryArticle", "StoryRow", "migrate", "open_existing", "open_store"]
@@ -34,13 +35,13 @@ class Store(Feeds, Entries, Stories, Silences, Outbox, Reloads, Replay):
 
 def open_store(state_dir: Path, *, busy: float = 30.0) -> Store:
     """Open (creating if needed) the database in `state_dir`, migrated to the current schema.
-    `busy`: how long a statement may block waiting for another process's lock (see `_connect`)."""
+    `busy`: how long a statement may block waiting for another process's lock (see `connect_file`)."""
     try:
         state_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise StoreError(f"cannot create the state directory {state_dir}: {error.strerror}") from error
     path = state_dir / "newsmon.db"
-    return _migrated(_connect(path, busy), path)
+    return _migrated(connect_file(path, busy), path)
 
 
 def _migrated(connection: sqlite3.Connection, path: Path) -> Store:
@@ -61,11 +62,11 @@ def open_existing(state_dir: Path) -> Store:
     if not path.exists():
         raise StoreError(f"no newsmon state in {state_dir} (no newsmon.db there yet: run 'newsmon run' first)")
     try:
-        connection = _connect(path)
+        connection = connect_file(path)
     except StoreError:
         if not faults.refuses_writes(state_dir):
             raise
         # a read-only filesystem: SQLite cannot make the WAL's index there, so the file is read
         # as it stands (nobody can be writing it); `status` then says what is wrong
-        connection = _connect_read_only(path)
+        connection = connect_read_only(path)
     return _migrated(connection, path)

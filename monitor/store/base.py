@@ -75,9 +75,9 @@ class StoreBase:
         busy = self.db.execute("PRAGMA busy_timeout").fetchone()[0] / 1000
         self.db.close()  # the last connection to the deleted file: its WAL goes with it
         os.replace(spare, self.path)
-        from monitor.store.migrations import _connect  # migrations opens connections; it imports this module
+        from monitor.store.migrations import connect_file  # migrations opens connections; it imports this module
 
-        self.db = _connect(self.path, busy)
+        self.db = connect_file(self.path, busy)
         self._inode = os.stat(self.path).st_ino
 
     def defer(self, key: object, statement: str, parameters: tuple) -> None:

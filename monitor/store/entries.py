@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 from monitor.model import Article, Entry, Hit, IncidentFacts, Match
 from monitor.store.base import StoreBase
-from monitor.store.rows import KnownEntry, QueuedAlert, _dump
+from monitor.store.rows import KnownEntry, QueuedAlert, dump_message
 from monitor.store.stories import refresh_waiting
 
 LINKS_KEPT = 8192  # links (two an entry at most) of the entries this process recorded last (`recorded_since`)
@@ -163,7 +163,7 @@ class Entries(StoreBase):
         db.executemany(  # an alert that waits for corroboration is 'held', with why
             """INSERT OR IGNORE INTO alerts (rule, story_id, channel, seq, article_id, next_attempt, created, message,
                feed_id, status, held) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [(a.rule, story, a.channel, a.seq, article_id, now + a.delay, now, _dump(a.message), feed_id,
+            [(a.rule, story, a.channel, a.seq, article_id, now + a.delay, now, dump_message(a.message), feed_id,
               "held" if a.hold else "pending", a.hold or None) for a in alerts],
         )
 

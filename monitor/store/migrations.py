@@ -260,7 +260,7 @@ MIGRATIONS: list[str] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def _connect(path: Path, busy: float = 30.0) -> sqlite3.Connection:
+def connect_file(path: Path, busy: float = 30.0) -> sqlite3.Connection:
     """A connection whose failures are StoreFaults. `busy`: how long a statement waits for
     another process's lock, blocking, before it fails as "locked" (the daemon keeps this short
     and waits again on its event loop: see `Store.retrying`)."""
@@ -278,7 +278,7 @@ def _connect(path: Path, busy: float = 30.0) -> sqlite3.Connection:
         raise StoreError(f"cannot open the state database {path}: {error}") from error
 
 
-def _connect_read_only(path: Path) -> sqlite3.Connection:
+def connect_read_only(path: Path) -> sqlite3.Connection:
     """A connection that reads the file as it stands, on a filesystem that refuses writes."""
     try:
         connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True,
@@ -298,7 +298,7 @@ def migrate(connection: sqlite3.Connection, path: Path) -> None:
     for number in range(version, SCHEMA_VERSION):
         connection.execute("BEGIN IMMEDIATE")
         try:
-            for statement in _statements(MIGRATIONS[number]):
+            for statement in split_statements(MIGRATIONS[number]):
                 connection.execute(statement)
             connection.execute(f"PRAGMA user_version = {number + 1}")
         except BaseException:
@@ -307,6 +307,6 @@ def migrate(connection: sqlite3.Connection, path: Path) -> None:
         connection.execute("COMMIT")
 
 
-def _statements(script: str) -> list[str]:
+def split_statements(script: str) -> list[str]:
     lines = [line.split("--")[0] for line in script.splitlines()]
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from monitor.model import REFUSALS_TO_FAIL, AlertMessage, PendingAlert
 from monitor.store.base import StoreBase
-from monitor.store.rows import AlertRow, ChannelState, _dump, _load
+from monitor.store.rows import AlertRow, ChannelState, dump_message, load_message
 
 DEAD_AFTER = 48 * 3600.0  # an alert still unsent this long after it was queued is dead
 DEAD_MIN_FAILURES = 3  # ... and only while its channel's attempts keep failing
@@ -28,7 +28,7 @@ class Outbox(StoreBase):
             db.executemany(
                 """INSERT INTO alerts (rule, story_id, channel, seq, next_attempt, created, message)
                    VALUES (?, ?, ?, 0, ?, ?, ?)""",
-                [(rule, story, channel, now, now, _dump(message)) for channel in channels])
+                [(rule, story, channel, now, now, dump_message(message)) for channel in channels])
         return story
 
     def recover(self) -> int:
@@ -49,7 +49,7 @@ class Outbox(StoreBase):
         if limit is not None:
             query += " LIMIT ?"
             params += (limit,)
-        return [_pending(row) for row in self.db.execute(query, params).fetchall()]
+        return [pending_alert(row) for row in self.db.execute(query, params).fetchall()]
 
     def begin_attempt(self, alert_ids: Iterable[int], now: float) -> None:
         """Record that these alerts are about to be handed to a service ('sending', one more
@@ -99,7 +99,7 @@ class Outbox(StoreBase):
 
     def held(self) -> list[PendingAlert]:
         """Alerts held until their story is corroborated (a channel's min_outlets), oldest first."""
-        return [_pending(row) for row in self.db.execute(
+        return [pending_alert(row) for row in self.db.execute(
             "SELECT * FROM alerts WHERE status = 'held' AND held LIKE 'min_outlets%' ORDER BY id")]
 
     def hold_quiet(self, alert_ids: Iterable[int], until: float, why: str) -> None:
@@ -111,14 +111,14 @@ class Outbox(StoreBase):
 
     def quiet_due(self, channel: str, now: float) -> list[PendingAlert]:
         """A channel's alerts held for quiet hours that have ended, oldest first."""
-        return [_pending(row) for row in self.db.execute(
+        return [pending_alert(row) for row in self.db.execute(
             "SELECT * FROM alerts WHERE channel = ? AND status = 'held' AND held LIKE 'quiet hours%' "
             "AND next_attempt <= ? ORDER BY id", (channel, now))]
 
     def unescalated(self, channel: str, sent_before: float, sent_after: float) -> list[PendingAlert]:
         """A channel's alerts (not follow-ups' escalations) sent between the two times and never
         escalated, oldest first."""
-        return [_pending(row) for row in self.db.execute(
+        return [pending_alert(row) for row in self.db.execute(
             "SELECT * FROM alerts WHERE channel = ? AND status = 'sent' AND seq >= 0 AND escalated IS NULL "
             "AND sent <= ? AND sent >= ? ORDER BY id", (channel, sent_before, sent_after))]
 
@@ -131,7 +131,7 @@ class Outbox(StoreBase):
                 return False
             db.execute("""INSERT OR IGNORE INTO alerts (rule, story_id, channel, seq, article_id, next_attempt, created,
                           message, feed_id) SELECT rule, story_id, ?, -1 - seq, article_id, ?, ?, ?, feed_id
-                          FROM alerts WHERE id = ?""", (to, now, now, _dump(message), alert_id))
+                          FROM alerts WHERE id = ?""", (to, now, now, dump_message(message), alert_id))
         return True
 
     def release(self, alert_ids: Iterable[int], now: float) -> None:
@@ -267,13 +267,13 @@ class Outbox(StoreBase):
         return dict(self.db.execute("SELECT status, COUNT(*) FROM alerts GROUP BY status").fetchall())
 
 
-def _pending(r) -> PendingAlert:
-    return PendingAlert(r["id"], r["rule"], r["story_id"], r["channel"], r["attempts"], _load(r["message"]),
+def pending_alert(r) -> PendingAlert:
+    return PendingAlert(r["id"], r["rule"], r["story_id"], r["channel"], r["attempts"], load_message(r["message"]),
                         r["created"], frozenset(r["delivered"].split()), frozenset(r["refused"].split()), r["refusals"])
 
 
 def _row(r) -> AlertRow:
-    message = _load(r["message"])
+    message = load_message(r["message"])
     return AlertRow(r["id"], r["rule"], r["channel"], r["status"], r["attempts"], r["created"], r["sent"],
                     r["last_error"], message.title, message.url, r["story_id"], r["via"], message.outlet,
                     message.published, message.severity, r["held"], r["note"])

@@ -92,11 +92,11 @@ class FeedRow:
     quiet: dict[str, int] = dataclasses.field(default_factory=dict)  # entries recorded without alerting, by why
 
 
-def _dump(message: AlertMessage) -> str:
+def dump_message(message: AlertMessage) -> str:
     return json.dumps(dataclasses.asdict(message), ensure_ascii=False)
 
 
-def _load(text: str) -> AlertMessage:
+def load_message(text: str) -> AlertMessage:
     data = json.loads(text)
     data["highlights"] = tuple(tuple(span) for span in data.get("highlights", ()))
     data["matched"] = tuple(data.get("matched", ()))

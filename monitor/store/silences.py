@@ -8,8 +8,8 @@ from collections.abc import Iterable
 
 from monitor.model import Ack, PendingAlert, Silence
 from monitor.store.base import StoreBase
-from monitor.store.outbox import DEAD_AFTER, _pending
-from monitor.store.rows import _load
+from monitor.store.outbox import DEAD_AFTER, pending_alert
+from monitor.store.rows import load_message
 
 
 
@@ -78,7 +78,7 @@ class Silences(StoreBase):
 
     def pending_everywhere(self) -> list[PendingAlert]:
         """Every channel's waiting alerts, oldest first (for silences, which apply at send time)."""
-        return [_pending(row) for row in self.db.execute("SELECT * FROM alerts WHERE status = 'pending' ORDER BY id")]
+        return [pending_alert(row) for row in self.db.execute("SELECT * FROM alerts WHERE status = 'pending' ORDER BY id")]
 
     # ------------------------------------------------------------ acknowledgements
 
@@ -113,7 +113,7 @@ class Silences(StoreBase):
                                   WHERE a.status = 'sent' AND a.sent >= ? AND a.seq >= 0 AND a.rule NOT LIKE 'newsmon:%'
                                   AND k.story_id IS NULL ORDER BY a.sent""", (since,))
         for story, text, sent, channel in rows:
-            message = _load(text)
+            message = load_message(text)
             if message.severity != severity:
                 continue
             known = out.setdefault(story, (story, message.title, sent, []))

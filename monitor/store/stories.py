@@ -8,7 +8,7 @@ import sqlite3
 
 from monitor.store.base import StoreBase
 from monitor.model import SEVERITIES, AlertMessage, IncidentFacts
-from monitor.store.rows import StoryArticle, StoryRow, _dump, _load
+from monitor.store.rows import StoryArticle, StoryRow, dump_message, load_message
 
 WAITING = ("pending", "held")  # alert statuses not yet handed to a service
 
@@ -37,7 +37,7 @@ class Stories(StoreBase):
         """What a rule's latest alert on a story said (its highest seq; any channel)."""
         row = self.db.execute("SELECT message FROM alerts WHERE story_id = ? AND rule = ? ORDER BY seq DESC, id DESC "
                               "LIMIT 1", (story_id, rule)).fetchone()
-        return _load(row[0]) if row else None
+        return load_message(row[0]) if row else None
 
     def story_facts(self, story_id: int) -> str | None:
         """A story's gathered event facts (JSON of monitor.event_facts.EventFacts), None if not gathered."""
@@ -162,7 +162,7 @@ def refresh_waiting(db: sqlite3.Connection, story_id: int, said: IncidentFacts |
     rows = db.execute("SELECT id, rule, message, held FROM alerts WHERE story_id = ? AND status IN ('pending', 'held')",
                       (story_id,)).fetchall()
     for alert_id, rule, text, held in rows:
-        message = fresh = _load(text)
+        message = fresh = load_message(text)
         if said is not None:
             fresh = dataclasses.replace(fresh, event_type=said.event_type, killed=said.killed, injured=said.injured,
                                         killed_low=said.killed_low, injured_low=said.injured_low,
@@ -172,7 +172,7 @@ def refresh_waiting(db: sqlite3.Connection, story_id: int, said: IncidentFacts |
         if raised:
             fresh = dataclasses.replace(fresh, severity=severity)
         if fresh != message:
-            db.execute("UPDATE alerts SET message = ? WHERE id = ?", (_dump(fresh), alert_id))
+            db.execute("UPDATE alerts SET message = ? WHERE id = ?", (dump_message(fresh), alert_id))
         if raised and held and held.startswith("quiet hours"):
             db.execute("UPDATE alerts SET status = 'pending', held = NULL, next_attempt = MIN(next_attempt, created) "
                        "WHERE id = ?", (alert_id,))
