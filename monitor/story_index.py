@@ -16,26 +16,29 @@ from __future__ import annotations
 
 import struct
 from array import array
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Iterator, Sequence
 
 from monitor.stories import SHORT, Signature, is_current, judged, parts, ranked_overlap, title_overlap, title_words_of
 
 INDEXED = 12  # the smallest sketch values that make a signature findable (see StoryIndex)
 COMMON = 32  # a sketch value held by more texts than this is a stock phrase, not a lead (copies count once)
-# Holders kept per value: every copy of a value follows the same probe chain, so without a cap
-# n items sharing a phrase cost n^2/2 probes to add (4,000 near-identical items took a minute).
-# Well above COMMON, so a stock phrase stays one after its oldest holders leave the window.
+# Holders kept per value: more would only be copied into every search's candidates. Well above
+# COMMON, so a stock phrase stays one after its oldest holders leave the window.
 HOLDERS_KEPT = 4 * COMMON
 EXACT = 4096  # texts whose latest entry is found by a digest of their words (StoryIndex.exact)
 
 
 class ValueTable:
-    """A multimap from 64-bit sketch values to entry numbers (1 to 2**32 - 2) in two flat arrays,
+    """A multimap from 64-bit sketch values to entry numbers (1 to 2**32 - 3) in two flat arrays,
     with open addressing and double hashing: 12 bytes a slot instead of ~100 for a dict entry
-    and its int objects. Removed holders leave a tombstone until the next rebuild."""
+    and its int objects. A value has one slot: its holder's number, or MANY when it has several,
+    whose numbers (in the order they came, at most HOLDERS_KEPT) are then in `many`. So finding
+    a value, or adding a holder to it, walks a short chain however many texts hold it (a text
+    under seventy headlines made each of its values a chain of seventy slots, walked by every
+    search and every add). A removed value leaves a tombstone until the next rebuild."""
 
-    EMPTY, GONE = 0, 0xFFFFFFFF
+    EMPTY, GONE, MANY = 0, 0xFFFFFFFF, 0xFFFFFFFE
 
     @classmethod
     def sized(cls, values: int) -> ValueTable:
@@ -50,59 +53,76 @@ class ValueTable:
         self.keys = array("Q", bytes(8 * capacity))
         self.nums = array("I", bytes(4 * capacity))
         self.mask = capacity - 1
-        self.filled = 0  # slots holding a number or a tombstone
-        self.live = 0
+        self.filled = 0  # slots holding a value or a tombstone
+        self.live = 0  # slots holding a value
+        self.many: dict[int, list[int]] = {}  # the holders of each value that has several
+
+    def holders(self) -> int:
+        """How many (value, holder) pairs the table holds."""
+        return self.live - len(self.many) + sum(map(len, self.many.values()))
+
+    def _slot(self, value: int) -> int:
+        """The slot holding `value`, or -1 - the slot it would go to (the chain's first
+        tombstone, else the empty slot that ends it)."""
+        keys, nums, mask = self.keys, self.nums, self.mask
+        slot, step, free = value & mask, ((value >> 32) & mask) | 1, -1  # odd step: visits every slot
+        while True:
+            held = nums[slot]
+            if held == 0:  # EMPTY: the chain ends
+                return -1 - (slot if free < 0 else free)
+            if held == 0xFFFFFFFF:  # GONE
+                if free < 0:
+                    free = slot
+            elif keys[slot] == value:
+                return slot
+            slot = (slot + step) & mask
 
     def add(self, values: tuple[int, ...], number: int) -> None:
-        """Add `number` as a holder of each of `values` (one loop for all: this is most of
-        reading a story window)."""
+        """Add `number` as a holder of each of `values` (a value held by HOLDERS_KEPT already is a
+        stock phrase: more holders would tell nothing more)."""
         if (self.filled + len(values)) * 10 > len(self.nums) * 7:  # keep the load under 0.7
             self._rebuild(len(values))
-        keys, nums, mask, filled, live = self.keys, self.nums, self.mask, self.filled, self.live
+        nums, many, where = self.nums, self.many, self._slot
         for value in values:
-            slot, step = value & mask, ((value >> 32) & mask) | 1  # odd step: visits every slot
-            holders = 0
-            while True:
+            slot = where(value)
+            if slot >= 0:
                 held = nums[slot]
-                if held == 0 or held == 0xFFFFFFFF:  # EMPTY or GONE
-                    filled += held == 0
-                    keys[slot], nums[slot] = value, number
-                    live += 1
-                    break
-                if keys[slot] == value:
-                    holders += 1
-                    if holders >= HOLDERS_KEPT:  # a stock phrase: more holders would only lengthen its chain
-                        break
-                slot = (slot + step) & mask
-        self.filled, self.live = filled, live
+                if held == 0xFFFFFFFE:  # MANY
+                    holders = many[value]
+                    if len(holders) < HOLDERS_KEPT:
+                        holders.append(number)
+                else:
+                    many[value] = [held, number]
+                    nums[slot] = 0xFFFFFFFE
+            else:
+                slot = -1 - slot
+                self.filled += nums[slot] == 0
+                self.keys[slot], nums[slot] = value, number
+                self.live += 1
 
     def get(self, value: int, limit: int) -> list[int]:
         """The numbers holding `value`, at most `limit` of them (more means "too many")."""
-        keys, nums, mask = self.keys, self.nums, self.mask
-        slot, step = value & mask, ((value >> 32) & mask) | 1
-        out: list[int] = []
-        while True:
-            held = nums[slot]
-            if held == 0:
-                return out
-            if held != 0xFFFFFFFF and keys[slot] == value:
-                out.append(held)
-                if len(out) >= limit:
-                    return out
-            slot = (slot + step) & mask
+        slot = self._slot(value)
+        if slot < 0:
+            return []
+        held = self.nums[slot]
+        return self.many[value][:limit] if held == 0xFFFFFFFE else [held]
 
     def remove(self, value: int, number: int) -> None:
-        keys, nums, mask = self.keys, self.nums, self.mask
-        slot, step = value & mask, ((value >> 32) & mask) | 1
-        while True:
-            held = nums[slot]
-            if held == 0:
-                return
-            if held == number and keys[slot] == value:
-                nums[slot] = 0xFFFFFFFF
-                self.live -= 1
-                return
-            slot = (slot + step) & mask
+        slot = self._slot(value)
+        if slot < 0:
+            return
+        held = self.nums[slot]
+        if held == 0xFFFFFFFE:  # MANY
+            holders = self.many[value]
+            if number in holders:
+                holders.remove(number)
+                if len(holders) == 1:
+                    self.nums[slot] = holders[0]
+                    del self.many[value]
+        elif held == number:
+            self.nums[slot] = 0xFFFFFFFF
+            self.live -= 1
 
     def _rebuild(self, coming: int = 1) -> None:
         """A load of at most 0.6 after it and `coming` more values (growing or shrinking),
@@ -110,10 +130,11 @@ class ValueTable:
         capacity = 1 << 12
         while capacity * 6 < (self.live + coming) * 10:
             capacity *= 2
-        old_keys, old_nums = self.keys, self.nums
+        old_keys, old_nums, many = self.keys, self.nums, self.many
         self.__init__(capacity)
+        self.many = many
         keys, nums, mask, live = self.keys, self.nums, self.mask, 0
-        for key, held in zip(old_keys, old_nums):  # as `add` one by one, without its checks: a fresh table
+        for key, held in zip(old_keys, old_nums):  # one slot a value: no value to look for first
             if held != 0 and held != 0xFFFFFFFF:  # neither EMPTY nor GONE
                 slot, step = key & mask, ((key >> 32) & mask) | 1
                 while nums[slot]:
@@ -159,6 +180,9 @@ class StoryIndex:
         # the entry of each of the last EXACT texts added (by a digest of their title and text):
         # a copy word for word is found without a search
         self.exact: OrderedDict[bytes, int] = OrderedDict()
+        # how many different texts (originals) hold each value that more than COMMON entries hold,
+        # counted when a search first needs it after its holders changed (`_followed`)
+        self.texts: dict[int, int] = {}
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -187,13 +211,21 @@ class StoryIndex:
             followers.append(number)  # a copy of `head`'s text: found through it
         else:
             self.heads[packed] = number
-            self.by_value.add(_leads(packed), number)
+            self._hold(_leads(packed), number)
         if words is not None:
             exact = self.exact
             exact[words] = number
             exact.move_to_end(words)
             if len(exact) > EXACT:
                 exact.popitem(last=False)
+
+    def _hold(self, leads: tuple[int, ...], number: int) -> None:
+        """Entry `number` holds `leads` (their counts of texts are made again when needed)."""
+        self.by_value.add(leads, number)
+        texts = self.texts
+        if texts:
+            for value in leads:
+                texts.pop(value, None)
 
     def prune(self, now: float) -> None:
         """Forget signatures older than the window (they stay in the store)."""
@@ -209,10 +241,11 @@ class StoryIndex:
             leads = _leads(packed)
             for value in leads:
                 self.by_value.remove(value, number)
+                self.texts.pop(value, None)
             followers = self.followers.pop(number, None)
             head = followers.popleft() if followers else None
             if head is not None:
-                self.by_value.add(leads, head)
+                self._hold(leads, head)
                 if followers:
                     self.followers[head] = followers
             if self.heads.get(packed) == number:
@@ -232,11 +265,16 @@ class StoryIndex:
         is not found by it). A stock phrase is held by more than COMMON different texts; copies
         of one text count once (by their original), so that a wire item carried word for word
         by forty outlets' feeds stays one text, found as the others' copy."""
-        get, entries = self.by_value.get, self.entries
+        get, entries, texts = self.by_value.get, self.entries, self.texts
         for value in leads:
-            holders = get(value, HOLDERS_KEPT)  # (a chain holds no more: `ValueTable.add`)
-            if len(holders) <= COMMON or len({entries[number][4] for number in holders}) <= COMMON:
-                yield holders
+            holders = get(value, HOLDERS_KEPT)  # (a value keeps no more: `ValueTable.add`)
+            if len(holders) > COMMON:
+                count = texts.get(value)
+                if count is None:
+                    count = texts[value] = len({entries[number][4] for number in holders})
+                if count > COMMON:
+                    continue
+            yield holders
 
     def rename(self, old: int, new: int) -> None:
         """Signatures of story `old` now belong to `new` (two events found to be one). Rare: a
@@ -275,10 +313,10 @@ class StoryIndex:
         if copy is not None:
             return copy[0], copy[1]
         self.prune(now)
-        shared: dict[int, int] = {}
+        shared: Counter[int] = Counter()
+        count = shared.update
         for holders in self._followed(sig.sketch[:INDEXED]):
-            for number in holders:
-                shared[number] = shared.get(number, 0) + 1
+            count(holders)  # in C
         mine, short, followers, entries = set(sig.sketch), sig.shingles < SHORT, self.followers, self.entries
         ranks = {value: at for at, value in enumerate(sig.sketch)}
 
@@ -298,7 +336,10 @@ class StoryIndex:
         # weighed only then, and the answer is the one weighing them all in order would give.
         best: tuple[float, int, int] | None = None
         unweighed: list[int] = []
-        for number in sorted(shared, key=lambda number: (shared[number], latest(number)), reverse=True)[:200]:
+        # most shared leads first, then the most recent (a text's latest entry is its own: no ties,
+        # so the order does not depend on the order `shared` was counted in)
+        for _held, _latest, number in sorted(((held, latest(number), number) for number, held in shared.items()),
+                                             reverse=True)[:200]:
             story, _packed, _title, _seen, original = entries[number]
             if best is not None and story == best[1] and original == best[2]:
                 unweighed.append(number)

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("newsmon.store")
 REREAD = 500  # articles of an older newsmon whose event features are read again at the first start (~10 ms each)
 
-FORMAT = 3  # of the files (2: the story index is monitor.story_index.StoryIndex; 3: with its copies' heads)
+FORMAT = 4  # of the files (2: the story index is monitor.story_index.StoryIndex; 3: with its copies' heads; 4: a value's several holders in one slot)
 FILES = {"stories": "story-window.pickle", "events": "event-window.pickle"}
 
 

@@ -450,6 +450,42 @@ def test_a_phrase_every_item_shares_does_not_make_adding_quadratic():
     assert len(table.get(12345, story_index.COMMON + 1)) == story_index.COMMON + 1  # still a stock phrase
 
 
+def test_a_value_many_texts_hold_is_one_slot_however_many_hold_it():
+    """A value's holders after the first live outside the table (`ValueTable.many`): finding the
+    value, adding a holder and removing one walk a short chain whatever their number, and the
+    value goes back to one slot, then to none, as its holders go."""
+    table = story_index.ValueTable()
+    for number in range(1, 101):
+        table.add((777, 1000 + number), number)
+    assert table.live == 101 and table.holders() == 200  # 777 once, and 100 values of one holder
+    assert table.get(777, 10**6) == list(range(1, 101)) and table.get(777, 5) == [1, 2, 3, 4, 5]
+    for number in range(1, 100):
+        table.remove(777, number)
+    assert table.get(777, 10) == [100] and not table.many and table.live == 101
+    table.remove(777, 100)
+    assert table.get(777, 10) == [] and table.live == 100
+    table.add((777,), 500)  # into its tombstone
+    assert table.get(777, 10) == [500] and table.live == 101
+
+
+def test_a_value_becomes_a_stock_phrase_and_stops_being_one_as_texts_come_and_go():
+    """Which leads a search follows is worked out once per change of their holders: more than
+    COMMON different texts make a stock phrase (not followed), copies of one text do not, and
+    when the other texts leave the window the text is found again."""
+    sig = stories.signature("Police post attacked", " ".join(WIRE))
+    index = story_index.StoryIndex(window=100.0)
+    for number in range(40):  # one text in forty stories: forty holders, one original
+        index.add(1 + number, sig, 0.0, "Police post attacked", original=11)
+    assert index.find_copy(sig, 1.0) == (40, 11)  # (the latest)
+    for number in range(story_index.COMMON + 1):  # the same words as more than COMMON texts of their own
+        index.add(100 + number, sig, 50.0, "Police post attacked", original=100 + number)
+    assert index.find_copy(sig, 51.0) is None  # every lead a stock phrase now
+    assert index.find_copy(sig, 120.0) is None  # the forty copies gone, the others still in
+    index.add(1, sig, 130.0, "Police post attacked", original=11)
+    assert index.find_copy(sig, 131.0) is None
+    assert index.find_copy(sig, 160.0) == (1, 11)  # the others gone too: one text again
+
+
 def test_a_copy_word_for_word_is_found_by_its_words_as_the_search_finds_it():
     """`find_copy` with the words' digest, and `copied` (the recorder's way for such a copy:
     no signature made), find what the search finds."""
@@ -557,7 +593,7 @@ def test_copies_as_one_holder_find_what_every_copy_as_a_holder_found():
             known = [(t, new if s == old else s, o, ti) for t, s, o, ti in known]
         probe = stories.signature(*texts[rng.randrange(len(texts))])
         assert mine.find_copy(probe, now) == plain.find_copy(probe, now)
-    assert len(mine) == len(plain) and mine.by_value.live < plain.by_value.live
+    assert len(mine) == len(plain) and mine.by_value.holders() < plain.by_value.holders()
 
 
 def test_ranked_overlap_is_overlap():
