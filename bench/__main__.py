@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         plan = _replace(plan, feeds=args.feeds)
     if args.runs:
         plan = _replace(plan, runs=args.runs, latency_runs=args.runs, memory_runs=args.runs, peer_runs=args.runs,
-                        peer_cold_pairs=args.runs, warm_runs=args.runs)
+                        peer_cold_pairs=args.runs, warm_runs=args.runs, text_runs=args.runs)
     if args.delays:
         plan = _replace(plan, peer_delays=tuple(float(value) for value in args.delays.split(",")))
     only = set(args.only.lower()) & set(MEASURES)
