@@ -37,6 +37,17 @@ TICK = 5.0  # how often the daemon looks for a step (daemon.TICK)
 DAY = 86400
 
 
+STEPPED = re.compile(r"wall clock stepped by ([+-]\d+)s: schedules and waits moved with it")
+
+
+def said_step(log: str, seconds: int) -> bool:
+    """Whether the daemon said it noticed a wall-clock step of `seconds`, to within 2 s: the
+    host's own clock discipline moves the wall clock too while a test's step is applied (this
+    machine's was seen slewing 5 ms a second, and a CI run once read the 3-day step other than
+    to the second)."""
+    return any(abs(int(found) - seconds) <= 2 for found in STEPPED.findall(log))
+
+
 class FakeClock:
     """The wall-clock offset, in seconds, of every process started with `env()`."""
 
@@ -214,14 +225,14 @@ def test_a_step_back_then_its_correction_keep_polls_on_pace_and_healthz_healthy(
         # first poll after the step may have been under way before it
         assert wait_for(lambda: len(watch.since(stepped)) >= 2, timeout=TICK + 2 * INTERVAL * 1.1 + 2.5), \
             f"polls since the step: {watch.since(stepped)}\n{daemon.log.read_text()}"
-        assert daemon.said("wall clock stepped by -600s: schedules and waits moved with it")
+        assert said_step(daemon.log.read_text(), -600), daemon.log.read_text()
         # the scheduler's tick (what /healthz looks at) runs on the new clock: no 503 once 30 s have gone by
         assert wait_for(lambda: scheduler_tick(metrics) < before - 500, timeout=TICK + 3)
         assert wait_for(lambda: len(watch.since(stepped)) >= 4, timeout=2 * INTERVAL * 1.1 + 2.5)
 
         clock.set(0)  # corrected: ten minutes forward
         corrected = time.monotonic()
-        assert wait_for(lambda: daemon.said("wall clock stepped by +600s"), timeout=TICK + 3), daemon.log.read_text()
+        assert wait_for(lambda: said_step(daemon.log.read_text(), 600), timeout=TICK + 3), daemon.log.read_text()
         noticed = time.monotonic()
         time.sleep(3 * INTERVAL)
         after = watch.since(corrected)
@@ -264,7 +275,7 @@ def test_a_jump_of_three_days_while_the_channel_is_down_kills_no_alert(tmp_path,
     finally:
         code, log = daemon.stop()
     assert [row["status"] for row in listed] == ["pending", "pending"], listed
-    assert f"wall clock stepped by +{3 * DAY}s" in log
+    assert said_step(log, 3 * DAY), log
     # the waits kept their real length: the old alert is as old as it really is, the new one just
     # queued, and the channel's next try is seconds away, not three days more (also when an
     # outbox round came between the step and the daemon noticing it)
