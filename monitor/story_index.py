@@ -180,9 +180,6 @@ class StoryIndex:
         # the entry of each of the last EXACT texts added (by a digest of their title and text):
         # a copy word for word is found without a search
         self.exact: OrderedDict[bytes, int] = OrderedDict()
-        # how many different texts (originals) hold each value that more than COMMON entries hold,
-        # counted when a search first needs it after its holders changed (`_followed`)
-        self.texts: dict[int, int] = {}
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -211,21 +208,13 @@ class StoryIndex:
             followers.append(number)  # a copy of `head`'s text: found through it
         else:
             self.heads[packed] = number
-            self._hold(_leads(packed), number)
+            self.by_value.add(_leads(packed), number)
         if words is not None:
             exact = self.exact
             exact[words] = number
             exact.move_to_end(words)
             if len(exact) > EXACT:
                 exact.popitem(last=False)
-
-    def _hold(self, leads: tuple[int, ...], number: int) -> None:
-        """Entry `number` holds `leads` (their counts of texts are made again when needed)."""
-        self.by_value.add(leads, number)
-        texts = self.texts
-        if texts:
-            for value in leads:
-                texts.pop(value, None)
 
     def prune(self, now: float) -> None:
         """Forget signatures older than the window (they stay in the store)."""
@@ -241,11 +230,10 @@ class StoryIndex:
             leads = _leads(packed)
             for value in leads:
                 self.by_value.remove(value, number)
-                self.texts.pop(value, None)
             followers = self.followers.pop(number, None)
             head = followers.popleft() if followers else None
             if head is not None:
-                self._hold(leads, head)
+                self.by_value.add(leads, head)
                 if followers:
                     self.followers[head] = followers
             if self.heads.get(packed) == number:
@@ -265,16 +253,11 @@ class StoryIndex:
         is not found by it). A stock phrase is held by more than COMMON different texts; copies
         of one text count once (by their original), so that a wire item carried word for word
         by forty outlets' feeds stays one text, found as the others' copy."""
-        get, entries, texts = self.by_value.get, self.entries, self.texts
+        get, entries = self.by_value.get, self.entries
         for value in leads:
             holders = get(value, HOLDERS_KEPT)  # (a value keeps no more: `ValueTable.add`)
-            if len(holders) > COMMON:
-                count = texts.get(value)
-                if count is None:
-                    count = texts[value] = len({entries[number][4] for number in holders})
-                if count > COMMON:
-                    continue
-            yield holders
+            if len(holders) <= COMMON or len({entries[number][4] for number in holders}) <= COMMON:
+                yield holders
 
     def rename(self, old: int, new: int) -> None:
         """Signatures of story `old` now belong to `new` (two events found to be one). Rare: a

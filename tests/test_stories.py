@@ -469,9 +469,9 @@ def test_a_value_many_texts_hold_is_one_slot_however_many_hold_it():
 
 
 def test_a_value_becomes_a_stock_phrase_and_stops_being_one_as_texts_come_and_go():
-    """Which leads a search follows is worked out once per change of their holders: more than
-    COMMON different texts make a stock phrase (not followed), copies of one text do not, and
-    when the other texts leave the window the text is found again."""
+    """The leads a search follows change as their holders do: more than COMMON different texts make
+    a stock phrase (not followed), copies of one text do not, and when the other texts leave the
+    window the text is found again."""
     sig = stories.signature("Police post attacked", " ".join(WIRE))
     index = story_index.StoryIndex(window=100.0)
     for number in range(40):  # one text in forty stories: forty holders, one original
