@@ -13,6 +13,7 @@ from fixtures import COURIER_ITEMS, RECENT, rss, write_config
 
 from monitor import cli, feeds, times
 from monitor.errors import ParseError
+from monitor.feeds import discovery
 
 FEED_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Indus Courier</title>
@@ -163,21 +164,21 @@ BASE = "https://news.example/world/index.html"
      '<link rel="alternate" type="application/rss+xml" href="https://news.example/rss">', [("https://news.example/rss", "News evil", "application/rss+xml")]),
 ])
 def test_discover(page, found):
-    assert feeds.discover(f"<!doctype html><html><head>{page}</head></html>".encode(), BASE) == tuple(found)
+    assert discovery.discover(f"<!doctype html><html><head>{page}</head></html>".encode(), BASE) == tuple(found)
 
 
 def test_discover_reads_only_the_start_of_a_huge_page():
     link = b'<link rel="alternate" type="application/rss+xml" href="/%d.xml">'
     early, late = link % 1, link % 2
     page = b"<!doctype html><html><head>" + early + b"<link " * 200_000 + b"x" * 600_000 + late
-    assert feeds.discover(page, BASE) == (("https://news.example/1.xml", None, "application/rss+xml"),)
+    assert discovery.discover(page, BASE) == (("https://news.example/1.xml", None, "application/rss+xml"),)
     unclosed = b"<!doctype html>" + b'<link rel="alternate" type="application/rss+xml" href="' + b"a" * 5_000_000
-    assert feeds.discover(unclosed, BASE) == ()
+    assert discovery.discover(unclosed, BASE) == ()
 
 
 def test_discover_lists_a_bounded_number_of_feeds():
     page = b"".join(b'<link rel="alternate" type="application/rss+xml" href="/%d.xml">' % n for n in range(500))
-    assert len(feeds.discover(page, BASE)) == feeds.MAX_DISCOVERED
+    assert len(discovery.discover(page, BASE)) == discovery.MAX_DISCOVERED
 
 
 @pytest.mark.parametrize("body, content_type", [

@@ -1,4 +1,4 @@
-"""monitor.feeds.html_to_text reads plain markup without HTMLParser (`_plain_text`): it must give
+"""monitor.feed_text.html_to_text reads plain markup without HTMLParser (`_plain_text`): it must give
 the same text as HTMLParser (`_TextCollector`) for every fragment, (a) tricky ones written for
 these tests, (b) every title, summary and content of every feed of the shared corpus when
 NEWSMON_CORPUS points at it."""
@@ -9,15 +9,16 @@ import feedparser
 import pytest
 
 from monitor import feeds
+from monitor.feeds import text as feed_text
 from conftest import corpus_dir
 
 
 def by_html_parser(markup: str) -> str:
     """html_to_text as it was: every fragment with markup read by HTMLParser."""
-    markup = markup.translate(feeds.CONTROL)
+    markup = markup.translate(feed_text.CONTROL)
     if "<" not in markup and "&" not in markup:
         return markup.strip()
-    collector = feeds._TextCollector()
+    collector = feed_text._TextCollector()
     collector.feed(markup)
     collector.close()
     lines = (" ".join(line.split()) for line in "".join(collector.parts).splitlines())
@@ -50,8 +51,8 @@ FRAGMENTS = [
 
 @pytest.mark.parametrize("markup,plain", FRAGMENTS)
 def test_plain_markup_reads_as_html_parser_does(markup, plain):
-    assert feeds.html_to_text(markup) == by_html_parser(markup)
-    assert (feeds._plain_text(markup.translate(feeds.CONTROL)) is not None) == plain
+    assert feed_text.html_to_text(markup) == by_html_parser(markup)
+    assert (feed_text._plain_text(markup.translate(feed_text.CONTROL)) is not None) == plain
 
 
 def test_every_corpus_feed_fragment_reads_as_html_parser_does():
@@ -69,8 +70,8 @@ def test_every_corpus_feed_fragment_reads_as_html_parser_does():
                 if not value or ("<" not in value and "&" not in value):
                     continue
                 fragments += 1
-                plain += feeds._plain_text(value.translate(feeds.CONTROL)) is not None
-                if feeds.html_to_text(value) != by_html_parser(value):
+                plain += feed_text._plain_text(value.translate(feed_text.CONTROL)) is not None
+                if feed_text.html_to_text(value) != by_html_parser(value):
                     differences.append(f"{path.name}: {value[:80]!r}")
     assert not differences, differences[:5]
     assert fragments > 1000 and plain > 0.9 * fragments  # the fast path is the common one

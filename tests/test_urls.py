@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from monitor import urls
+from monitor import redirectors, urls
 from monitor.urls import canonical, host, outlet_of, unwrap
 from conftest import corpus_dir
 
@@ -122,13 +122,13 @@ def test_never_raises_on_garbage():
 
 
 def test_unwrap_skips_only_links_that_name_no_redirector():
-    """`unwrap` reads a link's host only when the link names a redirector (`_REDIRECTOR_NAMES`):
+    """`unwrap` reads a link's host only when the link names a redirector (`REDIRECTOR_NAMES`):
     every other link, garbage included, is one no redirector rule would have read."""
     for text in fuzz(3, FUZZ_ATOMS + REDIRECTOR_ATOMS + ["GOOGLE.COM/url?url=", "L.FaceBook.com/l.php?u="], 20_000):
         current = text.strip()
-        if not any(name in current.lower() for name in urls._REDIRECTOR_NAMES):
+        if not any(name in current.lower() for name in redirectors.REDIRECTOR_NAMES):
             try:
-                assert urls._unwrap_once(current) is None, text
+                assert redirectors.unwrap_once(current) is None, text
             except ValueError:
                 pass
 
@@ -165,15 +165,19 @@ def test_host_and_outlet_unchanged():
 
 
 def test_urls_imports_only_the_standard_library():
-    tree = ast.parse(Path(urls.__file__).read_text(encoding="utf-8"))
-    modules = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            modules.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            assert node.level == 0, "relative import in urls.py"
-            modules.add((node.module or "").split(".")[0])
-    assert modules <= set(sys.stdlib_module_names) | {"__future__"}, modules
+    """monitor.urls and monitor.redirectors are the ground floor: the standard library, and
+    urls the redirectors module, nothing else."""
+    for module, allowed in ((urls, {"monitor.redirectors"}), (redirectors, set())):
+        tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+        modules = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                modules.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                assert node.level == 0, f"relative import in {module.__name__}"
+                modules.add(node.module or "")
+        outside = {name for name in modules if name.split(".")[0] not in sys.stdlib_module_names | {"__future__"}}
+        assert outside <= allowed, (module.__name__, outside)
 
 
 def test_tracking_lists_leave_content_parameters_alone():

@@ -101,7 +101,7 @@ def choose(url: str, found: tuple[tuple[str, str | None, str], ...]) -> str | No
 
 
 def feed_links(found: tuple[tuple[str, str | None, str], ...]) -> str:
-    """What a web page links to, from `feeds.discover`'s (url, title, type) tuples (links
+    """What a web page links to, from `monitor.feeds.discovery.discover`'s (url, title, type) tuples (links
     resolved against a feed URL with credentials inherit them: not shown)."""
     if not found:
         return "it links to no feed"
