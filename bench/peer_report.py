@@ -45,10 +45,14 @@ def summarise(results: dict) -> dict:
             newsmon, r2e = first.get("newsmon feed-only", {}).get(phase), first.get("rss2email", {}).get(phase)
             if newsmon and r2e and r2e["cpu"]:
                 ratios[phase] = newsmon["cpu"] / r2e["cpu"]
-        paired = _paired_ratios(side["delays"][next(iter(side["delays"]))])
-        if paired:
-            ratios["cold"] = _median(paired)  # the pairs' median (bench.sidebyside.paired_cold)
-            s["peer_cold_pairs"] = paired
+        pairs = {}
+        for phase in ("cold", "warm", "changed10"):
+            paired = _paired_ratios(side["delays"][next(iter(side["delays"]))], phase)
+            if paired:  # the pairs' median (bench.sidebyside.paired_cold, paired_warm)
+                ratios[phase] = _median(paired)
+                pairs[phase] = paired
+        s["peer_pairs"] = pairs
+        s["peer_cold_pairs"] = pairs.get("cold", [])
         s["peer_cpu_ratio"] = ratios
         s["met_h"] = all(value <= CPU_TARGET for value in ratios.values()) if len(ratios) == 3 else None
         s["met_h_stretch"] = all(value <= CPU_STRETCH for value in ratios.values()) if len(ratios) == 3 else None
@@ -77,11 +81,12 @@ def summarise(results: dict) -> dict:
     return s
 
 
-def _paired_ratios(tools: dict) -> list[float]:
-    """newsmon feed-only's cold CPU over rss2email's, run by run, when both ran cold more than
-    once (the first pair as `tool_runs` measured it, the others back to back)."""
-    newsmon = (tools.get("newsmon feed-only") or {}).get("cold") or []
-    r2e = (tools.get("rss2email") or {}).get("cold") or []
+def _paired_ratios(tools: dict, phase: str) -> list[float]:
+    """newsmon feed-only's CPU over rss2email's in `phase`, run by run, when both ran it more
+    than once as many times (cold: the first pair as `tool_runs` measured it, the others back
+    to back; warm and changed10: alternating)."""
+    newsmon = (tools.get("newsmon feed-only") or {}).get(phase) or []
+    r2e = (tools.get("rss2email") or {}).get(phase) or []
     if len(newsmon) < 2 or len(newsmon) != len(r2e):
         return []
     return [mine["cpu"] / theirs["cpu"] for mine, theirs in zip(newsmon, r2e) if theirs["cpu"]]
@@ -114,11 +119,11 @@ def rows(results: dict) -> list[tuple[str, str, str, str]]:
     if ratios:
         first = next(iter(s["peers"]))
         tools = s["peers"][first]
-        pairs = s.get("peer_cold_pairs") or []
+        pairs = s.get("peer_pairs") or ({"cold": s["peer_cold_pairs"]} if s.get("peer_cold_pairs") else {})
         value = "; ".join(f"{phase} {ratio:.2f} × ({tools['newsmon feed-only'][phase]['cpu']:.2f} vs "
                           f"{tools['rss2email'][phase]['cpu']:.2f} CPU-s"
-                          + (f"; median of {len(pairs)} pairs: " + ", ".join(f"{x:.2f}" for x in pairs)
-                             if phase == "cold" and pairs else "") + ")" for phase, ratio in ratios.items())
+                          + (f"; median of {len(pairs[phase])} pairs: " + ", ".join(f"{x:.2f}" for x in pairs[phase])
+                             if pairs.get(phase) else "") + ")" for phase, ratio in ratios.items())
         out.append((f"(h) newsmon feed-only `run --once` CPU ÷ rss2email's, {results['peers']['feeds']} feeds, "
                     f"{first} ms", value, f"≤ {CPU_TARGET} × in each (stretch {CPU_STRETCH} ×)",
                     _yes(s.get("met_h")) + (" (stretch: " + _yes(s.get("met_h_stretch")) + ")"
@@ -188,8 +193,8 @@ def section(results: dict) -> str:
                 cells = [f"{_cell(tools.get(name, {}).get(phase), 'cpu', 2)} ({_cell(tools.get(name, {}).get(phase), 'wall', 1)})"
                          + _void(tools.get(name, {}).get(phase)) for name in ("rss2email", "feed2exec", "newsmon feed-only")]
                 ratio = _ratio_text(tools, phase)
-                if phase == "cold" and not number and s.get("peer_cold_pairs"):
-                    ratio = f"{s['peer_cpu_ratio']['cold']:.2f} × (the pairs' median)"
+                if not number and (s.get("peer_pairs") or {}).get(phase):
+                    ratio = f"{s['peer_cpu_ratio'][phase]:.2f} × (the pairs' median)"
                 text = tools.get("newsmon full text", {}).get(phase)
                 rate = _cell(text, "rate", 0) if phase == "cold" else "—"
                 rss = f"{_mb(text['peak_rss'])}" if text and text.get("peak_rss") else "—"
@@ -212,13 +217,19 @@ def section(results: dict) -> str:
 
 
 def _pairs_text(s: dict) -> str:
-    """How the cold ratio was measured, when in pairs."""
-    pairs = s.get("peer_cold_pairs")
-    if not pairs:
-        return ""
-    return (f", but rss2email's and newsmon feed-only's {len(pairs)} times at the first delay, in pairs one right "
-            f"after the other: the feed-only cold ratio is the pairs' median (pairs: "
-            + ", ".join(f"{ratio:.2f}" for ratio in pairs) + "), the CPU-seconds shown their medians")
+    """How the ratios were measured, when in pairs."""
+    pairs = s.get("peer_pairs") or ({"cold": s["peer_cold_pairs"]} if s.get("peer_cold_pairs") else {})
+    out = ""
+    if pairs.get("cold"):
+        out = (f", but rss2email's and newsmon feed-only's {len(pairs['cold'])} times at the first delay, in pairs one "
+               "right after the other: the feed-only cold ratio is the pairs' median (pairs: "
+               + ", ".join(f"{ratio:.2f}" for ratio in pairs["cold"]) + "), the CPU-seconds shown their medians")
+    warm = [phase for phase in ("warm", "changed10") if pairs.get(phase)]
+    if warm:
+        out += ("; rss2email's and newsmon feed-only's warm and changed10 runs at the first delay alternate, and "
+                "those ratios too are the pairs' medians (" + "; ".join(
+                    f"{phase}: " + ", ".join(f"{ratio:.2f}" for ratio in pairs[phase]) for phase in warm) + ")")
+    return out
 
 
 def _runs(count: int) -> str:
