@@ -318,7 +318,7 @@ def open_app(loaded: config.Config, *, workers: int | None = None, start_workers
     # Workers import the extractor (trafilatura: a third of a second each) only if a feed reads
     # full text; a task that needs it later (a feed added by a reload) imports it then.
     # They also read extracted pages' event features (monitor.incidents), whose data they load
-    # then too (1.4 s a worker, off the event loop, rather than on its first page).
+    # then too (about 0.2 CPU-s a worker, off the event loop, rather than on its first page).
     extracting = ("monitor.extract", "monitor.incidents:prepare") if any(feed.full_text for feed in loaded.feeds) else ()
     box = sandbox.Sandbox(workers or os.cpu_count(), timeout=settings.parse_timeout,
                           memory_limit=settings.worker_memory, preload=("monitor.feeds", *extracting))
