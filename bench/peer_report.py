@@ -52,7 +52,6 @@ def summarise(results: dict) -> dict:
                 ratios[phase] = _median(paired)
                 pairs[phase] = paired
         s["peer_pairs"] = pairs
-        s["peer_cold_pairs"] = pairs.get("cold", [])
         s["peer_cpu_ratio"] = ratios
         s["met_h"] = all(value <= CPU_TARGET for value in ratios.values()) if len(ratios) == 3 else None
         s["met_h_stretch"] = all(value <= CPU_STRETCH for value in ratios.values()) if len(ratios) == 3 else None
@@ -84,11 +83,13 @@ def summarise(results: dict) -> dict:
 def _paired_ratios(tools: dict, phase: str) -> list[float]:
     """newsmon feed-only's CPU over rss2email's in `phase`, run by run, when both ran it more
     than once as many times (cold: the first pair as `tool_runs` measured it, the others back
-    to back; warm and changed10: alternating)."""
+    to back; warm and changed10: only runs `paired_warm` alternated)."""
     newsmon = (tools.get("newsmon feed-only") or {}).get(phase) or []
     r2e = (tools.get("rss2email") or {}).get(phase) or []
     if len(newsmon) < 2 or len(newsmon) != len(r2e):
         return []
+    if phase != "cold" and not all(run.get("paired") for run in newsmon + r2e):
+        return []  # measured one tool after the other (results of a bench before a05bdbb)
     return [mine["cpu"] / theirs["cpu"] for mine, theirs in zip(newsmon, r2e) if theirs["cpu"]]
 
 
@@ -119,7 +120,7 @@ def rows(results: dict) -> list[tuple[str, str, str, str]]:
     if ratios:
         first = next(iter(s["peers"]))
         tools = s["peers"][first]
-        pairs = s.get("peer_pairs") or ({"cold": s["peer_cold_pairs"]} if s.get("peer_cold_pairs") else {})
+        pairs = s.get("peer_pairs") or {}
         value = "; ".join(f"{phase} {ratio:.2f} × ({tools['newsmon feed-only'][phase]['cpu']:.2f} vs "
                           f"{tools['rss2email'][phase]['cpu']:.2f} CPU-s"
                           + (f"; median of {len(pairs[phase])} pairs: " + ", ".join(f"{x:.2f}" for x in pairs[phase])
@@ -218,7 +219,7 @@ def section(results: dict) -> str:
 
 def _pairs_text(s: dict) -> str:
     """How the ratios were measured, when in pairs."""
-    pairs = s.get("peer_pairs") or ({"cold": s["peer_cold_pairs"]} if s.get("peer_cold_pairs") else {})
+    pairs = s.get("peer_pairs") or {}
     out = ""
     if pairs.get("cold"):
         out = (f", but rss2email's and newsmon feed-only's {len(pairs['cold'])} times at the first delay, in pairs one "

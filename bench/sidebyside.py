@@ -81,7 +81,7 @@ def tool_runs(farm: scenarios.Farm, sink: peers.SmtpSink, work: Path, name: str,
     urls = [f["url"] for f in farm.info["feeds"][:feeds]]
     expected = sum(len(f["entries"]) for f in farm.info["feeds"][:feeds])
     directory = _directory(work, name)
-    snapshot = directory.with_name(directory.name + "-cold")
+    snapshot = _snapshot(directory)
     out: dict = {"cold": [], "warm": [], "changed10": [], "expected": expected, "changed_feeds": len(changed)}
     for run in range(cold_runs if cold_runs or snapshot.exists() else 1):
         result = _cold_poll(farm, sink, name, directory, urls, expected)
@@ -129,6 +129,11 @@ def _warm_and_changed(farm: scenarios.Farm, sink: peers.SmtpSink, name: str, dir
 def _directory(work: Path, name: str) -> Path:
     """Where tool `name` keeps its state and logs in (h)."""
     return work / f"h-{name.replace(' ', '-')}"
+
+
+def _snapshot(directory: Path) -> Path:
+    """Where the state of a tool's cold poll in `directory` is kept for its warm runs."""
+    return directory.with_name(directory.name + "-cold")
 
 
 def _cold_poll(farm: scenarios.Farm, sink: peers.SmtpSink, name: str, directory: Path, urls: list[str],
@@ -197,8 +202,8 @@ def paired_warm(farm: scenarios.Farm, sink: peers.SmtpSink, work: Path, feeds: i
     for run in range(runs):
         for name in PAIRED if run % 2 == 0 else PAIRED[::-1]:
             directory = _directory(work, name)
-            warm, changed10 = _warm_and_changed(farm, sink, name, directory, directory.with_name(directory.name + "-cold"),
-                                                urls, feeds, changed)
+            warm, changed10 = _warm_and_changed(farm, sink, name, directory, _snapshot(directory), urls, feeds, changed)
+            warm["paired"] = changed10["paired"] = True
             by_tool[name]["warm"].append(warm)
             by_tool[name]["changed10"].append(changed10)
             say(f"    {name}, {delay_ms:g} ms, warm {run + 1}/{runs} (paired): {_brief(warm)}, {warm['feed_304']} × 304; "

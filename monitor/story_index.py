@@ -115,11 +115,13 @@ class ValueTable:
         held = self.nums[slot]
         if held == 0xFFFFFFFE:  # MANY
             holders = self.many[value]
-            if number in holders:
+            try:
                 holders.remove(number)
-                if len(holders) == 1:
-                    self.nums[slot] = holders[0]
-                    del self.many[value]
+            except ValueError:  # not a holder (one past HOLDERS_KEPT)
+                return
+            if len(holders) == 1:
+                self.nums[slot] = holders[0]
+                del self.many[value]
         elif held == number:
             self.nums[slot] = 0xFFFFFFFF
             self.live -= 1

@@ -1,4 +1,4 @@
-"""monitor.feed_text.html_to_text reads plain markup without HTMLParser (`_plain_text`): it must give
+"""monitor.feeds.text.html_to_text reads plain markup without HTMLParser (`_plain_text`): it must give
 the same text as HTMLParser (`_TextCollector`) for every fragment, (a) tricky ones written for
 these tests, (b) every title, summary and content of every feed of the shared corpus when
 NEWSMON_CORPUS points at it."""
