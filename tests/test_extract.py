@@ -196,3 +196,46 @@ def test_a_page_of_unclosed_tags_costs_time_in_proportion_to_its_size():
     hostile = ARTICLE.replace(b'<link rel="canonical"', tags + b'<link rel="canonical"').replace(b' lang="en"', b"")
     page = extract(hostile, "https://valley-courier.example.com/x", date=False, title=False)
     assert page.canonical_url == CANONICAL and page.language is None
+
+
+# --- the page's tree: trafilatura's loader's tree, made for less -------------------------------
+
+def _same_tree(html: bytes) -> None:
+    import lxml.etree
+    import trafilatura
+
+    from monitor.extract import load
+
+    ours, theirs = load(html), trafilatura.load_html(html)
+    assert (ours is None) == (theirs is None)
+    if ours is not None:
+        assert lxml.etree.tostring(ours) == lxml.etree.tostring(theirs)
+
+
+@pytest.mark.parametrize("html", [
+    ARTICLE,
+    b"\xef\xbb\xbf" + ARTICLE,  # a byte-order mark
+    ARTICLE.replace(b"<p>", b"<p>\x00\x01\x0b\x0c\x1f", 1),  # control characters XML forbids
+    ARTICLE.replace(b"<p>", "<p>\ufffe\uffff".encode(), 1),  # so does it these two
+    ARTICLE.replace(b"<p>", "<p>Caf\u00e9 \u0686\u0627\u06cc \U0001F600".encode(), 1),
+    b'<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" "x.dtd"/>\n' + ARTICLE,  # a doctype it repairs
+    b'<html lang="en"/>\n' + ARTICLE,  # a self-closed <html/>
+    b'<?xml version="1.0" encoding="utf-8"?>\n' + ARTICLE,
+    ARTICLE.replace(b"<head>", b'<head><meta charset="windows-1252">'),  # a charset the bytes do not have
+    "<html><body><p>caf\u00e9 au lait</p></body></html>".encode("cp1252"),  # not UTF-8
+    b"\x1f\x8b\x08" + b"not really gzip",
+    b"", b"   ", b"just some text, no markup", b"<p>one paragraph</p>", b"<html></html>",
+])
+def test_load_makes_trafilaturas_tree(html):
+    _same_tree(html)
+
+
+def test_load_makes_trafilaturas_tree_for_every_corpus_page():
+    root = corpus_dir()
+    if root is None or not (root / "articles" / "manifest.jsonl").is_file():
+        pytest.skip("NEWSMON_CORPUS is unset or has no articles/manifest.jsonl")
+    rows = [json.loads(line) for line in (root / "articles" / "manifest.jsonl").read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+    assert len(rows) > 200
+    for row in rows:
+        _same_tree(gzip.decompress((root / "articles" / row["html"]).read_bytes()))
