@@ -18,7 +18,6 @@ a tree: for a UTF-8 page, the same tree without its loader's detours (see `load`
 
 from __future__ import annotations
 
-import codecs
 import functools
 import html as html_module
 import itertools
@@ -96,6 +95,7 @@ FORBIDDEN = bytes((*range(9), 11, 12, *range(14, 32)))  # the C0 controls XML fo
 NONCHARACTERS = (b"\xef\xbf\xbe", b"\xef\xbf\xbf")  # U+FFFE, U+FFFF: XML forbids them too
 _DOCTYPE = re.compile(rb"< ?! ?DOCTYPE[^>]*/[^<>]*>", re.IGNORECASE)  # a doctype trafilatura repairs
 _CLOSED_HTML = re.compile(rb"<html[^\r\n]*/>")  # so is a self-closed <html/>
+_STARTS_WITH_TAG = re.compile(rb"(?:\xef\xbb\xbf)?\s*<")  # (the loader would try to decompress what does not)
 
 
 def load(html: bytes):
@@ -111,8 +111,7 @@ def load(html: bytes):
         html.decode("utf-8")
     except UnicodeDecodeError:
         return trafilatura.load_html(html)
-    start = html.removeprefix(codecs.BOM_UTF8).lstrip()[:1]
-    if start != b"<" or any(character in html for character in NONCHARACTERS):
+    if not _STARTS_WITH_TAG.match(html) or any(character in html for character in NONCHARACTERS):
         return trafilatura.load_html(html)
     html = html.translate(None, FORBIDDEN)
     if _DOCTYPE.match(html.partition(b"\n")[0]) or _CLOSED_HTML.search(html, 0, 16384):
