@@ -236,7 +236,8 @@ def warm_scaling(farm: scenarios.Farm, work: Path, sizes: list[int], runs: int, 
     state of an unmeasured feed-only cold poll; and `run --once` with no feeds at all, so that
     per feed = (warm - empty) / feeds. The per-feed part of a warm run at 500 feeds is a small
     difference of two larger numbers, so the runs are interleaved (empty, then each size, `runs`
-    times over): a busy spell of the machine then shifts all of them alike."""
+    times over): a busy spell of the machine then shifts all of them alike, and the least CPU of
+    each kind of run is what counts (see bench.peer_report.summarise)."""
     sink = peers.SmtpSink()
     out: dict = {"sizes": {str(size): {"warm": []} for size in sizes}, "empty": []}
     try:
