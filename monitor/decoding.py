@@ -53,11 +53,7 @@ def repair(body: bytes, declared: str | None) -> Repaired | None:
         return None
     if body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in body[:4]:
         return None  # UTF-16 or UTF-32: the parsers know these
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    else:
+    if is_utf8(body):
         return None  # nothing to repair
     text = body.decode("utf-8", "replace")
     replaced = text.count("\ufffd") - body.count("\ufffd".encode())
@@ -65,6 +61,15 @@ def repair(body: bytes, declared: str | None) -> Repaired | None:
     if non_ascii - replaced < MOSTLY * non_ascii:
         return None
     return Repaired(text.removeprefix("\ufeff"), replaced)
+
+
+def is_utf8(body: bytes) -> bool:
+    """Whether `body` is valid UTF-8 (then `repair` has nothing to do, whatever is declared)."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _allows_utf8(name: str) -> bool:
