@@ -202,6 +202,7 @@ def test_a_page_of_unclosed_tags_costs_time_in_proportion_to_its_size():
 
 def _same_tree(html: bytes) -> None:
     import lxml.etree
+    import lxml.html
     import trafilatura
 
     from monitor.extract import load
@@ -210,6 +211,7 @@ def _same_tree(html: bytes) -> None:
     assert (ours is None) == (theirs is None)
     if ours is not None:
         assert lxml.etree.tostring(ours) == lxml.etree.tostring(theirs)
+        assert all(isinstance(element, lxml.html.HtmlElement) for element in ours.iter())  # trafilatura needs them
 
 
 @pytest.mark.parametrize("html", [
@@ -239,3 +241,28 @@ def test_load_makes_trafilaturas_tree_for_every_corpus_page():
     assert len(rows) > 200
     for row in rows:
         _same_tree(gzip.decompress((root / "articles" / row["html"]).read_bytes()))
+
+
+def test_trafilatura_extracts_the_same_from_our_tree_on_every_corpus_page():
+    """Our tree (its parser's C class lookup) and trafilatura's own loader's: the same text."""
+    import trafilatura
+
+    from monitor.extract import OPTIONS, load
+
+    root = corpus_dir()
+    if root is None or not (root / "articles" / "manifest.jsonl").is_file():
+        pytest.skip("NEWSMON_CORPUS is unset or has no articles/manifest.jsonl")
+    rows = [json.loads(line) for line in (root / "articles" / "manifest.jsonl").read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+    differ, texts = [], 0
+    for row in rows:
+        html = gzip.decompress((root / "articles" / row["html"]).read_bytes())
+        ours, theirs = load(html), trafilatura.load_html(html)
+        if ours is None or theirs is None:
+            continue
+        mine = trafilatura.bare_extraction(ours, url=row["url"], **OPTIONS)
+        trafilaturas = trafilatura.bare_extraction(theirs, url=row["url"], **OPTIONS)
+        texts += mine is not None and bool(mine.text)
+        if (mine and mine.text) != (trafilaturas and trafilaturas.text):
+            differ.append(row["id"])
+    assert texts > 200 and differ == []
