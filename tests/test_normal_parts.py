@@ -25,7 +25,7 @@ def same(made: text.Normalized, expected: text.Normalized) -> bool:
 
 def fresh() -> None:
     """Forget what `normalize` kept: its per-run cache can answer differently after another text."""
-    text._get_tables().runs.clear()
+    text.chars.get_tables().runs.clear()
     text.normalize.cache_clear()
 
 

@@ -309,12 +309,12 @@ def reference(text: str) -> tuple[str, list[int]]:
 
     out: list[tuple[str, int]] = []
     for index, char in enumerate(text):
-        if unicodedata.combining(char) and char not in textmod.DROPPED:
-            if not out or out[-1][0] == " " or textmod._is_latin(out[-1][0]):
+        if unicodedata.combining(char) and char not in textmod.chars.DROPPED:
+            if not out or out[-1][0] == " " or textmod.chars.is_latin(out[-1][0]):
                 continue
             piece = unicodedata.normalize("NFKC", char)
         else:
-            piece = textmod._fold_char(char)
+            piece = textmod.chars.fold_char(char)
         for ch in piece:
             if ch == " ":
                 if not out or out[-1][0] in " -":
@@ -402,7 +402,7 @@ def test_viramas_and_nuktas_after_their_letters_take_the_fast_path_to_the_same_r
 
     from monitor import text as module
 
-    tables = module._get_tables()
+    tables = module.chars.get_tables()
     assert module._one_to_one("\u09ac\u09be\u0982\u09b2\u09be\u09a6\u09c7\u09b6\u09c7\u09b0 \u09aa\u09cd\u09b0\u09a7\u09be\u09a8", tables) is not None
     assert module._one_to_one("\u0939\u093f\u0928\u094d\u0926\u0940", tables) is not None
     assert module._one_to_one("a\u09cd", tables) is None and module._one_to_one("\u09cd\u0995", tables) is None

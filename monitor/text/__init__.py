@@ -8,7 +8,8 @@ no space next to a dash and no run of dashes; `cased` keeps letter case, `folded
 lower-cased, and both are the same length, with `origin(i)` / `offsets` mapping each of their
 characters back to an index of the original text.
 
-The rule query syntax lives in `monitor.query`.
+What each character becomes, and the tables built from that, live in `monitor.text.chars`;
+the rule query syntax in `monitor.query`.
 """
 
 from __future__ import annotations
@@ -21,122 +22,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import cached_property
 
-DASHES = frozenset("\u002d\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d")
-APOSTROPHES = frozenset("'\u2018\u2019\u02bc\u02bb\u0060\u00b4\u2032")
-# Arabic-script letters with several forms, mapped to one (Arabic/Persian/Urdu variants).
-ARABIC_FOLD = str.maketrans({
-    "\u064a": "\u06cc", "\u0649": "\u06cc", "\u06d2": "\u06cc",  # yeh forms -> Farsi yeh
-    "\u0643": "\u06a9",  # Arabic kaf -> keheh
-    "\u06c1": "\u0647", "\u06be": "\u0647", "\u06d5": "\u0647",  # heh goal, doachashmee, ae -> heh
-    "\u0623": "\u0627", "\u0625": "\u0627", "\u0622": "\u0627", "\u0671": "\u0627",  # alef forms
-    "\u0629": "\u0647",  # teh marbuta -> heh
-})
-# Harakat, superscript alef and tatweel; the invisible joiners, direction marks and the soft
-# hyphen (an HTML &shy; is a hyphenation hint inside a word, not a dash).
-ARABIC_DROP = frozenset(chr(c) for c in [*range(0x064B, 0x0660), 0x0670, 0x0640, 0x200C, 0x200D, 0x200E, 0x200F])
-INVISIBLE = frozenset("\u00ad\u061c\u2060\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-DROPPED = ARABIC_DROP | INVISIBLE
-SPACE_LIKE = frozenset("\u200b")  # zero-width space: a word break, so a space
-# Blocks whose characters get a precomputed one-to-one translation or count as "plain"
-# (unchanged by normalisation); anything else takes the slower per-character path. The Indic
-# blocks after Devanagari (Bengali to Sinhala) are in: a Bangla feed outside them went through
-# that path character by character, most of a feed-only run's normalising time.
-TABLE_RANGES = ((0x0000, 0x058F), (0x0600, 0x06FF), (0x0750, 0x077F), (0x08A0, 0x0DFF),
-                (0x1E00, 0x1EFF), (0x2000, 0x218F), (0x2460, 0x24FF), (0x3000, 0x303F),
-                (0xFB00, 0xFDFF), (0xFE70, 0xFEFF), (0xFF00, 0xFFEF))
-
-
-def _is_dropped_mark(char: str) -> bool:
-    return char in DROPPED or (unicodedata.combining(char) > 0 and char not in "\u200c\u200d")
-
-
-def _is_latin(char: str) -> bool:
-    code = ord(char)
-    return code < 0x0250 or 0x1E00 <= code <= 0x1EFF
-
-
-def _fold_char(char: str) -> str:
-    """The normalised form of one character (possibly empty or several characters)."""
-    if char in DASHES:
-        return "-"
-    if char in APOSTROPHES:
-        return "'"
-    if char in DROPPED:
-        return ""
-    if char.isspace() or char in SPACE_LIKE:
-        return " "
-    decomposed = unicodedata.normalize("NFKD", char)
-    if len(decomposed) > 1 and _is_latin(decomposed[0]):
-        decomposed = "".join(c for c in decomposed if not unicodedata.combining(c))
-        return unicodedata.normalize("NFKC", decomposed).translate(ARABIC_FOLD)
-    return unicodedata.normalize("NFKC", char).translate(ARABIC_FOLD)
-
-
-class _Tables:
-    """Built on first use (a few milliseconds), so that importing this module stays cheap."""
-
-    def __init__(self) -> None:
-        plain: list[int] = []
-        for low, high in TABLE_RANGES:
-            for code in range(low, high + 1):
-                char = chr(code)
-                if char in " -" or char in DROPPED or unicodedata.combining(char):
-                    continue
-                if _fold_char(char) == char:
-                    plain.append(code)
-        ranges: list[list[int]] = []
-        for code in plain:
-            if ranges and ranges[-1][1] == code - 1:
-                ranges[-1][1] = code
-            else:
-                ranges.append([code, code])
-        klass = "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges)
-        # What normalisation may change: a run of two or more characters that are not plain
-        # (spaces and dashes included), or one character that is not plain, a space or a dash.
-        # Written as "a non-plain character that is not a space or a dash, or a space or a dash
-        # followed by another non-plain one; then every non-plain character after it": the same
-        # spans as [^K]{2,}|[^K \-], a fifth faster (one test per plain character, not two).
-        self.special = re.compile(f"(?:[^{klass} \\-]|[ \\-][^{klass}])[^{klass}]*")
-        self.ascii = str.maketrans({**{c: " " for c in "\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"}, "`": "'"})
-        self.runs: dict[tuple[str, str], tuple[str, tuple[int, ...]]] = {}  # normalize's per-run cache
-        # Per character, for `_one_to_one`: True (unchanged), its one-character normal form, or
-        # False (it may change the text's length, or depends on what precedes it: the slow path).
-        self.kinds: dict[str, bool | str] = {}
-        self.ascii_special = [(chr(code), normal) for code, normal in self.ascii.items()]  # (character, its normal form)
-        self.marks: dict[str, bool] = {}  # for `kept_mark`
-
-    def kept_mark(self, char: str) -> bool:
-        """Whether `char` is a combining mark that normalisation keeps as it is after a letter
-        that is not Latin (see `_marks_kept`)."""
-        found = self.marks.get(char)
-        if found is None:
-            found = bool(unicodedata.combining(char)) and char not in DROPPED and unicodedata.normalize("NFKC", char) == char
-            if len(self.marks) < 10_000:
-                self.marks[char] = found
-        return found
-
-    def kind(self, char: str) -> bool | str:
-        found = self.kinds.get(char)
-        if found is None:
-            if unicodedata.combining(char) or char in DROPPED:
-                found = False
-            else:  # several characters: only where none is a space or a dash (they fold with their neighbours)
-                folded = _fold_char(char)
-                found = True if folded == char else folded if folded and (len(folded) == 1 or not (
-                    " " in folded or "-" in folded)) else False
-            if len(self.kinds) < 100_000:
-                self.kinds[char] = found
-        return found
-
-
-_tables: _Tables | None = None
-
-
-def _get_tables() -> _Tables:
-    global _tables
-    if _tables is None:
-        _tables = _Tables()
-    return _tables
+from monitor.text import chars
 
 
 @dataclass(frozen=True, eq=False)
@@ -176,7 +62,7 @@ class Normalized:
         """Map a [start, end) span of the normalised text back to the original text; marks
         that normalisation dropped after the last character (accents, harakat) stay in."""
         stop = self.origin(end - 1) + 1
-        while stop < len(self.original) and _is_dropped_mark(self.original[stop]):
+        while stop < len(self.original) and chars.is_dropped_mark(self.original[stop]):
             stop += 1
         return self.origin(start), stop
 
@@ -187,12 +73,12 @@ def _run(run: str, previous: str) -> list[tuple[str, int]]:
     out: list[tuple[str, int]] = []
     last = previous
     for index, char in enumerate(run):
-        if unicodedata.combining(char) and char not in DROPPED:
-            if not last or last == " " or _is_latin(last):
+        if unicodedata.combining(char) and char not in chars.DROPPED:
+            if not last or last == " " or chars.is_latin(last):
                 continue  # an accent on a Latin letter (decomposed text), or on nothing: dropped
             piece = unicodedata.normalize("NFKC", char)
         else:
-            piece = _fold_char(char)
+            piece = chars.fold_char(char)
         for ch in piece:
             if ch == " ":
                 if (out[-1][0] if out else last) in ("", " ", "-"):
@@ -215,7 +101,7 @@ def _previous_key(previous: str) -> str:
     (a soft hyphen, a zero-width non-joiner)."""
     if previous in ("", " ", "-"):
         return previous
-    return "L" if _is_latin(previous) else "x"
+    return "L" if chars.is_latin(previous) else "x"
 
 
 @functools.lru_cache(maxsize=16)
@@ -223,7 +109,7 @@ def normalize(text: str) -> Normalized:
     """Normalise `text` for matching; see the module docstring. The last few answers are kept
     (a `Normalized` is never changed): an article's title and text are normalised by the
     watchlist's matcher, the pack's and `facts` alike."""
-    tables = _get_tables()
+    tables = chars.get_tables()
     if text.isascii():
         text_ = text.translate(tables.ascii)
         if not (text_.startswith(" ") or text_.endswith(" ") or "  " in text_ or " -" in text_
@@ -234,7 +120,7 @@ def normalize(text: str) -> Normalized:
     return fast if fast is not None else _runs(text, text, tables)
 
 
-def _runs(text: str, text_: str, tables: _Tables) -> Normalized:
+def _runs(text: str, text_: str, tables: chars.Tables) -> Normalized:
     """`normalize`'s general path: plain stretches copied, special runs normalised run by run."""
     pieces: list[str] = []
     # Segments: from position starts[i] on, a character's origin is origins[i] plus its distance
@@ -304,7 +190,7 @@ ASCII_NOISE = re.compile(r"[\x00-\x7f]+")  # what `_one_to_one` strips to find a
 PAIRS = ("  ", " -", "- ", "--")  # a run of spaces and dashes that folds contains one of these
 
 
-def _one_to_one(text: str, tables: _Tables) -> Normalized | None:
+def _one_to_one(text: str, tables: chars.Tables) -> Normalized | None:
     """`normalize` for a text whose every character normalises the same whatever precedes it
     (curly quotes, dashes, line breaks, accented Latin letters, Arabic-script letter variants,
     an ellipsis: most news), or None for the slow path. Characters that stay one character are
@@ -333,7 +219,7 @@ def _one_to_one(text: str, tables: _Tables) -> Normalized | None:
     return _collapsed(text, text_, tables, longer)
 
 
-def _marks_kept(text: str, marks: list[str], tables: _Tables) -> bool:
+def _marks_kept(text: str, marks: list[str], tables: chars.Tables) -> bool:
     """Whether every one of `marks` (combining marks that normalise to themselves: a Bengali or
     Devanagari virama or nukta) stands right after a character kept as it is that is not Latin
     (a letter of its script), or after another of them: then each is kept where it stands, as
@@ -344,13 +230,13 @@ def _marks_kept(text: str, marks: list[str], tables: _Tables) -> bool:
         at = text.find(mark)
         while at >= 0:
             before = text[at - 1] if at else " "
-            if before not in allowed and (kinds.get(before) is not True or _is_latin(before) or before in " -"):
+            if before not in allowed and (kinds.get(before) is not True or chars.is_latin(before) or before in " -"):
                 return False
             at = text.find(mark, at + 1)
     return True
 
 
-def _collapsed(text: str, text_: str, tables: _Tables, longer: list[tuple[str, str]] = ()) -> Normalized:
+def _collapsed(text: str, text_: str, tables: chars.Tables, longer: list[tuple[str, str]] = ()) -> Normalized:
     """The normal form of `text` given `text_`, the same length with every character already in
     its normal form but those of `longer` (a character and the several it becomes): runs of
     spaces and dashes fold to one space, or to their first dash; a space at either end goes.
@@ -419,7 +305,7 @@ def _folded(text_: str, begin: int, end: int) -> tuple[int, int, str, int]:
 
 def _slow(text: str) -> Normalized:
     """`normalize` run by run, without its fast paths (tests compare the two)."""
-    tables = _get_tables()
+    tables = chars.get_tables()
     return _runs(text, text.translate(tables.ascii) if text.isascii() else text, tables)
 
 
