@@ -232,15 +232,20 @@ def test_load_makes_trafilaturas_tree(html):
     _same_tree(html)
 
 
-def test_load_makes_trafilaturas_tree_for_every_corpus_page():
+def _corpus_pages() -> list[tuple[dict, bytes]]:
+    """Each corpus page's manifest row and HTML; skips without the corpus."""
     root = corpus_dir()
     if root is None or not (root / "articles" / "manifest.jsonl").is_file():
         pytest.skip("NEWSMON_CORPUS is unset or has no articles/manifest.jsonl")
     rows = [json.loads(line) for line in (root / "articles" / "manifest.jsonl").read_text(encoding="utf-8").splitlines()
             if line.strip()]
     assert len(rows) > 200
-    for row in rows:
-        _same_tree(gzip.decompress((root / "articles" / row["html"]).read_bytes()))
+    return [(row, gzip.decompress((root / "articles" / row["html"]).read_bytes())) for row in rows]
+
+
+def test_load_makes_trafilaturas_tree_for_every_corpus_page():
+    for _row, html in _corpus_pages():
+        _same_tree(html)
 
 
 def test_trafilatura_extracts_the_same_from_our_tree_on_every_corpus_page():
@@ -249,14 +254,8 @@ def test_trafilatura_extracts_the_same_from_our_tree_on_every_corpus_page():
 
     from monitor.extract import OPTIONS, load
 
-    root = corpus_dir()
-    if root is None or not (root / "articles" / "manifest.jsonl").is_file():
-        pytest.skip("NEWSMON_CORPUS is unset or has no articles/manifest.jsonl")
-    rows = [json.loads(line) for line in (root / "articles" / "manifest.jsonl").read_text(encoding="utf-8").splitlines()
-            if line.strip()]
     differ, texts = [], 0
-    for row in rows:
-        html = gzip.decompress((root / "articles" / row["html"]).read_bytes())
+    for row, html in _corpus_pages():
         ours, theirs = load(html), trafilatura.load_html(html)
         if ours is None or theirs is None:
             continue
