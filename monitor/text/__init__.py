@@ -161,16 +161,16 @@ def _runs(text: str, text_: str, tables: chars.Tables) -> Normalized:
             if len(cache) > 50000:
                 cache.clear()
             cache[key] = known
-        chars, offsets = known
+        output, offsets = known
         for k, offset in enumerate(offsets):
             if begin + offset - length != shift:
                 shift = begin + offset - length
                 starts.append(length + k)
                 origins.append(begin + offset + k)
-        if chars:
-            pieces.append(chars)
-            length += len(chars)
-            previous = chars[-1]
+        if output:
+            pieces.append(output)
+            length += len(output)
+            previous = output[-1]
         done = end
     return _finished(text, pieces, starts, origins)
 

@@ -5,6 +5,7 @@ normalize's fast paths which characters stay as they are."""
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -117,11 +118,7 @@ class Tables:
         return found
 
 
-_tables: Tables | None = None
-
-
+@functools.cache
 def get_tables() -> Tables:
-    global _tables
-    if _tables is None:
-        _tables = Tables()
-    return _tables
+    """The tables, built on the first call."""
+    return Tables()
