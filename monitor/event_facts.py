@@ -13,8 +13,12 @@ Both are pure and order-tolerant enough to be kept incrementally in the store (`
   The lowest figure stated is kept too: where reports disagree (one outlet's 46 against
   others' 15), alerts say so ("46 killed (reports: 15–46)") rather than hide it;
 - **claimed by**: the watched actor most reports name as claiming it (ties: the first named);
-- **place**: the first report's lead place, replaced by a later report's only when that one lies
-  inside it (Khyber Pakhtunkhwa → Peshawar → Hayatabad): the place only ever gets more precise;
+- **place**: the first report's lead place, replaced by another report's when that one lies
+  inside it (Khyber Pakhtunkhwa → Peshawar → Hayatabad: the place only ever gets more precise),
+  or when that one was published on an earlier day. "First" is the earliest published, not the
+  first newsmon read: on a first poll, or catching up, a day-after report placed where a denial
+  was issued ("KABUL —") arrives as often before the report of the strikes as after it, and
+  the event is placed where the strikes were either way;
 - **date**: the incident date most reports give.
 
 `EventFacts.said` is what alerts state of them (`model.IncidentFacts`): the alert path grades a
@@ -65,6 +69,7 @@ class Place:
     precision: str  # one of model.PRECISIONS
     lat: float | None = None
     lon: float | None = None
+    day: int | None = None  # the day (ordinal) the report it came from was published, if known
 
 
 @dataclass(frozen=True)
@@ -130,7 +135,7 @@ class EventFacts:
         data: dict = {name: getattr(self, name).as_dict() for name in STATED if getattr(self, name) is not None}
         if self.located:
             data["located"] = {"where": list(self.located.where), "precision": self.located.precision,
-                               "lat": self.located.lat, "lon": self.located.lon}
+                               "lat": self.located.lat, "lon": self.located.lon, "day": self.located.day}
         data.update(low=[self.killed_low, self.injured_low], types=[list(p) for p in self.types],
                     claims=[list(p) for p in self.claims], dates=[list(p) for p in self.dates], reports=self.reports,
                     firsts={key: stated.as_dict() for key, stated in self.firsts.items()})
@@ -152,7 +157,8 @@ class EventFacts:
             located = data.get("located")
             killed_low, injured_low = data.get("low") or (None, None)
             return cls(**{name: Stated(**data[name]) for name in STATED if name in data},
-                       located=Place(tuple(located["where"]), located["precision"], located["lat"], located["lon"])
+                       located=Place(tuple(located["where"]), located["precision"], located["lat"], located["lon"],
+                                     located.get("day"))
                        if located else None,
                        killed_low=killed_low, injured_low=injured_low,
                        types=tuple(tuple(p) for p in data.get("types", ())),
@@ -225,13 +231,18 @@ def _lower(current: int | None, new: int | None) -> int | None:
 
 
 def _finer(current: tuple[Stated | None, Place | None], new: tuple[Stated | None, Place | None]):
-    """The more precise of two placings: the new one only when it lies inside the current one."""
+    """The more precise of two placings: the new one when it lies inside the current one, or came
+    from a report published on an earlier day (the current one not lying inside it: a finer
+    place is kept, whoever said it first)."""
     located, new_located = current[1], new[1]
     if new_located is None:
         return current
     if located is None:
         return new
     if new_located.where[0] != located.where[0] and located.where[0] in new_located.where[1:]:
+        return new
+    if (new_located.day is not None and located.day is not None and new_located.day < located.day
+            and (new_located.where[0] == located.where[0] or new_located.where[0] not in located.where[1:])):
         return new
     return current
 
@@ -255,7 +266,7 @@ def add(current: EventFacts | None, report: Report, namer: Namer) -> EventFacts:
     placing: tuple[Stated | None, Place | None] = (None, None)
     if found.where and (described := namer.place(found.where)):
         name, precision, lat, lon = described
-        placing = (stated("place", found.where[0], name), Place(tuple(found.where), precision, lat, lon))
+        placing = (stated("place", found.where[0], name), Place(tuple(found.where), precision, lat, lon, found.published))
     place, located = _finer((current.place, current.located), placing)
     day = date.fromordinal(found.dates[0]).isoformat() if found.dates else None
     return replace(

@@ -149,7 +149,7 @@ async def process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: int
             facts = joining.facts_of(app, known.story_id) if matches and not quiet else None
             said = facts.said() if facts is not None else None
             alerts = [] if quiet else app.router.alerts_for(matches, article, name, known.story_id, app.store, feed.tags,
-                                                            near, said)
+                                                            near, said).queued
             app.store.update_entry(feed_id, entry, known.article_id, article, matches, alerts,
                                    canonical_link=canonical_link, now=now, mentions=mentions, quiet=quiet or None,
                                    severities=None if quiet else app.router.severities(matches, said, near))
@@ -165,8 +165,9 @@ async def process(app: App, feed: FeedSpec, name: str, outlet: str, feed_id: int
         facts = joining.gathered(app, story, found, article, now)  # the event's, with this report's counted
         blob = _packed(app, digest, article.published, found) if read_found is None else found.pack()
         said = facts.said()
-        alerts = [] if quiet else app.router.alerts_for(matches, article, name, story, app.store, feed.tags, near, said)
-        article_id, story_id = app.store.record_entry(feed_id, entry, article, matches, alerts, story_id=story,
+        alerts, leads = ([], {}) if quiet else app.router.alerts_for(matches, article, name, story, app.store, feed.tags,
+                                                                     near, said)
+        article_id, story_id = app.store.record_entry(feed_id, entry, article, matches, alerts, story_id=story, leads=leads,
                                                       canonical_link=canonical_link, signature=packed,
                                                       features=blob, now=now, mentions=mentions,
                                                       quiet=quiet or None, copy_of=original or None,

@@ -96,6 +96,19 @@ def test_the_place_only_gets_more_precise(chains, place):
     assert facts.place.value == place
 
 
+@pytest.mark.parametrize("reports, place", [
+    # the strikes (published on day 10) and the next day's denial, placed where it was issued
+    (((11, ("kabul", "afghanistan")), (10, ("barmal", "paktika", "afghanistan"))), "barmal"),  # denial read first
+    (((10, ("barmal", "paktika", "afghanistan")), (11, ("kabul", "afghanistan"))), "barmal"),  # strikes read first
+    (((11, ("barmal", "paktika", "afghanistan")), (10, ("paktika", "afghanistan"))), "barmal"),  # earlier, but coarser
+    (((None, ("kabul", "afghanistan")), (10, ("barmal", "paktika", "afghanistan"))), "kabul"),  # undated: first read
+])
+def test_the_place_is_the_earliest_reports_whichever_is_read_first(reports, place):
+    facts = gathered(*(events.Features(where=chain, published=day) for day, chain in reports))
+    assert facts.place.value == place
+    assert event_facts.EventFacts.load(facts.dump()) == facts
+
+
 @pytest.mark.parametrize("types, expected", [
     (("bombing_ied", "bombing_ied", "suicide_bombing"), "suicide bombing"),  # "a blast" is no denial of a bomber
     (("armed_assault", "armed_assault", "targeted_killing"), "armed assault"),

@@ -138,6 +138,33 @@ def test_group_wait_holds_the_alert_to_list_every_outlet(tmp_path, web):
     assert sum(name in post["message"] for name in ("dailyindus.example", "frontierpost.example", "kohattimes.example")) == 3
 
 
+def test_the_earliest_report_heads_an_alert_still_waiting_whichever_was_read_first(tmp_path, web):
+    """On a first poll, or catching up, reports arrive in no particular order: the alert of a
+    story that is still waiting is headed by its earliest report, not by the first one read."""
+    three_outlets(web)
+    hours_ago = lambda hours: format_datetime(datetime.now(timezone.utc) - timedelta(hours=hours))  # noqa: E731
+    serve(web, "/a/rss.xml", "Frontier Post", "frontierpost.example",
+          [item("a-1", "/a/bannu.html", "Four police killed in Bannu station attack", date=hours_ago(5))])
+    serve(web, "/b/rss.xml", "Daily Indus", "dailyindus.example",
+          [item("b-1", "/b/2026/11/24/bannu-raid.html", "Militants storm Bannu police station", date=hours_ago(4))])
+    rules = {**RULES, "rules": [{**RULES["rules"][0], "group_wait": "10m"}]}
+    path = config(tmp_path, web, ["/c/rss.xml"], rules=rules)  # published 3 hours ago: read first
+    assert cli.main(["--config", str(path), "run", "--once"]) == 0
+    path = config(tmp_path, web, ["/c/rss.xml", "/b/rss.xml", "/a/rss.xml"], rules=rules)
+    assert cli.main(["--config", str(path), "run", "--once"]) == 0
+    assert titles(web) == []  # still waiting for outlets
+    with sqlite3.connect(tmp_path / "state" / "newsmon.db") as db:  # ...ten minutes pass
+        db.execute("UPDATE alerts SET next_attempt = next_attempt - 601")
+    assert cli.main(["--config", str(path), "run", "--once"]) == 0
+    (post,) = web.json_posts("/hook")
+    assert post["title"] == "[kp-attacks] Four police killed in Bannu station attack"  # Frontier Post's, 5 hours ago
+    assert "frontierpost.example ·" in post["message"]
+    assert "kohattimes.example (" in post["message"] and "dailyindus.example (" in post["message"]
+    with sqlite3.connect(tmp_path / "state" / "newsmon.db") as db:
+        (url,) = db.execute("SELECT a.url FROM alerts JOIN articles a ON a.id = alerts.article_id").fetchone()
+    assert url.endswith("/a/bannu.html")  # `newsmon alerts --why` explains the report at its head
+
+
 def test_a_different_attack_the_same_day_is_its_own_story(tmp_path, web):
     three_outlets(web)
     web.add("/a/lakki.html", page("/a/lakki.html", "Polio team ambushed in Lakki Marwat", "Frontier Post", *OTHER_ATTACK))

@@ -222,6 +222,11 @@ def test_demo_prints_alerts_with_the_matched_words(installed: Installed):
     assert "[ttp-activity]" in result.stdout and "«Tehreek-e-Taliban Pakistan»" in result.stdout, explain(result)
     assert "[iskp-activity] Explosion at Jalalabad market" in result.stdout, explain(result)
     assert "Lahore" not in result.stdout, explain(result)
+    # the strikes' own report heads their alert, placed where they hit, every time: not Kabul's
+    # denial the next day, which the demo's one cycle reads first about half the time
+    assert ("[ttp-activity] Pakistan strikes alleged TTP hideouts in Afghanistan's Paktika province\n"
+            "Cross-border clash · 8 killed · Barmal, Paktika\n") in result.stdout, explain(result)
+    assert "Also reported by: Kabul Wire (demo) (2026-11-18 08:45 UTC)" in result.stdout, explain(result)
     # the train attack's toll: nine wounded, and no word of deaths (the "no casualties" of the
     # roadblock reported "separately" in its last paragraph is that incident's)
     assert "· 9 injured · Bolan Pass, Balochistan ·" in result.stdout and "0 killed" not in result.stdout, explain(result)

@@ -20,7 +20,7 @@ never a silent surprise.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from monitor.alert import message as messages
 from monitor.model import (PRECISIONS, SEVERITIES, AlertMessage, Article, ChannelSpec, IncidentFacts, Match, MaterialChange,
@@ -103,6 +103,14 @@ def routes(channels: Iterable[ChannelSpec], default: tuple[str, ...] | None, rul
     return tuple(name for name in names if name in by_name and accepts(by_name[name], rule))
 
 
+class Routed(NamedTuple):
+    """What `Router.alerts_for` found for one article: the alerts to queue, and the first alerts
+    it may head instead of a later report (rule -> the message with it at its head)."""
+
+    queued: list[QueuedAlert]
+    leads: dict[str, AlertMessage]
+
+
 class Router:
     """The routing of one configuration: rules, channels, `default_channels`, `admin_channels`,
     and how "auto" rules grade an event (`[newsmon.severity]`) and follow-ups are judged material."""
@@ -131,12 +139,19 @@ class Router:
 
     def alerts_for(self, matches: Iterable[Match], article: Article, feed_name: str, story: int | None,
                    history: StoryHistory, tags: tuple[str, ...] = (), near: dict | None = None,
-                   facts: IncidentFacts | None = None) -> list[QueuedAlert]:
+                   facts: IncidentFacts | None = None) -> Routed:
         """Outbox rows for an article's matches (`story`: the story it joins, None for a new one;
         `facts`: its event's facts with this article counted): a rule alerts once per story and
-        channel; a follow-up goes where the rule alerted before, when `on_update` finds one due."""
+        channel; a follow-up goes where the rule alerted before, when `on_update` finds one due.
+
+        With them, the alert each rule that has alerted on the story only once would send with
+        this article at its head (`Routed.leads`): the store puts it in place of a first alert
+        still waiting whose report was published later than this one (`refresh_waiting`). So the
+        report that heads a story's alert is its earliest, not whichever newsmon read first: on
+        a first poll the strikes' own report, not the next day's denial."""
         alerted = history.alerted(story) if story is not None else {}
-        queued = []
+        queued: list[QueuedAlert] = []
+        leads: dict[str, AlertMessage] = {}
         for found in matches:
             rule = self.rules[found.rule]
             severity = self.severity(rule, facts, found.rule in (near or {}))
@@ -152,6 +167,8 @@ class Router:
                 queued.extend(QueuedAlert(found.rule, channel, message, seq=0, delay=rule.group_wait,
                                           hold=self.holds[channel]) for channel in channels)
                 continue
+            if alerted[found.rule] == 0 and article.published is not None:
+                leads[found.rule] = build(False)
             if rule.severity != "auto" and rule.on_update not in ("new_hits", "material"):
                 continue  # alerted once per story: nothing more to ask of its history
             before = history.alerted_channels(story, found.rule)
@@ -174,7 +191,7 @@ class Router:
             message = build(True, changed)
             queued.extend(QueuedAlert(found.rule, channel, message, seq=alerted[found.rule] + 1, delay=0.0,
                                       hold=self.holds[channel]) for channel in channels if channel in before)
-        return queued
+        return Routed(queued, leads)
 
 
 def routing_problems(channels: tuple[ChannelSpec, ...], default: tuple[str, ...] | None,

@@ -7,7 +7,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterator
 
-from monitor.model import Article, Entry, Hit, IncidentFacts, Match
+from monitor.model import AlertMessage, Article, Entry, Hit, IncidentFacts, Match
 from monitor.store.base import StoreBase
 from monitor.store.rows import KnownEntry, QueuedAlert, dump_message
 from monitor.store.stories import refresh_waiting
@@ -76,7 +76,8 @@ class Entries(StoreBase):
                      signature: bytes | None = None, features: bytes | None = None, now: float | None = None,
                      mentions: list[Hit] = (), quiet: str | None = None, copy_of: int | None = None,
                      facts: str | None = None, said: IncidentFacts | None = None,
-                     severities: dict[str, str] | None = None) -> tuple[int, int]:
+                     severities: dict[str, str] | None = None,
+                     leads: dict[str, AlertMessage] | None = None) -> tuple[int, int]:
         """Record a new entry with its article, hits and outbox rows, in one transaction. The
         article joins `story_id`, or starts a new story; `copy_of`: the article whose text it copies. Returns (article id, story id). With
         no alerts it is committed with the next transaction (see `later`): lost in a crash, it
@@ -84,7 +85,8 @@ class Entries(StoreBase):
         ("first poll", "catching up", "too old"), for `newsmon status`. `facts`: the story's event
         facts with this article's counted (JSON), `said` what alerts state of them and `severities`
         "auto" rules' severity for the story now: its waiting alerts are brought up to date
-        (`refresh_waiting`)."""
+        (`refresh_waiting`), and headed by this article where `leads` has a message for their rule
+        and the report at their head was published later."""
         now = time.time() if now is None else now
         published = article.published.timestamp() if article.published else None
         with self.transaction() if alerts else self.later() as db:
@@ -102,8 +104,8 @@ class Entries(StoreBase):
                 db.execute("UPDATE stories SET representative_article = ? WHERE id = ?", (article_id, story))
             if facts is not None:
                 db.execute("UPDATE stories SET facts = ? WHERE id = ?", (facts, story))
-            if story_id is not None and (said is not None or severities):
-                refresh_waiting(db, story, said, severities)
+            if story_id is not None and (said is not None or severities or leads):
+                refresh_waiting(db, story, said, severities, leads, article_id)
             self._upsert_entry(db, feed_id, entry, canonical_link, article_id, now, quiet)
             self._hits_and_alerts(db, article_id, story, matches, alerts, now, mentions, feed_id)
         self._count(canonical_link, article.canonical_url)  # `article_by_link` finds it by either

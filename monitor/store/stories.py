@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
+from datetime import datetime, timezone
 
 from monitor.store.base import StoreBase
 from monitor.model import SEVERITIES, AlertMessage, IncidentFacts
@@ -154,15 +155,24 @@ class Stories(StoreBase):
 
 
 def refresh_waiting(db: sqlite3.Connection, story_id: int, said: IncidentFacts | None,
-                    severities: dict[str, str] | None) -> None:
+                    severities: dict[str, str] | None, leads: dict[str, AlertMessage] | None = None,
+                    article_id: int | None = None) -> None:
     """The alerts of a story that wait (pending or held) say its facts as they are now (`said`),
     and each "auto" rule's alerts rise to the severity it has now (`severities`; never lower).
     One held for quiet hours whose severity rose waits no more: the drain judges it again at once
-    (a rise to `quiet_min_severity` releases it; below that it is held again, with why)."""
-    rows = db.execute("SELECT id, rule, message, held FROM alerts WHERE story_id = ? AND status IN ('pending', 'held')",
-                      (story_id,)).fetchall()
-    for alert_id, rule, text, held in rows:
+    (a rise to `quiet_min_severity` releases it; below that it is held again, with why).
+
+    A story's first alert of a rule that no send has tried yet is headed by the report of
+    `article_id` (`leads`: rule -> the message with it at its head) when that report was
+    published earlier than the one at its head now (`Router.alerts_for`)."""
+    rows = db.execute("SELECT id, rule, message, held, seq, attempts FROM alerts WHERE story_id = ? "
+                      "AND status IN ('pending', 'held')", (story_id,)).fetchall()
+    for alert_id, rule, text, held, seq, attempts in rows:
         message = fresh = load_message(text)
+        lead = (leads or {}).get(rule)
+        if lead is not None and seq == 0 and not attempts and _earlier(lead.published, message.published):
+            fresh = dataclasses.replace(lead, severity=message.severity)  # (raised below if need be)
+            db.execute("UPDATE alerts SET article_id = ? WHERE id = ?", (article_id, alert_id))
         if said is not None:
             fresh = dataclasses.replace(fresh, event_type=said.event_type, killed=said.killed, injured=said.injured,
                                         killed_low=said.killed_low, injured_low=said.injured_low,
@@ -176,6 +186,19 @@ def refresh_waiting(db: sqlite3.Connection, story_id: int, said: IncidentFacts |
         if raised and held and held.startswith("quiet hours"):
             db.execute("UPDATE alerts SET status = 'pending', held = NULL, next_attempt = MIN(next_attempt, created) "
                        "WHERE id = ?", (alert_id,))
+
+
+def _earlier(one: str | None, other: str | None) -> bool:
+    """Whether the time `one` (ISO 8601, as `AlertMessage.published`) is before `other`; False
+    when either is unknown. A time without a zone is taken as UTC."""
+    if not one or not other:
+        return False
+    try:
+        first, second = datetime.fromisoformat(one), datetime.fromisoformat(other)
+    except ValueError:
+        return False
+    return (first if first.tzinfo else first.replace(tzinfo=timezone.utc)) < (
+        second if second.tzinfo else second.replace(tzinfo=timezone.utc))
 
 
 def _cancel(db: sqlite3.Connection, alert_id: int, note: str) -> int:
