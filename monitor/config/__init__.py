@@ -20,14 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from monitor import __version__, shown, urls
-from monitor.config import channels as channels_module, watchlist
+from monitor.config import channels as channels_module, geography, watchlist
 from monitor.config.files import MAX_FILE_SIZE, MAX_NESTING, NotReadable, read_regular_file, text_problem
 from monitor.config.secrets import Secrets
 from monitor.config.secrets import env_file, parse_env  # noqa: F401 - re-exported
 from monitor.errors import ConfigError, Problem
 from monitor.model import ChannelSpec, Entity, FeedSpec, MaterialChange, Rule, SeverityGrades, Site
-from monitor.config.schema import (FEED_KEYS, HTTP_KEYS, INCLUDE_KEYS, MATERIAL_KEYS, NEWSMON_KEYS, PLACE_KEYS, REQUIRED,
-                                   SEVERITY_KEYS, SITE_KEYS, TOP_KEYS, Checker, Invalid, describe, parse_radius, suggest)
+from monitor.config.schema import (FEED_KEYS, HTTP_KEYS, INCLUDE_KEYS, MATERIAL_KEYS, NEWSMON_KEYS, REQUIRED,
+                                   SEVERITY_KEYS, TOP_KEYS, Checker, describe, suggest)
 from monitor.config.schema import Invalid  # re-exported: callers catch config.Invalid
 from monitor.config.schema import parse_duration, parse_size  # re-exported: callers use config.parse_duration, ...
 from monitor.config.watchlist import pack_problems, term_problem  # re-exported: callers use config.pack_problems, ...
@@ -260,7 +260,7 @@ def read(path: Path | str, environ: Mapping[str, str] | None = None, *,
         for index, name in enumerate(getattr(settings, key) or ()):
             if name not in channel_names:
                 reader.problem(f"newsmon.{key}[{index}]", f"unknown channel {name!r}{suggest(name, channel_names)}")
-    sites = _sites(reader, raw.get("sites", []) if raw is not None else [])
+    sites = geography.sites(reader, raw.get("sites", []) if raw is not None else [])
     reader.file = str(path)
     rules = watchlist.rules(reader, rules_raw, channel_names, entity_names, tuple(site.name for site in sites))
     config = Config(
@@ -271,7 +271,7 @@ def read(path: Path | str, environ: Mapping[str, str] | None = None, *,
         entities=tuple(entities),
         rules=rules,
         files=tuple(files),
-        places=_places(reader, places_raw),
+        places=geography.places(reader, places_raw),
         sites=sites,
     )
     return config, reader.problems
@@ -298,64 +298,6 @@ def _collect(reader: _Reader, raw: dict, file: str, feeds: list, entities: list,
             reader.problem(key, f"expected tables [{key}.NAME], got {describe(value)}")
             continue
         sink.extend((file, name, item) for name, item in value.items())
-
-
-def _sites(reader: _Reader, raw: Any) -> tuple[Site, ...]:
-    """The [[sites]] of the main file: a name, a `place` (a gazetteer id: its coordinates) or
-    `lat` and `lon`, and a `radius` (default 10 km)."""
-    if not isinstance(raw, list):
-        reader.problem("sites", f"expected an array of tables ([[sites]]), got {describe(raw)}")
-        return ()
-    out: list[Site] = []
-    for index, table in enumerate(raw):
-        path = f"sites[{index}]"
-        if not isinstance(table, dict):
-            reader.problem(path, f"expected a table, got {describe(table)}")
-            continue
-        for key in table:
-            if key not in SITE_KEYS:
-                reader.problem(f"{path}.{key}", f"unknown key {key!r}{suggest(key, SITE_KEYS)}")
-        name = table.get("name")
-        if not isinstance(name, str) or not name.strip():
-            reader.problem(f"{path}.name", "a site needs a name (rules' near and alerts use it)")
-            continue
-        if any(site.name == name for site in out):
-            reader.problem(f"{path}.name", f"site {name!r} is defined twice")
-        coordinates = [table.get(axis) for axis in ("lat", "lon")]
-        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in coordinates)
-        if ("place" in table) == any(v is not None for v in coordinates):
-            reader.problem(path, "give a site either a 'place' (a gazetteer id) or 'lat' and 'lon'")
-            continue
-        if "place" not in table and (not numbers or abs(coordinates[0]) > 90 or abs(coordinates[1]) > 180):
-            reader.problem(path, "lat and lon must be decimal degrees (lat within ±90, lon within ±180)")
-            continue
-        try:
-            radius = parse_radius(table.get("radius", 10))
-        except Invalid as error:
-            reader.problem(f"{path}.radius", str(error))
-            continue
-        place = table.get("place")
-        out.append(Site(name, None if place else float(coordinates[0]), None if place else float(coordinates[1]),
-                        radius, place if isinstance(place, str) else None))
-    return tuple(out)
-
-
-def _places(reader: _Reader, raw: list) -> tuple[tuple[str, dict], ...]:
-    """The user's [places.ID] tables, their keys checked here (a place's parent, kind and
-    names are the gazetteer's to judge: `monitor.app.read`)."""
-    out: dict[str, dict] = {}
-    for file, pid, table in raw:
-        reader.file = file
-        if not isinstance(table, dict):
-            reader.problem(f"places.{pid}", f"expected a table, got {describe(table)}")
-        elif pid in out:
-            reader.problem(f"places.{pid}", f"place {pid!r} is defined twice")
-        else:
-            for key in table:
-                if key not in PLACE_KEYS:
-                    reader.problem(f"places.{pid}.{key}", f"unknown key {key!r}{suggest(key, PLACE_KEYS)}")
-            out[pid] = {"kind": "town", **{key: value for key, value in table.items() if key in PLACE_KEYS}}
-    return tuple(out.items())
 
 
 LISTEN = re.compile(r"^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]]+)):(\d{1,5})$")
