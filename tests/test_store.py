@@ -194,3 +194,42 @@ def test_a_link_lookup_is_made_again_only_if_an_entry_was_recorded_under_it_sinc
             opened.link_entry(feed.id, Entry(f"guid:{number}", "T", f"https://a.example/{number}", "", "", None, "h"),
                               f"a.example/{number}", article_id, now=3.0)
         assert opened.recorded_since("a.example/1", between)  # 4 entries since: more than it remembers
+
+
+def test_an_earlier_report_takes_the_head_of_a_waiting_first_alert_and_keeps_its_proximity(tmp_path):
+    """`record_entry(leads=...)`: the first alert of a rule that no send has tried is headed by a
+    report published earlier than the one at its head; how near the event is to a watched site
+    stays the nearest said; a later report, an alert tried already, or a follow-up keeps its head."""
+    from datetime import datetime, timezone
+
+    from monitor.model import AlertMessage, Article, Entry, QueuedAlert
+
+    def at(hour: int) -> datetime:
+        return datetime(2026, 11, 17, hour, tzinfo=timezone.utc)
+
+    def message(title: str, hour: int, **near) -> AlertMessage:
+        return AlertMessage(rule="r", title=title, url=f"https://x.example/{hour}", outlet=f"o{hour}",
+                            published=at(hour).isoformat(), snippet=title, highlights=(), matched=("TTP",), **near)
+
+    def article(hour: int) -> Article:
+        return Article(f"https://x.example/{hour}", f"report {hour}", "Some text " * 20, "page", f"o{hour}", at(hour))
+
+    with store.open_store(tmp_path) as opened:
+        feed = opened.feed("https://x.example/rss")
+        queued = [QueuedAlert("r", channel, message("report 9", 9, near_km=3.0, near_site="office"))
+                  for channel in ("chat", "mail")]
+        _first, story = opened.record_entry(feed.id, Entry("g9", "report 9", "u9", "", "", None, "h9"), article(9),
+                                            [], queued, now=1.0)
+        (tried,) = opened.pending("mail", 2.0)
+        opened.begin_attempt([tried.id], 2.0)  # mail has tried it: one of two targets took it, the other failed
+        opened.mark_delivered([tried.id], ["a"], 2.5, "alert", ["a", "b"], error="timed out")
+        later, _ = opened.record_entry(feed.id, Entry("g10", "report 10", "u10", "", "", None, "h10"), article(10), [], [],
+                                       story_id=story, leads={"r": message("report 10", 10)}, now=3.0)
+        earlier, _ = opened.record_entry(feed.id, Entry("g5", "report 5", "u5", "", "", None, "h5"), article(5), [], [],
+                                         story_id=story, leads={"r": message("report 5", 5)}, now=4.0)
+        (chat,) = opened.pending("chat", 5.0)
+        assert (chat.message.title, chat.message.outlet) == ("report 5", "o5")
+        assert (chat.message.near_km, chat.message.near_site) == (3.0, "office")
+        assert opened.db.execute("SELECT article_id FROM alerts WHERE id = ?", (chat.id,)).fetchone()[0] == earlier
+        (mail,) = opened.pending("mail", 5.0)  # waiting for its other target: it goes as its first target had it
+        assert mail.message.title == "report 9" and later != earlier

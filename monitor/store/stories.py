@@ -172,6 +172,9 @@ def refresh_waiting(db: sqlite3.Connection, story_id: int, said: IncidentFacts |
         lead = (leads or {}).get(rule)
         if lead is not None and seq == 0 and not attempts and _earlier(lead.published, message.published):
             fresh = dataclasses.replace(lead, severity=message.severity)  # (raised below if need be)
+            if message.near_km is not None and (lead.near_km is None or message.near_km < lead.near_km):
+                # how close the event is to a watched site is the event's: the report nearest says it
+                fresh = dataclasses.replace(fresh, **{name: getattr(message, name) for name in NEAR})
             db.execute("UPDATE alerts SET article_id = ? WHERE id = ?", (article_id, alert_id))
         if said is not None:
             fresh = dataclasses.replace(fresh, event_type=said.event_type, killed=said.killed, injured=said.injured,
@@ -186,6 +189,9 @@ def refresh_waiting(db: sqlite3.Connection, story_id: int, said: IncidentFacts |
         if raised and held and held.startswith("quiet hours"):
             db.execute("UPDATE alerts SET status = 'pending', held = NULL, next_attempt = MIN(next_attempt, created) "
                        "WHERE id = ?", (alert_id,))
+
+
+NEAR = ("near_km", "near_site", "near_precision", "near_place")  # an AlertMessage's proximity to a watched site
 
 
 def _earlier(one: str | None, other: str | None) -> bool:
