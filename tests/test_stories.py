@@ -163,6 +163,8 @@ def test_the_earliest_report_heads_an_alert_still_waiting_whichever_was_read_fir
     with sqlite3.connect(tmp_path / "state" / "newsmon.db") as db:
         (url,) = db.execute("SELECT a.url FROM alerts JOIN articles a ON a.id = alerts.article_id").fetchone()
     assert url.endswith("/a/bannu.html")  # `newsmon alerts --why` explains the report at its head
+    (story,) = json.loads(run_newsmon("--config", str(path), "stories", "--json").stdout)["stories"]
+    assert story["title"] == "Four police killed in Bannu station attack"  # the story is shown by it too
 
 
 def test_a_different_attack_the_same_day_is_its_own_story(tmp_path, web):

@@ -106,6 +106,10 @@ class Entries(StoreBase):
                 db.execute("UPDATE stories SET facts = ? WHERE id = ?", (facts, story))
             if story_id is not None and (said is not None or severities or leads):
                 refresh_waiting(db, story, said, severities, leads, article_id)
+            if story_id is not None and published is not None:  # a story is shown by its earliest report
+                db.execute("UPDATE stories SET title = ?, representative_article = ? WHERE id = ? AND "
+                           "(SELECT a.published FROM articles a WHERE a.id = stories.representative_article) > ?",
+                           (article.title, article_id, story, published))
             self._upsert_entry(db, feed_id, entry, canonical_link, article_id, now, quiet)
             self._hits_and_alerts(db, article_id, story, matches, alerts, now, mentions, feed_id)
         self._count(canonical_link, article.canonical_url)  # `article_by_link` finds it by either
