@@ -240,8 +240,9 @@ class Gazetteer:
 
     def named(self, text: str) -> tuple[Place, ...]:
         """The distinct places `find` sees, the lead's district first, each part most specific
-        first. The lead is the first place named at district level or below (else the first
-        below country level), datelines aside ("QUETTA:", "Islamabad, May 21", "Kabul /
+        first. The lead is the first place named at district level or below (else, of the areas
+        below country level named there, the one the text names most often, with the places
+        inside it: "Kabul denies ... strikes in Paktika" is about Paktika), datelines aside ("QUETTA:", "Islamabad, May 21", "Kabul /
         Islamabad"): in the first line (a headline) or after the first dateline if there is one
         there, else anywhere. The places inside the lead's district (or inside the lead, above
         district level) come first, then the others. Within each part: landmarks, crossings and
@@ -270,11 +271,12 @@ class Gazetteer:
         story = next((m.end for m, aside in zip(found, incidental) if aside), 0)  # after the first dateline
         tier = ([m for m in usable if m.end <= headline_end] or [m for m in usable if m.start >= story] or usable)
         fine = next((m.place.id for m in tier if RANKS[m.place.kind] <= RANKS["district"]), None)
-        if fine is None:
-            return tier[0].place.id if tier else None
 
         def weight(area: str) -> int:  # mentions of the area or of places inside it
             return sum(1 for m in usable if self.contains(area, m.place.id))
+
+        if fine is None:  # the areas it names first: the one the text says most of ("Kabul denies ... in Paktika")
+            return max(tier, key=lambda m: (weight(m.place.id), -tier.index(m))).place.id if tier else None
 
         own, at = weight(self.district_of(fine) or fine), next(k for k, m in enumerate(tier) if m.place.id == fine)
         return next((m.place.id for k, m in enumerate(tier) if RANKS[m.place.kind] > RANKS["district"]
