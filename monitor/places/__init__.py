@@ -15,9 +15,7 @@ from __future__ import annotations
 import re
 
 import ahocorasick
-import tomllib
 from dataclasses import dataclass
-from functools import cache
 from typing import NamedTuple
 
 from monitor import text as textmod
