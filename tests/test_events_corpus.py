@@ -43,4 +43,7 @@ def test_two_events_of_one_kind_stay_apart_in_ecbplus(replayed):
     # publication days (6.79) and possessives as their words (6.45)
     assert result["stories_per_event"] <= 5.35, said
     assert result["bcubed_recall"] >= 0.36, said  # 0.18 before late joins, 0.326 before bylines' dates and possessives
-    assert result["bcubed_precision"] >= 0.99, said  # the target is 0.98
+    # the target is 0.98; 0.994 before sentences about computers lost their incident types: the
+    # 2008 and 2013 emergency patches of Internet Explorer (topic 27), wrongly typed "armed assault"
+    # or "hijacking" by their hackers' attacks, were partly kept apart by those types
+    assert result["bcubed_precision"] >= 0.985, said

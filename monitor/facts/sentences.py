@@ -155,6 +155,8 @@ def mark(s: Sentence, ref_year: int | None) -> None:
     s.keys, s.counts = frozenset(keys), tuple(sorted(set(counts)))
     s.cues = tuple((kind, weight, m.span()) for key, kind, weight, pattern in _CUES
                    if key in keys and (m := pattern.search(s.folded))) if not _CUE_KEYS.isdisjoint(keys) else ()
+    if s.cues and "cyber" in keys and CONTEXT["cyber"].search(s.folded):
+        s.cues = ()  # a hacker's attack: no incident type (see the lexicon's `cyber`)
     if s.weight == TITLE:
         return
     found = {name: CONTEXT[name].search(s.folded) if name in keys else None
