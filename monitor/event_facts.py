@@ -242,7 +242,7 @@ def _finer(current: tuple[Stated | None, Place | None], new: tuple[Stated | None
     if new_located.where[0] != located.where[0] and located.where[0] in new_located.where[1:]:
         return new
     if (new_located.day is not None and located.day is not None and new_located.day < located.day
-            and (new_located.where[0] == located.where[0] or new_located.where[0] not in located.where[1:])):
+            and new_located.where[0] not in located.where[1:]):
         return new
     return current
 

@@ -31,6 +31,18 @@ def shown(moment: float | str | None, missing: str = "never") -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def instant(text: str | None) -> float | None:
+    """An ISO 8601 text (as `iso` writes it, or an article's `published`) as a Unix time, a time
+    without a zone taken as UTC; None when there is none or it cannot be read."""
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp()
+
+
 def page_date(text: str | None) -> datetime | None:
     """A page's publication date as monitor.extract reads it (ISO 8601, no zone: UTC) as a
     datetime; None when it has none or it cannot be read."""

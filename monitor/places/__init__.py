@@ -274,7 +274,7 @@ class Gazetteer:
             return sum(1 for m in usable if self.contains(area, m.place.id))
 
         if fine is None:  # the areas it names first: the one the text says most of ("Kabul denies ... in Paktika")
-            return max(tier, key=lambda m: (weight(m.place.id), -tier.index(m))).place.id if tier else None
+            return max(tier, key=lambda m: weight(m.place.id)).place.id if tier else None  # ties: the first
 
         own, at = weight(self.district_of(fine) or fine), next(k for k, m in enumerate(tier) if m.place.id == fine)
         return next((m.place.id for k, m in enumerate(tier) if RANKS[m.place.kind] > RANKS["district"]

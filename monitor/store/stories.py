@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
-from datetime import datetime, timezone
 
+from monitor import times
 from monitor.store.base import StoreBase
 from monitor.model import SEVERITIES, AlertMessage, IncidentFacts
 from monitor.store.rows import StoryArticle, StoryRow, dump_message, load_message
@@ -196,15 +196,9 @@ NEAR = ("near_km", "near_site", "near_precision", "near_place")  # an AlertMessa
 
 def _earlier(one: str | None, other: str | None) -> bool:
     """Whether the time `one` (ISO 8601, as `AlertMessage.published`) is before `other`; False
-    when either is unknown. A time without a zone is taken as UTC."""
-    if not one or not other:
-        return False
-    try:
-        first, second = datetime.fromisoformat(one), datetime.fromisoformat(other)
-    except ValueError:
-        return False
-    return (first if first.tzinfo else first.replace(tzinfo=timezone.utc)) < (
-        second if second.tzinfo else second.replace(tzinfo=timezone.utc))
+    when either is unknown."""
+    first, second = times.instant(one), times.instant(other)
+    return first is not None and second is not None and first < second
 
 
 def _cancel(db: sqlite3.Connection, alert_id: int, note: str) -> int:
